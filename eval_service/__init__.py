@@ -1,0 +1,1 @@
+"""Evaluator service: task and safety regression gates before promotion."""

@@ -1,0 +1,1 @@
+"""Inference service: one quantized base, many hot-swapped adapters, batched together."""

@@ -1,0 +1,81 @@
+"""Parsing of adapter references: ``name``, ``name@alias``, ``name@3``.
+
+``name`` alone means the ``production`` alias; an empty reference means the bare base model.
+Names and aliases are lower-case DNS-label-like strings so they are safe in paths, URLs and
+Kubernetes labels.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lorafleet.errors import InvalidArgument
+
+DEFAULT_ALIAS = "production"
+NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
+ALIAS_RE = re.compile(r"^[a-z](?:[a-z0-9_-]{0,30}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class AdapterRef:
+    """A parsed reference. Exactly one of ``version`` and ``alias`` is set."""
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.version if self.version is not None else self.alias}"
+
+
+def validate_name(name: str, field: str = "name") -> str:
+    if not name:
+        raise InvalidArgument("must not be empty", field=field)
+    if not NAME_RE.match(name):
+        raise InvalidArgument(
+            f"{name!r} is not a valid adapter name (lower-case letters, digits, '.', '_', '-'; "
+            "1-64 characters; starts and ends with a letter or digit)",
+            field=field,
+        )
+    return name
+
+
+def validate_alias(alias: str, field: str = "alias") -> str:
+    if not alias:
+        raise InvalidArgument("must not be empty", field=field)
+    if alias.isdigit() or not ALIAS_RE.match(alias):
+        raise InvalidArgument(
+            f"{alias!r} is not a valid alias (starts with a lower-case letter; letters, digits, "
+            "'_', '-'; at most 32 characters)",
+            field=field,
+        )
+    return alias
+
+
+def parse_ref(text: str, field: str = "adapter") -> AdapterRef | None:
+    """Parse a reference; returns None for the empty reference (the base model)."""
+    text = text.strip()
+    if not text:
+        return None
+    name, sep, selector = text.partition("@")
+    validate_name(name, field)
+    if not sep:
+        return AdapterRef(name=name, alias=DEFAULT_ALIAS)
+    if not selector:
+        raise InvalidArgument(f"{text!r}: nothing after '@' (use name@alias or name@version)", field=field)
+    if selector.isdigit():
+        version = int(selector)
+        if version < 1:
+            raise InvalidArgument(f"{text!r}: versions start at 1", field=field)
+        return AdapterRef(name=name, version=version)
+    validate_alias(selector, field)
+    return AdapterRef(name=name, alias=selector)
+
+
+def parse_versioned_ref(text: str, field: str = "adapter") -> AdapterRef:
+    """Parse a reference that must name an explicit version (``name@3``)."""
+    ref = parse_ref(text, field)
+    if ref is None or ref.version is None:
+        raise InvalidArgument(f"{text!r} must name an explicit version, like 'support-bot@3'", field=field)
+    return ref

@@ -1,0 +1,1 @@
+"""Trainer service: datasets, LoRA/QLoRA training jobs, CANDIDATE adapter versions."""
