@@ -1,0 +1,26 @@
+# The two commands of README.md: `make demo` and `make test`. Both set up .venv first (idempotent).
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test test-fast bench protos lint
+
+setup:
+	./scripts/setup.sh
+
+demo: setup
+	$(BIN)/lorafleet demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: setup
+	$(BIN)/python -m pytest benchmarks --benchmark-json=benchmarks/results.json
+
+protos: setup
+	PATH=$(BIN):$$PATH ./scripts/gen_protos.sh
+
+lint: setup
+	$(BIN)/buf lint
