@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from lorafleet.errors import InvalidArgument
 
 DEFAULT_ALIAS = "production"
-NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
-ALIAS_RE = re.compile(r"^[a-z](?:[a-z0-9_-]{0,30}[a-z0-9])?$")
+NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
+ALIAS_RE = re.compile(r"[a-z](?:[a-z0-9_-]{0,30}[a-z0-9])?")
+MAX_VERSION = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class AdapterRef:
 def validate_name(name: str, field: str = "name") -> str:
     if not name:
         raise InvalidArgument("must not be empty", field=field)
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise InvalidArgument(
             f"{name!r} is not a valid adapter name (lower-case letters, digits, '.', '_', '-'; "
             "1-64 characters; starts and ends with a letter or digit)",
@@ -44,7 +45,7 @@ def validate_name(name: str, field: str = "name") -> str:
 def validate_alias(alias: str, field: str = "alias") -> str:
     if not alias:
         raise InvalidArgument("must not be empty", field=field)
-    if alias.isdigit() or not ALIAS_RE.match(alias):
+    if not ALIAS_RE.fullmatch(alias):
         raise InvalidArgument(
             f"{alias!r} is not a valid alias (starts with a lower-case letter; letters, digits, "
             "'_', '-'; at most 32 characters)",
@@ -64,10 +65,10 @@ def parse_ref(text: str, field: str = "adapter") -> AdapterRef | None:
         return AdapterRef(name=name, alias=DEFAULT_ALIAS)
     if not selector:
         raise InvalidArgument(f"{text!r}: nothing after '@' (use name@alias or name@version)", field=field)
-    if selector.isdigit():
+    if selector.isascii() and selector.isdigit():
         version = int(selector)
-        if version < 1:
-            raise InvalidArgument(f"{text!r}: versions start at 1", field=field)
+        if not 1 <= version <= MAX_VERSION:
+            raise InvalidArgument(f"{text!r}: versions run from 1 to {MAX_VERSION}", field=field)
         return AdapterRef(name=name, version=version)
     validate_alias(selector, field)
     return AdapterRef(name=name, alias=selector)
