@@ -45,7 +45,7 @@ class Settings:
     max_message_bytes: int = field(default=64 * 1024 * 1024, metadata={"doc": "Largest gRPC message accepted or sent."})
     grace_period_s: float = field(default=30.0, metadata={"doc": "On SIGTERM, seconds in-flight calls get to finish."})
     # Security
-    auth_tokens: str = field(default="", metadata={"doc": "Comma-separated bearer tokens; when set every RPC but health checks needs 'authorization: Bearer <token>'."})
+    auth_tokens: str = field(default="", metadata={"doc": "Comma-separated bearer tokens; when set every RPC but health checks and reflection needs 'authorization: Bearer <token>'; 'token:read' grants read-only calls (Get*, List*, Watch*, Generate*)."})
     tls_cert: str = field(default="", metadata={"doc": "PEM server certificate; enables TLS together with tls_key."})
     tls_key: str = field(default="", metadata={"doc": "PEM private key of tls_cert."})
     tls_client_ca: str = field(default="", metadata={"doc": "PEM CA bundle; when set clients must present a certificate it signed (mTLS)."})

@@ -1,0 +1,45 @@
+"""The metrics endpoint exposes the interceptor's counters and histogram after calls."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from lorafleet_testkit import free_port, registry_only, sample, scrape_metrics
+
+import lorafleet
+from lorafleet.client import LoraFleetClient
+from lorafleet.server.background import BackgroundServer
+
+RPC = dict(grpc_type="unary", grpc_service="lorafleet.v1.RegistryService")
+
+
+def test_metrics_record_calls_by_method_and_code(fleet_settings):
+    with BackgroundServer("inference", fleet_settings, port=0, metrics_port=free_port(), bindings=registry_only) as server:
+        before = scrape_metrics(server.metrics_port)
+        with LoraFleetClient(server.address, timeout=10) as fleet:
+            fleet.registry.list_adapters()
+            fleet.registry.list_adapters()
+            with pytest.raises(grpc.RpcError):
+                fleet.registry.get_adapter("missing@2")
+            with pytest.raises(grpc.RpcError):
+                fleet.registry.get_adapter("Not A Name")
+        after = scrape_metrics(server.metrics_port)
+
+    def delta(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    handled = "lorafleet_grpc_server_handled_total"
+    assert delta(handled, **RPC, grpc_method="ListAdapters", grpc_code="OK") == 2
+    assert delta(handled, **RPC, grpc_method="GetAdapter", grpc_code="NOT_FOUND") == 1
+    assert delta(handled, **RPC, grpc_method="GetAdapter", grpc_code="INVALID_ARGUMENT") == 1
+    assert delta("lorafleet_grpc_server_started_total", **RPC, grpc_method="GetAdapter") == 2
+    assert delta("lorafleet_grpc_server_handling_seconds_count", **RPC, grpc_method="ListAdapters") == 2
+    assert delta("lorafleet_grpc_server_handling_seconds_bucket", **RPC, grpc_method="ListAdapters", le="+Inf") == 2
+    assert delta("lorafleet_grpc_server_handling_seconds_sum", **RPC, grpc_method="ListAdapters") > 0
+    info = [labels for (name, labels), value in after.items() if name == "lorafleet_build_info" and value == 1]
+    assert info and dict(info[0])["version"] == lorafleet.__version__ and dict(info[0])["role"] == "inference"
+
+
+def test_metrics_port_zero_disables_the_endpoint(fleet_settings):
+    with BackgroundServer("eval", fleet_settings, port=0, metrics_port=0, bindings=registry_only) as server:
+        assert server.metrics_port == 0
