@@ -48,7 +48,8 @@ def _call_in_thread(address: str, seconds: float) -> tuple[threading.Thread, lis
 
 def test_sigterm_lets_the_in_flight_call_finish(start_slow_server):
     proc, address = start_slow_server(grace_s=20)
-    thread, outcome, channel = _call_in_thread(address, 3)
+    # Long enough that the call is still running after the refusal probe on a loaded 2-core box.
+    thread, outcome, channel = _call_in_thread(address, 8)
     proc.wait_for_log("slow call started", timeout=30)
     proc.signal(signal.SIGTERM)
     proc.wait_for_log("server stopping", timeout=10)
@@ -59,7 +60,7 @@ def test_sigterm_lets_the_in_flight_call_finish(start_slow_server):
     assert still_in_flight
     thread.join(timeout=30)
     channel.close()
-    assert outcome == [b"slept 3"]
+    assert outcome == [b"slept 8"]
     assert proc.wait(timeout=30) == 0
     assert proc.wait_for_log("server stopped", timeout=5)["role"] == "eval"
 
