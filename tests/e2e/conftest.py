@@ -1,0 +1,78 @@
+"""One real local cluster (``lorafleet serve all`` on loopback, the real SmolLM2 base) per session."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from eval_service.client import EvalClient  # noqa: E402
+from inference_service.client import InferenceClient  # noqa: E402
+from lorafleet.client import LoraFleetClient  # noqa: E402
+from lorafleet.demo.cluster import LocalCluster  # noqa: E402
+from lorafleet.v1 import eval_pb2, trainer_pb2  # noqa: E402
+from trainer_service.bundled import bundled_path  # noqa: E402
+from trainer_service.client import TrainerClient  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory, real_base_model_dir: Path):
+    home = tmp_path_factory.mktemp("e2e-home")
+    with LocalCluster(home, model_cache_dir=real_base_model_dir.parent) as running:
+        yield running
+
+
+@dataclass
+class LoopResult:
+    job: trainer_pb2.TrainingJob
+    evaluation: eval_pb2.Evaluation
+    answer_before: object
+    imported_version: int
+    answer_after_promote: object
+    rollback_previous: int
+    answer_after_rollback: object
+    production_after: int
+    events: list
+
+
+@pytest.fixture(scope="session")
+def loop(cluster) -> LoopResult:
+    from lorafleet.demo.runner import V1_PLAN
+
+    fleet = LoraFleetClient(cluster.address("inference"), timeout=120)
+    trainer = TrainerClient(fleet.channel(cluster.address("trainer")), timeout=120)
+    evaluator = EvalClient(fleet.channel(cluster.address("eval")), timeout=120)
+    inference = InferenceClient(fleet.channel(cluster.address("inference")), timeout=300)
+
+    dataset = trainer.upload_dataset(bundled_path(V1_PLAN.dataset))
+    validation = trainer.upload_dataset(bundled_path(V1_PLAN.validation))
+    job = trainer.create_job("support-bot", training_dataset_id=dataset.id, validation_dataset_id=validation.id,
+                             adapter_method="qlora", r=16, alpha=32, target_modules=("all-linear",),
+                             lr_scheduler="cosine", **V1_PLAN.hyperparameters)
+    events = list(trainer.watch(job.id))
+    job = trainer.get_job(job.id)
+
+    ev = evaluator.create_evaluation(f"support-bot@{job.adapter_version}", baseline="base_model",
+                                     promote_to="production")
+    evaluation = evaluator.wait(ev.id)
+
+    ticket = json.loads(bundled_path("support_tickets_heldout.jsonl").read_text().splitlines()[0])
+    answer_before = inference.generate(adapter="support-bot", messages=ticket["messages"], max_tokens=64,
+                                       temperature=0.0)
+
+    # Promote a second version (the same weights, imported), then roll production back.
+    v1 = fleet.registry.get_adapter(f"support-bot@{job.adapter_version}").adapter
+    imported = fleet.registry.import_adapter("support-bot", v1.artifact_path, description="re-import").adapter
+    fleet.registry.set_alias("support-bot", imported.version, "production", reason="e2e promote")
+    answer_after_promote = inference.generate(adapter="support-bot", prompt="hello", max_tokens=4)
+    rolled = fleet.registry.rollback("support-bot", "production")
+    answer_after_rollback = inference.generate(adapter="support-bot", prompt="hello", max_tokens=4)
+    production_after = fleet.registry.get_adapter("support-bot@production").adapter.version
+    fleet.close()
+    return LoopResult(job, evaluation, answer_before, imported.version, answer_after_promote,
+                      rolled.previous_version, answer_after_rollback, production_after, events)
