@@ -11,10 +11,10 @@ demo: setup
 	$(BIN)/lorafleet demo
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "slow or not slow"
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python -m pytest benchmarks --benchmark-json=benchmarks/results.json
