@@ -1,0 +1,86 @@
+"""From an adapter reference to host tensors: registry lookup, alias TTL cache, base check.
+
+Aliases move (promote, rollback) while the server runs. A reference ``name@alias`` is
+re-resolved through the registry once its cached answer is older than ``alias_poll_s``, so
+a move takes effect within that time without a restart; a request keeps the ``HostAdapter`` of
+the version it resolved to, so requests already running finish on their version. Concrete
+versions (``name@3``) are cached for the same time (a deleted version disappears within it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lorafleet.errors import FailedPrecondition
+from lorafleet.registry.refs import parse_ref
+from inference_service.model.adapter_weights import AdapterKey, HostAdapter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ResolvedAdapter:
+    ref: str          # "name@3"
+    key: AdapterKey
+    artifact_path: str
+
+
+class AdapterResolver:
+    def __init__(self, registry, runtime, *, base_fingerprint: str, alias_ttl_s: float) -> None:
+        self.registry = registry
+        self.runtime = runtime
+        self.base_fingerprint = base_fingerprint
+        self.alias_ttl_s = alias_ttl_s
+        self._alias_cache: dict[tuple[str, str], tuple[float, ResolvedAdapter]] = {}
+        self._reads: dict[AdapterKey, asyncio.Future] = {}
+
+    async def resolve(self, text: str, field: str = "adapter") -> ResolvedAdapter | None:
+        ref = parse_ref(text, field)
+        if ref is None:
+            return None
+        cache_key = (ref.name, ref.alias if ref.alias is not None else f"#{ref.version}")
+        cached = self._alias_cache.get(cache_key)
+        if cached and time.monotonic() - cached[0] < self.alias_ttl_s:
+            return cached[1]
+        record = await asyncio.to_thread(self.registry.resolve, ref)
+        if record.base_fingerprint != self.base_fingerprint:
+            raise FailedPrecondition(
+                f"{record.ref} was made for base {record.base_fingerprint[:19]}, but this server serves "
+                f"{self.base_fingerprint[:19]}", field=field)
+        resolved = ResolvedAdapter(ref=record.ref, key=AdapterKey(record.name, record.version),
+                                   artifact_path=record.artifact_path)
+        previous = self._alias_cache.get(cache_key)
+        if previous and previous[1].key != resolved.key:
+            log.info("alias moved", extra={"adapter": ref.name, "alias": ref.alias,
+                                           "from": previous[1].ref, "to": resolved.ref})
+        self._alias_cache[cache_key] = (time.monotonic(), resolved)
+        return resolved
+
+    async def host_adapter(self, resolved: ResolvedAdapter) -> HostAdapter:
+        """The adapter's host tensors, read from disk at most once even under concurrent requests."""
+        cached = self.runtime.adapters.get_host(resolved.key)
+        if cached is not None:
+            return cached
+        pending = self._reads.get(resolved.key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut = asyncio.get_running_loop().create_future()
+        self._reads[resolved.key] = fut
+        try:
+            adapter = await asyncio.to_thread(self.runtime.read_adapter, Path(resolved.artifact_path), resolved.key)
+            adapter = self.runtime.adapters.put_host(adapter)
+            fut.set_result(adapter)
+            return adapter
+        except asyncio.CancelledError:
+            fut.cancel()
+            raise
+        except Exception as exc:
+            fut.set_exception(exc)
+            fut.exception()  # marks it retrieved; concurrent waiters get it re-raised through shield
+            raise
+        finally:
+            del self._reads[resolved.key]

@@ -1,0 +1,438 @@
+"""The generation engine: one worker thread owns the model and runs continuous batching.
+
+Each loop iteration (a *step*): take new requests, stop cancelled / expired sequences (their
+rows and adapter slots are freed right away), admit newcomers under the prefill budget
+(``scheduler``), run one batched decode step for every running sequence, and push each
+sequence's new text to its asyncio queue with ``loop.call_soon_threadsafe``. Rows of one batch
+may use different adapters: the bank's slot vector (``BankBatch``) carries one slot per row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import DynamicCache
+
+from lorafleet.errors import InvalidArgument, ResourceExhausted, Unavailable
+from inference_service import metrics
+from inference_service.engine import kv_batch
+from inference_service.engine.adapter_cache import AdapterCache
+from inference_service.engine.sampling import make_generator, select_tokens
+from inference_service.engine.scheduler import plan_admission
+from inference_service.engine.stop_text import TextTracker
+from inference_service.engine.types import FinishReason, GenerationEvent, GenerationRequest, Usage
+from inference_service.model.lora_bank import BankBatch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    max_batch_size: int = 16
+    max_queue: int = 256
+    max_context: int = 2048
+    max_new_tokens_limit: int = 1024
+    prefill_token_budget: int = 512
+    idle_wait_s: float = 0.05
+
+
+class RequestHandle:
+    """The caller's side of one request: an asyncio queue of ``GenerationEvent`` and ``cancel``."""
+
+    def __init__(self, request: GenerationRequest, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.request = request
+        self.loop = loop
+        self.queue: asyncio.Queue[GenerationEvent] | None = asyncio.Queue() if loop else None
+        self.events: list[GenerationEvent] = []  # filled when no loop (synchronous use)
+        self.done = threading.Event()
+        self._cancelled = threading.Event()
+        self._wake: Callable[[], None] = lambda: None
+
+    def cancel(self) -> None:
+        if not self.done.is_set():
+            self._cancelled.set()
+            self._wake()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def _push(self, event: GenerationEvent) -> None:
+        if event.finish_reason is not None or event.error is not None:
+            self.done.set()
+        if self.loop is None:
+            self.events.append(event)
+            return
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
+        except RuntimeError:  # the caller's loop is closed: nobody is listening any more
+            log.debug("dropped event for closed loop", extra={"request_id": self.request.request_id})
+
+    async def events_async(self):
+        """Yield events until the final one (async iterator for the servicer)."""
+        assert self.queue is not None
+        while True:
+            ev = await self.queue.get()
+            yield ev
+            if ev.finish_reason is not None or ev.error is not None:
+                return
+
+    def wait_sync(self, timeout: float | None = None) -> list[GenerationEvent]:
+        if not self.done.wait(timeout):
+            raise TimeoutError(f"request {self.request.request_id} did not finish in {timeout}s")
+        return self.events
+
+
+@dataclass
+class Sequence:
+    handle: RequestHandle
+    arrival: float
+    tracker: TextTracker
+    generator: torch.Generator | None
+    slot: int = 0
+    length: int = 0          # tokens in this row's KV cache
+    next_input: int = -1     # last sampled token, fed at the next decode step
+    generated: list[int] = field(default_factory=list)
+    admitted_at: float = 0.0
+    first_token_at: float = 0.0
+    last_token_at: float = 0.0
+    prefill_pos: int = 0
+    prefill_cache: DynamicCache | None = None
+    holds_slot: bool = False
+
+    @property
+    def request(self) -> GenerationRequest:
+        return self.handle.request
+
+
+class Engine:
+    def __init__(self, model: torch.nn.Module, tokenizer: Any, bank: BankBatch, adapters: AdapterCache,
+                 config: EngineConfig, *, device: torch.device, eos_token_ids: set[int]) -> None:
+        self.model, self.tokenizer, self.bank, self.adapters = model, tokenizer, bank, adapters
+        self.config, self.device, self.eos = config, device, set(eos_token_ids)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self._cv = threading.Condition()
+        self._inbox: deque[Sequence] = deque()
+        self._controls: deque[tuple[Callable[[], Any], concurrent.futures.Future]] = deque()
+        self._waiting: list[Sequence] = []
+        self._running: list[Sequence] = []
+        self._chunking: Sequence | None = None
+        self._admitting: list[Sequence] = []  # admitted, prefill in progress (for failure cleanup)
+        self._kv: DynamicCache | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._accepting = True
+        self.steps = 0
+
+    # -- public, any thread ------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="lorafleet-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self, grace_s: float = 0.0) -> None:
+        """Refuse new requests, let running ones finish for ``grace_s``, cancel the rest, join."""
+        self._accepting = False
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and self.pending:
+            time.sleep(0.02)
+        with self._cv:
+            self._stopping = True
+            self._cv.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    @property
+    def pending(self) -> int:
+        with self._cv:
+            return len(self._inbox) + len(self._waiting) + len(self._running) + (1 if self._chunking else 0)
+
+    @property
+    def queue_depth(self) -> int:
+        with self._cv:
+            return len(self._inbox) + len(self._waiting)
+
+    def submit(self, request: GenerationRequest, loop: asyncio.AbstractEventLoop | None = None) -> RequestHandle:
+        """Queue a request; raises InvalidArgument / ResourceExhausted / Unavailable."""
+        n = len(request.prompt_ids)
+        if n == 0:
+            raise InvalidArgument("the prompt is empty after tokenization", field="prompt")
+        if n >= self.config.max_context:
+            raise InvalidArgument(f"the prompt has {n} tokens; the context limit is {self.config.max_context} "
+                                  "tokens including at least one generated token", field="prompt")
+        mt = request.sampling.max_tokens
+        if not 1 <= mt <= self.config.max_new_tokens_limit:
+            raise InvalidArgument(f"max_tokens must be in 1..{self.config.max_new_tokens_limit}, got {mt}",
+                                  field="sampling.max_tokens")
+        if not self._accepting:
+            raise Unavailable("the inference engine is shutting down")
+        handle = RequestHandle(request, loop)
+        handle._wake = self._notify
+        seq = Sequence(handle=handle, arrival=time.monotonic(),
+                       tracker=TextTracker(self.tokenizer, request.sampling.stop),
+                       generator=make_generator(request.sampling))
+        with self._cv:
+            if len(self._inbox) + len(self._waiting) >= self.config.max_queue:
+                raise ResourceExhausted(f"{self.config.max_queue} requests are already waiting; retry later",
+                                        field="queue")
+            self._inbox.append(seq)
+            self._cv.notify_all()
+        return handle
+
+    def call(self, fn: Callable[[], Any]) -> concurrent.futures.Future:
+        """Run ``fn`` on the worker thread between steps (slot writes); inline if not started."""
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        if self._thread is None:
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+                fut.set_exception(exc)
+            return fut
+        with self._cv:
+            self._controls.append((fn, fut))
+            self._cv.notify_all()
+        return fut
+
+    def _notify(self) -> None:
+        with self._cv:
+            self._cv.notify_all()
+
+    # -- worker ------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        torch.set_grad_enabled(False)
+        while True:
+            with self._cv:
+                while self._inbox:
+                    self._waiting.append(self._inbox.popleft())
+                controls = list(self._controls)
+                self._controls.clear()
+                busy = self._waiting or self._running or self._chunking
+                if self._stopping:
+                    break
+                if not busy and not controls:
+                    self._cv.wait(self.config.idle_wait_s)
+                    continue
+            for fn, fut in controls:
+                try:
+                    fut.set_result(fn())
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+                    fut.set_exception(exc)
+            try:
+                self._step()
+            except Exception as exc:  # noqa: BLE001 - a bug or OOM: fail the requests in flight, keep serving
+                log.exception("engine step failed; failing the sequences in flight")
+                self._fail_all(exc)
+        self._shutdown()
+
+    def _step(self) -> None:
+        self._reap()
+        self._admit()
+        if self._running:
+            self._decode()
+        metrics.REQUESTS_RUNNING.set(len(self._running) + (1 if self._chunking else 0))
+        metrics.REQUESTS_WAITING.set(len(self._waiting))
+        self.steps += 1
+
+    def _expired(self, seq: Sequence, now: float) -> bool:
+        return seq.handle.cancelled or (seq.request.deadline is not None and now >= seq.request.deadline)
+
+    def _reap(self) -> None:
+        now = time.monotonic()
+        for seq in [s for s in self._waiting if self._expired(s, now)]:
+            self._waiting.remove(seq)
+            self._finish(seq, FinishReason.CANCELLED)
+        if self._chunking is not None and self._expired(self._chunking, now):
+            seq, self._chunking = self._chunking, None
+            seq.prefill_cache = None
+            self._finish(seq, FinishReason.CANCELLED)
+        gone = [i for i, s in enumerate(self._running) if self._expired(s, now)]
+        if gone:
+            for i in gone:
+                self._finish(self._running[i], FinishReason.CANCELLED)
+            self._drop_rows(set(gone))
+
+    def _reserve(self, seq: Sequence) -> bool:
+        adapter = seq.request.adapter
+        if adapter is None:
+            seq.slot = 0
+            return True
+        slot = self.adapters.acquire(adapter)
+        if slot is None:
+            return False
+        seq.slot, seq.holds_slot = slot, True
+        return True
+
+    def _admit(self) -> None:
+        if self._chunking is not None:
+            self._prefill_chunk(self._chunking)
+            return
+        free = self.config.max_batch_size - len(self._running)
+        if free <= 0 or not self._waiting:
+            return
+        plan = plan_admission(self._waiting, free_rows=free, token_budget=self.config.prefill_token_budget,
+                              prompt_len=lambda s: len(s.request.prompt_ids), try_reserve=self._reserve)
+        now = time.monotonic()
+        for seq in plan.group + ([plan.chunked] if plan.chunked else []):
+            self._waiting.remove(seq)
+            seq.admitted_at = now
+            metrics.QUEUE_TIME.observe(now - seq.arrival)
+        if plan.chunked is not None:
+            self._chunking = plan.chunked
+            self._chunking.prefill_cache = DynamicCache()
+            self._prefill_chunk(self._chunking)
+        elif plan.group:
+            self._admitting = plan.group
+            self._prefill_group(plan.group)
+            self._admitting = []
+
+    def _forward(self, input_ids, attention_mask, position_ids, cache, slots: list[int]) -> torch.Tensor:
+        if any(slots):
+            self.bank.set_slots(slots, self.device)
+        else:
+            self.bank.clear()
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                         past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1, :]
+
+    def _prefill_group(self, group: list[Sequence]) -> None:
+        lens = [len(s.request.prompt_ids) for s in group]
+        width = max(lens)
+        ids = torch.full((len(group), width), self.pad_id, dtype=torch.long)
+        for i, s in enumerate(group):
+            ids[i, width - lens[i]:] = torch.tensor(s.request.prompt_ids, dtype=torch.long)
+        mask = kv_batch.attention_mask(lens, width, "cpu")
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache()
+        logits = self._forward(ids.to(self.device), mask.to(self.device), pos.to(self.device), cache,
+                               [s.slot for s in group])
+        kv_batch.zero_left_padding(cache, [width - n for n in lens])
+        for s, n in zip(group, lens):
+            s.length = n
+            metrics.PROMPT_TOKENS.inc(n)
+        self._join(group, cache, logits)
+
+    def _prefill_chunk(self, seq: Sequence) -> None:
+        prompt = seq.request.prompt_ids
+        start, end = seq.prefill_pos, min(len(prompt), seq.prefill_pos + self.config.prefill_token_budget)
+        ids = torch.tensor([prompt[start:end]], dtype=torch.long, device=self.device)
+        mask = torch.ones((1, end), dtype=torch.long, device=self.device)
+        pos = torch.arange(start, end, device=self.device)[None, :]
+        logits = self._forward(ids, mask, pos, seq.prefill_cache, [seq.slot])
+        seq.prefill_pos = end
+        if end < len(prompt):
+            return
+        self._chunking = None
+        cache, seq.prefill_cache = seq.prefill_cache, None
+        seq.length = len(prompt)
+        metrics.PROMPT_TOKENS.inc(len(prompt))
+        self._join([seq], cache, logits)
+
+    def _join(self, group: list[Sequence], cache: DynamicCache, logits: torch.Tensor) -> None:
+        """Sample each newcomer's first token; the unfinished ones join the running batch."""
+        tokens = select_tokens(logits, [s.request.sampling for s in group], [s.generator for s in group])
+        keep = [i for i, (s, t) in enumerate(zip(group, tokens)) if not self._accept_token(s, t)]
+        if not keep:
+            return
+        if len(keep) < len(group):
+            cache = kv_batch.keep_rows(cache, keep, [group[i].length for i in keep])
+        self._kv = kv_batch.merge(self._kv, cache)
+        self._running.extend(group[i] for i in keep)
+
+    def _decode(self) -> None:
+        rows = self._running
+        width = kv_batch.cache_width(self._kv) + 1
+        lengths = [s.length + 1 for s in rows]
+        ids = torch.tensor([[s.next_input] for s in rows], dtype=torch.long, device=self.device)
+        mask = kv_batch.attention_mask(lengths, width, self.device)
+        pos = torch.tensor([[s.length] for s in rows], dtype=torch.long, device=self.device)
+        metrics.BATCH_SIZE.observe(len(rows))
+        logits = self._forward(ids, mask, pos, self._kv, [s.slot for s in rows])
+        for s in rows:
+            s.length += 1
+        tokens = select_tokens(logits, [s.request.sampling for s in rows], [s.generator for s in rows])
+        done = {i for i, (s, t) in enumerate(zip(rows, tokens)) if self._accept_token(s, t)}
+        if done:
+            self._drop_rows(done)
+
+    def _drop_rows(self, drop: set[int]) -> None:
+        keep = [i for i in range(len(self._running)) if i not in drop]
+        self._kv = kv_batch.keep_rows(self._kv, keep, [self._running[i].length for i in keep]) if self._kv else None
+        self._running = [self._running[i] for i in keep]
+
+    def _accept_token(self, seq: Sequence, token: int) -> bool:
+        """Record a sampled token, stream its text; True when the sequence is finished."""
+        now = time.monotonic()
+        sampling = seq.request.sampling
+        if not seq.generated:
+            seq.first_token_at = now
+            metrics.TIME_TO_FIRST_TOKEN.observe(now - seq.arrival)
+        else:
+            metrics.INTER_TOKEN_LATENCY.observe(now - seq.last_token_at)
+        seq.last_token_at = now
+        seq.generated.append(token)
+        metrics.GENERATION_TOKENS.inc()
+        reason: FinishReason | None = None
+        if token in self.eos:
+            delta = seq.tracker.add(None) + seq.tracker.flush()
+            reason = FinishReason.EOS
+        else:
+            delta = seq.tracker.add(token)
+            if seq.tracker.stopped:
+                reason = FinishReason.STOP
+            elif len(seq.generated) >= sampling.max_tokens or seq.length + 1 >= self.config.max_context:
+                reason = FinishReason.LENGTH
+                delta += seq.tracker.flush()
+        seq.next_input = token
+        if reason is None:
+            seq.handle._push(GenerationEvent(token_ids=[token], delta=delta))
+            return False
+        self._finish(seq, reason, last_tokens=[token], delta=delta)
+        return True
+
+    def _usage(self, seq: Sequence) -> Usage:
+        now = time.monotonic()
+        return Usage(prompt_tokens=len(seq.request.prompt_ids), completion_tokens=len(seq.generated),
+                     queue_seconds=(seq.admitted_at or now) - seq.arrival,
+                     time_to_first_token_seconds=(seq.first_token_at - seq.arrival) if seq.first_token_at else 0.0,
+                     total_seconds=now - seq.arrival)
+
+    def _finish(self, seq: Sequence, reason: FinishReason, last_tokens: list[int] | None = None, delta: str = "") -> None:
+        if reason is FinishReason.CANCELLED:
+            delta = ""
+        self._release(seq)
+        usage = self._usage(seq)
+        metrics.E2E_LATENCY.observe(usage.total_seconds)
+        metrics.REQUESTS_FINISHED.labels(finish_reason=reason.value).inc()
+        seq.handle._push(GenerationEvent(token_ids=last_tokens or [], delta=delta, finish_reason=reason, usage=usage))
+
+    def _release(self, seq: Sequence) -> None:
+        if seq.holds_slot and seq.request.adapter is not None:
+            self.adapters.release(seq.request.adapter.key)
+            seq.holds_slot = False
+
+    def _fail_all(self, exc: Exception) -> None:
+        victims = self._running + self._admitting + ([self._chunking] if self._chunking else [])
+        self._running, self._admitting, self._chunking, self._kv = [], [], None, None
+        for seq in victims:
+            self._release(seq)
+            if not seq.handle.done.is_set():
+                seq.handle._push(GenerationEvent(error=exc))
+
+    def _shutdown(self) -> None:
+        with self._cv:
+            waiting = self._waiting + list(self._inbox)
+            self._waiting, self._inbox = [], deque()
+        for seq in waiting + self._running + ([self._chunking] if self._chunking else []):
+            self._finish(seq, FinishReason.CANCELLED)
+        self._running, self._chunking, self._kv = [], None, None

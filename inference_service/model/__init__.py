@@ -1,0 +1,1 @@
+"""Model layer: the quantized base, the LoRA bank layers installed into it, adapter weight files."""

@@ -1,0 +1,91 @@
+"""Validation of inference requests at the servicer edge: protobuf in, plain dataclasses out.
+
+Every bad field raises InvalidArgument naming it (``sampling.top_p``...), never INTERNAL.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from lorafleet.errors import InvalidArgument
+from inference_service.engine.types import SamplingSpec
+
+MAX_TEMPERATURE = 10.0
+MAX_STOP_SEQUENCES = 8
+MAX_STOP_CHARS = 128
+MAX_REQUEST_ID_CHARS = 128
+CHAT_ROLES = ("system", "user", "assistant")
+MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class PromptInput:
+    """Exactly one of ``prompt`` and ``messages`` (role, content) is set."""
+
+    prompt: str | None
+    messages: tuple[tuple[str, str], ...] | None
+
+
+def parse_sampling(sampling, *, default_max_tokens: int, max_tokens_limit: int) -> SamplingSpec:
+    """``sampling`` is a ``SamplingParams`` message (unset optional fields take defaults)."""
+    has = sampling.HasField
+    max_tokens = sampling.max_tokens if has("max_tokens") else default_max_tokens
+    if max_tokens < 1:
+        raise InvalidArgument("must be >= 1", field="sampling.max_tokens")
+    if max_tokens > max_tokens_limit:
+        raise InvalidArgument(f"{max_tokens} exceeds the server's limit of {max_tokens_limit} new tokens",
+                              field="sampling.max_tokens")
+    temperature = float(sampling.temperature) if has("temperature") else 0.0
+    if not math.isfinite(temperature) or not 0.0 <= temperature <= MAX_TEMPERATURE:
+        raise InvalidArgument(f"must be in [0, {MAX_TEMPERATURE}], got {temperature}", field="sampling.temperature")
+    top_p = float(sampling.top_p) if has("top_p") else 1.0
+    if not math.isfinite(top_p) or not 0.0 < top_p <= 1.0:
+        raise InvalidArgument(f"must be in (0, 1], got {top_p}", field="sampling.top_p")
+    top_k = int(sampling.top_k) if has("top_k") else 0
+    seed = int(sampling.seed) if has("seed") else None
+    if seed is not None and seed > MAX_SEED:
+        raise InvalidArgument(f"must be < 2**63, got {seed}", field="sampling.seed")
+    stops = tuple(sampling.stop)
+    if len(stops) > MAX_STOP_SEQUENCES:
+        raise InvalidArgument(f"at most {MAX_STOP_SEQUENCES} stop sequences, got {len(stops)}", field="sampling.stop")
+    for i, s in enumerate(stops):
+        if not s:
+            raise InvalidArgument("stop sequences must not be empty", field=f"sampling.stop[{i}]")
+        if len(s) > MAX_STOP_CHARS:
+            raise InvalidArgument(f"longer than {MAX_STOP_CHARS} characters", field=f"sampling.stop[{i}]")
+    return SamplingSpec(max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k, seed=seed, stop=stops)
+
+
+def parse_prompt(request) -> PromptInput:
+    if request.prompt and len(request.messages):
+        raise InvalidArgument("set either prompt or messages, not both", field="prompt")
+    if request.prompt:
+        return PromptInput(prompt=request.prompt, messages=None)
+    if not len(request.messages):
+        raise InvalidArgument("a prompt or chat messages are required", field="prompt")
+    msgs = []
+    for i, m in enumerate(request.messages):
+        if m.role not in CHAT_ROLES:
+            raise InvalidArgument(f"role {m.role!r} is not one of {', '.join(CHAT_ROLES)}", field=f"messages[{i}].role")
+        msgs.append((m.role, m.content))
+    return PromptInput(prompt=None, messages=tuple(msgs))
+
+
+def parse_request_id(text: str) -> str:
+    if len(text) > MAX_REQUEST_ID_CHARS:
+        raise InvalidArgument(f"longer than {MAX_REQUEST_ID_CHARS} characters", field="request_id")
+    if any(not c.isprintable() for c in text):
+        raise InvalidArgument("must be printable text", field="request_id")
+    return text
+
+
+def encode_prompt(tokenizer, prompt: PromptInput) -> list[int]:
+    """Token ids of a plain prompt, or of chat messages through the tokenizer's chat template."""
+    if prompt.prompt is not None:
+        return list(tokenizer(prompt.prompt, add_special_tokens=True)["input_ids"])
+    if not getattr(tokenizer, "chat_template", None):
+        raise InvalidArgument("the served base model has no chat template; send a plain prompt", field="messages")
+    text = tokenizer.apply_chat_template([{"role": r, "content": c} for r, c in prompt.messages],
+                                         add_generation_prompt=True, tokenize=False)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])

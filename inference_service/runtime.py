@@ -1,0 +1,78 @@
+"""Assembly of the serving stack: base model + bank layers + adapter cache + engine.
+
+Shared by the app binding, tests and benchmarks so they all run exactly the served code.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lorafleet.base_model.spec import BaseModelSpec
+from lorafleet.config import Settings
+from inference_service.engine.adapter_cache import AdapterCache
+from inference_service.engine.engine import Engine, EngineConfig
+from inference_service.model.adapter_weights import AdapterKey, HostAdapter, read_adapter
+from inference_service.model.bank_install import install_bank
+from inference_service.model.base_loader import LoadedBase, load_base_model
+from inference_service.model.lora_bank import BankBatch, LoRABankLinear
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    base: LoadedBase
+    spec: BaseModelSpec
+    bank: BankBatch
+    layers: dict[str, LoRABankLinear]
+    adapters: AdapterCache
+    engine: Engine
+    max_adapter_rank: int
+
+    @property
+    def tokenizer(self):
+        return self.base.tokenizer
+
+    def layer_shapes(self) -> dict[str, tuple[int, int]]:
+        return {n: (l.in_features, l.out_features) for n, l in self.layers.items()}
+
+    def read_adapter(self, path: Path, key: AdapterKey) -> HostAdapter:
+        """Disk -> host tensors (any thread; the worker only copies host -> slot)."""
+        return read_adapter(path, key, layer_shapes=self.layer_shapes(), max_rank=self.max_adapter_rank,
+                            dtype=self.base.compute_dtype if self.base.device.type == "cuda" else torch.float32,
+                            pin=self.base.device.type == "cuda")
+
+    @property
+    def target_modules(self) -> tuple[str, ...]:
+        return tuple(sorted({n.rsplit(".", 1)[-1] for n in self.layers}))
+
+
+def eos_token_ids(model: torch.nn.Module, tokenizer) -> set[int]:
+    ids: set[int] = set()
+    for value in (getattr(model.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif value:
+            ids.update(int(v) for v in value)
+    return ids
+
+
+def build_runtime(model_dir: Path, spec: BaseModelSpec, settings: Settings, *, quantization: str | None = None,
+                  prefill_token_budget: int = 512, max_context: int | None = None) -> Runtime:
+    base = load_base_model(model_dir, quantization=quantization or settings.quantization, device=settings.device)
+    bank_dtype = base.compute_dtype if base.device.type == "cuda" else torch.float32
+    bank, layers = install_bank(base.model, spec.linear_modules, num_slots=settings.adapter_slots,
+                                max_rank=settings.max_adapter_rank, dtype=bank_dtype, device=base.device)
+    adapters = AdapterCache(layers, num_slots=settings.adapter_slots, host_capacity=settings.adapter_host_cache)
+    ctx = int(getattr(base.model.config, "max_position_embeddings", 2048) or 2048)
+    config = EngineConfig(max_batch_size=settings.max_batch_size, max_queue=settings.max_queue,
+                          max_context=min(ctx, max_context or ctx), max_new_tokens_limit=settings.max_new_tokens_limit,
+                          prefill_token_budget=prefill_token_budget)
+    engine = Engine(base.model, base.tokenizer, bank, adapters, config, device=base.device,
+                    eos_token_ids=eos_token_ids(base.model, base.tokenizer))
+    return Runtime(base=base, spec=spec, bank=bank, layers=layers, adapters=adapters, engine=engine,
+                   max_adapter_rank=settings.max_adapter_rank)

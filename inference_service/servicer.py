@@ -1,0 +1,184 @@
+"""InferenceService over grpc.aio: thin — validate, convert, resolve the adapter, hand to the engine.
+
+Cancellation: when the client cancels or its deadline passes, grpc.aio cancels the handler
+task; the ``finally`` blocks then cancel the engine request, which frees its batch row and
+adapter slot at the next step. The deadline is also handed to the engine so a request stops
+even if nobody is awaiting it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from lorafleet.errors import InvalidArgument, NotFound, ResourceExhausted, Unavailable
+from lorafleet.server.errors import grpc_errors
+from lorafleet.v1 import common_pb2, inference_pb2, inference_pb2_grpc
+from inference_service.adapter_resolver import AdapterResolver, ResolvedAdapter
+from inference_service.engine.adapter_cache import AdapterInfo
+from inference_service.engine.engine import RequestHandle
+from inference_service.engine.types import FinishReason, GenerationRequest, Usage
+from inference_service.request_parsing import encode_prompt, parse_prompt, parse_request_id, parse_sampling
+
+log = logging.getLogger(__name__)
+
+_FINISH = {
+    FinishReason.LENGTH: inference_pb2.FINISH_REASON_LENGTH,
+    FinishReason.STOP: inference_pb2.FINISH_REASON_STOP,
+    FinishReason.EOS: inference_pb2.FINISH_REASON_EOS,
+    FinishReason.CANCELLED: inference_pb2.FINISH_REASON_CANCELLED,
+}
+_QUANT = {"none": common_pb2.QUANTIZATION_NONE, "nf4": common_pb2.QUANTIZATION_NF4, "int8": common_pb2.QUANTIZATION_INT8}
+
+
+def usage_to_proto(u: Usage) -> inference_pb2.Usage:
+    return inference_pb2.Usage(prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens,
+                               total_tokens=u.total_tokens, queue_seconds=u.queue_seconds,
+                               time_to_first_token_seconds=u.time_to_first_token_seconds, total_seconds=u.total_seconds)
+
+
+def adapter_info_to_proto(info: AdapterInfo) -> inference_pb2.LoadedAdapter:
+    ts = Timestamp()
+    ts.FromNanoseconds(int(info.last_used * 1e9))
+    return inference_pb2.LoadedAdapter(
+        name=info.key.name, version=info.key.version,
+        tier=inference_pb2.ADAPTER_TIER_DEVICE if info.slot else inference_pb2.ADAPTER_TIER_HOST,
+        slot=info.slot, rank=info.rank, target_modules=list(info.target_modules), last_used_time=ts,
+        requests_served=info.requests_served, active_requests=info.active_requests)
+
+
+class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
+    """``runtime`` (``inference_service.runtime.Runtime``) is attached by the binding's on_start."""
+
+    def __init__(self, settings, registry, base_fingerprint: str, runtime=None) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.base_fingerprint = base_fingerprint
+        self.runtime = None
+        self.resolver: AdapterResolver | None = None
+        if runtime is not None:
+            self.attach(runtime)
+
+    def attach(self, runtime) -> None:
+        self.runtime = runtime
+        self.resolver = AdapterResolver(self.registry, runtime, base_fingerprint=self.base_fingerprint,
+                                        alias_ttl_s=self.settings.alias_poll_s)
+
+    def _rt(self):
+        if self.runtime is None:
+            raise Unavailable("the inference engine is still loading the base model")
+        return self.runtime
+
+    # -- generation ------------------------------------------------------------------------
+    async def _start(self, request, context) -> tuple[RequestHandle, str, str]:
+        rt = self._rt()
+        request_id = parse_request_id(request.request_id) or uuid.uuid4().hex
+        prompt = parse_prompt(request)
+        sampling = parse_sampling(request.sampling, default_max_tokens=self.settings.default_max_tokens,
+                                  max_tokens_limit=self.settings.max_new_tokens_limit)
+        resolved: ResolvedAdapter | None = await self.resolver.resolve(request.adapter)
+        adapter = await self.resolver.host_adapter(resolved) if resolved else None
+        ids = encode_prompt(rt.tokenizer, prompt)
+        remaining = context.time_remaining()
+        deadline = time.monotonic() + remaining if remaining is not None else None
+        handle = rt.engine.submit(GenerationRequest(request_id=request_id, prompt_ids=ids, sampling=sampling,
+                                                    adapter=adapter, deadline=deadline),
+                                  asyncio.get_running_loop())
+        log.info("generate", extra={"request_id": request_id, "adapter": resolved.ref if resolved else "",
+                                    "prompt_tokens": len(ids), "max_tokens": sampling.max_tokens})
+        return handle, request_id, resolved.ref if resolved else ""
+
+    @grpc_errors
+    async def Generate(self, request, context):
+        handle, request_id, ref = await self._start(request, context)
+        tokens: list[int] = []
+        text: list[str] = []
+        try:
+            async for ev in handle.events_async():
+                if ev.error is not None:
+                    raise ev.error
+                tokens.extend(ev.token_ids)
+                text.append(ev.delta)
+                if ev.finish_reason is not None:
+                    return inference_pb2.GenerateResponse(
+                        text="".join(text), finish_reason=_FINISH[ev.finish_reason], usage=usage_to_proto(ev.usage),
+                        resolved_adapter=ref, request_id=request_id, token_ids=tokens)
+        finally:
+            handle.cancel()  # no-op when finished; frees the slot when the client went away
+
+    @grpc_errors
+    async def GenerateStream(self, request, context):
+        handle, request_id, ref = await self._start(request, context)
+        index = 0
+        try:
+            async for ev in handle.events_async():
+                if ev.error is not None:
+                    raise ev.error
+                chunk = inference_pb2.GenerateStreamResponse(delta=ev.delta, token_ids=ev.token_ids, index=index,
+                                                             resolved_adapter=ref, request_id=request_id)
+                if ev.finish_reason is not None:
+                    chunk.finish_reason = _FINISH[ev.finish_reason]
+                    chunk.usage.CopyFrom(usage_to_proto(ev.usage))
+                index += 1
+                yield chunk
+        finally:
+            handle.cancel()
+
+    # -- adapters ----------------------------------------------------------------------------
+    async def _resolve_required(self, text: str) -> ResolvedAdapter:
+        self._rt()
+        if not text.strip():
+            raise InvalidArgument("name an adapter (name, name@alias or name@version)", field="adapter")
+        return await self.resolver.resolve(text)
+
+    @grpc_errors
+    async def LoadAdapter(self, request, context):
+        rt = self._rt()
+        t0 = time.perf_counter()
+        resolved = await self._resolve_required(request.adapter)
+        adapter = await self.resolver.host_adapter(resolved)
+        slot = await asyncio.wrap_future(rt.engine.call(lambda: rt.adapters.pin(adapter)))
+        if slot is None:
+            raise ResourceExhausted(f"all {rt.adapters.num_slots} adapter slots serve running requests; retry later",
+                                    field="adapter")
+        info = rt.adapters.info(resolved.key)
+        return inference_pb2.LoadAdapterResponse(adapter=adapter_info_to_proto(info),
+                                                 load_seconds=time.perf_counter() - t0)
+
+    @grpc_errors
+    async def UnloadAdapter(self, request, context):
+        rt = self._rt()
+        resolved = await self._resolve_required(request.adapter)
+        if rt.adapters.info(resolved.key) is None:
+            raise NotFound(f"{resolved.ref} is not loaded", field="adapter")
+        info = await asyncio.wrap_future(rt.engine.call(lambda: rt.adapters.unload(resolved.key)))
+        return inference_pb2.UnloadAdapterResponse(adapter=adapter_info_to_proto(info))
+
+    @grpc_errors
+    async def ListLoadedAdapters(self, request, context):
+        rt = self._rt()
+        infos = sorted(rt.adapters.snapshot(), key=lambda i: (i.key.name, i.key.version))
+        return inference_pb2.ListLoadedAdaptersResponse(
+            adapters=[adapter_info_to_proto(i) for i in infos], device_slots_total=rt.adapters.num_slots,
+            device_slots_used=rt.adapters.slots_used, host_cache_capacity=rt.adapters.host_capacity)
+
+    @grpc_errors
+    async def GetModelInfo(self, request, context):
+        rt = self._rt()
+        cfg = rt.engine.config
+        return inference_pb2.GetModelInfoResponse(
+            base_model=rt.spec.name, base_fingerprint=rt.spec.fingerprint, quantization=_QUANT[rt.base.quantization],
+            device=str(rt.base.device), dtype=str(rt.base.compute_dtype).removeprefix("torch."),
+            max_context_tokens=cfg.max_context, max_new_tokens_limit=cfg.max_new_tokens_limit,
+            max_batch_size=cfg.max_batch_size, adapter_slots=rt.adapters.num_slots,
+            max_adapter_rank=rt.max_adapter_rank, vocab_size=int(rt.base.model.config.vocab_size),
+            lora_target_modules=list(rt.target_modules))
+
+
+def add_to_server(servicer, server) -> None:
+    inference_pb2_grpc.add_InferenceServiceServicer_to_server(servicer, server)

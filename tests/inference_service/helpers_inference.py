@@ -1,0 +1,68 @@
+"""Shared helpers for the inference tests (imported by test modules in this folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from inference_service.engine.types import GenerationRequest, SamplingSpec
+from inference_service.model.adapter_weights import AdapterKey
+
+
+def host(rt, name: str, path: Path, version: int = 1):
+    return rt.adapters.put_host(rt.read_adapter(path, AdapterKey(name, version)))
+
+
+def request(rt, prompt: str, *, adapter=None, max_tokens: int = 10, rid: str = "r", **sampling) -> GenerationRequest:
+    ids = list(rt.tokenizer(prompt)["input_ids"])
+    return GenerationRequest(request_id=rid, prompt_ids=ids, sampling=SamplingSpec(max_tokens=max_tokens, **sampling),
+                             adapter=adapter)
+
+
+def tokens_of(events) -> list[int]:
+    assert events[-1].error is None, events[-1].error
+    return [t for e in events for t in e.token_ids]
+
+
+def peft_greedy(model_dir: Path, adapter_dir: Path | None, prompt_ids: list[int], n: int) -> list[int]:
+    """Reference: PEFT (or the bare model) greedy decoding with transformers' generate, fp32."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    if adapter_dir is not None:
+        model = PeftModel.from_pretrained(model, str(adapter_dir))
+    model.eval()
+    ids = torch.tensor([prompt_ids])
+    with torch.no_grad():
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
+                             eos_token_id=None, pad_token_id=2)
+    return out[0, ids.shape[1]:].tolist()
+
+
+def make_peft_adapter(model_dir: Path, out: Path, *, r: int, alpha: float, targets: list[str], rslora: bool,
+                      seed: int) -> Path:
+    """A PEFT LoRA adapter with random (non-zero) A and B, saved as safetensors."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    peft_model = get_peft_model(base, LoraConfig(r=r, lora_alpha=alpha, target_modules=targets,
+                                                 use_rslora=rslora, lora_dropout=0.0))
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_" in name:
+                p.normal_(0, 0.3 / (r ** 0.5))
+    peft_model.save_pretrained(out)
+    return out
+
+
+def tiny_settings(**kw):
+    from lorafleet.config import Settings
+
+    base = dict(quantization="none", device="cpu", adapter_slots=4, adapter_host_cache=8, max_batch_size=8,
+                max_adapter_rank=32, max_new_tokens_limit=64, default_max_tokens=16, max_queue=16)
+    base.update(kw)
+    return Settings.from_env(environ={}, **base)

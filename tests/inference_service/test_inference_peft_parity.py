@@ -1,0 +1,61 @@
+"""The bank computes what PEFT computes: same greedy tokens per adapter, alone and in mixed batches."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers_inference import host, peft_greedy, request, tokens_of
+
+PROMPTS = ["Hello there, how are", "The capital of France is a city that", "1 2 3 4",
+           "Once upon a time in a land far away there lived a"]
+
+
+@pytest.mark.parametrize("name", ["attn-r4", "mlp-r8", "all-r16", "o-r2"])
+def test_greedy_tokens_equal_peft_for_each_adapter(tiny_runtime_factory, tiny_model_dir, tiny_adapters, name):
+    rt = tiny_runtime_factory()
+    rt.engine.start()
+    adapter = host(rt, name, tiny_adapters[name])
+    req = request(rt, PROMPTS[1], adapter=adapter, max_tokens=12)
+    got = tokens_of(rt.engine.submit(req).wait_sync(60))
+    want = peft_greedy(tiny_model_dir, tiny_adapters[name], req.prompt_ids, 12)
+    assert got == want
+    # the adapter matters: the base model alone decodes differently
+    assert got != peft_greedy(tiny_model_dir, None, req.prompt_ids, 12)
+
+
+def test_each_row_of_a_mixed_batch_equals_the_request_alone(tiny_runtime_factory, tiny_adapters):
+    names = list(tiny_adapters) + [None]
+    # alone: one request at a time
+    solo = tiny_runtime_factory(max_batch_size=8)
+    solo.engine.start()
+    alone = {}
+    for i, n in enumerate(names):
+        a = host(solo, n, tiny_adapters[n]) if n else None
+        alone[i] = tokens_of(solo.engine.submit(request(solo, PROMPTS[i % 4], adapter=a, max_tokens=10)).wait_sync(60))
+    # together: all queued before the worker starts -> one mixed prefill group, one mixed batch
+    rt = tiny_runtime_factory(max_batch_size=8)
+    adapters = {n: host(rt, n, tiny_adapters[n]) if n else None for n in names}
+    handles = [rt.engine.submit(request(rt, PROMPTS[i % 4], adapter=adapters[n], max_tokens=10))
+               for i, n in enumerate(names)]
+    rt.engine.start()
+    together = {i: tokens_of(h.wait_sync(60)) for i, h in enumerate(handles)}
+    assert together == alone
+    assert rt.engine.steps <= 12  # decoded together (10 tokens), not one after another
+    assert len({tuple(t) for t in alone.values()}) == len(names)  # adapters really differ
+
+
+def test_seeded_sampling_is_reproducible_and_batch_independent(tiny_runtime_factory, tiny_adapters):
+    rt = tiny_runtime_factory()
+    rt.engine.start()
+    a = host(rt, "all-r16", tiny_adapters["all-r16"])
+    kw = dict(adapter=a, max_tokens=12, temperature=1.0, top_p=0.95, top_k=50, seed=1234)
+    first = tokens_of(rt.engine.submit(request(rt, PROMPTS[0], **kw)).wait_sync(60))
+    # again, this time sharing the batch with other sampled requests
+    handles = [rt.engine.submit(request(rt, PROMPTS[0], **kw))]
+    handles += [rt.engine.submit(request(rt, PROMPTS[i], adapter=a, max_tokens=12, temperature=1.0, seed=i)) for i in (1, 2)]
+    second = tokens_of(handles[0].wait_sync(60))
+    for h in handles[1:]:
+        h.wait_sync(60)
+    other_seed = tokens_of(rt.engine.submit(request(rt, PROMPTS[0], **{**kw, "seed": 99})).wait_sync(60))
+    assert first == second
+    assert other_seed != first
