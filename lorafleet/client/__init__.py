@@ -9,20 +9,26 @@
 ``LoraFleetClient`` holds the connection options and one channel per server address; each
 service has a typed client (``lorafleet.client.<service>.<Service>Client``, a ``ServiceClient``
 subclass) exposed as an attribute. RegistryService is hosted by every server, so
-``.registry`` talks to ``address``. Service clients for the trainer, inference and evaluator
-are attached the same way, each on ``self.channel(<that server's address>)``.
+``.registry`` talks to ``address``. ``.inference``, ``.trainer`` and ``.evaluator`` are the
+typed clients of the other services, each on the shared channel of its server's address.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 
 from lorafleet.client.base import ServiceClient
 from lorafleet.client.channel import DEFAULT_RETRY, DEFAULT_TIMEOUT_S, RetryPolicy, connect, connect_aio
 from lorafleet.client.registry import RegistryClient
+
+if TYPE_CHECKING:
+    from eval_service.client import EvalClient
+    from inference_service.client import InferenceClient
+    from trainer_service.client import TrainerClient
 
 SERVER_ENV = "LORAFLEET_SERVER"
 TOKEN_ENV = "LORAFLEET_TOKEN"
@@ -49,8 +55,13 @@ class LoraFleetClient:
         tls_key: str | Path | None = None,
         timeout: float | None = DEFAULT_TIMEOUT_S,
         retry: RetryPolicy | None = DEFAULT_RETRY,
+        trainer_address: str | None = None,
+        eval_address: str | None = None,
     ) -> None:
         self.address = address or default_address()
+        # Each service may live elsewhere; by default all calls go to ``address`` (serve all, or a gateway).
+        self.trainer_address = trainer_address or self.address
+        self.eval_address = eval_address or self.address
         self._connect_kwargs = dict(
             token=token if token is not None else os.environ.get(TOKEN_ENV) or None,
             tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key, timeout=timeout, retry=retry,
@@ -58,6 +69,24 @@ class LoraFleetClient:
         self.timeout = timeout
         self._channels: dict[str, grpc.Channel] = {}
         self.registry = RegistryClient(self.channel(self.address), timeout=timeout)
+
+    @property
+    def inference(self) -> "InferenceClient":
+        from inference_service.client import InferenceClient
+
+        return InferenceClient(self.channel(self.address), timeout=self.timeout)
+
+    @property
+    def trainer(self) -> "TrainerClient":
+        from trainer_service.client import TrainerClient
+
+        return TrainerClient(self.channel(self.trainer_address), timeout=self.timeout)
+
+    @property
+    def evaluator(self) -> "EvalClient":
+        from eval_service.client import EvalClient
+
+        return EvalClient(self.channel(self.eval_address), timeout=self.timeout)
 
     def channel(self, address: str) -> grpc.Channel:
         """The (shared) channel to ``address``, opened with this client's options."""

@@ -92,10 +92,9 @@ class Demo:
         with self.cluster as cluster:
             c.print(f"  trainer {cluster.address('trainer')}   inference {cluster.address('inference')}   "
                     f"evaluator {cluster.address('eval')}   (logs: {cluster.log_path})")
-            fleet = LoraFleetClient(cluster.address("inference"), timeout=120)
-            trainer = TrainerClient(fleet.channel(cluster.address("trainer")), timeout=120)
-            evaluator = EvalClient(fleet.channel(cluster.address("eval")), timeout=120)
-            inference = InferenceClient(fleet.channel(cluster.address("inference")), timeout=300)
+            fleet = LoraFleetClient(cluster.address("inference"), trainer_address=cluster.address("trainer"),
+                                    eval_address=cluster.address("eval"), timeout=300)
+            trainer, evaluator, inference = fleet.trainer, fleet.evaluator, fleet.inference
             try:
                 v1 = self._train(trainer, V1_PLAN)
                 self._evaluate(evaluator, v1, baseline="base_model")

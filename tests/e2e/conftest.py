@@ -11,13 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_service.client import EvalClient  # noqa: E402
-from inference_service.client import InferenceClient  # noqa: E402
 from lorafleet.client import LoraFleetClient  # noqa: E402
 from lorafleet.demo.cluster import LocalCluster  # noqa: E402
 from lorafleet.v1 import eval_pb2, trainer_pb2  # noqa: E402
 from trainer_service.bundled import bundled_path  # noqa: E402
-from trainer_service.client import TrainerClient  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -44,10 +41,9 @@ class LoopResult:
 def loop(cluster) -> LoopResult:
     from lorafleet.demo.runner import V1_PLAN
 
-    fleet = LoraFleetClient(cluster.address("inference"), timeout=120)
-    trainer = TrainerClient(fleet.channel(cluster.address("trainer")), timeout=120)
-    evaluator = EvalClient(fleet.channel(cluster.address("eval")), timeout=120)
-    inference = InferenceClient(fleet.channel(cluster.address("inference")), timeout=300)
+    fleet = LoraFleetClient(cluster.address("inference"), trainer_address=cluster.address("trainer"),
+                            eval_address=cluster.address("eval"), timeout=300)
+    trainer, evaluator, inference = fleet.trainer, fleet.evaluator, fleet.inference
 
     dataset = trainer.upload_dataset(bundled_path(V1_PLAN.dataset))
     validation = trainer.upload_dataset(bundled_path(V1_PLAN.validation))

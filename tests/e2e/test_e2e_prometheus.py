@@ -11,7 +11,6 @@ import urllib.request
 import pytest
 from prometheus_server import PrometheusServer
 
-from inference_service.client import InferenceClient
 from lorafleet.client import LoraFleetClient
 
 pytestmark = pytest.mark.slow
@@ -52,7 +51,7 @@ def test_promtool_accepts_every_service_metrics(cluster, role: str) -> None:
 def test_prometheus_scrapes_the_loop_series(cluster, prometheus, loop) -> None:
     # Live traffic while Prometheus scrapes every second, so rate() has samples to work with.
     with LoraFleetClient(cluster.address("inference"), timeout=120) as fleet:
-        inference = InferenceClient(fleet.channel(cluster.address("inference")), timeout=120)
+        inference = fleet.inference
         end = time.monotonic() + 6
         while time.monotonic() < end:
             reply = inference.generate(adapter="support-bot", prompt="Say hi.", max_tokens=4, temperature=0.0)

@@ -7,7 +7,6 @@ import json
 import grpc
 import pytest
 
-from inference_service.client import InferenceClient
 from lorafleet.client import LoraFleetClient
 from lorafleet.v1 import common_pb2, eval_pb2, trainer_pb2
 
@@ -46,7 +45,7 @@ def test_alias_moves_take_effect_without_restart_and_rollback_restores(loop) -> 
 
 def test_rejected_requests_carry_clear_errors(cluster) -> None:
     with LoraFleetClient(cluster.address("inference"), timeout=30) as fleet:
-        inference = InferenceClient(fleet.channel(cluster.address("inference")), timeout=30)
+        inference = fleet.inference
         with pytest.raises(grpc.RpcError) as err:
             inference.generate(adapter="no-such-adapter", prompt="hi", max_tokens=4)
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
