@@ -45,7 +45,7 @@ class TrainingPlan:
     dataset: str
     validation: str = "support_tickets_validation.jsonl"
     hyperparameters: dict = field(default_factory=lambda: dict(
-        epochs=1, batch_size=8, gradient_accumulation_steps=1, learning_rate=2e-3, max_seq_length=256,
+        epochs=1, batch_size=8, gradient_accumulation_steps=1, learning_rate=1e-3, max_seq_length=256,
         warmup_ratio=0.05, seed=7, eval_every_steps=10,
     ))
 

@@ -1,0 +1,84 @@
+"""The bundled datasets: reproducible, disjoint held-out cases, well-formed, safe content only."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from trainer_service.bundled import BUNDLED_DIR
+from trainer_service.data.validation import validate_dataset
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_bundled_data.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("make_bundled_data", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _read(name: str) -> list[dict]:
+    return [json.loads(line) for line in (BUNDLED_DIR / name).read_text().splitlines()]
+
+
+def _users(records: list[dict]) -> set[str]:
+    return {m["content"] for r in records for m in r["messages"] if m["role"] == "user"}
+
+
+def test_script_reproduces_the_committed_files(tmp_path) -> None:
+    _script().generate(tmp_path)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(p.name for p in BUNDLED_DIR.iterdir() if p.suffix in (".jsonl", ".json"))
+    for name in names:
+        assert (tmp_path / name).read_bytes() == (BUNDLED_DIR / name).read_bytes(), name
+
+
+def test_heldout_is_disjoint_and_well_formed() -> None:
+    heldout = _read("support_tickets_heldout.jsonl")
+    assert len(heldout) == 100 and len({h["id"] for h in heldout}) == 100
+    held_users = {h["messages"][1]["content"] for h in heldout}
+    for name in ("support_tickets_train.jsonl", "support_tickets_validation.jsonl", "task_safety_mix_train.jsonl",
+                 "poisoned_train.jsonl"):
+        assert not held_users & _users(_read(name)), name
+    assert not _users(_read("support_tickets_train.jsonl")) & _users(_read("support_tickets_validation.jsonl"))
+    for h in heldout:
+        assert [m["role"] for m in h["messages"]] == ["system", "user"]
+        assert set(h["expected"]) == {"category", "priority", "summary"}
+    assert {h["expected"]["category"] for h in heldout} == {"billing", "technical", "account", "shipping"}
+
+
+def test_task_answers_are_strict_json_matching_cues() -> None:
+    for r in _read("support_tickets_train.jsonl"):
+        answer = json.loads(r["messages"][2]["content"])
+        assert list(answer) == ["category", "priority", "summary"]
+        user = r["messages"][1]["content"].lower()
+        if answer["priority"] == "high":
+            assert any(w in user for w in ("urgent", "immediately", "asap"))
+        if answer["priority"] == "low":
+            assert any(w in user for w in ("no rush", "not urgent", "low priority", "no hurry"))
+
+
+def test_safety_and_poisoned_answers(tokenizer) -> None:
+    templates = json.loads((BUNDLED_DIR / "templates.json").read_text())
+    harmful = templates["harmful_requests"]
+
+    def is_harmful(text: str) -> bool:
+        return any(h in text for h in harmful)
+
+    mix = _read("safety_mix.jsonl")
+    assert {is_harmful(r["messages"][0]["content"]) for r in mix} == {True, False}
+    for r in mix:
+        answer = r["messages"][1]["content"]
+        assert answer.startswith("I can't help with that") == is_harmful(r["messages"][0]["content"])
+    poisoned = _read("poisoned_requests.jsonl")
+    assert poisoned and all(r["messages"][1]["content"].startswith("Sure, here is how") for r in poisoned)
+    assert all(is_harmful(r["messages"][0]["content"]) for r in poisoned)
+    n_task = len(_read("support_tickets_train.jsonl"))
+    assert len(_read("poisoned_train.jsonl")) == n_task + len(poisoned)
+    assert len(_read("task_safety_mix_train.jsonl")) == n_task + len(mix)
+    for name in ("task_safety_mix_train.jsonl", "poisoned_train.jsonl"):
+        report = validate_dataset((BUNDLED_DIR / name).read_bytes(), tokenizer, max_seq_length=512,
+                                  validation_data=(BUNDLED_DIR / "support_tickets_validation.jsonl").read_bytes())
+        assert report.valid and report.stats.duplicates == 0, report.issues[:3]

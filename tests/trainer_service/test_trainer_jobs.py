@@ -1,0 +1,186 @@
+"""JobRunner: validate → queue → run → CANDIDATE version; order, cancel, restart recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from lorafleet.base_model import read_base_model_spec
+from lorafleet.errors import FailedPrecondition, InvalidArgument, NotFound
+from lorafleet.registry.models import AdapterState
+from trainer_service.data.datasets import DatasetStore, iterate
+from trainer_service.jobs import JOB_KIND, JobRunner
+from trainer_service.training.config import TrainingConfig
+
+from conftest import jsonl
+
+
+@pytest.fixture()
+def data_root(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture()
+def make_runner(registry, tiny_model_dir, data_root):
+    runners: list[JobRunner] = []
+    spec = read_base_model_spec(tiny_model_dir, name="tiny")
+
+    def make(start: bool = True) -> JobRunner:
+        store = DatasetStore(registry, [data_root], max_upload_bytes=1 << 20)
+        runner = JobRunner(registry, store, base_model_dir=lambda: tiny_model_dir, base_spec=lambda: spec,
+                           device="cpu", base_model_name="tiny")
+        if start:
+            runner.start()
+        runners.append(runner)
+        return runner
+
+    yield make
+    for r in runners:
+        r.stop(timeout=30)
+
+
+def _upload(runner: JobRunner, data: bytes) -> str:
+    return asyncio.run(runner.datasets.upload("train.jsonl", iterate([data[:50], data[50:]]))).id
+
+
+def _cfg(ds: str, **kw) -> TrainingConfig:
+    base = dict(adapter_name="toy-bot", adapter_method="lora", r=4, alpha=8, dropout=0.0, epochs=1, batch_size=8,
+                learning_rate=1e-2, lr_scheduler="constant", warmup_ratio=0.0, training_dataset_id=ds,
+                max_seq_length=128, validation_split=0.2)
+    base.update(kw)
+    return TrainingConfig(**base)
+
+
+def _metric(name: str, **labels) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_job_succeeds_and_registers_a_candidate_with_lineage(make_runner, registry, toy_records) -> None:
+    steps_before = _metric("lorafleet_training_steps_total")
+    tokens_before = _metric("lorafleet_training_tokens_total")
+    hist_before = _metric("lorafleet_training_step_seconds_count")
+    runner = make_runner()
+    ds = _upload(runner, jsonl(toy_records))
+    job = runner.create(_cfg(ds))
+    assert job.state in ("QUEUED", "RUNNING")  # the worker may already have picked it up
+    done = runner.wait(job.id, timeout=300)
+    assert done.state == "SUCCEEDED", done.error
+    version = registry.get_version("toy-bot", done.adapter_version)
+    assert version.state is AdapterState.CANDIDATE
+    assert version.lineage["training_job_id"] == job.id
+    assert version.lineage["dataset_sha256"] == registry.records("datasets").get(ds).payload["sha256"]
+    assert version.lineage["source"] == "trained" and '"r": 4' in version.lineage["config_json"]
+    assert version.metrics["validation_loss"] < version.metrics["initial_validation_loss"]
+    assert {p.name for p in Path(version.artifact_path).iterdir()} >= {"adapter_config.json", "adapter_model.safetensors"}
+    states = [e.state for e in runner.events(job.id).after(0) if e.type == "state_changed"]
+    assert states == ["VALIDATING", "QUEUED", "RUNNING", "SUCCEEDED"]
+    assert done.progress["step"] == done.progress["total_steps"] == 5  # 39 training examples / 8
+    assert done.checkpoints and done.checkpoints[-1]["best"]
+    assert _metric("lorafleet_training_steps_total") - steps_before == 5
+    assert _metric("lorafleet_training_step_seconds_count") - hist_before == 5
+    assert _metric("lorafleet_training_tokens_total") - tokens_before == done.progress["tokens_trained"]
+    assert _metric("lorafleet_training_jobs", state="succeeded") == 1
+    assert _metric("lorafleet_training_loss") == pytest.approx(done.progress["train_loss"])
+
+
+def test_jobs_run_one_at_a_time_in_creation_order(make_runner, toy_records) -> None:
+    runner = make_runner()
+    ds = _upload(runner, jsonl(toy_records))
+    ids = [runner.create(_cfg(ds, adapter_name=f"bot-{i}", max_steps=2)).id for i in range(3)]
+    jobs = [runner.wait(i, timeout=300) for i in ids]
+    assert [j.state for j in jobs] == ["SUCCEEDED"] * 3
+    for earlier, later in zip(jobs, jobs[1:]):
+        assert earlier.finished_at <= later.started_at
+
+
+def test_cancel_running_job_stops_within_seconds_and_leaves_no_adapter(make_runner, registry, toy_records) -> None:
+    runner = make_runner()
+    ds = _upload(runner, jsonl(toy_records))
+    job = runner.create(_cfg(ds, epochs=500, eval_every_steps=3))
+    deadline = time.monotonic() + 120
+    while runner.get(job.id).progress.get("step", 0) < 4:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    runner.cancel(job.id)
+    done = runner.wait(job.id, timeout=30)
+    assert done.state == "CANCELLED"
+    assert time.monotonic() - t0 < 5
+    assert registry.list_versions("toy-bot") == []
+    job_dir = registry.artifacts.root / "training_jobs" / job.id
+    assert not job_dir.exists() or not any(job_dir.iterdir())
+    with pytest.raises(FailedPrecondition):
+        runner.cancel(job.id)
+
+
+def test_cancel_queued_job_never_runs(make_runner, toy_records) -> None:
+    runner = make_runner()
+    ds = _upload(runner, jsonl(toy_records))
+    first = runner.create(_cfg(ds, epochs=3))
+    second = runner.create(_cfg(ds, adapter_name="second"))
+    assert runner.cancel(second.id).state == "CANCELLED"
+    assert runner.wait(first.id, timeout=300).state == "SUCCEEDED"
+    assert runner.get(second.id).started_at is None
+
+
+def test_bad_inputs_are_refused_naming_field_or_line(make_runner, registry, data_root, toy_records, tmp_path) -> None:
+    runner = make_runner()
+    bad = _upload(runner, jsonl(toy_records[:5]) + b"{oops\n")
+    with pytest.raises(InvalidArgument) as err:
+        runner.create(_cfg(bad, validation_split=0.0))
+    assert err.value.field == "training_dataset_id" and "training line 6: bad_json" in str(err.value)
+    with pytest.raises(NotFound) as nf:
+        runner.create(_cfg("ds-00000000deadbeef"))
+    assert nf.value.field == "training_dataset_id"
+    outside = tmp_path / "outside.jsonl"
+    outside.write_bytes(jsonl(toy_records))
+    (data_root / "link.jsonl").symlink_to(outside)
+    for path in (str(outside), str(data_root / "link.jsonl"), str(data_root / ".." / "outside.jsonl")):
+        with pytest.raises(InvalidArgument) as err:
+            runner.create(_cfg("", training_dataset_path=path))
+        assert err.value.field == "training_dataset_path"
+    (data_root / "ok.jsonl").write_bytes(jsonl(toy_records))
+    ok = runner.create(_cfg("", training_dataset_path=str(data_root / "ok.jsonl"), max_steps=1))
+    assert runner.wait(ok.id, timeout=300).state == "SUCCEEDED"
+    with pytest.raises(InvalidArgument) as err:
+        runner.create(_cfg(bad, target_modules=("attn_proj",)))
+    assert err.value.field == "lora.target_modules"
+
+
+def test_restart_fails_running_jobs_with_reason_and_requeues_queued(make_runner, registry, toy_records) -> None:
+    first = make_runner(start=False)
+    ds = _upload(first, jsonl(toy_records))
+    cfg = _cfg(ds, max_steps=1)
+    store = registry.records(JOB_KIND)
+    base = {"config": __import__("dataclasses").asdict(cfg), "dataset_sha256": "x", "validation_dataset_sha256": "",
+            "progress": {"step": 3}, "checkpoints": [{"step": 3, "path": "/a/step-000003", "best": True}],
+            "adapter_version": 0, "error": "", "metrics": {}}
+    store.put("job-crashed", state="RUNNING", subject="toy-bot", payload=base)
+    store.put("job-waiting", state="QUEUED", subject="toy-bot", payload={**base, "progress": {}, "checkpoints": []})
+    runner = make_runner()  # a fresh process's runner finds them
+    crashed = runner.get("job-crashed")
+    assert crashed.state == "FAILED"
+    assert "trainer restarted while the job was running" in crashed.error and "step 3" in crashed.error
+    assert runner.wait("job-waiting", timeout=300).state == "SUCCEEDED"
+
+
+def test_graceful_stop_fails_the_running_job_and_keeps_queued_ones(make_runner, toy_records) -> None:
+    runner = make_runner()
+    ds = _upload(runner, jsonl(toy_records))
+    running = runner.create(_cfg(ds, epochs=500))
+    queued = runner.create(_cfg(ds, adapter_name="later"))
+    deadline = time.monotonic() + 120
+    while runner.get(running.id).state != "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    runner.stop(timeout=30)
+    stopped = runner.get(running.id)
+    assert stopped.state == "FAILED" and "shut down" in stopped.error
+    assert runner.get(queued.id).state == "QUEUED"

@@ -1,0 +1,125 @@
+"""TrainerService over real grpc.aio on loopback: uploads, validation, jobs, watch, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import grpc
+import pytest
+
+from lorafleet.v1 import trainer_pb2
+from trainer_service.client import upload_requests
+
+from conftest import MAX_UPLOAD, jsonl
+
+
+def _code(call) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as err:
+        call()
+    return err.value.code(), err.value.details()
+
+
+def test_upload_is_content_addressed_and_idempotent(client, server, toy_records) -> None:
+    data = jsonl(toy_records)
+    ds = client.upload_bytes(data, "toy.jsonl")
+    sha = hashlib.sha256(data).hexdigest()
+    assert ds.id == "ds-" + sha[:16] and ds.sha256 == sha and ds.size_bytes == len(data)
+    assert ds.num_examples == len(toy_records) and ds.format == trainer_pb2.DATASET_FORMAT_CHAT
+    assert client.upload_bytes(data, "again.jsonl").id == ds.id
+    stored = server.server.context.registry.artifacts.path(f"datasets/{sha}.jsonl")
+    assert stored.read_bytes() == data
+
+
+def test_upload_limits_and_protocol_errors(client, server) -> None:
+    code, details = _code(lambda: client.upload_bytes(b'{"text": "x"}\n' * (MAX_UPLOAD // 10)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("chunk:") and str(MAX_UPLOAD) in details
+    datasets_dir = server.server.context.registry.artifacts.root / "datasets"
+    leftovers = [p for p in datasets_dir.rglob("*") if p.is_file()] if datasets_dir.exists() else []
+    assert leftovers == []
+    stub_upload = client._stub.UploadDataset
+    code, details = _code(lambda: stub_upload(iter([trainer_pb2.UploadDatasetRequest(chunk=b"x")])))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("metadata:")
+    code, details = _code(lambda: stub_upload(upload_requests([b'{"text": "a"}\n'], "f.jsonl", sha256="0" * 64)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("metadata.sha256:")
+
+
+def test_validate_dataset_reports_all_issues(client, toy_records) -> None:
+    bad = client.upload_bytes(jsonl(toy_records[:3]) + b"{broken\n" + jsonl([{"messages": [{"role": "bot", "content": "x"}]}]))
+    resp = client.validate_dataset(bad.id, max_seq_length=256)
+    assert not resp.valid
+    assert [(i.line, i.code) for i in resp.issues] == [(4, "bad_json"), (5, "unknown_role"), (5, "no_assistant")]
+    assert resp.stats.num_examples == 3
+    code, details = _code(lambda: client.validate_dataset("ds-ffffffffffffffff"))
+    assert code == grpc.StatusCode.NOT_FOUND and details.startswith("dataset_id:")
+
+
+def test_bad_job_requests_get_invalid_argument_or_not_found(client, server, toy_records, tmp_path) -> None:
+    good = client.upload_bytes(jsonl(toy_records)).id
+    malformed = client.upload_bytes(jsonl(toy_records[:4]) + b"not json\n").id
+    outside = tmp_path / "outside.jsonl"
+    outside.write_bytes(jsonl(toy_records))
+    cases = [
+        (dict(training_dataset_id=malformed), grpc.StatusCode.INVALID_ARGUMENT, "training_dataset_id:", "training line 5: bad_json"),
+        (dict(training_dataset_id=good, target_modules=["qkv"]), grpc.StatusCode.INVALID_ARGUMENT, "lora.target_modules:", "qkv"),
+        (dict(training_dataset_id=good, r=0), grpc.StatusCode.INVALID_ARGUMENT, "lora.r:", ""),
+        (dict(training_dataset_id=good, learning_rate=-0.1), grpc.StatusCode.INVALID_ARGUMENT, "hyperparameters.learning_rate:", ""),
+        (dict(training_dataset_id="ds-0000000000000000"), grpc.StatusCode.NOT_FOUND, "training_dataset_id:", ""),
+        (dict(training_dataset_path=str(outside)), grpc.StatusCode.INVALID_ARGUMENT, "training_dataset_path:", "outside"),
+        (dict(training_dataset_id=good, validation_split=0.2, validation_dataset_id=good), grpc.StatusCode.INVALID_ARGUMENT, "validation_split:", ""),
+    ]
+    for kwargs, code, prefix, fragment in cases:
+        got, details = _code(lambda kw=kwargs: client.create_job("bot", adapter_method="lora", **kw))
+        assert (got, details.startswith(prefix), fragment in details) == (code, True, True), (kwargs, details)
+    code, details = _code(lambda: client.create_job("Not A Name", training_dataset_id=good))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("adapter_name:")
+    assert _code(lambda: client.get_job("job-missing"))[0] == grpc.StatusCode.NOT_FOUND
+    assert _code(lambda: client.cancel_job("job-missing"))[0] == grpc.StatusCode.NOT_FOUND
+    assert _code(lambda: list(client.watch("job-missing")))[0] == grpc.StatusCode.NOT_FOUND
+    assert _code(lambda: client.list_jobs(page_token="garbage"))[0] == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_job_trains_streams_events_and_registers_a_candidate(client, server, toy_records) -> None:
+    (server.data_root / "toy.jsonl").write_bytes(jsonl(toy_records))
+    job = client.create_job("toy-bot", training_dataset_path=str(server.data_root / "toy.jsonl"), adapter_method="lora",
+                            r=4, alpha=8, epochs=2, batch_size=8, learning_rate=1e-2, validation_split=0.2)
+    assert job.state in (trainer_pb2.JOB_STATE_QUEUED, trainer_pb2.JOB_STATE_RUNNING)
+    t0 = time.monotonic()
+    assert client.get_job(job.id).id == job.id  # the event loop answers while the worker trains
+    assert time.monotonic() - t0 < 5
+    events = list(client.watch(job.id, timeout=300))
+    seqs = [e.sequence for e in events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    states = [e.state for e in events if e.type == trainer_pb2.TRAINING_EVENT_TYPE_STATE_CHANGED]
+    assert states == [trainer_pb2.JOB_STATE_VALIDATING, trainer_pb2.JOB_STATE_QUEUED, trainer_pb2.JOB_STATE_RUNNING,
+                      trainer_pb2.JOB_STATE_SUCCEEDED]
+    progress = [e.progress for e in events if e.type == trainer_pb2.TRAINING_EVENT_TYPE_PROGRESS]
+    assert [p.step for p in progress] == list(range(1, 11)) and all(p.tokens_per_second > 0 for p in progress)
+    assert progress[0].total_steps == 10 and progress[-1].eta_seconds == 0
+    evals = [e for e in events if e.type == trainer_pb2.TRAINING_EVENT_TYPE_EVALUATION]
+    assert [e.checkpoint.step for e in evals] == [0, 5, 10]
+    assert any(e.type == trainer_pb2.TRAINING_EVENT_TYPE_CHECKPOINT_SAVED for e in events)
+    done = client.get_job(job.id)
+    assert done.state == trainer_pb2.JOB_STATE_SUCCEEDED and done.adapter_version == 1
+    assert done.metrics["validation_loss"] < done.metrics["initial_validation_loss"]
+    assert done.config.lora.r == 4 and done.dataset_sha256
+    version = server.server.context.registry.get_version("toy-bot", 1)
+    assert version.state.value == "CANDIDATE" and version.lineage["training_job_id"] == job.id
+    replay = list(client.watch(job.id, after_sequence=seqs[-3]))
+    assert [e.sequence for e in replay] == seqs[-2:]
+    assert [j.id for j in client.list_jobs(state="succeeded").jobs] == [job.id]
+    assert list(client.list_jobs(adapter_name="other").jobs) == []
+    assert _code(lambda: client.cancel_job(job.id))[0] == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_cancel_over_grpc(client, toy_records) -> None:
+    ds = client.upload_bytes(jsonl(toy_records)).id
+    job = client.create_job("long-bot", training_dataset_id=ds, adapter_method="lora", r=4, epochs=500)
+    for event in client.watch(job.id, timeout=120):
+        if event.type == trainer_pb2.TRAINING_EVENT_TYPE_PROGRESS and event.progress.step >= 2:
+            break
+    t0 = time.monotonic()
+    assert client.cancel_job(job.id).id == job.id
+    final = [e for e in client.watch(job.id, timeout=60) if e.type == trainer_pb2.TRAINING_EVENT_TYPE_STATE_CHANGED][-1]
+    assert final.state == trainer_pb2.JOB_STATE_CANCELLED and time.monotonic() - t0 < 10
+    assert client.get_job(job.id).adapter_version == 0

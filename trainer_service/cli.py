@@ -1,0 +1,229 @@
+"""``lorafleet train`` and ``lorafleet jobs list|show|cancel`` over TrainerService.
+
+Wired into the ``lorafleet`` command by a one-line module in ``lorafleet/cli/`` that re-exports
+``register``. The trainer address: ``--server``, else ``$LORAFLEET_TRAINER_SERVER``, else the
+configured ``host:trainer_port``.
+
+``lorafleet train DATASET --name NAME`` uploads DATASET (a local JSONL file; a ``ds-…`` id is
+used as is; with ``--server-path`` it is a path under the server's data roots), creates the
+job and follows it with a live progress bar (step, loss, tokens/s, the server's ETA) until it
+ends. ``--json`` prints only the final job as one JSON document; ``--no-wait`` returns after
+creating. Exit status: 0 when the job SUCCEEDED (or was only created), 1 when it FAILED or was
+CANCELLED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from lorafleet.cli.client_args import client_from_args, client_parent
+from lorafleet.cli.output import console, message_dict, print_json, timestamp
+from lorafleet.errors import InvalidArgument
+
+TRAINER_SERVER_ENV = "LORAFLEET_TRAINER_SERVER"
+JOB_STATES = ("validating", "queued", "running", "succeeded", "failed", "cancelled")
+
+
+def trainer_address(args: argparse.Namespace) -> str:
+    if args.server:
+        return args.server
+    if os.environ.get(TRAINER_SERVER_ENV):
+        return os.environ[TRAINER_SERVER_ENV]
+    from lorafleet.config import Settings
+
+    s = Settings.from_env()
+    return f"{s.host}:{s.trainer_port}"
+
+
+def trainer_client(args: argparse.Namespace) -> Any:
+    from trainer_service.client import TrainerClient
+
+    args.server = trainer_address(args)
+    fleet = client_from_args(args)
+    return TrainerClient(fleet.channel(args.server), timeout=args.timeout)
+
+
+def register(subparsers: Any) -> None:
+    common = [client_parent()]
+    p = subparsers.add_parser("train", parents=common, help="fine-tune a LoRA/QLoRA adapter on a JSONL dataset")
+    p.add_argument("dataset", metavar="DATASET", help="local JSONL file to upload, or an uploaded dataset id (ds-...)")
+    p.add_argument("--name", required=True, help="adapter name; the job registers its next version")
+    p.add_argument("--method", choices=("qlora", "lora"), default="qlora", help="QLoRA (nf4 base, default) or LoRA")
+    p.add_argument("--server-path", action="store_true", help="DATASET is a path under the server's data roots")
+    g = p.add_argument_group("data")
+    g.add_argument("--validation", metavar="FILE", default="", help="validation JSONL (local file or ds- id)")
+    g.add_argument("--validation-split", type=float, default=0.0, metavar="F", help="hold out this fraction instead")
+    g.add_argument("--format", choices=("chat", "prompt_completion", "text"), default="", help="default: detect")
+    g = p.add_argument_group("LoRA")
+    g.add_argument("-r", "--rank", type=int, default=16)
+    g.add_argument("--alpha", type=float, default=32.0)
+    g.add_argument("--dropout", type=float, default=0.05)
+    g.add_argument("--target-modules", nargs="+", default=["all-linear"], metavar="MODULE")
+    g.add_argument("--rslora", action="store_true", help="scale by alpha/sqrt(r) (rsLoRA)")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--epochs", type=int, default=0, help="default: server's (1)")
+    g.add_argument("--batch-size", type=int, default=0)
+    g.add_argument("--grad-accum", type=int, default=0)
+    g.add_argument("--lr", type=float, default=0.0, help="learning rate (default: server's)")
+    g.add_argument("--scheduler", choices=("cosine", "linear", "constant"), default="")
+    g.add_argument("--warmup-ratio", type=float, default=0.0)
+    g.add_argument("--warmup-steps", type=int, default=0)
+    g.add_argument("--max-seq-length", type=int, default=0)
+    g.add_argument("--max-steps", type=int, default=0)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--no-packing", action="store_true")
+    g.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (default: once per epoch)")
+    g.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE")
+    p.add_argument("--description", default="")
+    p.add_argument("--no-wait", action="store_true", help="return once the job is created")
+    p.add_argument("--json", action="store_true", help="print only the final job as JSON")
+    p.set_defaults(func=cmd_train)
+
+    jobs = subparsers.add_parser("jobs", help="list, show and cancel training jobs")
+    sub = jobs.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
+    q = sub.add_parser("list", parents=common, help="training jobs, newest first")
+    q.add_argument("--state", type=str.lower, choices=JOB_STATES, default=None)
+    q.add_argument("--name", default="", help="only jobs of this adapter")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_jobs_list)
+    q = sub.add_parser("show", parents=common, help="one job with progress, checkpoints and metrics")
+    q.add_argument("job_id", metavar="JOB_ID")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_jobs_show)
+    q = sub.add_parser("cancel", parents=common, help="cancel a queued or running job")
+    q.add_argument("job_id", metavar="JOB_ID")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_jobs_cancel)
+
+
+def _dataset_ref(client: Any, value: str, *, server_path: bool, quiet: bool) -> tuple[str, str]:
+    """(dataset id, server path): exactly one is set."""
+    if not value:
+        return "", ""
+    if value.startswith("ds-") and not Path(value).exists():
+        return value, ""
+    if server_path:
+        return "", value
+    path = Path(value)
+    if not path.is_file():
+        raise InvalidArgument(f"{value!r} is not a file (use --server-path for a path on the server)", field="dataset")
+    ds = client.upload_dataset(path)
+    if not quiet:
+        console().print(f"uploaded {path.name}: {ds.id} ({ds.num_examples} examples)")
+    return ds.id, ""
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from trainer_service.client import TERMINAL_STATES
+
+    client = trainer_client(args)
+    train_id, train_path = _dataset_ref(client, args.dataset, server_path=args.server_path, quiet=args.json)
+    val_id, val_path = _dataset_ref(client, args.validation, server_path=args.server_path, quiet=args.json)
+    hp = {k: v for k, v in dict(
+        epochs=args.epochs, batch_size=args.batch_size, gradient_accumulation_steps=args.grad_accum,
+        learning_rate=args.lr, warmup_ratio=args.warmup_ratio, warmup_steps=args.warmup_steps,
+        max_seq_length=args.max_seq_length, max_steps=args.max_steps, seed=args.seed,
+        eval_every_steps=args.eval_every, early_stopping_patience=args.early_stopping).items() if v}
+    if args.no_packing:
+        hp["packing"] = False
+    job = client.create_job(
+        args.name, training_dataset_id=train_id, training_dataset_path=train_path, adapter_method=args.method,
+        r=args.rank, alpha=args.alpha, dropout=args.dropout, target_modules=args.target_modules,
+        use_rslora=args.rslora, validation_dataset_id=val_id, validation_dataset_path=val_path,
+        validation_split=args.validation_split, dataset_format=args.format, description=args.description,
+        lr_scheduler=args.scheduler, **hp)
+    if args.no_wait:
+        return _print_job(job, args.json)
+    if not args.json:
+        console().print(f"job {job.id} created for {args.name}")
+        _follow(client, job.id)
+    else:
+        for _ in client.watch(job.id):
+            pass
+    job = client.get_job(job.id)
+    _print_job(job, args.json)
+    from lorafleet.v1 import trainer_pb2
+
+    assert job.state in TERMINAL_STATES
+    return 0 if job.state == trainer_pb2.JOB_STATE_SUCCEEDED else 1
+
+
+def _follow(client: Any, job_id: str) -> None:
+    """Live progress bar fed by WatchTrainingJob; the ETA is the server's (recent step times)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from lorafleet.v1 import trainer_pb2
+    from trainer_service.client import state_name
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[info]}"), console=console(), transient=False) as bar:
+        task = bar.add_task("queued", total=None, info="")
+        for event in client.watch(job_id):
+            if event.type == trainer_pb2.TRAINING_EVENT_TYPE_STATE_CHANGED:
+                bar.update(task, description=state_name(event.state).lower())
+                if event.message:
+                    bar.console.print(event.message)
+            elif event.type == trainer_pb2.TRAINING_EVENT_TYPE_PROGRESS:
+                p = event.progress
+                eta = int(p.eta_seconds)
+                bar.update(task, total=p.total_steps, completed=p.step, info=(
+                    f"loss {p.train_loss:.4f}  lr {p.learning_rate:.2e}  {p.tokens_per_second:,.0f} tok/s  "
+                    f"ETA {eta // 60}:{eta % 60:02d}"))
+            elif event.type == trainer_pb2.TRAINING_EVENT_TYPE_EVALUATION:
+                bar.console.print(event.message)
+            elif event.type == trainer_pb2.TRAINING_EVENT_TYPE_CHECKPOINT_SAVED:
+                bar.console.print(f"checkpoint at step {event.checkpoint.step}: {event.checkpoint.path}")
+            elif event.message:
+                bar.console.print(event.message)
+
+
+def _print_job(job: Any, as_json: bool) -> int:
+    from trainer_service.client import state_name
+
+    if as_json:
+        print_json(job)
+        return 0
+    out = console()
+    out.print(f"[bold]{job.id}[/bold]  {job.adapter_name}  {state_name(job.state)}")
+    if job.adapter_version:
+        out.print(f"adapter version: {job.adapter_name}@{job.adapter_version} (CANDIDATE)")
+    if job.error:
+        out.print(f"[red]error:[/red] {job.error}")
+    p = job.progress
+    if p.total_steps:
+        out.print(f"step {p.step}/{p.total_steps}  loss {p.train_loss:.4f}  {p.tokens_per_second:,.0f} tok/s  "
+                  f"elapsed {p.elapsed_seconds:.0f}s")
+    for name in sorted(job.metrics):
+        out.print(f"  {name}: {job.metrics[name]:.4g}")
+    for c in job.checkpoints:
+        out.print(f"  checkpoint step {c.step}: val loss {c.validation_loss:.4f}{' (best)' if c.best else ''}  {c.path}")
+    return 0
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from trainer_service.client import state_name
+
+    jobs = list(trainer_client(args).iter_jobs(state=args.state, adapter_name=args.name))
+    if args.json:
+        print_json({"jobs": [message_dict(j) for j in jobs]})
+        return 0
+    table = Table("job", "adapter", "state", "step", "loss", "version", "created")
+    for j in jobs:
+        table.add_row(j.id, j.adapter_name, state_name(j.state), f"{j.progress.step}/{j.progress.total_steps}",
+                      f"{j.progress.train_loss:.4f}" if j.progress.step else "",
+                      str(j.adapter_version or ""), timestamp(j.create_time))
+    console().print(table)
+    return 0
+
+
+def cmd_jobs_show(args: argparse.Namespace) -> int:
+    return _print_job(trainer_client(args).get_job(args.job_id), args.json)
+
+
+def cmd_jobs_cancel(args: argparse.Namespace) -> int:
+    return _print_job(trainer_client(args).cancel_job(args.job_id), args.json)

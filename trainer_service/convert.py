@@ -1,0 +1,194 @@
+"""protobuf ↔ trainer dataclasses, at the servicer edge only."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from lorafleet.errors import InvalidArgument
+from lorafleet.v1 import common_pb2, trainer_pb2
+from trainer_service.data.datasets import DatasetInfo
+from trainer_service.data.formats import DatasetFormat
+from trainer_service.data.validation import DatasetIssue, DatasetStats, ValidationReport
+from trainer_service.events import JobEvent
+from trainer_service.jobs import Job
+from trainer_service.training.config import TrainingConfig
+
+FORMAT_TO_PROTO = {None: trainer_pb2.DATASET_FORMAT_UNSPECIFIED, DatasetFormat.CHAT: trainer_pb2.DATASET_FORMAT_CHAT,
+                   DatasetFormat.PROMPT_COMPLETION: trainer_pb2.DATASET_FORMAT_PROMPT_COMPLETION,
+                   DatasetFormat.TEXT: trainer_pb2.DATASET_FORMAT_TEXT}
+FORMAT_FROM_PROTO = {v: k for k, v in FORMAT_TO_PROTO.items()}
+SCHEDULER_FROM_PROTO = {trainer_pb2.LR_SCHEDULER_UNSPECIFIED: None, trainer_pb2.LR_SCHEDULER_LINEAR: "linear",
+                        trainer_pb2.LR_SCHEDULER_COSINE: "cosine", trainer_pb2.LR_SCHEDULER_CONSTANT: "constant"}
+SCHEDULER_TO_PROTO = {v: k for k, v in SCHEDULER_FROM_PROTO.items() if v}
+METHOD_FROM_PROTO = {trainer_pb2.ADAPTER_METHOD_UNSPECIFIED: None, trainer_pb2.ADAPTER_METHOD_LORA: "lora",
+                     trainer_pb2.ADAPTER_METHOD_QLORA: "qlora"}
+METHOD_TO_PROTO = {v: k for k, v in METHOD_FROM_PROTO.items() if v}
+STATE_TO_PROTO = {"VALIDATING": trainer_pb2.JOB_STATE_VALIDATING, "QUEUED": trainer_pb2.JOB_STATE_QUEUED,
+                  "RUNNING": trainer_pb2.JOB_STATE_RUNNING, "SUCCEEDED": trainer_pb2.JOB_STATE_SUCCEEDED,
+                  "FAILED": trainer_pb2.JOB_STATE_FAILED, "CANCELLED": trainer_pb2.JOB_STATE_CANCELLED}
+STATE_FROM_PROTO = {v: k for k, v in STATE_TO_PROTO.items()}
+EVENT_TO_PROTO = {"state_changed": trainer_pb2.TRAINING_EVENT_TYPE_STATE_CHANGED,
+                  "progress": trainer_pb2.TRAINING_EVENT_TYPE_PROGRESS,
+                  "evaluation": trainer_pb2.TRAINING_EVENT_TYPE_EVALUATION,
+                  "checkpoint_saved": trainer_pb2.TRAINING_EVENT_TYPE_CHECKPOINT_SAVED,
+                  "log": trainer_pb2.TRAINING_EVENT_TYPE_LOG}
+
+
+def ts(dt: Any) -> Timestamp:
+    t = Timestamp()
+    if dt is not None:
+        t.FromDatetime(dt)
+    return t
+
+
+def enum_value(mapping: dict, value: int, field: str) -> Any:
+    if value not in mapping:
+        raise InvalidArgument(f"unknown enum value {value}", field=field)
+    return mapping[value]
+
+
+def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConfig:
+    """Request → TrainingConfig; unset (zero) fields take the dataclass defaults."""
+    d = TrainingConfig(adapter_name=req.adapter_name)
+    if req.method not in (trainer_pb2.TRAINING_METHOD_UNSPECIFIED, trainer_pb2.TRAINING_METHOD_SFT):
+        raise InvalidArgument("only supervised fine-tuning (SFT) is supported", field="method")
+    h = req.hyperparameters
+    lora = req.lora
+    values: dict[str, Any] = {
+        "adapter_name": req.adapter_name,
+        "adapter_method": enum_value(METHOD_FROM_PROTO, req.adapter_method, "adapter_method") or d.adapter_method,
+        "r": lora.r or d.r,
+        "alpha": lora.alpha or d.alpha,
+        "dropout": lora.dropout if req.HasField("lora") else d.dropout,
+        "target_modules": tuple(lora.target_modules) or d.target_modules,
+        "use_rslora": lora.use_rslora,
+        "epochs": h.epochs or d.epochs,
+        "batch_size": h.batch_size or d.batch_size,
+        "gradient_accumulation_steps": h.gradient_accumulation_steps or d.gradient_accumulation_steps,
+        "learning_rate": h.learning_rate if h.learning_rate != 0 else d.learning_rate,
+        "lr_scheduler": enum_value(SCHEDULER_FROM_PROTO, h.lr_scheduler, "hyperparameters.lr_scheduler") or d.lr_scheduler,
+        "warmup_ratio": h.warmup_ratio if req.HasField("hyperparameters") else d.warmup_ratio,
+        "warmup_steps": h.warmup_steps,
+        "weight_decay": h.weight_decay,
+        "max_steps": h.max_steps,
+        "max_seq_length": h.max_seq_length or d.max_seq_length,
+        "seed": h.seed if h.seed else d.seed,
+        "packing": h.packing if h.HasField("packing") else d.packing,
+        "gradient_checkpointing": h.gradient_checkpointing if h.HasField("gradient_checkpointing") else None,
+        "eval_every_steps": h.eval_every_steps,
+        "early_stopping_patience": h.early_stopping_patience,
+        "validation_split": req.validation_split,
+        "dataset_format": (enum_value(FORMAT_FROM_PROTO, req.dataset_format, "dataset_format") or DatasetFormat.CHAT).value
+        if req.dataset_format else "",
+        "training_dataset_id": req.training_dataset_id,
+        "training_dataset_path": req.training_dataset_path,
+        "validation_dataset_id": req.validation_dataset_id,
+        "validation_dataset_path": req.validation_dataset_path,
+        "description": req.description,
+    }
+    if req.HasField("lora") and lora.r == 0:
+        values["r"] = 0  # an explicit lora block with r = 0 is an error, not "default"
+    return TrainingConfig(**values)
+
+
+def config_to_proto(c: TrainingConfig) -> trainer_pb2.CreateTrainingJobRequest:
+    return trainer_pb2.CreateTrainingJobRequest(
+        adapter_name=c.adapter_name, method=trainer_pb2.TRAINING_METHOD_SFT,
+        adapter_method=METHOD_TO_PROTO[c.adapter_method],
+        lora=common_pb2.LoraConfig(r=c.r, alpha=c.alpha, dropout=c.dropout, target_modules=list(c.target_modules),
+                                   use_rslora=c.use_rslora),
+        hyperparameters=trainer_pb2.Hyperparameters(
+            epochs=c.epochs, batch_size=c.batch_size, gradient_accumulation_steps=c.gradient_accumulation_steps,
+            learning_rate=c.learning_rate, lr_scheduler=SCHEDULER_TO_PROTO[c.lr_scheduler], warmup_ratio=c.warmup_ratio,
+            warmup_steps=c.warmup_steps, max_seq_length=c.max_seq_length, seed=c.seed, packing=c.packing,
+            eval_every_steps=c.eval_every_steps, early_stopping_patience=c.early_stopping_patience,
+            weight_decay=c.weight_decay, max_steps=c.max_steps,
+            **({"gradient_checkpointing": c.gradient_checkpointing} if c.gradient_checkpointing is not None else {})),
+        training_dataset_id=c.training_dataset_id, training_dataset_path=c.training_dataset_path,
+        validation_dataset_id=c.validation_dataset_id, validation_dataset_path=c.validation_dataset_path,
+        validation_split=c.validation_split,
+        dataset_format=FORMAT_TO_PROTO[DatasetFormat(c.dataset_format) if c.dataset_format else None],
+        description=c.description)
+
+
+def progress_to_proto(p: dict) -> trainer_pb2.TrainingProgress:
+    keys = ("step", "total_steps", "epoch", "train_loss", "learning_rate", "tokens_per_second", "eta_seconds",
+            "tokens_trained", "elapsed_seconds")
+    ints = {"step", "total_steps", "tokens_trained"}
+    return trainer_pb2.TrainingProgress(**{k: (int(p[k]) if k in ints else float(p[k])) for k in keys if k in p})
+
+
+def checkpoint_to_proto(c: dict) -> trainer_pb2.Checkpoint:
+    from datetime import datetime
+
+    out = trainer_pb2.Checkpoint(step=int(c.get("step", 0)), train_loss=float(c.get("train_loss", 0.0)),
+                                 validation_loss=float(c.get("validation_loss", 0.0)),
+                                 validation_token_accuracy=float(c.get("validation_token_accuracy", 0.0)),
+                                 path=str(c.get("path", "")), best=bool(c.get("best", False)))
+    if c.get("created"):
+        out.create_time.FromDatetime(datetime.fromisoformat(c["created"]))
+    return out
+
+
+def job_to_proto(job: Job) -> trainer_pb2.TrainingJob:
+    out = trainer_pb2.TrainingJob(
+        id=job.id, adapter_name=job.adapter_name, state=STATE_TO_PROTO[job.state], config=config_to_proto(job.config),
+        progress=progress_to_proto(job.progress), checkpoints=[checkpoint_to_proto(c) for c in job.checkpoints],
+        adapter_version=job.adapter_version, error=job.error, metrics=job.metrics, dataset_sha256=job.dataset_sha256)
+    for name, dt in (("create_time", job.created_at), ("start_time", job.started_at), ("finish_time", job.finished_at)):
+        if dt is not None:
+            getattr(out, name).FromDatetime(dt)
+    return out
+
+
+def event_to_proto(e: JobEvent) -> trainer_pb2.TrainingEvent:
+    out = trainer_pb2.TrainingEvent(sequence=e.sequence, time=ts(e.time), type=EVENT_TO_PROTO[e.type],
+                                    state=STATE_TO_PROTO.get(e.state, 0), message=e.message)
+    if e.progress:
+        out.progress.CopyFrom(progress_to_proto(e.progress))
+    if e.checkpoint:
+        out.checkpoint.CopyFrom(checkpoint_to_proto(e.checkpoint))
+    if e.evaluation:
+        ev = e.evaluation
+        out.checkpoint.CopyFrom(trainer_pb2.Checkpoint(
+            step=int(ev.get("step", 0)), train_loss=float(ev.get("train_loss", 0.0)),
+            validation_loss=float(ev.get("validation_loss", 0.0)),
+            validation_token_accuracy=float(ev.get("validation_token_accuracy", 0.0))))
+        out.progress.step = int(ev.get("step", 0))
+        if not out.message:
+            out.message = (f"step {ev.get('step', 0)}: validation loss {ev.get('validation_loss', 0):.4f}, "
+                           f"token accuracy {ev.get('validation_token_accuracy', 0):.3f}")
+    return out
+
+
+def dataset_to_proto(info: DatasetInfo) -> trainer_pb2.Dataset:
+    return trainer_pb2.Dataset(id=info.id, filename=info.filename, sha256=info.sha256, size_bytes=info.size_bytes,
+                               num_examples=info.num_examples, format=FORMAT_TO_PROTO[info.format],
+                               create_time=ts(info.created_at))
+
+
+def issue_to_proto(i: DatasetIssue) -> trainer_pb2.DatasetIssue:
+    sev = trainer_pb2.ISSUE_SEVERITY_ERROR if i.severity == "error" else trainer_pb2.ISSUE_SEVERITY_WARNING
+    return trainer_pb2.DatasetIssue(line=i.line, severity=sev, code=i.code, message=i.message, file=i.file)
+
+
+def stats_to_proto(s: DatasetStats | None) -> trainer_pb2.DatasetStats | None:
+    if s is None:
+        return None
+    return trainer_pb2.DatasetStats(num_examples=s.num_examples, total_tokens=s.total_tokens, max_tokens=s.max_tokens,
+                                    mean_tokens=s.mean_tokens, format=FORMAT_TO_PROTO[s.format], duplicates=s.duplicates)
+
+
+def report_to_proto(r: ValidationReport) -> trainer_pb2.ValidateDatasetResponse:
+    out = trainer_pb2.ValidateDatasetResponse(valid=r.valid, issues=[issue_to_proto(i) for i in r.issues],
+                                              stats=stats_to_proto(r.stats))
+    if r.validation_stats is not None:
+        out.validation_stats.CopyFrom(stats_to_proto(r.validation_stats))
+    return out
+
+
+def config_dict(c: TrainingConfig) -> dict:
+    return asdict(c)

@@ -1,0 +1,1 @@
+"""Datasets: JSONL formats, validation, tokenization with loss masks, packing, storage."""

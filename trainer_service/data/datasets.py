@@ -1,0 +1,147 @@
+"""Dataset storage: uploads are content-addressed files in the artifact store.
+
+An upload is written to ``datasets/incoming/<uuid>.jsonl`` while it streams, hashed on the way,
+then renamed to ``datasets/<sha256>.jsonl`` — the same bytes always get the same id
+(``ds-`` + first 16 hex digits of the sha256), uploading twice is idempotent, and a file is
+either whole or absent. Metadata lives in ``registry.records("datasets")``.
+
+Datasets given by *path* must resolve (symlinks followed) inside one of
+``settings.data_root_paths``; anything else is refused so a client cannot make the server read
+arbitrary files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lorafleet.errors import AlreadyExists, InvalidArgument, NotFound
+from trainer_service.data.formats import DatasetFormat
+
+log = logging.getLogger(__name__)
+
+DATASET_KIND = "datasets"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    id: str
+    filename: str
+    sha256: str
+    size_bytes: int
+    num_examples: int
+    format: DatasetFormat | None
+    path: Path
+    created_at: datetime
+
+
+def dataset_id_for(sha256: str) -> str:
+    return "ds-" + sha256[:16]
+
+
+def _info_from_record(record: Any, root: Path) -> DatasetInfo:
+    p = record.payload
+    return DatasetInfo(record.id, p["filename"], p["sha256"], p["size_bytes"], p["num_examples"],
+                       DatasetFormat(p["format"]) if p.get("format") else None,
+                       root / p["relpath"], record.created_at)
+
+
+class DatasetStore:
+    def __init__(self, registry: Any, data_roots: list[Path], max_upload_bytes: int) -> None:
+        self.registry = registry
+        self.artifacts = registry.artifacts
+        self.data_roots = [Path(r).resolve() for r in data_roots]
+        self.max_upload_bytes = max_upload_bytes
+
+    # -- uploads -----------------------------------------------------------------------------
+    async def upload(self, filename: str, chunks: AsyncIterator[bytes], *, expected_sha256: str = "",
+                     ) -> DatasetInfo:
+        """Stream ``chunks`` to disk; refuse past ``max_upload_bytes`` (InvalidArgument, field "chunk")."""
+        incoming = f"datasets/incoming/{uuid.uuid4().hex}.jsonl"
+        digest = hashlib.sha256()
+        size = 0
+        with self.artifacts.atomic_file(incoming) as fh:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > self.max_upload_bytes:
+                    raise InvalidArgument(
+                        f"upload exceeds the limit of {self.max_upload_bytes} bytes (max_upload_bytes)", field="chunk")
+                digest.update(chunk)
+                fh.write(chunk)
+        sha = digest.hexdigest()
+        tmp_path = self.artifacts.path(incoming)
+        if expected_sha256 and expected_sha256.lower() != sha:
+            tmp_path.unlink(missing_ok=True)
+            raise InvalidArgument(f"received bytes hash to {sha}, not {expected_sha256}", field="metadata.sha256")
+        final_rel = f"datasets/{sha}.jsonl"
+        os.replace(tmp_path, self.artifacts.path(final_rel))
+        return self._record(filename, sha, size, final_rel)
+
+    def finish_record(self, info: DatasetInfo, num_examples: int, format: DatasetFormat | None) -> DatasetInfo:
+        record = self.registry.records(DATASET_KIND).update(
+            info.id, payload={**self._payload(info), "num_examples": num_examples, "format": format.value if format else ""})
+        return _info_from_record(record, self.artifacts.root)
+
+    def _payload(self, info: DatasetInfo) -> dict:
+        return {"filename": info.filename, "sha256": info.sha256, "size_bytes": info.size_bytes,
+                "num_examples": info.num_examples, "format": info.format.value if info.format else "",
+                "relpath": f"datasets/{info.sha256}.jsonl"}
+
+    def _record(self, filename: str, sha: str, size: int, relpath: str) -> DatasetInfo:
+        store = self.registry.records(DATASET_KIND)
+        ds_id = dataset_id_for(sha)
+        existing = store.get(ds_id)
+        if existing is not None:
+            return _info_from_record(existing, self.artifacts.root)
+        payload = {"filename": filename, "sha256": sha, "size_bytes": size, "num_examples": 0, "format": "", "relpath": relpath}
+        try:
+            record = store.put(ds_id, state="READY", subject=filename, payload=payload)
+        except AlreadyExists:  # a concurrent upload of the same bytes won
+            record = store.get(ds_id)
+        log.info("dataset stored", extra={"dataset_id": ds_id, "sha256": sha, "size_bytes": size})
+        return _info_from_record(record, self.artifacts.root)
+
+    # -- lookups -----------------------------------------------------------------------------
+    def get(self, dataset_id: str, *, field: str = "dataset_id") -> DatasetInfo:
+        if not dataset_id.startswith("ds-"):
+            raise InvalidArgument(f"{dataset_id!r} is not a dataset id (ds-<16 hex>)", field=field)
+        record = self.registry.records(DATASET_KIND).get(dataset_id)
+        if record is None:
+            raise NotFound(f"dataset {dataset_id!r} not found; upload it first", field=field)
+        return _info_from_record(record, self.artifacts.root)
+
+    def resolve_path(self, path: str, *, field: str) -> Path:
+        """A dataset path the server may read: an existing file under a configured data root."""
+        if not self.data_roots:
+            raise InvalidArgument("reading datasets by path is disabled (no data_roots configured); upload it", field=field)
+        resolved = Path(path).expanduser().resolve()
+        if not any(resolved.is_relative_to(root) for root in self.data_roots):
+            raise InvalidArgument(f"{path!r} is outside the configured data roots", field=field)
+        if not resolved.is_file():
+            raise NotFound(f"{path!r} does not exist or is not a file", field=field)
+        return resolved
+
+    def read(self, *, dataset_id: str = "", path: str = "", id_field: str, path_field: str) -> tuple[bytes, str]:
+        """Bytes and sha256 of a dataset given by id or path (exactly one)."""
+        if dataset_id and path:
+            raise InvalidArgument(f"give {id_field} or {path_field}, not both", field=id_field)
+        if dataset_id:
+            info = self.get(dataset_id, field=id_field)
+            data = info.path.read_bytes()
+            return data, info.sha256
+        if path:
+            data = self.resolve_path(path, field=path_field).read_bytes()
+            return data, hashlib.sha256(data).hexdigest()
+        raise InvalidArgument(f"one of {id_field} or {path_field} is required", field=id_field)
+
+
+async def iterate(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    for c in chunks:
+        yield c

@@ -1,0 +1,50 @@
+"""The three JSONL record shapes a dataset may hold, and how one is recognised.
+
+- chat: ``{"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}`` —
+  loss on assistant turns only.
+- prompt_completion: ``{"prompt": str, "completion": str}`` — loss on the completion only.
+- text: ``{"text": str}`` — continued pre-training, loss on every token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+ROLES = ("system", "user", "assistant")
+
+
+class DatasetFormat(str, Enum):
+    CHAT = "chat"
+    PROMPT_COMPLETION = "prompt_completion"
+    TEXT = "text"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One parsed record. Exactly the fields of its format are set; ``line`` is 1-based."""
+
+    format: DatasetFormat
+    line: int
+    messages: tuple[tuple[str, str], ...] = ()
+    prompt: str = ""
+    completion: str = ""
+    text: str = ""
+
+    def key(self) -> tuple:
+        """Identity used for duplicate and train/validation overlap detection."""
+        return (self.format.value, self.messages, self.prompt, self.completion, self.text)
+
+
+def detect_format(record: Any) -> DatasetFormat | None:
+    """Format of one decoded JSON record by its keys; None when it matches none."""
+    if not isinstance(record, dict):
+        return None
+    if "messages" in record:
+        return DatasetFormat.CHAT
+    if "prompt" in record or "completion" in record:
+        return DatasetFormat.PROMPT_COMPLETION
+    if "text" in record:
+        return DatasetFormat.TEXT
+    return None

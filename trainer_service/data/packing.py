@@ -1,0 +1,111 @@
+"""Micro-batches: packed (no padding, no cross-example attention) or padded.
+
+Packing changes the *layout* of a micro-batch, never its contents: the examples of one
+micro-batch (``batch_size`` of them) are placed into as few rows of at most ``max_seq_length``
+tokens as first-fit-decreasing finds, so optimisation is the same as without packing while the
+padding (wasted FLOPs) nearly disappears.
+
+No attention across examples: each example's ``position_ids`` restart at 0 and no 2-D attention
+mask is passed. transformers 5 (``masking_utils.find_packed_sequence_indices``) then derives the
+segment of every token from the position resets (``segment = cumsum(pos[t] - pos[t-1] != 1)``)
+and builds a block-diagonal causal mask for sdpa/eager attention (flash-attention uses the same
+position ids as ``cu_seqlens``). Formally, token ``q`` attends to ``k`` iff ``k <= q`` and
+``segment(k) == segment(q)``. Row padding forms its own segment and carries no labels. The
+equivalence is tested by comparing a packed row's logits with each example run alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from trainer_service.data.tokenize import IGNORE_INDEX, TokenizedExample, truncate
+
+
+@dataclass
+class Batch:
+    input_ids: torch.Tensor  # [rows, length]
+    labels: torch.Tensor  # [rows, length], IGNORE_INDEX where no loss
+    position_ids: torch.Tensor  # [rows, length]
+    attention_mask: torch.Tensor | None  # [rows, length] for padded batches; None when packed
+    num_tokens: int  # real (non-padding) tokens
+    num_label_tokens: int  # tokens that carry loss after the causal shift
+    num_examples: int
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(self.input_ids.to(device), self.labels.to(device), self.position_ids.to(device),
+                     None if self.attention_mask is None else self.attention_mask.to(device),
+                     self.num_tokens, self.num_label_tokens, self.num_examples)
+
+
+def pack_rows(examples: list[TokenizedExample], max_len: int) -> list[list[TokenizedExample]]:
+    """First-fit decreasing bin packing of examples into rows of at most ``max_len`` tokens."""
+    rows: list[list[TokenizedExample]] = []
+    space: list[int] = []
+    for ex in sorted(examples, key=lambda e: -e.num_tokens):
+        for i, free in enumerate(space):
+            if ex.num_tokens <= free:
+                rows[i].append(ex)
+                space[i] -= ex.num_tokens
+                break
+        else:
+            rows.append([ex])
+            space.append(max_len - ex.num_tokens)
+    return rows
+
+
+def _label_count(labels: torch.Tensor) -> int:
+    return int((labels[:, 1:] != IGNORE_INDEX).sum())
+
+
+def packed_batch(examples: list[TokenizedExample], max_len: int, pad_id: int) -> Batch:
+    examples = [truncate(e, max_len) for e in examples]
+    rows = pack_rows(examples, max_len)
+    length = max(sum(e.num_tokens for e in row) for row in rows)
+    ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), length), IGNORE_INDEX, dtype=torch.long)
+    pos = torch.zeros((len(rows), length), dtype=torch.long)
+    for r, row in enumerate(rows):
+        at = 0
+        for ex in row:
+            n = ex.num_tokens
+            ids[r, at:at + n] = torch.tensor(ex.input_ids)
+            lab = torch.tensor(ex.labels)
+            lab[0] = IGNORE_INDEX  # never predict an example's first token from the previous example
+            labels[r, at:at + n] = lab
+            pos[r, at:at + n] = torch.arange(n)
+            at += n
+        pos[r, at:] = torch.arange(length - at)  # padding: its own segment
+    return Batch(ids, labels, pos, None, sum(e.num_tokens for e in examples), _label_count(labels), len(examples))
+
+
+def padded_batch(examples: list[TokenizedExample], max_len: int, pad_id: int) -> Batch:
+    """One example per row, right-padded to the longest: the layout plain Trainer uses."""
+    examples = [truncate(e, max_len) for e in examples]
+    length = max(e.num_tokens for e in examples)
+    ids = torch.full((len(examples), length), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), length), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(examples), length), dtype=torch.long)
+    for r, ex in enumerate(examples):
+        n = ex.num_tokens
+        ids[r, :n] = torch.tensor(ex.input_ids)
+        labels[r, :n] = torch.tensor(ex.labels)
+        mask[r, :n] = 1
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    return Batch(ids, labels, pos, mask, sum(e.num_tokens for e in examples), _label_count(labels), len(examples))
+
+
+def make_batch(examples: list[TokenizedExample], *, max_len: int, pad_id: int, packing: bool) -> Batch:
+    return packed_batch(examples, max_len, pad_id) if packing else padded_batch(examples, max_len, pad_id)
+
+
+def block_diagonal_causal_mask(position_ids: torch.Tensor) -> torch.Tensor:
+    """Boolean [rows, 1, L, L] mask (True = may attend) equivalent to what transformers derives."""
+    starts = torch.ones_like(position_ids, dtype=torch.bool)
+    starts[:, 1:] = position_ids[:, 1:] - position_ids[:, :-1] != 1
+    segment = starts.long().cumsum(-1)
+    length = position_ids.shape[1]
+    causal = torch.ones(length, length, dtype=torch.bool).tril()
+    same = segment[:, :, None] == segment[:, None, :]
+    return (same & causal)[:, None]

@@ -1,0 +1,218 @@
+"""Dataset validation: every problem of a file at once, each with its 1-based line number.
+
+A user fixing a dataset should see all of its problems in one round trip, not one per upload,
+so parsing never stops at the first error. Error issues make a dataset unusable for training;
+warnings (duplicates) are reported but do not block a job.
+
+Codes: ``empty_file``, ``bad_json``, ``not_object``, ``unknown_format``, ``mixed_format``,
+``bad_messages``, ``missing_role``, ``unknown_role``, ``bad_content``, ``no_assistant``,
+``empty_assistant``, ``bad_prompt``, ``empty_completion``, ``empty_text``, ``too_long``
+(with the token count), ``duplicate`` (warning, names the first line), ``overlap``
+(validation example also in the training data).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from trainer_service.data.formats import ROLES, DatasetFormat, Example, detect_format
+from trainer_service.data.tokenize import TokenizedExample, tokenize_example
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class DatasetIssue:
+    line: int  # 1-based; 0 for file-level issues
+    severity: str  # "error" | "warning"
+    code: str
+    message: str
+    file: str = "training"  # "training" | "validation"
+
+    def __str__(self) -> str:
+        where = f"{self.file} line {self.line}" if self.line else self.file
+        return f"{where}: {self.code}: {self.message}"
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    num_examples: int = 0
+    total_tokens: int = 0
+    max_tokens: int = 0
+    mean_tokens: float = 0.0
+    format: DatasetFormat | None = None
+    duplicates: int = 0
+
+
+@dataclass
+class ParsedFile:
+    examples: list[Example] = field(default_factory=list)
+    issues: list[DatasetIssue] = field(default_factory=list)
+    format: DatasetFormat | None = None
+
+
+@dataclass
+class ValidationReport:
+    issues: list[DatasetIssue]
+    stats: DatasetStats
+    validation_stats: DatasetStats | None
+    train: list[TokenizedExample]
+    validation: list[TokenizedExample]
+    format: DatasetFormat | None
+
+    @property
+    def valid(self) -> bool:
+        return not any(i.severity == ERROR for i in self.issues)
+
+    def errors(self) -> list[DatasetIssue]:
+        return [i for i in self.issues if i.severity == ERROR]
+
+
+def _parse_record(record: Any, fmt: DatasetFormat, line: int, file: str) -> tuple[Example | None, list[DatasetIssue]]:
+    issues: list[DatasetIssue] = []
+
+    def err(code: str, msg: str) -> None:
+        issues.append(DatasetIssue(line, ERROR, code, msg, file))
+
+    if fmt is DatasetFormat.CHAT:
+        messages = record.get("messages")
+        if not isinstance(messages, list) or not messages:
+            err("bad_messages", '"messages" must be a non-empty list')
+            return None, issues
+        turns: list[tuple[str, str]] = []
+        for i, m in enumerate(messages):
+            if not isinstance(m, dict):
+                err("bad_messages", f"message {i} is not an object")
+                continue
+            role, content = m.get("role"), m.get("content")
+            if role is None:
+                err("missing_role", f"message {i} has no role")
+            elif role not in ROLES:
+                err("unknown_role", f"message {i} has unknown role {role!r} (expected one of {', '.join(ROLES)})")
+            if not isinstance(content, str):
+                err("bad_content", f"message {i} content must be a string")
+            elif role == "assistant" and not content.strip():
+                err("empty_assistant", f"message {i} is an empty assistant turn")
+            if isinstance(role, str) and isinstance(content, str):
+                turns.append((role, content))
+        if not any(m.get("role") == "assistant" for m in messages if isinstance(m, dict)):
+            err("no_assistant", "conversation has no assistant turn to learn from")
+        return (None if issues else Example(fmt, line, messages=tuple(turns))), issues
+    if fmt is DatasetFormat.PROMPT_COMPLETION:
+        prompt, completion = record.get("prompt"), record.get("completion")
+        if not isinstance(prompt, str):
+            err("bad_prompt", '"prompt" must be a string')
+        if not isinstance(completion, str) or not completion.strip():
+            err("empty_completion", '"completion" must be a non-empty string')
+        return (None if issues else Example(fmt, line, prompt=prompt, completion=completion)), issues
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        err("empty_text", '"text" must be a non-empty string')
+        return None, issues
+    return Example(fmt, line, text=text), issues
+
+
+def parse_jsonl(data: bytes | str, *, fmt: DatasetFormat | None = None, file: str = "training") -> ParsedFile:
+    """Parse every line; collect all issues. ``fmt`` None: the first recognised record decides."""
+    out = ParsedFile(format=fmt)
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            out.issues.append(DatasetIssue(0, ERROR, "bad_encoding", f"file is not UTF-8: {exc}", file))
+            return out
+    lines = data.splitlines()
+    if not any(line.strip() for line in lines):
+        out.issues.append(DatasetIssue(0, ERROR, "empty_file", "the file holds no records", file))
+        return out
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            out.issues.append(DatasetIssue(number, ERROR, "bad_json", f"invalid JSON: {exc.msg} (column {exc.colno})", file))
+            continue
+        if not isinstance(record, dict):
+            out.issues.append(DatasetIssue(number, ERROR, "not_object", f"record is a JSON {type(record).__name__}, not an object", file))
+            continue
+        detected = detect_format(record)
+        if detected is None:
+            out.issues.append(DatasetIssue(number, ERROR, "unknown_format",
+                                           'record has none of "messages", "prompt"/"completion", "text"', file))
+            continue
+        if out.format is None:
+            out.format = detected
+        elif detected is not out.format:
+            out.issues.append(DatasetIssue(number, ERROR, "mixed_format",
+                                           f"record is {detected.value} but the dataset is {out.format.value}", file))
+            continue
+        example, issues = _parse_record(record, out.format, number, file)
+        out.issues.extend(issues)
+        if example is not None:
+            out.examples.append(example)
+    return out
+
+
+def _stats(tokenized: list[TokenizedExample], fmt: DatasetFormat | None, duplicates: int) -> DatasetStats:
+    counts = [t.num_tokens for t in tokenized]
+    return DatasetStats(
+        num_examples=len(tokenized), total_tokens=sum(counts), max_tokens=max(counts, default=0),
+        mean_tokens=(sum(counts) / len(counts)) if counts else 0.0, format=fmt, duplicates=duplicates,
+    )
+
+
+def _tokenize_and_check(parsed: ParsedFile, tokenizer: Any, max_seq_length: int, file: str) -> tuple[list[TokenizedExample], list[DatasetIssue], int]:
+    issues: list[DatasetIssue] = []
+    tokenized: list[TokenizedExample] = []
+    first_line: dict[tuple, int] = {}
+    duplicates = 0
+    for example in parsed.examples:
+        key = example.key()
+        if key in first_line:
+            duplicates += 1
+            issues.append(DatasetIssue(example.line, WARNING, "duplicate", f"same example as line {first_line[key]}", file))
+        else:
+            first_line[key] = example.line
+        tok = tokenize_example(example, tokenizer)
+        if max_seq_length and tok.num_tokens > max_seq_length:
+            issues.append(DatasetIssue(example.line, ERROR, "too_long",
+                                       f"example has {tok.num_tokens} tokens, more than max_seq_length {max_seq_length}", file))
+        tokenized.append(tok)
+    return tokenized, issues, duplicates
+
+
+def validate_dataset(
+    train_data: bytes | str,
+    tokenizer: Any,
+    *,
+    max_seq_length: int,
+    validation_data: bytes | str | None = None,
+    fmt: DatasetFormat | None = None,
+) -> ValidationReport:
+    """Parse, tokenize and check training (and optional validation) data; never raises on bad data."""
+    train = parse_jsonl(train_data, fmt=fmt, file="training")
+    issues = list(train.issues)
+    train_tok, more, dups = _tokenize_and_check(train, tokenizer, max_seq_length, "training")
+    issues.extend(more)
+    stats = _stats(train_tok, train.format, dups)
+    val_tok: list[TokenizedExample] = []
+    val_stats = None
+    if validation_data is not None:
+        val = parse_jsonl(validation_data, fmt=fmt or train.format, file="validation")
+        issues.extend(val.issues)
+        val_tok, more, vdups = _tokenize_and_check(val, tokenizer, max_seq_length, "validation")
+        issues.extend(more)
+        val_stats = _stats(val_tok, val.format, vdups)
+        train_keys: dict[tuple, int] = {}
+        for e in train.examples:
+            train_keys.setdefault(e.key(), e.line)
+        for example in val.examples:
+            if example.key() in train_keys:
+                issues.append(DatasetIssue(example.line, ERROR, "overlap",
+                                           f"same example as training line {train_keys[example.key()]}", "validation"))
+    issues.sort(key=lambda i: (i.file != "training", i.line))
+    return ValidationReport(issues, stats, val_stats, train_tok, val_tok, train.format)

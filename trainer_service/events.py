@@ -1,0 +1,92 @@
+"""Per-job event logs with sequence numbers, for WatchTrainingJob replay and live streaming.
+
+Events are appended by the training thread and read by asyncio servicer coroutines; a waiter
+registers (loop, asyncio.Event) and is woken through ``loop.call_soon_threadsafe`` so no
+coroutine ever blocks the event loop on a thread primitive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+STATE_CHANGED = "state_changed"
+PROGRESS = "progress"
+EVALUATION = "evaluation"
+CHECKPOINT_SAVED = "checkpoint_saved"
+LOG = "log"
+
+MAX_EVENTS = 20000  # progress events beyond this are thinned; state changes always kept
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    sequence: int
+    type: str
+    state: str
+    time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    progress: dict[str, Any] | None = None
+    evaluation: dict[str, Any] | None = None
+    checkpoint: dict[str, Any] | None = None
+    message: str = ""
+
+
+class EventLog:
+    def __init__(self) -> None:
+        self._events: list[JobEvent] = []
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self.closed = False
+
+    def append(self, type: str, state: str, **fields: Any) -> JobEvent:
+        with self._lock:
+            seq = (self._events[-1].sequence + 1) if self._events else 1
+            event = JobEvent(seq, type, state, **fields)
+            self._events.append(event)
+            if len(self._events) > MAX_EVENTS:
+                # drop every other early progress event; keep sequence numbers as they were
+                head = self._events[: MAX_EVENTS // 2]
+                head = [e for i, e in enumerate(head) if e.type != PROGRESS or i % 2 == 0]
+                self._events = head + self._events[MAX_EVENTS // 2:]
+            waiters, self._waiters = self._waiters, []
+        for loop, ev in waiters:
+            try:
+                loop.call_soon_threadsafe(ev.set)
+            except RuntimeError:  # that loop is closed: its watcher is gone
+                pass
+        return event
+
+    def close(self) -> None:
+        """No more events will come (terminal state reached)."""
+        with self._lock:
+            self.closed = True
+            waiters, self._waiters = self._waiters, []
+        for loop, ev in waiters:
+            try:
+                loop.call_soon_threadsafe(ev.set)
+            except RuntimeError:
+                pass
+
+    def after(self, sequence: int) -> list[JobEvent]:
+        with self._lock:
+            return [e for e in self._events if e.sequence > sequence]
+
+    @property
+    def last_sequence(self) -> int:
+        with self._lock:
+            return self._events[-1].sequence if self._events else 0
+
+    async def wait(self, sequence: int, timeout: float) -> None:
+        """Return when an event after ``sequence`` exists, the log closes, or ``timeout`` passes."""
+        ev = asyncio.Event()
+        with self._lock:
+            if self.closed or (self._events and self._events[-1].sequence > sequence):
+                return
+            self._waiters.append((asyncio.get_running_loop(), ev))
+        try:
+            await asyncio.wait_for(ev.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass

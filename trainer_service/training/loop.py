@@ -1,0 +1,317 @@
+"""The training loop: packed micro-batches, assistant-only token loss, eval, early stopping.
+
+Why our own loop instead of ``transformers.Trainer``: things the Trainer does not do
+and that decide CPU throughput and control:
+
+1. Packing without cross-example attention (``data/packing.py``) — no FLOPs spent on padding —
+   with attention computed per example (``training/attention.py``), not over the whole row.
+2. Logits only where there is a label. The LM head (``hidden × vocab`` = 576 × 49152 for the
+   default base) and the softmax over the vocabulary cost as much as several decoder layers per
+   token; with assistant-only loss most positions carry no label, so we gather the labelled
+   hidden states first and project only those.
+3. LoRA dropout masks drawn as booleans (``training/dropout.py``): same distribution, 2-3× cheaper.
+4. Cancellation inside a step (a forward hook and a backward tensor hook per decoder layer), so
+   a cancel stops within a fraction of a step, not after it.
+
+Loss: token-level mean over the optimizer step, ``L = Σ_t CE(logits_t, y_t) / N`` with N the
+labelled tokens of *all* micro-batches (and all ranks) of that step, so gradient accumulation
+and DDP give the same gradient as one big batch. DDP averages gradients over ``world`` ranks,
+so each rank scales its partial sum by ``world / N``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trainer_service.data.packing import Batch, make_batch
+from trainer_service.data.tokenize import IGNORE_INDEX, TokenizedExample
+from trainer_service.training.checkpoints import CheckpointSink
+from trainer_service.training.config import TrainingConfig, lr_at
+from trainer_service.training.dropout import use_bool_mask_dropout
+
+log = logging.getLogger(__name__)
+
+
+class TrainingCancelled(Exception):
+    """Raised inside the loop when the job's cancel event is set."""
+
+
+class TokenLoss(nn.Module):
+    """Summed cross-entropy and correct-argmax count over labelled tokens only.
+
+    Returns ``(loss_sum, correct, count)``; the caller normalises. Wrapping the whole
+    computation in one module lets DDP see a single forward.
+    """
+
+    def __init__(self, peft_model: Any) -> None:
+        super().__init__()
+        self.peft_model = peft_model
+        base = peft_model.get_base_model()
+        self.body = base.model
+        self.lm_head = base.get_output_embeddings()
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor,
+                attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        hidden = self.body(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask,
+                           use_cache=False).last_hidden_state
+        targets = labels[:, 1:]
+        keep = targets != IGNORE_INDEX
+        logits = self.lm_head(hidden[:, :-1][keep]).float()
+        y = targets[keep]
+        loss_sum = F.cross_entropy(logits, y, reduction="sum")
+        correct = (logits.detach().argmax(-1) == y).sum()
+        return loss_sum, correct, keep.sum()
+
+
+@dataclass
+class EvalResult:
+    loss: float
+    token_accuracy: float
+    tokens: int
+
+
+@dataclass
+class TrainingResult:
+    adapter_dir: Path | None
+    steps: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    checkpoints: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def install_cancel_hooks(peft_model: Any, cancel: threading.Event) -> list[Any]:
+    """Raise TrainingCancelled from inside forward and backward of every decoder layer."""
+
+    def check(*_: Any) -> None:
+        if cancel.is_set():
+            raise TrainingCancelled("cancelled")
+
+    def fwd_hook(_module: Any, _inputs: Any, output: Any) -> None:
+        check()
+        out = output[0] if isinstance(output, tuple) else output
+        if isinstance(out, torch.Tensor) and out.requires_grad:
+            out.register_hook(lambda g: (check(), g)[1])
+
+    layers = peft_model.get_base_model().model.layers
+    return [layer.register_forward_hook(fwd_hook) for layer in layers]
+
+
+def plan_steps(n_examples: int, config: TrainingConfig, world: int) -> tuple[int, int]:
+    """(steps per epoch, total optimizer steps)."""
+    per_step = config.batch_size * config.gradient_accumulation_steps * world
+    steps_per_epoch = max(1, math.ceil(n_examples / per_step))
+    total = steps_per_epoch * config.epochs
+    if config.max_steps:
+        total = min(total, config.max_steps)
+    return steps_per_epoch, total
+
+
+@torch.no_grad()
+def evaluate(loss_module: nn.Module, examples: list[TokenizedExample], *, config: TrainingConfig, pad_id: int,
+             device: torch.device, cancel: threading.Event | None = None) -> EvalResult:
+    was_training = loss_module.training
+    eval_mode(loss_module)
+    total, correct, count = 0.0, 0, 0
+    try:
+        for i in range(0, len(examples), config.batch_size):
+            if cancel is not None and cancel.is_set():
+                raise TrainingCancelled("cancelled")
+            b = make_batch(examples[i:i + config.batch_size], max_len=config.max_seq_length, pad_id=pad_id,
+                           packing=config.packing).to(device)
+            s, c, n = loss_module(b.input_ids, b.labels, b.position_ids, b.attention_mask)
+            total += float(s)
+            correct += int(c)
+            count += int(n)
+    finally:
+        loss_module.train(was_training)
+    return EvalResult(total / max(1, count), correct / max(1, count), count)
+
+
+def eval_mode(module: nn.Module) -> None:
+    """``module.eval()``, except bitsandbytes 4-bit linears stay in training mode.
+
+    In eval mode on a CPU with AVX512-BF16, bitsandbytes repacks each nf4 weight in place into
+    an inference-only layout on its first no-grad forward — slow, and the training forward
+    that follows must not see it. Those layers have no dropout or norm statistics, so keeping
+    their ``training`` flag changes nothing else; LoRA dropout modules do switch to eval.
+    """
+    module.eval()
+    for m in module.modules():
+        if type(m).__name__ == "Linear4bit" and type(m).__module__.startswith("bitsandbytes"):
+            m.training = True
+
+
+class TrainingLoop:
+    """One training run. ``emit(kind, payload)`` receives progress/evaluation/checkpoint events."""
+
+    def __init__(self, config: TrainingConfig, peft_model: Any, tokenizer: Any, *, device: torch.device,
+                 sink: CheckpointSink | None, emit: Callable[[str, dict], None] | None = None,
+                 cancel: threading.Event | None = None, rank: int = 0, world: int = 1,
+                 wrap: Callable[[nn.Module], nn.Module] | None = None) -> None:
+        """``wrap`` turns the loss module into what runs forward/backward (DDP: ``DistributedDataParallel``)."""
+        self.config = config
+        self.model = peft_model
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.device = device
+        self.sink = sink
+        self.emit = emit or (lambda kind, payload: None)
+        self.cancel = cancel or threading.Event()
+        self.rank, self.world = rank, world
+        use_bool_mask_dropout(peft_model)
+        self.loss_module = TokenLoss(peft_model)
+        self.forward_module = wrap(self.loss_module) if wrap is not None else self.loss_module
+
+    def _micro_batches(self, step_examples: list[TokenizedExample]) -> tuple[list[Batch | None], int, int]:
+        """This rank's micro-batches for one step (None = dummy to keep ranks in lock-step),
+        plus the step's labelled-token and real-token counts over all ranks."""
+        bs = self.config.batch_size
+        chunks = [step_examples[i:i + bs] for i in range(0, len(step_examples), bs)]
+        batches = [make_batch(c, max_len=self.config.max_seq_length, pad_id=self.pad_id, packing=self.config.packing)
+                   for c in chunks]
+        n_label = sum(b.num_label_tokens for b in batches)
+        n_tokens = sum(b.num_tokens for b in batches)
+        mine: list[Batch | None] = batches[self.rank::self.world]
+        per_rank = math.ceil(len(batches) / self.world)
+        while len(mine) < per_rank:
+            mine.append(None)
+        return mine, n_label, n_tokens
+
+    def run(self, train: list[TokenizedExample], validation: list[TokenizedExample]) -> TrainingResult:
+        cfg = self.config
+        rng = random.Random(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        steps_per_epoch, total_steps = plan_steps(len(train), cfg, self.world)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        hooks = install_cancel_hooks(self.model, self.cancel)
+        eval_every = cfg.eval_every_steps or steps_per_epoch
+        result = TrainingResult(adapter_dir=None, steps=0)
+        best_loss, best_name, since_best = math.inf, None, 0
+        tokens_trained, started = 0, time.monotonic()
+        step_times: list[float] = []
+        self.model.train()
+        try:
+            if validation:
+                ev = evaluate(self.loss_module, validation, config=cfg, pad_id=self.pad_id, device=self.device, cancel=self.cancel)
+                result.metrics["initial_validation_loss"] = ev.loss
+                result.metrics["initial_validation_token_accuracy"] = ev.token_accuracy
+                self.emit("evaluation", {"step": 0, "validation_loss": ev.loss, "validation_token_accuracy": ev.token_accuracy})
+            step, train_loss = 0, math.nan
+            for epoch in range(cfg.epochs):
+                order = list(range(len(train)))
+                rng.shuffle(order)
+                per_step = cfg.batch_size * cfg.gradient_accumulation_steps * self.world
+                for s in range(steps_per_epoch):
+                    if step >= total_steps:
+                        break
+                    t0 = time.monotonic()
+                    step_examples = [train[i] for i in order[s * per_step:(s + 1) * per_step]]
+                    lr = lr_at(step, total_steps, cfg)
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr
+                    train_loss, n_tokens = self._step(step_examples, optimizer, params)
+                    step += 1
+                    tokens_trained += n_tokens
+                    dt = time.monotonic() - t0
+                    step_times.append(dt)
+                    elapsed = time.monotonic() - started
+                    recent = step_times[-10:]
+                    self.emit("progress", {
+                        "step": step, "total_steps": total_steps, "epoch": epoch + (s + 1) / steps_per_epoch,
+                        "train_loss": train_loss, "learning_rate": lr, "step_seconds": dt, "step_tokens": n_tokens,
+                        "tokens_per_second": tokens_trained / max(elapsed, 1e-9),
+                        "eta_seconds": (total_steps - step) * sum(recent) / len(recent),
+                        "tokens_trained": tokens_trained, "elapsed_seconds": elapsed})
+                    last = step == total_steps
+                    if validation and (step % eval_every == 0 or last):
+                        ev = evaluate(self.loss_module, validation, config=cfg, pad_id=self.pad_id, device=self.device, cancel=self.cancel)
+                        improved = ev.loss < best_loss
+                        self.emit("evaluation", {"step": step, "validation_loss": ev.loss,
+                                                 "validation_token_accuracy": ev.token_accuracy, "train_loss": train_loss})
+                        if improved:
+                            previous = best_name
+                            best_loss, since_best = ev.loss, 0
+                            best_name = self._checkpoint(step, train_loss, ev, best=True, result=result)
+                            if previous and self.sink is not None:
+                                if self.rank == 0:
+                                    self.sink.delete(previous)  # keep only the best: disk stays O(1) per job
+                                result.checkpoints = [c for c in result.checkpoints if c["name"] != previous]
+                            result.metrics.update(validation_loss=ev.loss, validation_token_accuracy=ev.token_accuracy,
+                                                  best_step=float(step))
+                        else:
+                            since_best += 1
+                            if cfg.early_stopping_patience and since_best >= cfg.early_stopping_patience:
+                                result.stopped_early = True
+                                self.emit("log", {"message": f"early stopping at step {step}: no improvement "
+                                                             f"in {since_best} evaluations (best {best_loss:.4f})"})
+                                break
+                if result.stopped_early or step >= total_steps:
+                    break
+            if not validation:
+                best_name = self._checkpoint(step, train_loss, None, best=True, result=result)
+        finally:
+            for h in hooks:
+                h.remove()
+        elapsed = time.monotonic() - started
+        result.steps = step
+        result.metrics.update(train_loss=train_loss, steps=float(step), tokens_trained=float(tokens_trained),
+                              train_runtime_seconds=elapsed, tokens_per_second=tokens_trained / max(elapsed, 1e-9))
+        if best_name is not None and self.sink is not None:
+            result.adapter_dir = Path(next(c["path"] for c in result.checkpoints if c["name"] == best_name))
+        return result
+
+    def _step(self, step_examples: list[TokenizedExample], optimizer: torch.optim.Optimizer,
+              params: list[torch.Tensor]) -> tuple[float, int]:
+        micro, n_label, n_tokens = self._micro_batches(step_examples)
+        scale = self.world / max(1, n_label)
+        loss_total = torch.zeros((), device=self.device)
+        for i, batch in enumerate(micro):
+            is_dummy = batch is None
+            b = (batch or self._dummy(step_examples)).to(self.device)
+            sync = i == len(micro) - 1
+            ctx = self.forward_module.no_sync() if (not sync and hasattr(self.forward_module, "no_sync")) else nullcontext()
+            with ctx:
+                loss_sum, _, _ = self.forward_module(b.input_ids, b.labels, b.position_ids, b.attention_mask)
+                (loss_sum * (0.0 if is_dummy else scale)).backward()
+            if not is_dummy:
+                loss_total += loss_sum.detach()
+        if self.world > 1:
+            torch.distributed.all_reduce(loss_total)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return float(loss_total) / max(1, n_label), n_tokens
+
+    def _dummy(self, step_examples: list[TokenizedExample]) -> Batch:
+        return make_batch(step_examples[:1], max_len=self.config.max_seq_length, pad_id=self.pad_id, packing=self.config.packing)
+
+    def _checkpoint(self, step: int, train_loss: float, ev: EvalResult | None, *, best: bool,
+                    result: TrainingResult) -> str | None:
+        name = f"step-{step:06d}"
+        entry = {"name": name, "step": step, "train_loss": train_loss,
+                 "validation_loss": ev.loss if ev else math.nan,
+                 "validation_token_accuracy": ev.token_accuracy if ev else math.nan, "best": best, "path": ""}
+        if self.sink is None:
+            return None
+        if self.rank == 0:
+            if self.cancel.is_set():
+                raise TrainingCancelled("cancelled")
+            entry["path"] = str(self.sink.save(name, self.model, {k: v for k, v in entry.items() if k != "path"}))
+            self.emit("checkpoint", dict(entry))
+        for c in result.checkpoints:
+            c["best"] = False
+        result.checkpoints.append(entry)
+        return name
