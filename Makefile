@@ -17,7 +17,7 @@ test-fast: setup
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python -m pytest benchmarks --benchmark-json=benchmarks/results.json
+	$(BIN)/python -m pytest benchmarks -m "slow or not slow" -s --benchmark-json=benchmarks/results/pytest-benchmark.json
 
 protos: setup
 	PATH=$(BIN):$$PATH ./scripts/gen_protos.sh

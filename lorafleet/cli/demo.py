@@ -13,6 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(rejected), and prints a summary. Takes about 10-15 minutes on a 2-core CPU.")
     parser.add_argument("--home", type=Path, default=None,
                         help="demo directory, wiped at start (default: $LORAFLEET_HOME/demo)")
+    parser.add_argument("--cases-per-suite", type=int, default=40, metavar="N",
+                        help="cases per evaluation suite, to keep the demo near 15 minutes on a 2-core CPU "
+                             "(0 = every case; `lorafleet eval` runs full suites)")
     parser.set_defaults(func=_run)
 
 
@@ -22,4 +25,6 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     home = (args.home or settings.home / "demo").expanduser().resolve()
-    return Demo(home, model_cache_dir=settings.resolved_model_cache_dir).run()
+    if args.cases_per_suite < 0:
+        raise SystemExit("error: --cases-per-suite must be >= 0")
+    return Demo(home, model_cache_dir=settings.resolved_model_cache_dir, cases_per_suite=args.cases_per_suite).run()

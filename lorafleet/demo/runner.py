@@ -74,8 +74,10 @@ class VersionOutcome:
 
 
 class Demo:
-    def __init__(self, home: Path, model_cache_dir: Path, console: Console | None = None) -> None:
+    def __init__(self, home: Path, model_cache_dir: Path, console: Console | None = None,
+                 cases_per_suite: int = 40) -> None:
         self.home = home
+        self.cases_per_suite = cases_per_suite
         self.model_cache_dir = model_cache_dir
         self.console = console or Console()
         self.cluster: LocalCluster | None = None
@@ -155,7 +157,10 @@ class Demo:
         ref = f"{ADAPTER}@{outcome.version}"
         c.rule(f"evaluate {ref} against the {'base model' if baseline == 'base_model' else 'production version'}")
         t0 = time.monotonic()
-        ev = evaluator.create_evaluation(ref, baseline=baseline, promote_to="production")
+        ev = evaluator.create_evaluation(ref, baseline=baseline, promote_to="production",
+                                         max_cases_per_suite=self.cases_per_suite)
+        c.print(f"evaluation {ev.id}: suites task, safety, over-refusal, general "
+                f"({self.cases_per_suite or 'all'} cases each), default policy")
         final = self._watch_eval(evaluator, ev.id)
         outcome.eval_seconds = time.monotonic() - t0
         if final.state != eval_pb2.EVALUATION_STATE_SUCCEEDED:

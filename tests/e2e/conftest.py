@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+PLUMBING_POLICY = Path(__file__).resolve().parent / "plumbing_policy.yaml"
 
 from lorafleet.client import LoraFleetClient  # noqa: E402
 from lorafleet.demo.cluster import LocalCluster  # noqa: E402
@@ -29,6 +30,7 @@ class LoopResult:
     job: trainer_pb2.TrainingJob
     evaluation: eval_pb2.Evaluation
     answer_before: object
+    base_answer: object
     imported_version: int
     answer_after_promote: object
     rollback_previous: int
@@ -47,19 +49,22 @@ def loop(cluster) -> LoopResult:
 
     dataset = trainer.upload_dataset(bundled_path(V1_PLAN.dataset))
     validation = trainer.upload_dataset(bundled_path(V1_PLAN.validation))
+    # A short run: the loop's plumbing is under test here, not the recipe (the demo trains a full epoch).
+    hyper = {**V1_PLAN.hyperparameters, "max_steps": 12, "eval_every_steps": 6}
     job = trainer.create_job("support-bot", training_dataset_id=dataset.id, validation_dataset_id=validation.id,
                              adapter_method="qlora", r=16, alpha=32, target_modules=("all-linear",),
-                             lr_scheduler="cosine", **V1_PLAN.hyperparameters)
+                             lr_scheduler="cosine", **hyper)
     events = list(trainer.watch(job.id))
     job = trainer.get_job(job.id)
 
     ev = evaluator.create_evaluation(f"support-bot@{job.adapter_version}", baseline="base_model",
-                                     promote_to="production")
+                                     promote_to="production", policy=str(PLUMBING_POLICY), max_cases_per_suite=6)
     evaluation = evaluator.wait(ev.id)
 
     ticket = json.loads(bundled_path("support_tickets_heldout.jsonl").read_text().splitlines()[0])
-    answer_before = inference.generate(adapter="support-bot", messages=ticket["messages"], max_tokens=64,
+    answer_before = inference.generate(adapter="support-bot", messages=ticket["messages"], max_tokens=48,
                                        temperature=0.0)
+    base_answer = inference.generate(adapter="", messages=ticket["messages"], max_tokens=48, temperature=0.0)
 
     # Promote a second version (the same weights, imported), then roll production back.
     v1 = fleet.registry.get_adapter(f"support-bot@{job.adapter_version}").adapter
@@ -70,5 +75,5 @@ def loop(cluster) -> LoopResult:
     answer_after_rollback = inference.generate(adapter="support-bot", prompt="hello", max_tokens=4)
     production_after = fleet.registry.get_adapter("support-bot@production").adapter.version
     fleet.close()
-    return LoopResult(job, evaluation, answer_before, imported.version, answer_after_promote,
+    return LoopResult(job, evaluation, answer_before, base_answer, imported.version, answer_after_promote,
                       rolled.previous_version, answer_after_rollback, production_after, events)

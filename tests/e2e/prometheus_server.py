@@ -24,7 +24,7 @@ class PrometheusServer:
         )
         self.config = workdir / "prometheus.yml"
         self.config.write_text(
-            f"global:\n  scrape_interval: {scrape_interval_s}s\n  evaluation_interval: {scrape_interval_s}s\n"
+            f"global:\n  scrape_interval: {int(scrape_interval_s * 1000)}ms\n  evaluation_interval: {int(scrape_interval_s * 1000)}ms\n"
             f"scrape_configs:\n{jobs}\n"
         )
         self.proc: subprocess.Popen | None = None

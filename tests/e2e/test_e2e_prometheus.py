@@ -13,7 +13,7 @@ from prometheus_server import PrometheusServer
 
 from lorafleet.client import LoraFleetClient
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 ROLES = ("trainer", "inference", "eval")
 
 

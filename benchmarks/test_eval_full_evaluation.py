@@ -21,7 +21,7 @@ from lorafleet.registry.store import Registry
 from lorafleet.server.background import BackgroundServer
 from lorafleet.v1 import eval_pb2
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]  # a benchmark: `make bench`, never in CI
 BUDGET_S = 300.0
 
 
