@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,20 @@ class LoopResult:
     events: list
 
 
+# Inference re-resolves an alias at most LORAFLEET_ALIAS_POLL_S (2 s by default) after it moved.
+ALIAS_SWITCH_BOUND_S = 10.0
+
+
+def _generate_until(inference, expected: str):
+    """Generate through the production alias until it resolves to ``expected`` (bounded wait)."""
+    deadline = time.monotonic() + ALIAS_SWITCH_BOUND_S
+    while True:
+        reply = inference.generate(adapter="support-bot", prompt="hello", max_tokens=4)
+        if reply.resolved_adapter == expected or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="session")
 def loop(cluster) -> LoopResult:
     from lorafleet.demo.runner import V1_PLAN
@@ -70,9 +85,9 @@ def loop(cluster) -> LoopResult:
     v1 = fleet.registry.get_adapter(f"support-bot@{job.adapter_version}").adapter
     imported = fleet.registry.import_adapter("support-bot", v1.artifact_path, description="re-import").adapter
     fleet.registry.set_alias("support-bot", imported.version, "production", reason="e2e promote")
-    answer_after_promote = inference.generate(adapter="support-bot", prompt="hello", max_tokens=4)
+    answer_after_promote = _generate_until(inference, f"support-bot@{imported.version}")
     rolled = fleet.registry.rollback("support-bot", "production")
-    answer_after_rollback = inference.generate(adapter="support-bot", prompt="hello", max_tokens=4)
+    answer_after_rollback = _generate_until(inference, f"support-bot@{job.adapter_version}")
     production_after = fleet.registry.get_adapter("support-bot@production").adapter.version
     fleet.close()
     return LoopResult(job, evaluation, answer_before, base_answer, imported.version, answer_after_promote,
