@@ -138,14 +138,14 @@ class Demo:
         return outcome
 
     def _watch_job(self, trainer: TrainerClient, job_id: str) -> trainer_pb2.TrainingJob:
-        with Progress(TextColumn("training"), BarColumn(), TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
+        with Progress(TextColumn("training"), BarColumn(), TextColumn("step {task.completed:.0f}/{task.fields[steps]}"),
                       TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                       console=self.console, transient=False) as progress:
-            task = progress.add_task("train", total=None, info="")
+            task = progress.add_task("train", total=None, steps="?", info="")
             for event in trainer.watch(job_id):
                 p = event.progress
                 if p.total_steps:
-                    progress.update(task, total=p.total_steps, completed=p.step,
+                    progress.update(task, total=p.total_steps, completed=p.step, steps=str(p.total_steps),
                                     info=f"loss {p.train_loss:.3f}  {p.tokens_per_second:.0f} tok/s")
                 if event.type == trainer_pb2.TRAINING_EVENT_TYPE_EVALUATION and event.checkpoint.validation_loss:
                     progress.console.print(f"  step {event.checkpoint.step}: validation loss "
