@@ -20,11 +20,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import signal
+    import sys
+
     from lorafleet.config import Settings
     from lorafleet.demo.runner import Demo
 
     settings = Settings.from_env()
     home = (args.home or settings.home / "demo").expanduser().resolve()
+    # SIGTERM unwinds like Ctrl-C, so the demo's services are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.cases_per_suite < 0:
         raise SystemExit("error: --cases-per-suite must be >= 0")
     return Demo(home, model_cache_dir=settings.resolved_model_cache_dir, cases_per_suite=args.cases_per_suite).run()
