@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from lorafleet.client import connect
 from lorafleet.config import Settings
 from lorafleet.server.background import BackgroundServer
 from trainer_service.client import TrainerClient
+from trainer_testkit import MAX_UPLOAD, chat
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
 
@@ -61,16 +61,6 @@ def registry(tmp_path: Path):
     reg.close()
 
 
-def chat(user: str, answer: str, system: str | None = None) -> dict:
-    messages = ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": user}, {"role": "assistant", "content": answer}]
-    return {"messages": messages}
-
-
-def jsonl(records: list[dict]) -> bytes:
-    return "".join(json.dumps(r) + "\n" for r in records).encode()
-
-
 @pytest.fixture()
 def toy_records() -> list[dict]:
     """A learnable toy task: colour word → its fixed code."""
@@ -78,7 +68,6 @@ def toy_records() -> list[dict]:
     return [chat(f"Code for {c} number {i}?", f"CODE-{c.upper()}") for i in range(6) for c in colours]
 
 
-MAX_UPLOAD = 64 * 1024
 
 
 @pytest.fixture()

@@ -10,7 +10,7 @@ import pytest
 
 from trainer_service.cli import register
 
-from conftest import jsonl
+from trainer_testkit import jsonl
 
 
 def _run(argv: list[str], capsys) -> tuple[int, str]:

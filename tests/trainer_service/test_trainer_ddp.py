@@ -17,7 +17,7 @@ from trainer_service.training.ddp import torchrun_command, write_job_file
 from trainer_service.training.loop import TrainingLoop
 from trainer_service.training.model import build_peft_model
 
-from conftest import jsonl
+from trainer_testkit import jsonl
 
 
 def test_two_gloo_ranks_match_single_process_accumulation(tiny_model_dir, tokenizer, toy_records, tmp_path) -> None:

@@ -15,7 +15,7 @@ from trainer_service.data.datasets import DatasetStore, iterate
 from trainer_service.jobs import JOB_KIND, JobRunner
 from trainer_service.training.config import TrainingConfig
 
-from conftest import jsonl
+from trainer_testkit import jsonl
 
 
 @pytest.fixture()

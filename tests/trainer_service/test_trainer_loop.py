@@ -15,7 +15,7 @@ from trainer_service.training.config import TrainingConfig
 from trainer_service.training.loop import TokenLoss, TrainingCancelled, TrainingLoop
 from trainer_service.training.model import build_peft_model
 
-from conftest import jsonl
+from trainer_testkit import jsonl
 
 
 def _config(**kw) -> TrainingConfig:

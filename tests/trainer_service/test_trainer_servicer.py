@@ -11,7 +11,7 @@ import pytest
 from lorafleet.v1 import trainer_pb2
 from trainer_service.client import upload_requests
 
-from conftest import MAX_UPLOAD, jsonl
+from trainer_testkit import MAX_UPLOAD, jsonl
 
 
 def _code(call) -> tuple[grpc.StatusCode, str]:
