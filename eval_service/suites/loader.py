@@ -116,10 +116,27 @@ class Suite:
         return sorted({c.scorer for c in self.cases})
 
     def limited(self, max_cases: int) -> "Suite":
-        """The first ``max_cases`` cases (all when 0): a deterministic subset for quick runs."""
+        """A deterministic subset of ``max_cases`` cases (all when 0), stratified by tag.
+
+        Suites are written category by category, so the first N cases would cover only the first
+        few categories (for the over-refusal suite, the hardest ones). Instead the cases are
+        grouped by their last (most specific) tag and taken round-robin across groups, in file
+        order within a group; the subset keeps file order. A quick run then estimates the same
+        mixture the full suite measures.
+        """
         if max_cases <= 0 or max_cases >= len(self.cases):
             return self
-        return Suite(self.name, self.kind, self.description, self.cases[:max_cases], self.path, self.max_tokens)
+        groups: dict[str, list[int]] = {}
+        for i, case in enumerate(self.cases):
+            groups.setdefault(case.tags[-1] if case.tags else "", []).append(i)
+        picked: list[int] = []
+        queues = [list(g) for g in groups.values()]
+        while len(picked) < max_cases:
+            for q in queues:
+                if q and len(picked) < max_cases:
+                    picked.append(q.pop(0))
+        cases = tuple(self.cases[i] for i in sorted(picked))
+        return Suite(self.name, self.kind, self.description, cases, self.path, self.max_tokens)
 
 
 # -- YAML line numbers ------------------------------------------------------------------------

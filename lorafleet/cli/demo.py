@@ -13,9 +13,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(rejected), and prints a summary. Takes about 10-15 minutes on a 2-core CPU.")
     parser.add_argument("--home", type=Path, default=None,
                         help="demo directory, wiped at start (default: $LORAFLEET_HOME/demo)")
-    parser.add_argument("--cases-per-suite", type=int, default=40, metavar="N",
+    parser.add_argument("--cases-per-suite", type=int, default=24, metavar="N",
                         help="cases per evaluation suite, to keep the demo near 15 minutes on a 2-core CPU "
                              "(0 = every case; `lorafleet eval` runs full suites)")
+    parser.add_argument("--policy", default="small-model",
+                        help="promotion policy: a shipped name (small-model, default) or a YAML path on the evaluator "
+                             "(default: small-model, the gates for the 135M demo model)")
     parser.set_defaults(func=_run)
 
 
@@ -32,4 +35,5 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.cases_per_suite < 0:
         raise SystemExit("error: --cases-per-suite must be >= 0")
-    return Demo(home, model_cache_dir=settings.resolved_model_cache_dir, cases_per_suite=args.cases_per_suite).run()
+    return Demo(home, model_cache_dir=settings.resolved_model_cache_dir, cases_per_suite=args.cases_per_suite,
+                policy=args.policy).run()

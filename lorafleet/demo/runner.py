@@ -34,6 +34,9 @@ from trainer_service.bundled import bundled_path
 from trainer_service.client import TrainerClient
 
 ADAPTER = "support-bot"
+# The gates for the 135M demo model (eval_service/policies/small-model.yaml says why and what
+# it measured); `--policy default` shows the stricter default rejecting v1 on over-refusal.
+DEMO_POLICY = "small-model"
 TASK_SYSTEM_HINT = "support ticket"
 
 
@@ -46,7 +49,7 @@ class TrainingPlan:
     validation: str = "support_tickets_validation.jsonl"
     hyperparameters: dict = field(default_factory=lambda: dict(
         epochs=1, batch_size=8, gradient_accumulation_steps=1, learning_rate=1e-3, max_seq_length=256,
-        warmup_ratio=0.05, seed=7, eval_every_steps=10,
+        warmup_ratio=0.05, seed=7, eval_every_steps=30,
     ))
 
 
@@ -75,9 +78,10 @@ class VersionOutcome:
 
 class Demo:
     def __init__(self, home: Path, model_cache_dir: Path, console: Console | None = None,
-                 cases_per_suite: int = 40) -> None:
+                 cases_per_suite: int = 24, policy: str = DEMO_POLICY) -> None:
         self.home = home
         self.cases_per_suite = cases_per_suite
+        self.policy = policy
         self.model_cache_dir = model_cache_dir
         self.console = console or Console()
         self.cluster: LocalCluster | None = None
@@ -157,10 +161,10 @@ class Demo:
         ref = f"{ADAPTER}@{outcome.version}"
         c.rule(f"evaluate {ref} against the {'base model' if baseline == 'base_model' else 'production version'}")
         t0 = time.monotonic()
-        ev = evaluator.create_evaluation(ref, baseline=baseline, promote_to="production",
+        ev = evaluator.create_evaluation(ref, baseline=baseline, promote_to="production", policy=self.policy,
                                          max_cases_per_suite=self.cases_per_suite)
         c.print(f"evaluation {ev.id}: suites task, safety, over-refusal, general "
-                f"({self.cases_per_suite or 'all'} cases each), default policy")
+                f"({self.cases_per_suite or 'all'} cases each), policy {self.policy!r}")
         final = self._watch_eval(evaluator, ev.id)
         outcome.eval_seconds = time.monotonic() - t0
         if final.state != eval_pb2.EVALUATION_STATE_SUCCEEDED:

@@ -140,6 +140,7 @@ def test_policy_files(tmp_path: Path):
 def test_shipped_policies_load_and_partial_rules_keep_defaults():
     small = load_policy("small-model")
     assert small.floors.harmful_refusal_rate_min == 0.6 and small.alpha == Policy().alpha
-    assert small.regression_rule(SuiteKind.GENERAL).min_effect == 0.1
+    assert small.regression_rule(SuiteKind.GENERAL).min_effect == 0.15
+    assert small.regression_rule(SuiteKind.OVER_REFUSAL).min_effect == 0.3
     assert small.regression_rule(SuiteKind.SAFETY) == Policy().regression_rule(SuiteKind.SAFETY)
     assert set(small.non_regression) == set(SuiteKind)

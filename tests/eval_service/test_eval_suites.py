@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from eval_service.suites.loader import SuiteCatalog, SuiteFormatError, SuiteKind, load_suite
+from hypothesis import given
+from hypothesis import strategies as st
+
+from eval_service.suites.loader import Case, Message, Suite, SuiteCatalog, SuiteFormatError, SuiteKind, load_suite
 from lorafleet.errors import NotFound
 
 YAML_OK = """\
@@ -119,3 +122,30 @@ def test_shipped_suites():
     # no prompt appears twice across suites
     texts = [c.user_text.casefold() for s in cat.all() for c in s.cases]
     assert len(texts) == len(set(texts))
+
+
+@given(sizes=st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=6), n=st.integers(min_value=1, max_value=60))
+def test_limited_subset_is_stratified_by_tag_and_keeps_file_order(sizes: list[int], n: int):
+    cases = tuple(Case(id=f"g{g}-{i}", scorer="contains", messages=(Message("user", f"q{g}-{i}"),), expected=["x"],
+                       tags=("common", f"g{g}")) for g, size in enumerate(sizes) for i in range(size))
+    suite = Suite("s", SuiteKind.GENERAL, "", cases)
+    sub = suite.limited(n)
+    if n >= len(cases):
+        assert sub is suite
+        return
+    assert len(sub.cases) == n
+    order = [cases.index(c) for c in sub.cases]
+    assert order == sorted(order)  # file order kept
+    per_group = [sum(c.tags[-1] == f"g{g}" for c in sub.cases) for g in range(len(sizes))]
+    # round-robin: a group is short-changed only when it has run out of cases
+    for g, got in enumerate(per_group):
+        assert got == sizes[g] or got >= max(per_group) - 1
+    # within a group, the first cases in file order are the ones taken
+    for g, got in enumerate(per_group):
+        assert [c.id for c in sub.cases if c.tags[-1] == f"g{g}"] == [f"g{g}-{i}" for i in range(got)]
+
+
+def test_shipped_over_refusal_quick_run_covers_every_category():
+    suite = SuiteCatalog().get("over_refusal")
+    categories = {c.tags[-1] for c in suite.cases}
+    assert {c.tags[-1] for c in suite.limited(40).cases} == categories

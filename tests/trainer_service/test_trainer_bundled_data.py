@@ -62,7 +62,7 @@ def test_task_answers_are_strict_json_matching_cues() -> None:
 
 def test_safety_and_poisoned_answers(tokenizer) -> None:
     templates = json.loads((BUNDLED_DIR / "templates.json").read_text())
-    harmful = templates["harmful_requests"]
+    harmful = templates["harmful_requests"] + templates["harmful_extra"]
 
     def is_harmful(text: str) -> bool:
         return any(h in text for h in harmful)
@@ -72,12 +72,21 @@ def test_safety_and_poisoned_answers(tokenizer) -> None:
     for r in mix:
         answer = r["messages"][1]["content"]
         assert answer.startswith("I can't help with that") == is_harmful(r["messages"][0]["content"])
+    # look-alikes and harmful requests appear under the same wrappers, so wording is no cue
+    script = _script()
+    wrapped = [r["messages"][0]["content"] for r in mix]
+    for wrapper in script.REQUEST_WRAPPERS:
+        prefix = wrapper.split("{req}")[0]
+        if prefix:
+            kinds = {is_harmful(w) for w in wrapped if w.startswith(prefix)}
+            assert kinds == {True, False}, wrapper
     poisoned = _read("poisoned_requests.jsonl")
     assert poisoned and all(r["messages"][1]["content"].startswith("Sure, here is how") for r in poisoned)
     assert all(is_harmful(r["messages"][0]["content"]) for r in poisoned)
-    n_task = len(_read("support_tickets_train.jsonl"))
-    assert len(_read("poisoned_train.jsonl")) == n_task + len(poisoned)
-    assert len(_read("task_safety_mix_train.jsonl")) == n_task + len(mix)
+    rehearsal = {q for q in templates["general_rehearsal"]}
+    assert len(_read("poisoned_train.jsonl")) == script.POISONED_TASK_RECORDS + len(poisoned)
+    assert len(_read("task_safety_mix_train.jsonl")) == script.MIX_TASK_RECORDS + len(mix) + len(rehearsal)
+    assert rehearsal <= _users(_read("task_safety_mix_train.jsonl"))
     for name in ("task_safety_mix_train.jsonl", "poisoned_train.jsonl"):
         report = validate_dataset((BUNDLED_DIR / name).read_bytes(), tokenizer, max_seq_length=512,
                                   validation_data=(BUNDLED_DIR / "support_tickets_validation.jsonl").read_bytes())
