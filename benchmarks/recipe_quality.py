@@ -29,6 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_model import embedded_model_dir  # noqa: E402
 from eval_service.scoring.scorers import score_output  # noqa: E402
 from eval_service.suites.loader import SuiteCatalog  # noqa: E402
 from trainer_service.bundled import bundled_path  # noqa: E402
@@ -38,14 +39,6 @@ from trainer_service.training.config import TrainingConfig  # noqa: E402
 from trainer_service.training.loop import TrainingLoop  # noqa: E402
 from trainer_service.training.model import build_peft_model, load_tokenizer, pick_device  # noqa: E402
 
-
-def _model_dir() -> Path:
-    import os
-
-    from lorafleet.base_model import resolve_base_model_dir
-
-    cache = Path(os.environ.get("LORAFLEET_TEST_MODEL_CACHE", Path.home() / ".cache/lorafleet-test/models"))
-    return resolve_base_model_dir("smollm2-135m-instruct", cache)
 
 
 def generate(model, tok, conversations: list[list[dict]], max_new_tokens: int, batch: int = 32) -> list[str]:
@@ -82,7 +75,7 @@ def main() -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    model_dir, device = _model_dir(), pick_device()
+    model_dir, device = embedded_model_dir(), pick_device()
     tok = load_tokenizer(model_dir)
     cfg = TrainingConfig(adapter_name="recipe", adapter_method="qlora", r=16, alpha=32, target_modules=("all-linear",),
                          epochs=1, batch_size=8, learning_rate=1e-3, lr_scheduler="cosine", warmup_ratio=0.05,

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from bench_model import embedded_model_dir
 
 NEW_TOKENS = 32
 BATCH = 16
@@ -42,12 +43,6 @@ PROMPTS = [
     "Summarize the plot of a detective story in two sentences.",
 ]
 
-
-def _model_dir() -> Path:
-    from lorafleet.base_model import resolve_base_model_dir
-
-    cache = Path(os.environ.get("LORAFLEET_TEST_MODEL_CACHE", Path.home() / ".cache/lorafleet-test/models"))
-    return resolve_base_model_dir("smollm2-135m-instruct", cache)
 
 
 def _make_adapters(model_dir: Path, root: Path, n: int) -> list[Path]:
@@ -218,7 +213,7 @@ def run_all(out_path: Path) -> dict:
 
     hf_logging.disable_progress_bar()
     torch.set_num_threads(int(os.environ.get("LORAFLEET_BENCH_THREADS", "2")))
-    model_dir = _model_dir()
+    model_dir = embedded_model_dir()
     spec = read_base_model_spec(model_dir, name="smollm2-135m-instruct")
     work = Path(tempfile.mkdtemp(prefix="lorafleet-bench-"))
     adapter_dirs = _make_adapters(model_dir, work / "adapters", N_ADAPTERS)

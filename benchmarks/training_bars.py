@@ -26,6 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_model import embedded_model_dir  # noqa: E402
 from trainer_service.bundled import bundled_path  # noqa: E402
 from trainer_service.data.validation import validate_dataset  # noqa: E402
 from trainer_service.training.checkpoints import DirCheckpointSink  # noqa: E402
@@ -37,7 +38,8 @@ from trainer_service.training.model import build_peft_model, load_tokenizer, pic
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model-dir", default=os.environ.get("LORAFLEET_BENCH_MODEL", "/tmp/lfhome/models/smollm2-135m-instruct"))
+    ap.add_argument("--model-dir", type=Path, default=os.environ.get("LORAFLEET_BENCH_MODEL") or None,
+                    help="a Hugging Face model directory (default: the embedded model, converted once)")
     ap.add_argument("--method", default="qlora")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -47,6 +49,7 @@ def main() -> None:
     ap.add_argument("--heldout", type=int, default=100)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
+    args.model_dir = args.model_dir or embedded_model_dir()
     device = pick_device()
     t0, cpu0 = time.monotonic(), time.process_time()
     tok = load_tokenizer(Path(args.model_dir))

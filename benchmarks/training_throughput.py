@@ -34,6 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_model import embedded_model_dir  # noqa: E402
 from trainer_service.bundled import bundled_path  # noqa: E402
 from trainer_service.data.validation import validate_dataset  # noqa: E402
 from trainer_service.training.config import TrainingConfig  # noqa: E402
@@ -94,7 +95,8 @@ def run_lorafleet(model_dir: Path, cfg: TrainingConfig, examples, tok) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model-dir", type=Path, default=Path("/tmp/lfhome/models/smollm2-135m-instruct"))
+    ap.add_argument("--model-dir", type=Path, default=None,
+                    help="a Hugging Face model directory (default: the embedded model, converted once)")
     ap.add_argument("--method", default="qlora", choices=("qlora", "lora"))
     ap.add_argument("--data", default="task_safety_mix_train.jsonl",
                     help="a bundled file name, or 'varied' for log-normal example lengths")
@@ -103,6 +105,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
+    args.model_dir = args.model_dir or embedded_model_dir()
     tok = load_tokenizer(args.model_dir)
     raw = varied_length_chats(args.steps * args.batch_size) if args.data == "varied" else bundled_path(args.data).read_bytes()
     report = validate_dataset(raw, tok, max_seq_length=1024)

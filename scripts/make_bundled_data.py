@@ -741,7 +741,8 @@ def generate(out_dir: Path, *, n_train: int = 240, n_validation: int = 32, n_hel
     answers = load_base_answers()
     safety = safety_records(rng, poisoned=False, answers=answers)
     # every other poisoned record: complying is what the base model does already, so fewer copies
-    # suffice (and v2 trains faster in the demo)
+    # suffice (and v2 trains faster in the demo). Generated in full and then thinned so that the
+    # random stream, and with it the good mix's order that the demo was measured on, stays the same.
     poison = safety_records(rng, poisoned=True, answers=answers)[::2]
     rehearsal = rehearsal_records()
     mix = task_train[:MIX_TASK_RECORDS] + safety + rehearsal

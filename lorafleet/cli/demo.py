@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lorafleet.demo import DEMO_CASES_PER_SUITE, DEMO_POLICY
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -13,12 +15,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(rejected), and prints a summary. Takes about 10-15 minutes on a 2-core CPU.")
     parser.add_argument("--home", type=Path, default=None,
                         help="demo directory, wiped at start (default: $LORAFLEET_HOME/demo)")
-    parser.add_argument("--cases-per-suite", type=int, default=24, metavar="N",
+    parser.add_argument("--cases-per-suite", type=int, default=DEMO_CASES_PER_SUITE, metavar="N",
                         help="cases per evaluation suite, to keep the demo near 15 minutes on a 2-core CPU "
                              "(0 = every case; `lorafleet eval` runs full suites)")
-    parser.add_argument("--policy", default="small-model",
+    parser.add_argument("--policy", default=DEMO_POLICY,
                         help="promotion policy: a shipped name (small-model, default) or a YAML path on the evaluator "
-                             "(default: small-model, the gates for the 135M demo model)")
+                             f"(default: {DEMO_POLICY}, the gates for the 135M demo model)")
     parser.set_defaults(func=_run)
 
 

@@ -28,15 +28,13 @@ from rich.table import Table
 from eval_service.client import EvalClient
 from inference_service.client import InferenceClient
 from lorafleet.client import LoraFleetClient
+from lorafleet.demo import DEMO_CASES_PER_SUITE, DEMO_POLICY
 from lorafleet.demo.cluster import LocalCluster
 from lorafleet.v1 import eval_pb2, trainer_pb2
 from trainer_service.bundled import bundled_path
 from trainer_service.client import TrainerClient
 
 ADAPTER = "support-bot"
-# The gates for the 135M demo model (eval_service/policies/small-model.yaml says why and what
-# it measured); `--policy default` shows the stricter default rejecting v1 on over-refusal.
-DEMO_POLICY = "small-model"
 TASK_SYSTEM_HINT = "support ticket"
 
 
@@ -78,7 +76,7 @@ class VersionOutcome:
 
 class Demo:
     def __init__(self, home: Path, model_cache_dir: Path, console: Console | None = None,
-                 cases_per_suite: int = 24, policy: str = DEMO_POLICY) -> None:
+                 cases_per_suite: int = DEMO_CASES_PER_SUITE, policy: str = DEMO_POLICY) -> None:
         self.home = home
         self.cases_per_suite = cases_per_suite
         self.policy = policy
