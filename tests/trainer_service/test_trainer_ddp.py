@@ -1,4 +1,4 @@
-"""DDP under torchrun with 2 gloo CPU processes equals 1 process with 2 accumulation steps."""
+"""DDP under torchrun with 2 gloo CPU processes equals 1 process with 2 accumulation steps (LoRA and QLoRA)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -20,10 +21,12 @@ from trainer_service.training.model import build_peft_model
 from trainer_testkit import jsonl
 
 
-def test_two_gloo_ranks_match_single_process_accumulation(tiny_model_dir, tokenizer, toy_records, tmp_path) -> None:
+@pytest.mark.parametrize("method", ["lora", "qlora"])
+def test_two_gloo_ranks_match_single_process_accumulation(method, tiny_model_dir, tokenizer, toy_records,
+                                                          tmp_path) -> None:
     train_path = tmp_path / "train.jsonl"
     train_path.write_bytes(jsonl(toy_records[:32]))
-    common = dict(adapter_name="ddp-bot", adapter_method="lora", r=4, alpha=8, dropout=0.0, epochs=1,
+    common = dict(adapter_name="ddp-bot", adapter_method=method, r=4, alpha=8, dropout=0.0, epochs=1,
                   learning_rate=5e-3, lr_scheduler="constant", warmup_ratio=0.0, training_dataset_path=str(train_path),
                   max_seq_length=128, seed=7)
     ddp_cfg = TrainingConfig(batch_size=4, gradient_accumulation_steps=1, **common)
