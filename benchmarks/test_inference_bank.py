@@ -12,6 +12,12 @@ load of other processes on a shared machine hits every variant alike; ``a_step_l
 alternates one adapter / 16 adapters / no adapter on every single decode step of one batch.
 EOS is disabled on both sides so every row generates exactly 32 tokens.
 
+Threads: every forward pass of both systems runs on the engine's worker thread (PEFT's through
+``engine.call``, between engine steps, with the engine idle), and model loads and adapter reads
+run in threads that exit afterwards. A second long-lived thread that has run torch keeps an
+OpenMP pool, and with more pool threads than cores libgomp stops spin-waiting: small ops get
+2-4x slower for whoever runs (``lorafleet/compute_threads.py``). The server does the same.
+
 Run: ``pytest benchmarks/test_inference_bank.py -s`` (or ``python benchmarks/test_inference_bank.py``);
 results go to ``benchmarks/results/inference_bank.json`` (override with LORAFLEET_BENCH_OUT).
 """
@@ -29,6 +35,8 @@ from pathlib import Path
 import pytest
 import torch
 from bench_model import embedded_model_dir
+
+from lorafleet.compute_threads import call_in_fresh_thread as fresh
 
 NEW_TOKENS = 32
 BATCH = 16
@@ -213,17 +221,17 @@ def run_all(out_path: Path) -> dict:
 
     hf_logging.disable_progress_bar()
     torch.set_num_threads(int(os.environ.get("LORAFLEET_BENCH_THREADS", "2")))
-    model_dir = embedded_model_dir()
-    spec = read_base_model_spec(model_dir, name="smollm2-135m-instruct")
+    model_dir = fresh(embedded_model_dir)
+    spec = fresh(read_base_model_spec, model_dir, name="smollm2-135m-instruct")
     work = Path(tempfile.mkdtemp(prefix="lorafleet-bench-"))
-    adapter_dirs = _make_adapters(model_dir, work / "adapters", N_ADAPTERS)
+    adapter_dirs = fresh(_make_adapters, model_dir, work / "adapters", N_ADAPTERS)
     settings = Settings.from_env(environ={}, home=work / "home", quantization="nf4", device="cpu",
                                  adapter_slots=16, max_batch_size=BATCH, adapter_host_cache=64, max_adapter_rank=64)
     results: dict = {"config": {"model": "SmolLM2-135M-Instruct", "quantization": "nf4", "rank": RANK,
                                 "targets": ALL_LINEAR, "batch": BATCH, "new_tokens": NEW_TOKENS, "repeats": REPEATS,
                                 "torch_threads": torch.get_num_threads(), "device": "cpu"}}
 
-    rt = build_runtime(model_dir, spec, settings)
+    rt = fresh(build_runtime, model_dir, spec, settings)
     rt.engine.eos = set()  # fixed-length generation, like min_new_tokens on the PEFT side
     rt.engine.start()
     tok = rt.tokenizer
@@ -232,11 +240,14 @@ def run_all(out_path: Path) -> dict:
 
     ptok = AutoTokenizer.from_pretrained(str(model_dir))
     ptok.padding_side = "left"
-    pbase = AutoModelForCausalLM.from_pretrained(str(model_dir), device_map={"": "cpu"}, dtype=torch.float32,
-                                                 quantization_config=BitsAndBytesConfig(
-                                                     load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                                     bnb_4bit_compute_dtype=torch.float32))
-    pmodel = PeftModel.from_pretrained(pbase, str(adapter_dirs[0]), adapter_name="bench-00")
+    pbase = fresh(lambda: AutoModelForCausalLM.from_pretrained(
+        str(model_dir), device_map={"": "cpu"}, dtype=torch.float32,
+        quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                               bnb_4bit_compute_dtype=torch.float32)))
+    pmodel = fresh(PeftModel.from_pretrained, pbase, str(adapter_dirs[0]), adapter_name="bench-00")
+
+    def on_engine(fn):
+        return rt.engine.call(fn).result()
     pmodel.eval()
 
     # (c) cold load, interleaved with PEFT load_adapter of the same adapter (same page-cache state):
@@ -244,14 +255,14 @@ def run_all(out_path: Path) -> dict:
     cold, peft_loads = [], []
     for i in range(1, BATCH):
         t0 = time.perf_counter()
-        host = rt.adapters.put_host(rt.read_adapter(adapter_dirs[i], AdapterKey(f"bench-{i:02d}", 1)))
+        host = rt.adapters.put_host(fresh(rt.read_adapter, adapter_dirs[i], AdapterKey(f"bench-{i:02d}", 1)))
         slot = rt.engine.call(lambda h=host: rt.adapters.pin(h)).result()
         cold.append(time.perf_counter() - t0)
         assert slot
         t0 = time.perf_counter()
-        pmodel.load_adapter(str(adapter_dirs[i]), adapter_name=f"bench-{i:02d}")
+        fresh(pmodel.load_adapter, str(adapter_dirs[i]), adapter_name=f"bench-{i:02d}")
         peft_loads.append(time.perf_counter() - t0)
-    rt.adapters.put_host(rt.read_adapter(adapter_dirs[0], AdapterKey("bench-00", 1)))
+    rt.adapters.put_host(fresh(rt.read_adapter, adapter_dirs[0], AdapterKey("bench-00", 1)))
     hosts = [rt.adapters.get_host(AdapterKey(f"bench-{i:02d}", 1)) for i in range(BATCH)]
     results["c_bank_cold_load_s"] = {"median": statistics.median(cold), "runs": cold}
     results["c_peft_load_adapter_s"] = {"median": statistics.median(peft_loads), "runs": peft_loads}
@@ -260,7 +271,7 @@ def run_all(out_path: Path) -> dict:
     names16 = [f"bench-{i:02d}" for i in range(BATCH)]
     _engine_run(rt, ids16[:4], hosts[:4])  # warm-up
     pmodel.set_adapter("bench-00")
-    _peft_run(pmodel, ptok, prompts16[:4], None)
+    on_engine(lambda: _peft_run(pmodel, ptok, prompts16[:4], None))
     results["a_step_level"] = _step_ab(rt, ids16, hosts)
     print("step-level A/B", results["a_step_level"], flush=True)
     # (a)+(b): interleaved rounds so that load from other processes hits every variant alike;
@@ -269,8 +280,8 @@ def run_all(out_path: Path) -> dict:
         "bank_one_adapter": lambda: _engine_run(rt, ids16, [hosts[0]] * BATCH),
         "bank_16_adapters": lambda: _engine_run(rt, ids16, hosts),
         "bank_base_model_only": lambda: _engine_run(rt, ids16, [None] * BATCH),
-        "peft_one_adapter": lambda: _peft_run(pmodel, ptok, prompts16, None),
-        "peft_adapter_names_16": lambda: _peft_run(pmodel, ptok, prompts16, names16),
+        "peft_one_adapter": lambda: on_engine(lambda: _peft_run(pmodel, ptok, prompts16, None)),
+        "peft_adapter_names_16": lambda: on_engine(lambda: _peft_run(pmodel, ptok, prompts16, names16)),
     }
     rates: dict[str, list[float]] = {k: [] for k in variants}
     order = list(variants)
@@ -299,8 +310,8 @@ def run_all(out_path: Path) -> dict:
         registry.set_alias(f"bench-{i:02d}", "production", 1)
     prompts32 = [PROMPTS[i % len(PROMPTS)] for i in range(N_ADAPTERS)]
     ids32 = [list(tok(p)["input_ids"]) for p in prompts32]
-    hosts32 = [rt.adapters.put_host(rt.read_adapter(Path(registry.get_version(f"bench-{i:02d}", 1).artifact_path),
-                                                    AdapterKey(f"bench-{i:02d}", 1))) for i in range(N_ADAPTERS)]
+    hosts32 = [rt.adapters.put_host(fresh(rt.read_adapter, Path(registry.get_version(f"bench-{i:02d}", 1).artifact_path),
+                                          AdapterKey(f"bench-{i:02d}", 1))) for i in range(N_ADAPTERS)]
     loads_before, evictions_before = rt.adapters.loads, rt.adapters.evictions
 
     async def grpc_phase() -> dict:

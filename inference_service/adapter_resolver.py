@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lorafleet.compute_threads import in_fresh_thread
 from lorafleet.errors import FailedPrecondition
 from lorafleet.registry.refs import parse_ref
 from inference_service.model.adapter_weights import AdapterKey, HostAdapter
@@ -71,7 +72,8 @@ class AdapterResolver:
         fut = asyncio.get_running_loop().create_future()
         self._reads[resolved.key] = fut
         try:
-            adapter = await asyncio.to_thread(self.runtime.read_adapter, Path(resolved.artifact_path), resolved.key)
+            # a fresh thread, not the executor's: see lorafleet.compute_threads
+            adapter = await in_fresh_thread(self.runtime.read_adapter, Path(resolved.artifact_path), resolved.key)
             adapter = self.runtime.adapters.put_host(adapter)
             fut.set_result(adapter)
             return adapter

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from lorafleet.compute_threads import in_fresh_thread
 from lorafleet.server.binding import ServiceBinding
 from lorafleet.server.context import ServerContext
 
@@ -22,9 +23,10 @@ def build_bindings(ctx: ServerContext) -> list[ServiceBinding]:
     async def on_start() -> None:
         from inference_service.runtime import build_runtime
 
-        model_dir = await asyncio.to_thread(ctx.base_model_dir)
-        spec = await asyncio.to_thread(ctx.base_spec)
-        runtime = await asyncio.to_thread(build_runtime, model_dir, spec, ctx.settings)
+        # fresh threads: a lasting thread that ran torch would slow the engine (lorafleet.compute_threads)
+        model_dir = await in_fresh_thread(ctx.base_model_dir)
+        spec = await in_fresh_thread(ctx.base_spec)
+        runtime = await in_fresh_thread(build_runtime, model_dir, spec, ctx.settings)
         runtime.engine.start()
         servicer.base_fingerprint = spec.fingerprint
         servicer.attach(runtime)

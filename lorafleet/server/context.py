@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lorafleet.compute_threads import call_in_fresh_thread
 from lorafleet.config import Settings
 
 if TYPE_CHECKING:
@@ -19,7 +20,9 @@ class ServerContext:
     """Shared by every service binding of one server process.
 
     ``role`` is "trainer", "inference" or "eval". The base model is provisioned lazily because
-    only the trainer and inference need its weights.
+    only the trainer and inference need its weights; provisioning (which may convert the
+    embedded weights with torch) and reading the spec run in a thread that exits afterwards, so
+    whichever server thread asks first does not keep an OpenMP pool (``lorafleet.compute_threads``).
     """
 
     settings: Settings
@@ -31,13 +34,13 @@ class ServerContext:
         if self._base_dir is None:
             from lorafleet.base_model import resolve_base_model_dir
 
-            self._base_dir = resolve_base_model_dir(
-                self.settings.base_model, self.settings.resolved_model_cache_dir
+            self._base_dir = call_in_fresh_thread(
+                resolve_base_model_dir, self.settings.base_model, self.settings.resolved_model_cache_dir
             )
         return self._base_dir
 
     def base_spec(self) -> "BaseModelSpec":
-        return _spec_for(str(self.base_model_dir()), self.settings.base_model)
+        return call_in_fresh_thread(_spec_for, str(self.base_model_dir()), self.settings.base_model)
 
 
 @functools.lru_cache(maxsize=8)
