@@ -3,6 +3,10 @@
 Events are appended by the training thread and read by asyncio servicer coroutines; a waiter
 registers (loop, asyncio.Event) and is woken through ``loop.call_soon_threadsafe`` so no
 coroutine ever blocks the event loop on a thread primitive.
+
+Milestones (every event but per-step progress) are also persisted with the job (``jobs.py``), so
+a restarted trainer replays a job's history with its original sequence numbers: a log can start
+from that ``history`` and continues numbering after it.
 """
 
 from __future__ import annotations
@@ -34,9 +38,25 @@ class JobEvent:
     message: str = ""
 
 
+def event_to_dict(e: JobEvent) -> dict[str, Any]:
+    """JSON-safe form, for persisting milestones in the job record."""
+    out: dict[str, Any] = {"sequence": e.sequence, "type": e.type, "state": e.state, "time": e.time.isoformat()}
+    for key in ("progress", "evaluation", "checkpoint"):
+        if getattr(e, key) is not None:
+            out[key] = getattr(e, key)
+    if e.message:
+        out["message"] = e.message
+    return out
+
+
+def event_from_dict(d: dict[str, Any]) -> JobEvent:
+    return JobEvent(int(d["sequence"]), str(d["type"]), str(d["state"]), datetime.fromisoformat(d["time"]),
+                    d.get("progress"), d.get("evaluation"), d.get("checkpoint"), str(d.get("message", "")))
+
+
 class EventLog:
-    def __init__(self) -> None:
-        self._events: list[JobEvent] = []
+    def __init__(self, history: list[JobEvent] | None = None) -> None:
+        self._events: list[JobEvent] = sorted(history or [], key=lambda e: e.sequence)
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self.closed = False

@@ -24,6 +24,11 @@ Restart semantics (a trainer restarted mid-job never shows a job RUNNING forever
 One trainer process per registry database is assumed (``lorafleet serve trainer``); a second
 trainer on the same database would fail the first one's running job at its start-up.
 
+Events: WatchTrainingJob replays a job's event log. Per-step progress lives in memory (the
+latest is in the job record); milestones — state changes, evaluations, checkpoints, log lines —
+are persisted in the job record too, so after a restart a watcher still gets the job's history
+with its original sequence numbers, followed by what happened since.
+
 Cancellation: ``cancel`` sets the job's event; the training loop checks it inside every decoder
 layer's forward and backward, so a running job stops within a fraction of a step. Checkpoints
 are written atomically (artifact store temp + rename) and a cancelled job's checkpoints are
@@ -52,7 +57,8 @@ from trainer_service.data.datasets import DatasetStore
 from trainer_service.data.formats import DatasetFormat
 from trainer_service.data.tokenize import TokenizedExample
 from trainer_service.data.validation import ValidationReport, validate_dataset
-from trainer_service.events import CHECKPOINT_SAVED, EVALUATION, LOG, PROGRESS, STATE_CHANGED, EventLog
+from trainer_service.events import (CHECKPOINT_SAVED, EVALUATION, LOG, PROGRESS, STATE_CHANGED, EventLog, JobEvent,
+                                    event_from_dict, event_to_dict)
 from trainer_service.training.checkpoints import ArtifactCheckpointSink
 from trainer_service.training.config import TrainingConfig
 
@@ -64,6 +70,7 @@ VALIDATING, QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
 STATES = (VALIDATING, QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
 MAX_ISSUES_IN_ERROR = 20
+MILESTONES_KEPT = 500  # persisted events per job (state changes, evaluations, checkpoints, logs)
 
 
 def _now() -> datetime:
@@ -130,6 +137,7 @@ class JobRunner:
         self._cancels: dict[str, threading.Event] = {}
         self._prepared: dict[str, _Prepared] = {}
         self._lock = threading.Lock()
+        self._persist_lock = threading.Lock()
         self._tokenizer: Any = None
         self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -167,7 +175,7 @@ class JobRunner:
                 self._set_state(record.id, FAILED, expected=state, error=reason, finished_at=_now().isoformat())
                 log.warning("job failed by restart", extra={"job_id": record.id, "previous_state": state})
         for record in sorted(self._all(QUEUED), key=lambda r: r.created_at):
-            self._event_log(record.id).append(STATE_CHANGED, QUEUED, message="re-queued after trainer restart")
+            self._append(record.id, STATE_CHANGED, QUEUED, message="re-queued after trainer restart")
             self._queue.put(record.id)
         self._refresh_state_gauge()
 
@@ -212,7 +220,7 @@ class JobRunner:
         self.store.put(job_id, state=VALIDATING, subject=config.adapter_name, payload={
             "config": asdict(config), "dataset_sha256": train_sha, "validation_dataset_sha256": val_sha,
             "progress": {}, "checkpoints": [], "adapter_version": 0, "error": "", "metrics": {}, "created": now})
-        self._event_log(job_id).append(STATE_CHANGED, VALIDATING)
+        self._append(job_id, STATE_CHANGED, VALIDATING)
         try:
             prepared = self._prepare(config, train, validation)
         except InvalidArgument as exc:
@@ -254,7 +262,7 @@ class JobRunner:
     def events(self, job_id: str) -> EventLog:
         job = self.get(job_id)
         ev_log = self._event_log(job_id)
-        if ev_log.last_sequence == 0:  # job from before a restart: its current state is the history we have
+        if ev_log.last_sequence == 0:  # no history persisted (an older trainer's job): its state is all we know
             ev_log.append(STATE_CHANGED, job.state, message=job.error)
         if job.state in TERMINAL:
             ev_log.close()
@@ -272,7 +280,37 @@ class JobRunner:
     # -- internals ----------------------------------------------------------------------------
     def _event_log(self, job_id: str) -> EventLog:
         with self._lock:
-            return self._events.setdefault(job_id, EventLog())
+            ev_log = self._events.get(job_id)
+        if ev_log is not None:
+            return ev_log
+        history = self._persisted_events(job_id)  # outside the lock: a database read
+        with self._lock:
+            return self._events.setdefault(job_id, EventLog(history))
+
+    def _persisted_events(self, job_id: str) -> list[JobEvent]:
+        record = self.store.get(job_id)
+        out = []
+        for d in (record.payload.get("events", []) if record is not None else []):
+            try:
+                out.append(event_from_dict(d))
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("skipping a malformed persisted job event", extra={"job_id": job_id, "error": str(exc)})
+        return out
+
+    def _append(self, job_id: str, type: str, state: str, **fields: Any) -> None:
+        """Add an event to the job's log; milestones (not per-step progress) are persisted too."""
+        event = self._event_log(job_id).append(type, state, **fields)
+        if type == PROGRESS:
+            return
+        with self._persist_lock:
+            try:
+                record = self.store.get(job_id)
+                if record is None:
+                    return
+                kept = [*record.payload.get("events", []), event_to_dict(event)][-MILESTONES_KEPT:]
+                self.store.update(job_id, payload={"events": kept})
+            except Exception:  # noqa: BLE001 - history is best effort; the job and its live watchers go on
+                log.exception("persisting a job event failed", extra={"job_id": job_id, "event_type": type})
 
     def _prepare(self, config: TrainingConfig, train: bytes, validation: bytes | None) -> _Prepared:
         report = self.validate_data(train=train, validation=validation, max_seq_length=config.max_seq_length,
@@ -300,7 +338,7 @@ class JobRunner:
 
     def _set_state(self, job_id: str, state: str, *, expected: str | None = None, **payload: Any) -> None:
         self.store.update(job_id, state=state, expected_state=expected, payload=payload or None)
-        self._event_log(job_id).append(STATE_CHANGED, state, message=payload.get("error", ""))
+        self._append(job_id, STATE_CHANGED, state, message=payload.get("error", ""))
         if state in TERMINAL:
             self._event_log(job_id).close()
         self._refresh_state_gauge()
@@ -375,7 +413,6 @@ class JobRunner:
         from trainer_service.training.model import build_peft_model, pick_device
 
         device = pick_device(self.device)
-        ev_log = self._event_log(job.id)
         model = build_peft_model(self._base_model_dir(), job.config, device)
         checkpoints: list[dict] = []
 
@@ -387,20 +424,20 @@ class JobRunner:
                 metrics.STEP_SECONDS.observe(payload.get("step_seconds", 0.0))
                 if "train_loss" in payload:
                     metrics.CURRENT_LOSS.set(payload["train_loss"])
-                ev_log.append(PROGRESS, RUNNING, progress=payload)
+                self._append(job.id, PROGRESS, RUNNING, progress=payload)
                 now = time.monotonic()
                 if now - self._last_persist.get(job.id, 0) > 1.0 or payload["step"] == payload["total_steps"]:
                     self._last_persist[job.id] = now
                     self.store.update(job.id, payload={"progress": payload})
             elif kind == "evaluation":
-                ev_log.append(EVALUATION, RUNNING, evaluation=payload)
+                self._append(job.id, EVALUATION, RUNNING, evaluation=payload)
             elif kind == "checkpoint":
                 # the loop keeps only the best checkpoint on disk, so the job lists just that one
                 checkpoints[:] = [{**payload, "created": _now().isoformat()}]
-                ev_log.append(CHECKPOINT_SAVED, RUNNING, checkpoint=payload)
+                self._append(job.id, CHECKPOINT_SAVED, RUNNING, checkpoint=payload)
                 self.store.update(job.id, payload={"checkpoints": checkpoints})
             else:
-                ev_log.append(LOG, RUNNING, message=str(payload.get("message", "")))
+                self._append(job.id, LOG, RUNNING, message=str(payload.get("message", "")))
 
         tok = self.tokenizer()
         loop = TrainingLoop(job.config, model, tok, device=device, sink=sink, emit=emit, cancel=cancel)
@@ -419,6 +456,6 @@ class JobRunner:
                      "validation_dataset_sha256": job.validation_dataset_sha256, "config_json": config_json,
                      "base_model": self.base_model_name or str(self._base_spec().name)},
             metrics=metrics_out, description=job.config.description)
-        ev_log.append(LOG, RUNNING, message=f"registered {version.ref} (CANDIDATE)")
+        self._append(job.id, LOG, RUNNING, message=f"registered {version.ref} (CANDIDATE)")
         log.info("job succeeded", extra={"job_id": job.id, "adapter": version.ref, **metrics_out})
         return {"adapter_version": version.version, "metrics": metrics_out}

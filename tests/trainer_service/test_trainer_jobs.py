@@ -184,3 +184,49 @@ def test_graceful_stop_fails_the_running_job_and_keeps_queued_ones(make_runner, 
     stopped = runner.get(running.id)
     assert stopped.state == "FAILED" and "shut down" in stopped.error
     assert runner.get(queued.id).state == "QUEUED"
+
+
+def test_restarted_trainer_replays_a_jobs_milestones_with_their_sequence_numbers(make_runner, toy_records) -> None:
+    first = make_runner()
+    ds = _upload(first, jsonl(toy_records))
+    job = first.create(_cfg(ds, max_steps=4, eval_every_steps=2))
+    assert first.wait(job.id, timeout=300).state == "SUCCEEDED"
+    live = first.events(job.id).after(0)
+    milestones = [e for e in live if e.type != "progress"]
+    assert any(e.type == "progress" for e in live)
+    first.stop(timeout=30)
+
+    second = make_runner()  # a new process: nothing in memory, the same registry
+    replay = second.events(job.id)
+    assert replay.closed
+    got = replay.after(0)
+    assert [(e.sequence, e.type, e.state) for e in got] == [(e.sequence, e.type, e.state) for e in milestones]
+    assert [e.state for e in got if e.type == "state_changed"] == ["VALIDATING", "QUEUED", "RUNNING", "SUCCEEDED"]
+    evals = [e for e in got if e.type == "evaluation"]
+    assert [e.evaluation["step"] for e in evals] == [0, 2, 4]  # step 0, then every 2 steps
+    assert all(e.evaluation["validation_loss"] > 0 for e in evals)
+    assert [e.evaluation for e in evals] == [e.evaluation for e in milestones if e.type == "evaluation"]
+    assert any(e.type == "checkpoint_saved" for e in got)
+    assert any(e.type == "log" and "registered toy-bot@1" in e.message for e in got)
+
+
+def test_a_job_failed_by_restart_continues_its_persisted_history(make_runner, registry, toy_records) -> None:
+    first = make_runner(start=False)
+    ds = _upload(first, jsonl(toy_records))
+    base = {"config": __import__("dataclasses").asdict(_cfg(ds)), "dataset_sha256": "x",
+            "validation_dataset_sha256": "", "progress": {"step": 5}, "checkpoints": [], "adapter_version": 0,
+            "error": "", "metrics": {},
+            "events": [{"sequence": 1, "type": "state_changed", "state": "VALIDATING", "time": "2026-11-21T10:00:00+00:00"},
+                       {"sequence": 2, "type": "state_changed", "state": "QUEUED", "time": "2026-11-21T10:00:01+00:00"},
+                       {"sequence": 3, "type": "state_changed", "state": "RUNNING", "time": "2026-11-21T10:00:02+00:00"},
+                       {"sequence": 40, "type": "evaluation", "state": "RUNNING", "time": "2026-11-21T10:01:00+00:00",
+                        "evaluation": {"step": 5, "validation_loss": 1.25}},
+                       {"bogus": True}]}
+    registry.records(JOB_KIND).put("job-cut", state="RUNNING", subject="toy-bot", payload=base)
+    runner = make_runner()
+    events = runner.events("job-cut").after(0)
+    assert [(e.sequence, e.state) for e in events] == [(1, "VALIDATING"), (2, "QUEUED"), (3, "RUNNING"),
+                                                      (40, "RUNNING"), (41, "FAILED")]
+    assert events[3].evaluation == {"step": 5, "validation_loss": 1.25}
+    assert "trainer restarted" in events[-1].message
+    assert runner.events("job-cut").closed
