@@ -16,8 +16,9 @@ Metric: real (non-padding) tokens per second of the training run (model load exc
 Trainer its ``train_runtime``). The CPU may be shared with other work, so the two systems run
 interleaved for ``--rounds`` rounds and the per-round ratio is reported with the median;
 process CPU seconds are reported too (tokens per CPU-second is less sensitive to contention).
-Before the measured rounds, each system runs ``--warmup-steps`` steps that are not counted, so
-one-off costs of the process (lazy imports, first-call kernel setup) fall on neither side.
+Every measured run is a fresh process (the order alternates per round), so neither system inherits
+the other's allocator, thread or page-cache state; each process first runs ``--warmup-steps``
+uncounted steps, so its one-off costs (lazy imports, first-call kernel setup) are not timed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import argparse
 import json
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -95,6 +97,41 @@ def run_lorafleet(model_dir: Path, cfg: TrainingConfig, examples, tok) -> dict:
     return {"runtime_s": result.metrics["train_runtime_seconds"], "wall_s": wall, "cpu_s": cpu, "steps": result.steps}
 
 
+def _setup(args: argparse.Namespace):
+    """Tokenizer, the measured examples and the shared config: identical in parent and children."""
+    tok = load_tokenizer(args.model_dir)
+    raw = varied_length_chats(args.steps * args.batch_size) if args.data == "varied" else bundled_path(args.data).read_bytes()
+    report = validate_dataset(raw, tok, max_seq_length=1024)
+    assert report.valid, report.errors()[:3]
+    examples = report.train[: args.steps * args.batch_size]
+    cfg = TrainingConfig(adapter_name="bench", adapter_method=args.method, r=16, alpha=32, dropout=0.05,
+                         target_modules=("all-linear",), epochs=1, batch_size=args.batch_size, learning_rate=2e-4,
+                         lr_scheduler="linear", warmup_ratio=0.0, training_dataset_id="ds-bench", seed=42)
+    return tok, examples, cfg
+
+
+RUNNERS = {"trainer": run_trainer, "lorafleet": run_lorafleet}
+
+
+def _child(args: argparse.Namespace) -> None:
+    """One system, one fresh process: uncounted warm-up steps, then the measured run (JSON on stdout)."""
+    tok, examples, cfg = _setup(args)
+    run = RUNNERS[args.child]
+    if args.warmup_steps:
+        run(args.model_dir, cfg, examples[: args.warmup_steps * args.batch_size], tok)
+    print(json.dumps(run(args.model_dir, cfg, examples, tok)), flush=True)
+
+
+def _spawn(args: argparse.Namespace, system: str) -> dict:
+    cmd = [sys.executable, __file__, "--child", system, "--model-dir", str(args.model_dir), "--method", args.method,
+           "--data", args.data, "--batch-size", str(args.batch_size), "--steps", str(args.steps),
+           "--warmup-steps", str(args.warmup_steps)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{system} run failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model-dir", type=Path, default=None,
@@ -105,30 +142,24 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--warmup-steps", type=int, default=2, help="uncounted steps per system before round 0")
+    ap.add_argument("--warmup-steps", type=int, default=2, help="uncounted steps before each measured run")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--child", choices=tuple(RUNNERS), help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.model_dir = args.model_dir or embedded_model_dir()
-    tok = load_tokenizer(args.model_dir)
-    raw = varied_length_chats(args.steps * args.batch_size) if args.data == "varied" else bundled_path(args.data).read_bytes()
-    report = validate_dataset(raw, tok, max_seq_length=1024)
-    assert report.valid, report.errors()[:3]
-    examples = report.train[: args.steps * args.batch_size]
+    if args.child:
+        _child(args)
+        return
+    _, examples, _ = _setup(args)
     real_tokens = sum(e.num_tokens for e in examples)
     padded_tokens = sum(max(e.num_tokens for e in examples[i:i + args.batch_size]) * len(examples[i:i + args.batch_size])
                         for i in range(0, len(examples), args.batch_size))
-    cfg = TrainingConfig(adapter_name="bench", adapter_method=args.method, r=16, alpha=32, dropout=0.05,
-                         target_modules=("all-linear",), epochs=1, batch_size=args.batch_size, learning_rate=2e-4,
-                         lr_scheduler="linear", warmup_ratio=0.0, training_dataset_id="ds-bench", seed=42)
-    if args.warmup_steps:
-        warm = examples[: args.warmup_steps * args.batch_size]
-        run_trainer(args.model_dir, cfg, warm, tok)
-        run_lorafleet(args.model_dir, cfg, warm, tok)
     rounds = []
     for r in range(args.rounds):
-        base = run_trainer(args.model_dir, cfg, examples, tok)
-        ours = run_lorafleet(args.model_dir, cfg, examples, tok)
-        row = {"round": r, "trainer": base, "lorafleet": ours,
+        order = ("trainer", "lorafleet") if r % 2 == 0 else ("lorafleet", "trainer")
+        runs = {system: _spawn(args, system) for system in order}
+        base, ours = runs["trainer"], runs["lorafleet"]
+        row = {"round": r, "order": list(order), "trainer": base, "lorafleet": ours,
                "trainer_tokens_per_s": real_tokens / base["runtime_s"],
                "lorafleet_tokens_per_s": real_tokens / ours["runtime_s"],
                "trainer_tokens_per_cpu_s": real_tokens / base["cpu_s"],
@@ -140,7 +171,7 @@ def main() -> None:
     out = {
         "method": args.method, "lora": {"r": 16, "alpha": 32, "target_modules": "all-linear"},
         "data": args.data, "examples": len(examples), "batch_size": args.batch_size, "steps": args.steps,
-        "warmup_steps": args.warmup_steps,
+        "warmup_steps": args.warmup_steps, "process_per_run": True,
         "real_tokens": real_tokens, "padded_tokens_trainer": padded_tokens,
         "padding_fraction_trainer": 1 - real_tokens / padded_tokens, "torch_threads": torch.get_num_threads(),
         "example_tokens_min_max": [min(e.num_tokens for e in examples), max(e.num_tokens for e in examples)],
