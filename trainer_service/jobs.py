@@ -299,15 +299,14 @@ class JobRunner:
 
     def _append(self, job_id: str, type: str, state: str, **fields: Any) -> None:
         """Add an event to the job's log; milestones (not per-step progress) are persisted too."""
-        event = self._event_log(job_id).append(type, state, **fields)
+        ev_log = self._event_log(job_id)
+        ev_log.append(type, state, **fields)
         if type == PROGRESS:
             return
-        with self._persist_lock:
+        with self._persist_lock:  # serialised, so an older list never overwrites a newer one
+            # the log was seeded from the stored milestones and never drops one: derive, don't re-read
+            kept = [event_to_dict(e) for e in ev_log.after(0) if e.type != PROGRESS][-MILESTONES_KEPT:]
             try:
-                record = self.store.get(job_id)
-                if record is None:
-                    return
-                kept = [*record.payload.get("events", []), event_to_dict(event)][-MILESTONES_KEPT:]
                 self.store.update(job_id, payload={"events": kept})
             except Exception:  # noqa: BLE001 - history is best effort; the job and its live watchers go on
                 log.exception("persisting a job event failed", extra={"job_id": job_id, "event_type": type})

@@ -31,15 +31,16 @@ class FastMaskDropout(nn.Module):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout p must be in [0, 1), got {p}")
         self.p = p
-        self._threshold = -(_LEVELS // 2) + round(p * _LEVELS)  # drop iff u < threshold
-        self._scale = 1.0 / (1.0 - round(p * _LEVELS) / _LEVELS)
+        self._drop_levels = round(p * _LEVELS)  # k: an element is dropped with probability k / 2^16
+        self._threshold = -(_LEVELS // 2) + self._drop_levels  # drop iff u < threshold
+        self._scale = 1.0 / (1.0 - self.effective_p)
         if seed is None:
             seed = int(torch.randint(0, 2**63 - 1, (1,)).item())
         self._bits = np.random.SFC64(seed)
 
     @property
     def effective_p(self) -> float:
-        return round(self.p * _LEVELS) / _LEVELS
+        return self._drop_levels / _LEVELS
 
     def keep_mask(self, shape: torch.Size) -> torch.Tensor:
         """Boolean mask, True where an element is kept."""
