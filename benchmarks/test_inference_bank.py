@@ -16,7 +16,7 @@ Threads: every forward pass of both systems runs on the engine's worker thread (
 ``engine.call``, between engine steps, with the engine idle), and model loads and adapter reads
 run in threads that exit afterwards. A second long-lived thread that has run torch keeps an
 OpenMP pool, and with more pool threads than cores libgomp stops spin-waiting: small ops get
-2-4x slower for whoever runs (``lorafleet/compute_threads.py``). The server does the same.
+2-7x slower for whoever runs (``benchmarks/openmp_pools.py``, ``lorafleet/compute_threads.py``). The server does the same.
 
 Run: ``pytest benchmarks/test_inference_bank.py -s`` (or ``python benchmarks/test_inference_bank.py``);
 results go to ``benchmarks/results/inference_bank.json`` (override with LORAFLEET_BENCH_OUT).

@@ -3,10 +3,10 @@
 Why: PyTorch's CPU kernels use OpenMP (libgomp), and libgomp gives every thread that ever runs
 a parallel region its own pool of worker threads, alive until that thread exits. Once the
 process holds more pool threads than CPUs, libgomp stops spin-waiting between parallel regions
-("throttled" spin) and every small op pays a futex wake-up. Measured on the 2-core CI box: a
-``[16,1,576] @ [16,576,16]`` bmm takes 9 µs on the only pool and 42 µs when a second thread has
-a pool; a LoRA-bank decode step of SmolLM2-135M went from 0.088 s to 0.12 s. A long-lived
-helper thread that once loaded a model (``asyncio.to_thread`` reuses executor threads forever)
+("throttled" spin) and every small op pays a futex wake-up. ``benchmarks/openmp_pools.py`` on
+the 2-core CI box: the bank's ``[16,1,576] @ [16,576,16]`` bmm takes 9 µs on a worker thread
+that owns the only pool and 62 µs once the main thread has one too (a 576×576 mm: 88 vs 176 µs);
+after the same load in a thread that exited, 9 µs again. A long-lived helper thread that once loaded a model (``asyncio.to_thread`` reuses executor threads forever)
 is enough to slow the engine thread for the life of the process.
 
 Rule: steady-state torch work runs on one long-lived thread (the engine's worker, the trainer's
