@@ -11,7 +11,9 @@ and that decide CPU throughput and control:
    hidden states first and project only those.
 3. LoRA dropout masks from a fast generator on CPU (``training/dropout.py``): same distribution,
    ~4× cheaper than ``nn.Dropout``'s element-wise Mersenne Twister.
-4. Cancellation inside a step (a forward hook and a backward tensor hook per decoder layer), so
+4. The LoRA branch as one autograd node on CPU (``training/fused_lora.py``): dropout, A, B, the
+   scale and the sum in one GEMM epilogue, one pass over each activation instead of five.
+5. Cancellation inside a step (a forward hook and a backward tensor hook per decoder layer), so
    a cancel stops within a fraction of a step, not after it.
 
 Loss: token-level mean over the optimizer step, ``L = Σ_t CE(logits_t, y_t) / N`` with N the
@@ -42,6 +44,7 @@ from trainer_service.data.tokenize import IGNORE_INDEX, TokenizedExample
 from trainer_service.training.checkpoints import CheckpointSink
 from trainer_service.training.config import TrainingConfig, lr_at
 from trainer_service.training.dropout import use_fast_mask_dropout
+from trainer_service.training.fused_lora import use_fused_lora
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +176,7 @@ class TrainingLoop:
         self.rank, self.world = rank, world
         if device.type == "cpu":  # CUDA's fused dropout kernel is already cheap
             use_fast_mask_dropout(peft_model)
+            use_fused_lora(peft_model)
         self.loss_module = TokenLoss(peft_model)
         self.forward_module = wrap(self.loss_module) if wrap is not None else self.loss_module
 
