@@ -33,7 +33,7 @@ from trainer_service.training.checkpoints import DirCheckpointSink  # noqa: E402
 from trainer_service.training.config import TrainingConfig  # noqa: E402
 from trainer_service.training.loop import TrainingLoop  # noqa: E402
 from trainer_service.training.heldout import category_rate  # noqa: E402
-from trainer_service.training.model import build_peft_model, load_tokenizer, pick_device  # noqa: E402
+from trainer_service.training.model import build_peft_model, load_tokenizer, pick_device, resolve_compute_dtype  # noqa: E402
 
 
 def main() -> None:
@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=16, help="0: the full epoch (30 steps)")
     ap.add_argument("--eval-every", type=int, default=8)
     ap.add_argument("--heldout", type=int, default=100)
+    ap.add_argument("--compute-dtype", default="auto", choices=("auto", "float32", "bfloat16"))
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     args.model_dir = args.model_dir or embedded_model_dir()
@@ -59,7 +60,7 @@ def main() -> None:
     cfg = TrainingConfig(adapter_name="support-bot", adapter_method=args.method, r=16, alpha=32,
                          target_modules=("all-linear",), epochs=args.epochs, batch_size=args.batch_size,
                          learning_rate=args.lr, warmup_ratio=0.1, training_dataset_id="ds-bench",
-                         max_steps=args.max_steps, eval_every_steps=args.eval_every)
+                         max_steps=args.max_steps, eval_every_steps=args.eval_every, compute_dtype=args.compute_dtype)
     model = build_peft_model(Path(args.model_dir), cfg, device)
     events = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,6 +80,7 @@ def main() -> None:
             base_rate, base = category_rate(model, tok, cases)
     m = result.metrics
     out = {
+        "compute_dtype": str(resolve_compute_dtype(cfg, device)).removeprefix("torch."),
         "device": str(device), "torch_threads": torch.get_num_threads(), "method": args.method,
         "cpu_seconds_incl_load": cpu_s, "load_average_at_end": os.getloadavg(),
         "train_wall_seconds_incl_load": train_wall, "train_loop_seconds": m["train_runtime_seconds"],

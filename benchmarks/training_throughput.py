@@ -3,6 +3,9 @@
     python benchmarks/training_throughput.py [--method qlora] [--steps 6] [--rounds 2] [--out results.json]
 
 Same base model, same LoRA config (r=16, alpha=32, all linear layers; QLoRA nf4 by default),
+same compute dtype (``--compute-dtype``, default ``auto``: both models come from the same
+``build_peft_model``, so on a CPU with native bf16 both multiply in bf16; the JSON records which,
+and the fp32 vs bf16 GEMM speed at the model's shapes that explains it),
 same examples (the bundled task + safety mix, assistant-only labels from the same tokenizer
 code), same batch size, optimizer, learning rate and number of optimizer steps; one epoch over
 exactly ``steps × batch`` examples so both runs see the same tokens.
@@ -43,7 +46,7 @@ from trainer_service.bundled import bundled_path  # noqa: E402
 from trainer_service.data.validation import validate_dataset  # noqa: E402
 from trainer_service.training.config import TrainingConfig  # noqa: E402
 from trainer_service.training.loop import TrainingLoop  # noqa: E402
-from trainer_service.training.model import build_peft_model, load_tokenizer  # noqa: E402
+from trainer_service.training.model import build_peft_model, load_tokenizer, resolve_compute_dtype  # noqa: E402
 
 
 def varied_length_chats(n: int, seed: int = 0) -> bytes:
@@ -106,8 +109,26 @@ def _setup(args: argparse.Namespace):
     examples = report.train[: args.steps * args.batch_size]
     cfg = TrainingConfig(adapter_name="bench", adapter_method=args.method, r=16, alpha=32, dropout=0.05,
                          target_modules=("all-linear",), epochs=1, batch_size=args.batch_size, learning_rate=2e-4,
-                         lr_scheduler="linear", warmup_ratio=0.0, training_dataset_id="ds-bench", seed=42)
+                         lr_scheduler="linear", warmup_ratio=0.0, training_dataset_id="ds-bench", seed=42,
+                         compute_dtype=args.compute_dtype)
     return tok, examples, cfg
+
+
+def gemm_speeds(tokens: int = 640, hidden: int = 576, inner: int = 1536, repeats: int = 30) -> dict:
+    """GFLOP/s of ``F.linear`` in fp32 and bf16 at the 135M model's MLP shape (one micro-batch of
+    ``tokens``): what choosing the compute dtype buys on this CPU."""
+    out = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        x, w = torch.randn(tokens, hidden, dtype=dtype), torch.randn(inner, hidden, dtype=dtype)
+        for _ in range(3):
+            torch.nn.functional.linear(x, w)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            torch.nn.functional.linear(x, w)
+        seconds = (time.perf_counter() - t0) / repeats
+        out[str(dtype).removeprefix("torch.")] = 2 * tokens * hidden * inner / seconds / 1e9
+    out["bf16_over_fp32"] = out["bfloat16"] / out["float32"]
+    return out
 
 
 RUNNERS = {"trainer": run_trainer, "lorafleet": run_lorafleet}
@@ -125,7 +146,7 @@ def _child(args: argparse.Namespace) -> None:
 def _spawn(args: argparse.Namespace, system: str) -> dict:
     cmd = [sys.executable, __file__, "--child", system, "--model-dir", str(args.model_dir), "--method", args.method,
            "--data", args.data, "--batch-size", str(args.batch_size), "--steps", str(args.steps),
-           "--warmup-steps", str(args.warmup_steps)]
+           "--warmup-steps", str(args.warmup_steps), "--compute-dtype", args.compute_dtype]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{system} run failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
@@ -143,6 +164,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--warmup-steps", type=int, default=2, help="uncounted steps before each measured run")
+    ap.add_argument("--compute-dtype", default="auto", choices=("auto", "float32", "bfloat16"),
+                    help="the shared TrainingConfig.compute_dtype of both systems")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--child", choices=tuple(RUNNERS), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -150,7 +173,9 @@ def main() -> None:
     if args.child:
         _child(args)
         return
-    _, examples, _ = _setup(args)
+    _, examples, cfg = _setup(args)
+    gemm = gemm_speeds()
+    print(json.dumps({"gemm_gflops": gemm}), flush=True)
     real_tokens = sum(e.num_tokens for e in examples)
     padded_tokens = sum(max(e.num_tokens for e in examples[i:i + args.batch_size]) * len(examples[i:i + args.batch_size])
                         for i in range(0, len(examples), args.batch_size))
@@ -171,7 +196,9 @@ def main() -> None:
     out = {
         "method": args.method, "lora": {"r": 16, "alpha": 32, "target_modules": "all-linear"},
         "data": args.data, "examples": len(examples), "batch_size": args.batch_size, "steps": args.steps,
-        "warmup_steps": args.warmup_steps, "process_per_run": True,
+        "warmup_steps": args.warmup_steps, "process_per_run": True, "compute_dtype": args.compute_dtype,
+        "compute_dtype_resolved": str(resolve_compute_dtype(cfg, torch.device("cpu"))).removeprefix("torch."),
+        "gemm_gflops": gemm,
         "real_tokens": real_tokens, "padded_tokens_trainer": padded_tokens,
         "padding_fraction_trainer": 1 - real_tokens / padded_tokens, "torch_threads": torch.get_num_threads(),
         "example_tokens_min_max": [min(e.num_tokens for e in examples), max(e.num_tokens for e in examples)],

@@ -75,6 +75,9 @@ def register(subparsers: Any) -> None:
     g.add_argument("--max-steps", type=int, default=0)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--no-packing", action="store_true")
+    g.add_argument("--compute-dtype", choices=("auto", "float32", "bfloat16"), default="auto",
+                   help="precision of the frozen base's matmuls (auto: bfloat16 for QLoRA where the CPU/GPU "
+                        "multiplies it natively, else float32)")
     g.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (default: once per epoch)")
     g.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE")
     p.add_argument("--description", default="")
@@ -134,7 +137,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         r=args.rank, alpha=args.alpha, dropout=args.dropout, target_modules=args.target_modules,
         use_rslora=args.rslora, validation_dataset_id=val_id, validation_dataset_path=val_path,
         validation_split=args.validation_split, dataset_format=args.format, description=args.description,
-        lr_scheduler=args.scheduler, **hp)
+        lr_scheduler=args.scheduler, compute_dtype=args.compute_dtype, **hp)
     if args.no_wait:
         return _print_job(job, args.json)
     if not args.json:

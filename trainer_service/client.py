@@ -25,6 +25,8 @@ FORMATS = {"": trainer_pb2.DATASET_FORMAT_UNSPECIFIED, "chat": trainer_pb2.DATAS
 METHODS = {"lora": trainer_pb2.ADAPTER_METHOD_LORA, "qlora": trainer_pb2.ADAPTER_METHOD_QLORA}
 SCHEDULERS = {"": trainer_pb2.LR_SCHEDULER_UNSPECIFIED, "linear": trainer_pb2.LR_SCHEDULER_LINEAR,
               "cosine": trainer_pb2.LR_SCHEDULER_COSINE, "constant": trainer_pb2.LR_SCHEDULER_CONSTANT}
+COMPUTE_DTYPES = {"auto": trainer_pb2.COMPUTE_DTYPE_UNSPECIFIED, "float32": trainer_pb2.COMPUTE_DTYPE_FLOAT32,
+                  "bfloat16": trainer_pb2.COMPUTE_DTYPE_BFLOAT16}
 TERMINAL_STATES = frozenset({trainer_pb2.JOB_STATE_SUCCEEDED, trainer_pb2.JOB_STATE_FAILED,
                              trainer_pb2.JOB_STATE_CANCELLED})
 
@@ -85,12 +87,13 @@ class TrainerClient(ServiceClient):
                    target_modules: Iterable[str] = ("all-linear",), use_rslora: bool = False,
                    validation_dataset_id: str = "", validation_dataset_path: str = "", validation_split: float = 0.0,
                    dataset_format: str = "", description: str = "", lr_scheduler: str = "",
-                   **hyperparameters: Any) -> trainer_pb2.TrainingJob:
+                   compute_dtype: str = "auto", **hyperparameters: Any) -> trainer_pb2.TrainingJob:
         """``hyperparameters`` are Hyperparameters fields (epochs, batch_size, learning_rate...); zero/unset
         ones take the server's defaults. The LoRA block is always sent (r=0 is an error, not a default)."""
         lora = common_pb2.LoraConfig(r=r, alpha=alpha, dropout=dropout, target_modules=list(target_modules),
                                      use_rslora=use_rslora)
-        hp = trainer_pb2.Hyperparameters(lr_scheduler=SCHEDULERS[lr_scheduler], **hyperparameters)
+        hp = trainer_pb2.Hyperparameters(lr_scheduler=SCHEDULERS[lr_scheduler],
+                                         compute_dtype=COMPUTE_DTYPES[compute_dtype], **hyperparameters)
         request = trainer_pb2.CreateTrainingJobRequest(
             adapter_name=adapter_name, method=trainer_pb2.TRAINING_METHOD_SFT, adapter_method=METHODS[adapter_method],
             hyperparameters=hp, training_dataset_id=training_dataset_id, training_dataset_path=training_dataset_path,

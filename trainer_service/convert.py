@@ -26,6 +26,9 @@ SCHEDULER_TO_PROTO = {v: k for k, v in SCHEDULER_FROM_PROTO.items() if v}
 METHOD_FROM_PROTO = {trainer_pb2.ADAPTER_METHOD_UNSPECIFIED: None, trainer_pb2.ADAPTER_METHOD_LORA: "lora",
                      trainer_pb2.ADAPTER_METHOD_QLORA: "qlora"}
 METHOD_TO_PROTO = {v: k for k, v in METHOD_FROM_PROTO.items() if v}
+DTYPE_FROM_PROTO = {trainer_pb2.COMPUTE_DTYPE_UNSPECIFIED: "auto", trainer_pb2.COMPUTE_DTYPE_FLOAT32: "float32",
+                    trainer_pb2.COMPUTE_DTYPE_BFLOAT16: "bfloat16"}
+DTYPE_TO_PROTO = {v: k for k, v in DTYPE_FROM_PROTO.items()}
 STATE_TO_PROTO = {"VALIDATING": trainer_pb2.JOB_STATE_VALIDATING, "QUEUED": trainer_pb2.JOB_STATE_QUEUED,
                   "RUNNING": trainer_pb2.JOB_STATE_RUNNING, "SUCCEEDED": trainer_pb2.JOB_STATE_SUCCEEDED,
                   "FAILED": trainer_pb2.JOB_STATE_FAILED, "CANCELLED": trainer_pb2.JOB_STATE_CANCELLED}
@@ -78,6 +81,7 @@ def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConf
         "seed": h.seed if h.seed else d.seed,
         "packing": h.packing if h.HasField("packing") else d.packing,
         "gradient_checkpointing": h.gradient_checkpointing if h.HasField("gradient_checkpointing") else None,
+        "compute_dtype": enum_value(DTYPE_FROM_PROTO, h.compute_dtype, "hyperparameters.compute_dtype"),
         "eval_every_steps": h.eval_every_steps,
         "early_stopping_patience": h.early_stopping_patience,
         "validation_split": req.validation_split,
@@ -105,7 +109,7 @@ def config_to_proto(c: TrainingConfig) -> trainer_pb2.CreateTrainingJobRequest:
             learning_rate=c.learning_rate, lr_scheduler=SCHEDULER_TO_PROTO[c.lr_scheduler], warmup_ratio=c.warmup_ratio,
             warmup_steps=c.warmup_steps, max_seq_length=c.max_seq_length, seed=c.seed, packing=c.packing,
             eval_every_steps=c.eval_every_steps, early_stopping_patience=c.early_stopping_patience,
-            weight_decay=c.weight_decay, max_steps=c.max_steps,
+            weight_decay=c.weight_decay, max_steps=c.max_steps, compute_dtype=DTYPE_TO_PROTO[c.compute_dtype],
             **({"gradient_checkpointing": c.gradient_checkpointing} if c.gradient_checkpointing is not None else {})),
         training_dataset_id=c.training_dataset_id, training_dataset_path=c.training_dataset_path,
         validation_dataset_id=c.validation_dataset_id, validation_dataset_path=c.validation_dataset_path,

@@ -409,10 +409,13 @@ class JobRunner:
 
     def _train(self, job: Job, prepared: _Prepared, sink: ArtifactCheckpointSink, cancel: threading.Event) -> dict:
         from trainer_service.training.loop import TrainingLoop
-        from trainer_service.training.model import build_peft_model, pick_device
+        from trainer_service.training.model import build_peft_model, pick_device, resolve_compute_dtype
 
         device = pick_device(self.device)
         model = build_peft_model(self._base_model_dir(), job.config, device)
+        dtype = str(resolve_compute_dtype(job.config, device)).removeprefix("torch.")
+        self._append(job.id, LOG, RUNNING, message=f"model ready: {job.config.adapter_method} r={job.config.r} on {device}, "
+                                                   f"base matmuls in {dtype} (compute_dtype={job.config.compute_dtype})")
         checkpoints: list[dict] = []
 
         def emit(kind: str, payload: dict) -> None:

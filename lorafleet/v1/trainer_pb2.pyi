@@ -37,6 +37,12 @@ class LrScheduler(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LR_SCHEDULER_COSINE: _ClassVar[LrScheduler]
     LR_SCHEDULER_CONSTANT: _ClassVar[LrScheduler]
 
+class ComputeDtype(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMPUTE_DTYPE_UNSPECIFIED: _ClassVar[ComputeDtype]
+    COMPUTE_DTYPE_FLOAT32: _ClassVar[ComputeDtype]
+    COMPUTE_DTYPE_BFLOAT16: _ClassVar[ComputeDtype]
+
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
@@ -75,6 +81,9 @@ LR_SCHEDULER_UNSPECIFIED: LrScheduler
 LR_SCHEDULER_LINEAR: LrScheduler
 LR_SCHEDULER_COSINE: LrScheduler
 LR_SCHEDULER_CONSTANT: LrScheduler
+COMPUTE_DTYPE_UNSPECIFIED: ComputeDtype
+COMPUTE_DTYPE_FLOAT32: ComputeDtype
+COMPUTE_DTYPE_BFLOAT16: ComputeDtype
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_VALIDATING: JobState
 JOB_STATE_QUEUED: JobState
@@ -193,7 +202,7 @@ class ValidateDatasetResponse(_message.Message):
     def __init__(self, valid: _Optional[bool] = ..., issues: _Optional[_Iterable[_Union[DatasetIssue, _Mapping]]] = ..., stats: _Optional[_Union[DatasetStats, _Mapping]] = ..., validation_stats: _Optional[_Union[DatasetStats, _Mapping]] = ...) -> None: ...
 
 class Hyperparameters(_message.Message):
-    __slots__ = ("epochs", "batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "warmup_ratio", "warmup_steps", "max_seq_length", "seed", "packing", "eval_every_steps", "early_stopping_patience", "weight_decay", "max_steps", "gradient_checkpointing")
+    __slots__ = ("epochs", "batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "warmup_ratio", "warmup_steps", "max_seq_length", "seed", "packing", "eval_every_steps", "early_stopping_patience", "weight_decay", "max_steps", "gradient_checkpointing", "compute_dtype")
     EPOCHS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     GRADIENT_ACCUMULATION_STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -209,6 +218,7 @@ class Hyperparameters(_message.Message):
     WEIGHT_DECAY_FIELD_NUMBER: _ClassVar[int]
     MAX_STEPS_FIELD_NUMBER: _ClassVar[int]
     GRADIENT_CHECKPOINTING_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_DTYPE_FIELD_NUMBER: _ClassVar[int]
     epochs: int
     batch_size: int
     gradient_accumulation_steps: int
@@ -224,7 +234,8 @@ class Hyperparameters(_message.Message):
     weight_decay: float
     max_steps: int
     gradient_checkpointing: bool
-    def __init__(self, epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., gradient_accumulation_steps: _Optional[int] = ..., learning_rate: _Optional[float] = ..., lr_scheduler: _Optional[_Union[LrScheduler, str]] = ..., warmup_ratio: _Optional[float] = ..., warmup_steps: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., seed: _Optional[int] = ..., packing: _Optional[bool] = ..., eval_every_steps: _Optional[int] = ..., early_stopping_patience: _Optional[int] = ..., weight_decay: _Optional[float] = ..., max_steps: _Optional[int] = ..., gradient_checkpointing: _Optional[bool] = ...) -> None: ...
+    compute_dtype: ComputeDtype
+    def __init__(self, epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., gradient_accumulation_steps: _Optional[int] = ..., learning_rate: _Optional[float] = ..., lr_scheduler: _Optional[_Union[LrScheduler, str]] = ..., warmup_ratio: _Optional[float] = ..., warmup_steps: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., seed: _Optional[int] = ..., packing: _Optional[bool] = ..., eval_every_steps: _Optional[int] = ..., early_stopping_patience: _Optional[int] = ..., weight_decay: _Optional[float] = ..., max_steps: _Optional[int] = ..., gradient_checkpointing: _Optional[bool] = ..., compute_dtype: _Optional[_Union[ComputeDtype, str]] = ...) -> None: ...
 
 class CreateTrainingJobRequest(_message.Message):
     __slots__ = ("adapter_name", "method", "adapter_method", "lora", "hyperparameters", "training_dataset_id", "training_dataset_path", "validation_dataset_id", "validation_dataset_path", "validation_split", "dataset_format", "description")

@@ -34,6 +34,7 @@ def _cfg(**kw) -> TrainingConfig:
     ({"training_dataset_path": "/data/x.jsonl"}, "training_dataset_id"),
     ({"validation_split": 0.1, "validation_dataset_id": "ds-1"}, "validation_split"),
     ({"max_seq_length": 4}, "hyperparameters.max_seq_length"),
+    ({"compute_dtype": "float16"}, "hyperparameters.compute_dtype"),
 ])
 def test_bad_values_name_their_field(changes, field) -> None:
     with pytest.raises(InvalidArgument) as err:

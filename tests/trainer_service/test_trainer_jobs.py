@@ -208,6 +208,8 @@ def test_restarted_trainer_replays_a_jobs_milestones_with_their_sequence_numbers
     assert [e.evaluation for e in evals] == [e.evaluation for e in milestones if e.type == "evaluation"]
     assert any(e.type == "checkpoint_saved" for e in got)
     assert any(e.type == "log" and "registered toy-bot@1" in e.message for e in got)
+    assert any(e.type == "log" and "model ready: " in e.message and "base matmuls in float32 (compute_dtype=auto)" in e.message
+               for e in got)  # the toy job is LoRA: float32 on a CPU
 
 
 def test_a_job_failed_by_restart_continues_its_persisted_history(make_runner, registry, toy_records) -> None:

@@ -10,6 +10,8 @@ import pytest
 
 from lorafleet.v1 import trainer_pb2
 from trainer_service.client import upload_requests
+from trainer_service.convert import config_to_proto
+from trainer_service.training.config import TrainingConfig
 
 from trainer_testkit import MAX_UPLOAD, jsonl
 
@@ -71,6 +73,10 @@ def test_bad_job_requests_get_invalid_argument_or_not_found(client, server, toy_
     for kwargs, code, prefix, fragment in cases:
         got, details = _code(lambda kw=kwargs: client.create_job("bot", adapter_method="lora", **kw))
         assert (got, details.startswith(prefix), fragment in details) == (code, True, True), (kwargs, details)
+    raw = config_to_proto(TrainingConfig(adapter_name="bot", training_dataset_id=good))
+    raw.hyperparameters.compute_dtype = 9  # a client built from a newer proto
+    code, details = _code(lambda: client._call("CreateTrainingJob", raw))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("hyperparameters.compute_dtype:")
     code, details = _code(lambda: client.create_job("Not A Name", training_dataset_id=good))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("adapter_name:")
     assert _code(lambda: client.get_job("job-missing"))[0] == grpc.StatusCode.NOT_FOUND

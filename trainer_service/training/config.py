@@ -18,6 +18,7 @@ METHODS = ("lora", "qlora")
 SCHEDULERS = ("linear", "cosine", "constant")
 ALL_LINEAR = "all-linear"
 FORMATS = ("", "chat", "prompt_completion", "text")
+COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class TrainingConfig:
     seed: int = 42
     packing: bool = True
     gradient_checkpointing: bool | None = None  # None: on for CUDA, off on CPU (see model.py)
+    compute_dtype: str = "auto"  # the frozen base's matmuls; see model.resolve_compute_dtype
     # evaluation
     eval_every_steps: int = 0  # 0: once per epoch
     early_stopping_patience: int = 0
@@ -99,6 +101,9 @@ class TrainingConfig:
                 raise InvalidArgument(f"{msg}, got {getattr(self, name.split('.')[-1], None)!r}", field=name)
         if self.lr_scheduler not in SCHEDULERS:
             raise InvalidArgument(f"{self.lr_scheduler!r} is not one of {', '.join(SCHEDULERS)}", field="hyperparameters.lr_scheduler")
+        if self.compute_dtype not in COMPUTE_DTYPES:
+            raise InvalidArgument(f"{self.compute_dtype!r} is not one of {', '.join(COMPUTE_DTYPES)}",
+                                  field="hyperparameters.compute_dtype")
         if self.dataset_format not in FORMATS:
             raise InvalidArgument(f"{self.dataset_format!r} is not a dataset format", field="dataset_format")
         if not self.target_modules:

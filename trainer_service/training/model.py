@@ -7,6 +7,13 @@
   enables input gradients for checkpointing.
 - Attention: ``training/attention.py``'s per-example SDPA, so packed rows cost no attention
   FLOPs across examples.
+- Compute dtype (``resolve_compute_dtype``): the frozen base's matmuls run in bfloat16 where
+  the hardware multiplies bfloat16 natively — CUDA, and for QLoRA a CPU with AVX512-BF16 or
+  AMX, where a bf16 GEMM at the 135M model's shapes is ~2.2× an fp32 one (``benchmarks/
+  training_throughput.py`` reports both) — as in QLoRA itself (nf4 storage, bf16 compute). The
+  rounding this adds (relative 2⁻⁹ on activations) is far below nf4's own quantization error.
+  Adapter weights, optimizer state, norms, the LM head and the loss stay float32. LoRA on a CPU
+  keeps its base float32 unless asked: full precision is why one picks LoRA over QLoRA there.
 - Gradient checkpointing trades ~1/3 more compute for activations of O(layers) instead of
   O(layers · seq): it pays on accelerators where memory bounds the batch, not on a CPU with
   plenty of RAM where compute is the bottleneck, so ``None`` (auto) means "on for CUDA only".
@@ -31,6 +38,22 @@ def pick_device(setting: str = "auto") -> torch.device:
     return torch.device(setting)
 
 
+def cpu_has_native_bf16() -> bool:
+    """True where oneDNN multiplies bfloat16 in hardware (AVX512-BF16 or AMX), not by emulation."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def resolve_compute_dtype(config: TrainingConfig, device: torch.device) -> torch.dtype:
+    """``config.compute_dtype`` as a torch dtype; ``"auto"`` follows the module docstring."""
+    if config.compute_dtype != "auto":
+        return getattr(torch, config.compute_dtype)
+    if device.type == "cuda":
+        return torch.bfloat16
+    if config.adapter_method == "qlora" and cpu_has_native_bf16():
+        return torch.bfloat16
+    return torch.float32
+
+
 def use_gradient_checkpointing(config: TrainingConfig, device: torch.device) -> bool:
     return config.gradient_checkpointing if config.gradient_checkpointing is not None else device.type == "cuda"
 
@@ -52,16 +75,20 @@ def lora_config(config: TrainingConfig) -> Any:
                       use_rslora=config.use_rslora, bias="none", task_type="CAUSAL_LM")
 
 
-def load_base_model(base_dir: Path, method: str, device: torch.device, attn_implementation: str | None = None) -> Any:
+def load_base_model(base_dir: Path, method: str, device: torch.device, compute_dtype: torch.dtype,
+                    attn_implementation: str | None = None) -> Any:
+    """QLoRA: nf4 linears dequantized to ``compute_dtype``, the rest float32 on CPU (bf16 on CUDA,
+    upcast later by k-bit preparation). LoRA: the whole base in ``compute_dtype``."""
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
     from trainer_service.training.attention import PACKED_ATTENTION
 
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    dtype = compute_dtype if method == "lora" else (torch.bfloat16 if device.type == "cuda" else torch.float32)
     kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": attn_implementation or PACKED_ATTENTION}
     if method == "qlora":
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype)
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute_dtype)
         kwargs["device_map"] = {"": device.index or 0} if device.type == "cuda" else {"": "cpu"}
     model = AutoModelForCausalLM.from_pretrained(str(base_dir), **kwargs)
     if method != "qlora":
@@ -72,12 +99,13 @@ def load_base_model(base_dir: Path, method: str, device: torch.device, attn_impl
 
 def build_peft_model(base_dir: Path, config: TrainingConfig, device: torch.device,
                      attn_implementation: str | None = None) -> Any:
-    """Base (LoRA: full precision; QLoRA: nf4) + fresh LoRA adapter, seeded by ``config.seed``."""
+    """Base (LoRA: ``compute_dtype`` weights; QLoRA: nf4) + fresh LoRA adapter, seeded by ``config.seed``."""
     from peft import get_peft_model, prepare_model_for_kbit_training
 
     torch.manual_seed(config.seed)
     gc = use_gradient_checkpointing(config, device)
-    model = load_base_model(base_dir, config.adapter_method, device, attn_implementation)
+    compute_dtype = resolve_compute_dtype(config, device)
+    model = load_base_model(base_dir, config.adapter_method, device, compute_dtype, attn_implementation)
     if config.adapter_method == "qlora":
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=gc, gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -87,5 +115,6 @@ def build_peft_model(base_dir: Path, config: TrainingConfig, device: torch.devic
     peft_model = get_peft_model(model, lora_config(config))
     trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
     log.info("model ready", extra={"method": config.adapter_method, "r": config.r, "trainable_params": trainable,
-                                   "gradient_checkpointing": gc, "device": str(device)})
+                                   "gradient_checkpointing": gc, "device": str(device),
+                                   "compute_dtype": str(compute_dtype).removeprefix("torch.")})
     return peft_model
