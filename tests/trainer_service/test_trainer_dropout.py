@@ -41,6 +41,13 @@ def test_masks_are_independent_across_calls_and_columns() -> None:
     assert torch.all((m - 0.5).abs() < 0.01), m
 
 
+def test_mask_holds_zero_or_the_given_value() -> None:
+    d = FastMaskDropout(0.3, seed=5)
+    m = d.keep_mask(torch.Size([50, 40]), 2.5)
+    assert m.dtype == torch.float32 and m.shape == (50, 40)
+    assert set(m.unique().tolist()) == {0.0, 2.5}
+
+
 def test_same_torch_seed_same_masks() -> None:
     torch.manual_seed(7)
     m1 = FastMaskDropout(0.1).keep_mask(torch.Size([1000]))

@@ -30,7 +30,7 @@ def test_branch_is_the_lora_formula(tokens, d_in, d_out, r, p, seed, x_grad) -> 
     w = torch.randn(d_out, d_in, generator=g, dtype=torch.float64)
     a = torch.randn(r, d_in, generator=g, dtype=torch.float64, requires_grad=True)
     b = torch.randn(d_out, r, generator=g, dtype=torch.float64, requires_grad=True)
-    keep = torch.rand(2, tokens, d_in, generator=g) >= p if p else None
+    keep = (torch.rand(2, tokens, d_in, generator=g) >= p).to(torch.float64) if p else None
     scale = 1.7 / (1 - p)
     up = torch.randn(2, tokens, d_out, generator=g, dtype=torch.float64)
 
@@ -62,12 +62,12 @@ def _replay_masks(model) -> None:
         if isinstance(module, FastMaskDropout):
             drawn, replay, draw = [], [], module.keep_mask
 
-            def keep_mask(shape, _draw=draw, _drawn=drawn, _replay=replay):
+            def keep_mask(shape, value=1.0, _draw=draw, _drawn=drawn, _replay=replay):
                 if _replay:
-                    return _replay.pop(0)
+                    return _replay.pop(0) * value
                 mask = _draw(shape)
                 _drawn.append(mask)
-                return mask
+                return mask * value
 
             module.keep_mask = keep_mask
             module._replay_state = (drawn, replay)

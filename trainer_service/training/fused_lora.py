@@ -12,10 +12,10 @@ CPU the GEMMs of a step already run near peak; the ~40 % of the step that is not
 mostly such memory-bound passes, so removing them is what is left to gain.
 
 Here the branch is one ``torch.autograd.Function`` over ``(x, W x, A, B)``, with the dropout
-scale folded into the GEMM's alpha (s' = s / (1 - p)) and the mask kept as booleans:
+scale folded into the GEMM's alpha (s' = s / (1 - p)) and m a 0/1 float mask:
 
-    forward:   x_d = where(m, x, 0);  h = x_d Aᵀ;  y = addmm(W x, h, Bᵀ, alpha=s')
-    backward:  g_h = s' · g B;   ∂A = g_hᵀ x_d;   ∂B = s' · gᵀ h;   ∂x = where(m, g_h A, 0);   ∂(W x) = g
+    forward:   x_d = m ⊙ x;  h = x_d Aᵀ;  y = addmm(W x, h, Bᵀ, alpha=s')
+    backward:  g_h = s' · g B;   ∂A = g_hᵀ x_d;   ∂B = s' · gᵀ h;   ∂x = m ⊙ (g_h A);   ∂(W x) = g
 
 — one pass over the d_out-wide activation each way instead of five, and the base layer's own
 autograd (bitsandbytes' ``MatMul4Bit`` or ``F.linear``) still handles W. Same math as PEFT: the
@@ -39,7 +39,8 @@ from trainer_service.training.dropout import FastMaskDropout
 
 
 class LoRABranch(torch.autograd.Function):
-    """``base_out + s' · (where(keep, x, 0) Aᵀ) Bᵀ``; see the module docstring for the gradients."""
+    """``base_out + s' · ((keep ⊙ x) Aᵀ) Bᵀ`` with ``keep`` 0/1 (or None: no dropout); gradients in
+    the module docstring."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, base_out: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
@@ -47,7 +48,7 @@ class LoRABranch(torch.autograd.Function):
         d_in, d_out = a.shape[1], b.shape[0]
         x2 = x.reshape(-1, d_in)
         keep2 = keep.reshape(-1, d_in) if keep is not None else None
-        xd = x2 if keep2 is None else torch.where(keep2, x2, 0.0)
+        xd = x2 if keep2 is None else x2 * keep2
         h = torch.mm(xd, a.t())
         out = torch.addmm(base_out.reshape(-1, d_out), h, b.t(), alpha=scale)
         ctx.save_for_backward(xd, h, a, b, keep2)
@@ -66,7 +67,7 @@ class LoRABranch(torch.autograd.Function):
             grad_b = torch.mm(g.t(), h).mul_(ctx.scale)
         if ctx.needs_input_grad[0]:
             grad_xd = torch.mm(grad_h, a)
-            grad_x = (grad_xd if keep2 is None else torch.where(keep2, grad_xd, 0.0)).view(ctx.x_shape)
+            grad_x = (grad_xd if keep2 is None else grad_xd.mul_(keep2)).view(ctx.x_shape)
         return grad_x, grad, grad_a, grad_b, None, None
 
 
@@ -100,7 +101,7 @@ def fused_lora_forward(layer: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -
     scale = float(layer.scaling[name])
     keep = None
     if isinstance(dropout, FastMaskDropout) and dropout.training and dropout.p > 0.0:
-        keep = dropout.keep_mask(x.shape).to(x.device)
+        keep = dropout.keep_mask(x.shape).to(device=x.device, dtype=x.dtype)
         scale /= 1.0 - dropout.effective_p
     return LoRABranch.apply(x, base_out, layer.lora_A[name].weight, layer.lora_B[name].weight, keep, scale)
 
