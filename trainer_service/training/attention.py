@@ -59,11 +59,14 @@ def packed_sdpa_attention(module: torch.nn.Module, query: torch.Tensor, key: tor
     if all(len(r) == 1 for r in rows):
         return sdpa_attention_forward(module, query, key, value, None, dropout=dropout, scaling=scaling, **kwargs)
     kwargs = {k: v for k, v in kwargs.items() if k != "is_causal"}
+    # split, not slicing: the backward of a split is one cat, while each slice's backward writes its
+    # gradient into a zero-filled copy of the whole row, and autograd then sums those copies
+    rows_qkv = zip(query.split(1), key.split(1), value.split(1))
     outs = []
-    for b, row in enumerate(rows):
-        parts = [sdpa_attention_forward(module, query[b:b + 1, :, s:e], key[b:b + 1, :, s:e], value[b:b + 1, :, s:e],
-                                        None, dropout=dropout, scaling=scaling, is_causal=True, **kwargs)[0]
-                 for s, e in row]
+    for row, (q, k, v) in zip(rows, rows_qkv):
+        sizes = [e - s for s, e in row]
+        parts = [sdpa_attention_forward(module, qs, ks, vs, None, dropout=dropout, scaling=scaling, is_causal=True, **kwargs)[0]
+                 for qs, ks, vs in zip(q.split(sizes, dim=2), k.split(sizes, dim=2), v.split(sizes, dim=2))]
         outs.append(torch.cat(parts, dim=1))  # [1, L, heads, head_dim]
     return torch.cat(outs, dim=0), None
 
