@@ -80,3 +80,12 @@ def test_bf16_compute_trains(tiny_model_dir, tokenizer, toy_records, method) -> 
         assert model.get_base_model().model.layers[0].mlp.up_proj.base_layer.weight.dtype == torch.bfloat16
     result = TrainingLoop(cfg, model, tokenizer, device=CPU, sink=None).run(report.train, report.validation)
     assert result.metrics["validation_loss"] < 0.7 * result.metrics["initial_validation_loss"]
+
+
+def test_cpu_probe_failure_means_float32(monkeypatch) -> None:
+    def broken() -> bool:
+        raise RuntimeError("no such op in this build")
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", broken)
+    assert model_module.cpu_has_native_bf16() is False
+    assert resolve_compute_dtype(_cfg(adapter_method="qlora"), CPU) == torch.float32

@@ -17,7 +17,8 @@ scale folded into the GEMM's alpha (s' = s / (1 - p)) and m a 0/1 float mask:
     forward:   x_d = m ⊙ x;  h = x_d Aᵀ;  y = addmm(W x, h, Bᵀ, alpha=s')
     backward:  g_h = s' · g B;   ∂A = g_hᵀ x_d;   ∂B = s' · gᵀ h;   ∂x = m ⊙ (g_h A);   ∂(W x) = g
 
-— one pass over the d_out-wide activation each way instead of five, and the base layer's own
+— forward, one pass over the [tokens × d_out] activation instead of four (clone, B h, × s, +);
+backward, none for the scale — and the base layer's own
 autograd (bitsandbytes' ``MatMul4Bit`` or ``F.linear``) still handles W. Same math as PEFT: the
 tests compare outputs and gradients against PEFT's forward with the same masks.
 

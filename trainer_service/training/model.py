@@ -40,7 +40,12 @@ def pick_device(setting: str = "auto") -> torch.device:
 
 def cpu_has_native_bf16() -> bool:
     """True where oneDNN multiplies bfloat16 in hardware (AVX512-BF16 or AMX), not by emulation."""
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError) as exc:  # a torch build without the probe: stay on float32
+        log.warning("cannot tell whether this CPU multiplies bfloat16 natively; using float32",
+                    extra={"error": repr(exc)})
+        return False
 
 
 def resolve_compute_dtype(config: TrainingConfig, device: torch.device) -> torch.dtype:
