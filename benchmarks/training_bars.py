@@ -30,7 +30,7 @@ from bench_model import embedded_model_dir  # noqa: E402
 from trainer_service.bundled import bundled_path  # noqa: E402
 from trainer_service.data.validation import validate_dataset  # noqa: E402
 from trainer_service.training.checkpoints import DirCheckpointSink  # noqa: E402
-from trainer_service.training.config import TrainingConfig  # noqa: E402
+from trainer_service.training.config import COMPUTE_DTYPES, TrainingConfig  # noqa: E402
 from trainer_service.training.loop import TrainingLoop  # noqa: E402
 from trainer_service.training.heldout import category_rate  # noqa: E402
 from trainer_service.training.model import build_peft_model, load_tokenizer, pick_device, resolve_compute_dtype  # noqa: E402
@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=16, help="0: the full epoch (30 steps)")
     ap.add_argument("--eval-every", type=int, default=8)
     ap.add_argument("--heldout", type=int, default=100)
-    ap.add_argument("--compute-dtype", default="auto", choices=("auto", "float32", "bfloat16"))
+    ap.add_argument("--compute-dtype", default="auto", choices=COMPUTE_DTYPES)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     args.model_dir = args.model_dir or embedded_model_dir()

@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from bench_model import embedded_model_dir  # noqa: E402
 from trainer_service.bundled import bundled_path  # noqa: E402
 from trainer_service.data.validation import validate_dataset  # noqa: E402
-from trainer_service.training.config import TrainingConfig  # noqa: E402
+from trainer_service.training.config import COMPUTE_DTYPES, TrainingConfig  # noqa: E402
 from trainer_service.training.loop import TrainingLoop  # noqa: E402
 from trainer_service.training.model import build_peft_model, load_tokenizer, resolve_compute_dtype  # noqa: E402
 
@@ -164,7 +164,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--warmup-steps", type=int, default=2, help="uncounted steps before each measured run")
-    ap.add_argument("--compute-dtype", default="auto", choices=("auto", "float32", "bfloat16"),
+    ap.add_argument("--compute-dtype", default="auto", choices=COMPUTE_DTYPES,
                     help="the shared TrainingConfig.compute_dtype of both systems")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--child", choices=tuple(RUNNERS), help=argparse.SUPPRESS)

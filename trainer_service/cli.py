@@ -22,6 +22,7 @@ from typing import Any
 from lorafleet.cli.client_args import client_from_args, client_parent
 from lorafleet.cli.output import console, message_dict, print_json, timestamp
 from lorafleet.errors import InvalidArgument
+from trainer_service.training.config import COMPUTE_DTYPES
 
 TRAINER_SERVER_ENV = "LORAFLEET_TRAINER_SERVER"
 JOB_STATES = ("validating", "queued", "running", "succeeded", "failed", "cancelled")
@@ -75,7 +76,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--max-steps", type=int, default=0)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--no-packing", action="store_true")
-    g.add_argument("--compute-dtype", choices=("auto", "float32", "bfloat16"), default="auto",
+    g.add_argument("--compute-dtype", choices=COMPUTE_DTYPES, default="auto",
                    help="precision of the frozen base's matmuls (auto: bfloat16 for QLoRA where the CPU/GPU "
                         "multiplies it natively, else float32)")
     g.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (default: once per epoch)")

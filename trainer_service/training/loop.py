@@ -12,7 +12,7 @@ and that decide CPU throughput and control:
 3. LoRA dropout masks from a fast generator on CPU (``training/dropout.py``): same distribution,
    ~4× cheaper than ``nn.Dropout``'s element-wise Mersenne Twister.
 4. The LoRA branch as one autograd node on CPU (``training/fused_lora.py``): dropout, A, B, the
-   scale and the sum in one GEMM epilogue, one pass over each activation instead of five.
+   scale and the sum in one ``addmm``, one pass over the output activation instead of four.
 5. Cancellation inside a step (a forward hook and a backward tensor hook per decoder layer), so
    a cancel stops within a fraction of a step, not after it.
 
