@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from bench_model import embedded_model_dir  # noqa: E402
 from eval_service.scoring.scorers import score_output  # noqa: E402
 from eval_service.suites.loader import SuiteCatalog  # noqa: E402
-from trainer_service.bundled import bundled_path  # noqa: E402
+from lorafleet.datasets import bundled_path  # noqa: E402
 from trainer_service.data.validation import validate_dataset  # noqa: E402
 from trainer_service.training.checkpoints import DirCheckpointSink  # noqa: E402
 from trainer_service.training.config import TrainingConfig  # noqa: E402

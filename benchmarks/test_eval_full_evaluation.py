@@ -13,7 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from eval_service.client import EvalClient
+from lorafleet.client.evaluator import EvalClient
 from lorafleet.adapters.synthetic import write_lora_adapter
 from lorafleet.base_model import read_base_model_spec
 from lorafleet.config import Settings

@@ -316,7 +316,7 @@ def run_all(out_path: Path) -> dict:
 
     async def grpc_phase() -> dict:
         server = grpc.aio.server()
-        servicer = InferenceServicer(settings, registry, spec.fingerprint, runtime=rt)
+        servicer = InferenceServicer(settings, registry, rt)
         add_to_server(servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()

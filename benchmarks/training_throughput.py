@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_model import embedded_model_dir  # noqa: E402
-from trainer_service.bundled import bundled_path  # noqa: E402
+from lorafleet.datasets import bundled_path  # noqa: E402
 from trainer_service.data.validation import validate_dataset  # noqa: E402
 from trainer_service.training.config import COMPUTE_DTYPES, TrainingConfig  # noqa: E402
 from trainer_service.training.loop import TrainingLoop  # noqa: E402

@@ -9,20 +9,23 @@ candidate's and the baseline's request for a case are sent together so they can 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
 from eval_service.suites.loader import Message
 from lorafleet.errors import FailedPrecondition, InvalidArgument, Unavailable
-from lorafleet.v1 import common_pb2, inference_pb2, inference_pb2_grpc
+from lorafleet.client.inference import AsyncInferenceClient
+from lorafleet.v1 import common_pb2, inference_pb2
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+# What is left after the channel's retries: the inference service is down or overloaded.
+UNAVAILABLE_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                     grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,10 @@ class GenerationParams:
         return {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p,
                 "top_k": self.top_k, "seed": self.seed, "stop": list(self.stop)}
 
-    def to_proto(self) -> common_pb2.SamplingParams:
-        kw = {k: v for k, v in dict(max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p,
-                                     top_k=self.top_k, seed=self.seed).items() if v is not None}
-        return common_pb2.SamplingParams(stop=list(self.stop), **kw)
+    def sampling_fields(self) -> dict[str, Any]:
+        """Keyword fields of ``SamplingParams`` (None = the server's default)."""
+        return dict(max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
+                    seed=self.seed, stop=self.stop)
 
 
 @dataclass(frozen=True)
@@ -86,45 +89,38 @@ class Generation:
 
 
 class InferenceGenerator:
-    """Async client of InferenceService for the evaluator (``grpc.aio`` channel)."""
+    """The evaluator's view of InferenceService, on the asyncio client.
 
-    def __init__(self, channel: grpc.aio.Channel, *, timeout_s: float = 600.0, attempts: int = 4,
-                 backoff_s: float = 0.5) -> None:
-        self._stub = inference_pb2_grpc.InferenceServiceStub(channel)
-        self._timeout = timeout_s
-        self._attempts = attempts
-        self._backoff = backoff_s
+    Retries are the channel's (``eval_service.app.INFERENCE_RETRY``: UNAVAILABLE and
+    RESOURCE_EXHAUSTED with backoff); what still fails is mapped to the evaluator's errors here.
+    """
+
+    def __init__(self, channel: grpc.aio.Channel, *, timeout_s: float = 600.0) -> None:
+        self._client = AsyncInferenceClient(channel, timeout=timeout_s)
 
     async def engine_info(self) -> EngineInfo:
-        resp = await self._call(self._stub.GetModelInfo, inference_pb2.GetModelInfoRequest(), what="GetModelInfo")
-        return EngineInfo(resp.base_model, resp.base_fingerprint,
-                          common_pb2.Quantization.Name(resp.quantization), resp.dtype)
+        resp = await self._guard(self._client.get_model_info(), "GetModelInfo")
+        return EngineInfo(resp.base_model, resp.base_fingerprint, common_pb2.Quantization.Name(resp.quantization),
+                          resp.dtype)
 
     async def generate(self, adapter: str, messages: Sequence[Message], params: GenerationParams,
                        request_id: str = "") -> Generation:
-        req = inference_pb2.GenerateRequest(
-            adapter=adapter, messages=[common_pb2.ChatMessage(role=m.role, content=m.content) for m in messages],
-            sampling=params.to_proto(), request_id=request_id)
-        resp = await self._call(self._stub.Generate, req, what=f"Generate({adapter or 'base model'})")
+        call = self._client.generate(adapter=adapter, messages=[(m.role, m.content) for m in messages],
+                                     request_id=request_id, **params.sampling_fields())
+        resp = await self._guard(call, f"Generate({adapter or 'base model'})")
         if adapter and resp.resolved_adapter and resp.resolved_adapter != adapter:
             raise FailedPrecondition(f"inference served {resp.resolved_adapter!r} for {adapter!r}", field="adapter")
         return Generation(resp.text, resp.resolved_adapter, inference_pb2.FinishReason.Name(resp.finish_reason),
                           resp.usage.completion_tokens)
 
-    async def _call(self, rpc, request, *, what: str):  # type: ignore[no-untyped-def]
-        delay = self._backoff
-        for attempt in range(1, self._attempts + 1):
-            try:
-                return await rpc(request, timeout=self._timeout)
-            except grpc.aio.AioRpcError as exc:
-                code = exc.code()
-                if code in RETRYABLE and attempt < self._attempts:
-                    log.info("inference busy, retrying", extra={"call": what, "code": code.name, "attempt": attempt})
-                    await asyncio.sleep(delay)
-                    delay *= 2
-                    continue
-                if code in RETRYABLE or code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    raise Unavailable(f"inference service: {what}: {code.name}: {exc.details()}", field="inference") from exc
-                raise FailedPrecondition(f"inference service refused {what}: {code.name}: {exc.details()}",
-                                         field="inference") from exc
-        raise AssertionError("unreachable")
+    @staticmethod
+    async def _guard(call: Awaitable[Any], what: str) -> Any:
+        try:
+            return await call
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+            if code in UNAVAILABLE_CODES:
+                raise Unavailable(f"inference service: {what}: {code.name}: {exc.details()}",
+                                  field="inference") from exc
+            raise FailedPrecondition(f"inference service refused {what}: {code.name}: {exc.details()}",
+                                     field="inference") from exc

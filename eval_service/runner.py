@@ -35,7 +35,7 @@ from eval_service.scoring.scorers import ScoreResult, is_graded, score_output
 from eval_service.suites.loader import Case, Suite, SuiteCatalog
 from lorafleet.errors import Aborted, FailedPrecondition, InvalidArgument, LoraFleetError, NotFound
 from lorafleet.registry.models import AdapterState
-from lorafleet.registry.refs import DEFAULT_ALIAS, parse_versioned_ref, validate_alias
+from lorafleet.refs import DEFAULT_ALIAS, parse_versioned_ref, validate_alias
 
 log = logging.getLogger(__name__)
 

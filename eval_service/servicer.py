@@ -26,19 +26,12 @@ WATCH_POLL_S = 1.0
 
 
 class EvalServicer(eval_pb2_grpc.EvalServiceServicer):
-    def __init__(self, runner: EvaluationRunner | None = None) -> None:
+    def __init__(self, runner: EvaluationRunner) -> None:
         self.runner = runner
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def _rt(self) -> EvaluationRunner:
-        if self.runner is None:
-            from lorafleet.errors import Unavailable
-
-            raise Unavailable("the evaluator is still starting", field="")
-        return self.runner
-
     def _spawn(self, evaluation_id: str) -> None:
-        task = asyncio.create_task(self._rt().run(evaluation_id), name=f"evaluation-{evaluation_id}")
+        task = asyncio.create_task(self.runner.run(evaluation_id), name=f"evaluation-{evaluation_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -56,7 +49,7 @@ class EvalServicer(eval_pb2_grpc.EvalServiceServicer):
             raise InvalidArgument("must not be empty", field="evaluation_id")
         if not EVALUATION_ID_RE.match(evaluation_id):
             raise InvalidArgument(f"{evaluation_id[:80]!r} is not an evaluation id", field="evaluation_id")
-        record = self._rt().store.get(evaluation_id)
+        record = self.runner.store.get(evaluation_id)
         if record is None:
             raise NotFound(f"evaluation {evaluation_id!r} does not exist", field="evaluation_id")
         return record
@@ -64,7 +57,7 @@ class EvalServicer(eval_pb2_grpc.EvalServiceServicer):
     @grpc_errors
     async def CreateEvaluation(self, request: eval_pb2.CreateEvaluationRequest, context: Any) -> eval_pb2.CreateEvaluationResponse:
         req = request_from_proto(request)
-        record = await asyncio.to_thread(self._rt().create, req)
+        record = await asyncio.to_thread(self.runner.create, req)
         self._spawn(record.id)
         return eval_pb2.CreateEvaluationResponse(evaluation=evaluation_to_proto(record))
 
@@ -85,12 +78,12 @@ class EvalServicer(eval_pb2_grpc.EvalServiceServicer):
                                                        message=_message(record))
             if record.state not in ACTIVE_STATES:
                 return
-            await self._rt().events.wait(WATCH_POLL_S)
+            await self.runner.events.wait(WATCH_POLL_S)
             record = await asyncio.to_thread(self._load, request.evaluation_id)
 
     @grpc_errors
     async def ListSuites(self, request: eval_pb2.ListSuitesRequest, context: Any) -> eval_pb2.ListSuitesResponse:
-        return eval_pb2.ListSuitesResponse(suites=[suite_to_proto(s) for s in self._rt().catalog.all()])
+        return eval_pb2.ListSuitesResponse(suites=[suite_to_proto(s) for s in self.runner.catalog.all()])
 
 
 def _message(record: Any) -> str:

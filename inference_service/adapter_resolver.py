@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lorafleet.compute_threads import in_fresh_thread
 from lorafleet.errors import FailedPrecondition
-from lorafleet.registry.refs import parse_ref
+from lorafleet.refs import parse_ref
 from inference_service.model.adapter_weights import AdapterKey, HostAdapter
 
 log = logging.getLogger(__name__)

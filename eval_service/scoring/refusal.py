@@ -206,6 +206,3 @@ def detect_refusal(text: str) -> RefusalVerdict:
         return RefusalVerdict(False, "decline_then_help", sentences[first])
     return RefusalVerdict(True, "decline", sentences[first])
 
-
-def is_refusal(text: str) -> bool:
-    return detect_refusal(text).refused

@@ -9,7 +9,7 @@ for; priority is harder and only moves the score). The summary is free text and 
 The held-out file is not used for training, but its tickets come from the same templates as the
 training tickets, so a held-out ticket can occur verbatim inside a training one ("<ticket>" vs
 "Hi, <ticket> Regards, Sol"); such cases are dropped here so the suite stays disjoint from every
-training file in trainer_service/bundled_data (tests/eval_service/test_suites_disjoint.py).
+training file in lorafleet/datasets/bundled (tests/eval_service/test_suites_disjoint.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from eval_service.contamination import OverlapIndex, read_jsonl_prompts
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_HELDOUT = REPO / "trainer_service" / "bundled_data" / "support_tickets_heldout.jsonl"
+DEFAULT_HELDOUT = REPO / "lorafleet" / "datasets" / "bundled" / "support_tickets_heldout.jsonl"
 DEFAULT_OUT = Path(__file__).parent / "data" / "task.jsonl"
 HEADER = {"suite": {
     "name": "task",

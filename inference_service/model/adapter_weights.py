@@ -16,12 +16,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from lorafleet.adapters.lora import lora_scale, split_weight_name
 from lorafleet.adapters.peft_dir import WEIGHTS_FILE, lora_spec_from_config, read_adapter_config
 from lorafleet.errors import FailedPrecondition, InvalidArgument
-from inference_service.model.lora_bank import lora_scale
-
-_PREFIX = "base_model.model."
-_SUFFIX = {".lora_A.weight": "A", ".lora_B.weight": "B"}
 
 
 @dataclass(frozen=True)
@@ -64,14 +61,11 @@ def read_adapter(path: Path, key: AdapterKey, *, layer_shapes: dict[str, tuple[i
         raise InvalidArgument(f"{path}: cannot read {WEIGHTS_FILE}: {exc}", field="adapter") from exc
     pairs: dict[str, dict[str, torch.Tensor]] = {}
     for k, t in tensors.items():
-        for suffix, which in _SUFFIX.items():
-            if k.endswith(suffix):
-                module = k[: -len(suffix)]
-                module = module[len(_PREFIX):] if module.startswith(_PREFIX) else module
-                pairs.setdefault(module, {})[which] = t
-                break
-        else:
-            raise InvalidArgument(f"{path}: tensor {k!r} is not a LoRA linear weight", field="adapter")
+        split = split_weight_name(k)
+        if split is None:
+            raise InvalidArgument(f"{path}: tensor {k[:120]!r} is not a LoRA linear weight", field="adapter")
+        module, which = split
+        pairs.setdefault(module, {})[which] = t
     scale = lora_scale(spec.alpha, spec.r, spec.use_rslora)
     modules: dict[str, tuple[torch.Tensor, torch.Tensor, float]] = {}
     nbytes = 0

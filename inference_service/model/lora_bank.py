@@ -32,11 +32,6 @@ from torch import nn
 _versions = itertools.count(1)
 
 
-def lora_scale(alpha: float, r: int, use_rslora: bool) -> float:
-    """PEFT's scaling: ``alpha / r``, or ``alpha / sqrt(r)`` for rank-stabilized LoRA."""
-    return alpha / math.sqrt(r) if use_rslora else alpha / r
-
-
 @dataclass
 class BankBatch:
     """Per-row slot indices shared by every bank layer of one model.

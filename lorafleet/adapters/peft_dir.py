@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from safetensors import SafetensorError, safe_open
 
 from lorafleet.errors import FailedPrecondition, InvalidArgument
-from lorafleet.registry.models import LoraSpec
+from lorafleet.adapters.lora import LoraSpec, split_weight_name
 
 if TYPE_CHECKING:  # importing lorafleet.base_model pulls in torch; the registry does not need it
     from lorafleet.base_model.spec import BaseModelSpec
@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
 PICKLE_WEIGHTS_FILE = "adapter_model.bin"
-KEY_PREFIX = "base_model.model."
-_SUFFIXES = {".lora_A.weight": "A", ".lora_B.weight": "B"}
 # Config features whose weights we could not apply with W + s·B·A on linear layers.
 _UNSUPPORTED_FLAGS = {
     "use_dora": "DoRA (use_dora) adds a magnitude vector the LoRA bank does not apply",
@@ -139,15 +137,6 @@ def _read_tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         raise _invalid(path, f"{WEIGHTS_FILE} is not a readable safetensors file: {exc}") from exc
 
 
-def _split_key(key: str) -> tuple[str, str] | None:
-    """``base_model.model.<module>.lora_A.weight`` -> (``<module>``, "A")."""
-    for suffix, which in _SUFFIXES.items():
-        if key.endswith(suffix):
-            module = key[: -len(suffix)]
-            return (module[len(KEY_PREFIX):] if module.startswith(KEY_PREFIX) else module), which
-    return None
-
-
 def inspect_adapter(path: Path, base_spec: "BaseModelSpec") -> AdapterInspection:
     """Validate the PEFT adapter in ``path`` against ``base_spec``; see the module docstring."""
     path = Path(path)
@@ -160,7 +149,7 @@ def inspect_adapter(path: Path, base_spec: "BaseModelSpec") -> AdapterInspection
     pairs: dict[str, dict[str, tuple[int, ...]]] = {}
     unexpected: list[str] = []
     for key, shape in shapes.items():
-        split = _split_key(key)
+        split = split_weight_name(key)
         if split is None:
             unexpected.append(key)
             continue

@@ -18,7 +18,8 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from lorafleet.adapters.peft_dir import CONFIG_FILE, KEY_PREFIX, WEIGHTS_FILE
+from lorafleet.adapters.lora import KEY_PREFIX
+from lorafleet.adapters.peft_dir import CONFIG_FILE, WEIGHTS_FILE
 from lorafleet.base_model.spec import BaseModelSpec
 
 

@@ -25,17 +25,16 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from eval_service.client import EvalClient
-from inference_service.client import InferenceClient
+from lorafleet.client.evaluator import EvalClient
+from lorafleet.client.inference import InferenceClient
 from lorafleet.client import LoraFleetClient
 from lorafleet.demo import DEMO_CASES_PER_SUITE, DEMO_POLICY
 from lorafleet.demo.cluster import LocalCluster
 from lorafleet.v1 import eval_pb2, trainer_pb2
-from trainer_service.bundled import bundled_path
-from trainer_service.client import TrainerClient
+from lorafleet.datasets import bundled_path
+from lorafleet.client.trainer import TrainerClient
 
 ADAPTER = "support-bot"
-TASK_SYSTEM_HINT = "support ticket"
 
 
 @dataclass

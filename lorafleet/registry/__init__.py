@@ -2,7 +2,7 @@
 
 Modules: ``models`` (plain records), ``schema`` (tables + migrations), ``db`` (engines and
 transactions), ``store`` (``Registry``), ``records`` (``RecordStore``), ``artifacts``
-(``ArtifactStore``), ``refs`` (reference parsing), ``convert`` and ``servicer`` (gRPC edge),
-``paging`` (page tokens). Import what you need from the submodule; this package imports nothing
-so that ``lorafleet.registry.refs`` stays cheap.
+(``ArtifactStore``), ``paging`` (page tokens). Adapter references are parsed by
+``lorafleet.refs``; the gRPC edge is ``lorafleet.server.registry_service``. Import what you need
+from the submodule; this package imports nothing.
 """

@@ -1,6 +1,6 @@
 """Plain records of the registry (no SQL, no protobuf).
 
-These frozen dataclasses are what every service sees; ``lorafleet.registry.convert`` turns them
+These frozen dataclasses are what every service sees; ``lorafleet.server.registry_convert`` turns them
 into protobuf at the gRPC edge and ``lorafleet.registry.store`` builds them from database rows.
 """
 
@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from lorafleet.adapters.lora import LoraSpec
+
 
 class AdapterState(str, Enum):
     """Lifecycle of one adapter version: CANDIDATE -> EVALUATING -> PROMOTED | REJECTED."""
@@ -19,27 +21,6 @@ class AdapterState(str, Enum):
     EVALUATING = "EVALUATING"
     PROMOTED = "PROMOTED"
     REJECTED = "REJECTED"
-
-
-@dataclass(frozen=True)
-class LoraSpec:
-    """LoRA hyper-parameters as written in ``adapter_config.json``.
-
-    The update applied to a targeted linear layer is ``W' = W + s * B A`` with
-    ``s = alpha / r`` (or ``alpha / sqrt(r)`` when ``use_rslora``), see :attr:`scale`.
-    ``target_modules`` holds short module names (``q_proj``) or a single PEFT pattern
-    (``all-linear`` or a regular expression) exactly as configured.
-    """
-
-    r: int
-    alpha: float
-    dropout: float
-    target_modules: tuple[str, ...]
-    use_rslora: bool = False
-
-    @property
-    def scale(self) -> float:
-        return self.alpha / (self.r**0.5) if self.use_rslora else self.alpha / self.r
 
 
 @dataclass(frozen=True)

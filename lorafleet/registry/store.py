@@ -36,7 +36,7 @@ from lorafleet.registry.artifacts import ArtifactStore
 from lorafleet.registry.db import make_engine, read_tx, write_tx
 from lorafleet.registry.models import AdapterState, AliasChangeRecord, AliasRecord, LoraSpec, VersionRecord
 from lorafleet.registry.records import RecordStore, check_json
-from lorafleet.registry.refs import DEFAULT_ALIAS, AdapterRef, parse_ref, validate_alias, validate_name
+from lorafleet.refs import DEFAULT_ALIAS, AdapterRef, parse_ref, validate_alias, validate_name
 
 if TYPE_CHECKING:
     from lorafleet.base_model.spec import BaseModelSpec
@@ -52,7 +52,6 @@ MAX_LIST = 1000
 MAX_VERSION = 2**31 - 1  # INTEGER column on every backend
 # Never copied into the store: pickle formats can run code when loaded.
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
-_EVAL_KEYS = ("evaluation_id", "verdict", "report_json_path", "report_html_path")
 
 
 def _state(value: AdapterState | str, field: str = "state") -> AdapterState:

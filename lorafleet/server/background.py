@@ -51,7 +51,7 @@ class BackgroundServer:
         return self
 
     def stop(self, grace: float | None = None) -> None:
-        """Graceful stop; blocks until in-flight calls finished and on_stop hooks ran."""
+        """Graceful stop; blocks until in-flight calls finished and stop hooks ran."""
         if self._closed:
             return
         try:

@@ -1,16 +1,18 @@
 """The one server bootstrap every LoRAFleet service runs on.
 
-A server process hosts one *role* (trainer, inference or eval): the bindings returned by
-``<role>_service.app.build_bindings(ctx)`` plus RegistryService, ``grpc.health.v1.Health`` and
-server reflection, behind two interceptors (metrics outermost, so refused calls are counted,
-then bearer-token auth), with optional TLS/mTLS, and Prometheus metrics on an HTTP port.
+A server process hosts one *role* (trainer, inference or eval): the bindings of the role's
+``lorafleet.roles`` entry point (``<service>.app:build_bindings(ctx)``, declared in
+pyproject.toml, so this core never imports a service package) plus RegistryService,
+``grpc.health.v1.Health`` and server reflection, behind two interceptors (metrics outermost, so
+refused calls are counted, then bearer-token auth), with optional TLS/mTLS, and Prometheus
+metrics on an HTTP port.
 
 Life cycle::
 
-    start: on_start hooks (models load before the port opens) -> bind port -> serve
-           -> health SERVING for "" and every hosted service
+    start: each binding's start() (models load, then the servicer is built) -> servicers added
+           -> bind port -> serve -> health SERVING for "" and every hosted service
     stop:  health NOT_SERVING -> stop accepting -> in-flight calls get ``grace_period_s``
-           (then they are cancelled) -> on_stop hooks in reverse order -> metrics endpoint closed
+           (then they are cancelled) -> stop hooks in reverse order -> metrics endpoint closed
 
 ``run_server`` wires that to SIGTERM/SIGINT for ``lorafleet serve``; ``LoraFleetServer`` is the
 same thing for in-process use (tests, the demo); ``lorafleet.server.background`` runs one on a
@@ -20,11 +22,11 @@ thread for synchronous code.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import logging
 import signal
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -36,7 +38,7 @@ from grpc_reflection.v1alpha import reflection
 from lorafleet.config import Settings
 from lorafleet.errors import InvalidArgument, Unavailable
 from lorafleet.server.auth import AuthInterceptor, parse_auth_tokens
-from lorafleet.server.binding import ServiceBinding
+from lorafleet.server.binding import ServiceBinding, StartedService
 from lorafleet.server.context import ServerContext
 from lorafleet.server.metrics import MetricsHttpServer, MetricsInterceptor, set_build_info
 from lorafleet.server.tls import server_credentials
@@ -46,20 +48,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# role -> module providing build_bindings(ctx)
-ROLE_APPS: dict[str, str] = {
-    "trainer": "trainer_service.app",
-    "inference": "inference_service.app",
-    "eval": "eval_service.app",
-}
-ROLES: tuple[str, ...] = tuple(ROLE_APPS)
+ROLE_ENTRY_POINTS = "lorafleet.roles"
+ROLES: tuple[str, ...] = ("trainer", "inference", "eval")
 
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 def validate_role(role: str) -> str:
-    if role not in ROLE_APPS:
+    if role not in ROLES:
         raise InvalidArgument(f"{role!r} is not one of {', '.join(ROLES)}", field="role")
     return role
 
@@ -81,14 +78,20 @@ def server_options(settings: Settings) -> list[tuple[str, Any]]:
     ]
 
 
+def role_plugin(role: str) -> Callable[[ServerContext], Sequence[ServiceBinding]]:
+    """The ``build_bindings`` a distribution registered for ``role`` (``lorafleet.roles``)."""
+    found = [ep for ep in metadata.entry_points(group=ROLE_ENTRY_POINTS) if ep.name == validate_role(role)]
+    if not found:
+        raise Unavailable(f"no installed package serves the {role!r} role (entry point group "
+                          f"{ROLE_ENTRY_POINTS}); install lorafleet", field="role")
+    return found[0].load()
+
+
 def role_bindings(ctx: ServerContext) -> list[ServiceBinding]:
     """The role's own services plus RegistryService (hosted by every server)."""
-    app = importlib.import_module(ROLE_APPS[ctx.role])
-    bindings = list(app.build_bindings(ctx))
-    from lorafleet.registry.servicer import registry_binding  # lazy: pulls in SQLAlchemy
+    from lorafleet.server.registry_service import registry_binding  # lazy: pulls in SQLAlchemy
 
-    bindings.append(registry_binding(ctx))
-    return bindings
+    return [*role_plugin(ctx.role)(ctx), registry_binding(ctx)]
 
 
 class LoraFleetServer:
@@ -129,7 +132,7 @@ class LoraFleetServer:
         self.metrics: MetricsHttpServer | None = None
         self.health = None  # grpc_health aio HealthServicer, set in start()
         self._server: grpc.aio.Server | None = None
-        self._started_hooks: list[ServiceBinding] = []
+        self._started: list[StartedService] = []
         self._stopping: asyncio.Task[None] | None = None
 
     # -- addresses -------------------------------------------------------------------------
@@ -172,16 +175,15 @@ class LoraFleetServer:
         self.health = health_aio.HealthServicer()
         await self.health.set("", _NOT_SERVING)
         for b in self.bindings:
-            b.add_to_server(b.servicer, server)
             await self.health.set(b.service_name, _NOT_SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(self.service_names, server)
 
         try:
             for b in self.bindings:
-                if b.on_start is not None:
-                    await b.on_start()
-                self._started_hooks.append(b)
+                started = await b.start()
+                self._started.append(started)
+                started.add_to_server(started.servicer, server)
             self.port = self._bind(server)
             await server.start()
             if self._requested_metrics_port:
@@ -243,15 +245,15 @@ class LoraFleetServer:
         if server is not None:
             await server.stop(grace)
         errors: list[BaseException] = []
-        for b in reversed(self._started_hooks):
-            if b.on_stop is None:
+        for started in reversed(self._started):
+            if started.stop is None:
                 continue
             try:
-                await b.on_stop(grace)
+                await started.stop(grace)
             except Exception as exc:  # noqa: BLE001 - every hook gets its turn; the first error is re-raised
-                log.exception("on_stop hook failed", extra={"service": b.service_name})
+                log.exception("stop hook failed", extra={"servicer": type(started.servicer).__name__})
                 errors.append(exc)
-        self._started_hooks.clear()
+        self._started.clear()
         if self.metrics is not None:
             self.metrics.close()
             self.metrics = None
@@ -290,7 +292,7 @@ async def run_server(
 
     ``ready(server)`` (sync or async) runs once the server answers health checks. A second
     signal during shutdown cuts the grace period short (in-flight calls are cancelled). A
-    signal that arrives while on_start hooks still run (model loading) takes effect after them.
+    signal that arrives while the services start (model loading) takes effect after them.
     """
     server = LoraFleetServer(role, settings, port=port, metrics_port=metrics_port)
     loop = asyncio.get_running_loop()

@@ -23,7 +23,7 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Histogram, Info, start_http_server
 
-import lorafleet
+from importlib import metadata
 from lorafleet.server.handlers import behavior_of, rpc_type, split_method, with_behavior
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ BUILD_INFO = Info("lorafleet_build", "LoRAFleet build and runtime versions of th
 
 def set_build_info(role: str) -> None:
     BUILD_INFO.info({
-        "version": lorafleet.__version__,
+        "version": metadata.version("lorafleet"),
         "role": role,
         "python": platform.python_version(),
         "grpcio": grpc.__version__,

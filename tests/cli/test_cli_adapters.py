@@ -22,7 +22,7 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 def test_import_then_list_json_round_trip_through_the_entry_point(registry_server, tiny_adapter_dir):
     entry = Path(sys.executable).with_name("lorafleet")
     command = [str(entry)] if entry.exists() else [sys.executable, "-m", "lorafleet"]
-    env = subprocess_env({"LORAFLEET_SERVER": registry_server.address})
+    env = subprocess_env({"LORAFLEET_INFERENCE_ADDRESS": registry_server.address})
 
     imported = subprocess.run([*command, "adapters", "import", str(tiny_adapter_dir), "--name", "support-bot",
                                "--description", "from the cli", "--metric", "accuracy=0.9", "--json"],

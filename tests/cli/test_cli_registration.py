@@ -1,8 +1,9 @@
-"""Command providers are discovered: lorafleet.cli modules and <service>.cli modules with register()."""
+"""Command providers are discovered: lorafleet.cli modules and ``lorafleet.commands`` entry points."""
 
 from __future__ import annotations
 
 import sys
+from importlib.metadata import EntryPoint
 
 import pytest
 
@@ -14,11 +15,18 @@ def _commands(parser) -> set[str]:
     return set(sub.choices)
 
 
+def _only_entry_points(monkeypatch, *values: str) -> None:
+    points = [EntryPoint(name=v.split(":")[0], value=v, group=cli_main.ENTRY_POINT_GROUP) for v in values]
+    monkeypatch.setattr(cli_main.metadata, "entry_points",
+                        lambda group=None: points if group == cli_main.ENTRY_POINT_GROUP else [])
+
+
 def test_builtin_commands_are_registered():
-    assert {"serve", "adapters"} <= _commands(cli_main.build_parser())
+    # adapters ships with the client; serve and demo are entry points of the server distribution.
+    assert {"serve", "adapters", "demo", "generate", "train", "eval"} <= _commands(cli_main.build_parser())
 
 
-def test_service_cli_modules_are_discovered_and_missing_ones_skipped(tmp_path, monkeypatch, capsys):
+def test_entry_point_commands_are_discovered(tmp_path, monkeypatch, capsys):
     (tmp_path / "fake_service_cli.py").write_text(
         "def register(subparsers):\n"
         "    p = subparsers.add_parser('hello')\n"
@@ -26,8 +34,9 @@ def test_service_cli_modules_are_discovered_and_missing_ones_skipped(tmp_path, m
         "    p.set_defaults(func=lambda args: print('hello', args.who) or 7)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(cli_main, "SERVICE_CLI_MODULES", ("fake_service_cli", "no_such_service.cli"))
+    _only_entry_points(monkeypatch, "fake_service_cli:register")
     assert "hello" in _commands(cli_main.build_parser())
+    assert "serve" not in _commands(cli_main.build_parser())  # a client-only install has no serve
     assert cli_main.main(["hello", "fleet"]) == 7
     assert capsys.readouterr().out == "hello fleet\n"
     sys.modules.pop("fake_service_cli", None)
@@ -36,6 +45,6 @@ def test_service_cli_modules_are_discovered_and_missing_ones_skipped(tmp_path, m
 def test_a_provider_with_a_broken_import_fails_loudly(tmp_path, monkeypatch):
     (tmp_path / "broken_service_cli.py").write_text("import not_installed_dependency_xyz\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(cli_main, "SERVICE_CLI_MODULES", ("broken_service_cli",))
+    _only_entry_points(monkeypatch, "broken_service_cli:register")
     with pytest.raises(ModuleNotFoundError, match="not_installed_dependency_xyz"):
         cli_main.build_parser()

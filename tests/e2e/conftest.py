@@ -16,7 +16,7 @@ PLUMBING_POLICY = Path(__file__).resolve().parent / "plumbing_policy.yaml"
 from lorafleet.client import LoraFleetClient  # noqa: E402
 from lorafleet.demo.cluster import LocalCluster  # noqa: E402
 from lorafleet.v1 import eval_pb2, trainer_pb2  # noqa: E402
-from trainer_service.bundled import bundled_path  # noqa: E402
+from lorafleet.datasets import bundled_path  # noqa: E402
 
 
 @pytest.fixture(scope="session")

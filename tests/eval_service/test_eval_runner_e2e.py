@@ -20,7 +20,7 @@ from lorafleet.registry.models import AdapterState
 def run_eval(registry, catalog, address: str, req: EvaluationRequest, concurrency: int = 16, before_run=None):
     async def go():
         async with grpc.aio.insecure_channel(address) as channel:
-            runner = EvaluationRunner(registry, InferenceGenerator(channel, attempts=2, backoff_s=0.01),
+            runner = EvaluationRunner(registry, InferenceGenerator(channel),
                                       catalog=catalog, concurrency=concurrency)
             record = runner.create(req)
             if before_run:

@@ -12,9 +12,9 @@ import grpc
 import pytest
 from eval_fakes import FakeInference, LoopbackInference, register
 
-from eval_service.cli import EXIT_FAILED, EXIT_REJECT
-from eval_service.cli import register as register_cli
-from eval_service.client import EvalClient
+from lorafleet.cli.evaluate import EXIT_FAILED, EXIT_REJECT
+from lorafleet.cli.evaluate import register as register_cli
+from lorafleet.client.evaluator import EvalClient
 from eval_service.suites.loader import SuiteCatalog
 from lorafleet.config import Settings
 from lorafleet.server.background import BackgroundServer

@@ -16,7 +16,7 @@ import pytest
 from eval_service.contamination import CONTAINMENT, OverlapIndex, read_jsonl_prompts
 from eval_service.suites.loader import SuiteCatalog
 
-BUNDLED = Path(__file__).resolve().parents[2] / "trainer_service" / "bundled_data"
+BUNDLED = Path(__file__).resolve().parents[2] / "lorafleet" / "datasets" / "bundled"
 TRAINING_FILES = sorted(p for p in BUNDLED.glob("*.jsonl") if "heldout" not in p.name)
 
 

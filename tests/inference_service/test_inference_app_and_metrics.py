@@ -19,7 +19,7 @@ def metric(name: str, labels: dict | None = None) -> float:
     return REGISTRY.get_sample_value(name, labels or {}) or 0.0
 
 
-def test_build_bindings_serves_after_on_start_and_drains_on_stop(tmp_path, tiny_model_dir, tiny_adapters, tiny_spec):
+def test_build_bindings_serves_after_start_and_drains_on_stop(tmp_path, tiny_model_dir, tiny_adapters, tiny_spec):
     settings = tiny_settings(base_model=str(tiny_model_dir), home=tmp_path)
     registry = Registry(settings.resolved_database_url, settings.resolved_artifacts_dir)
     registry.register_version("attn-r4", tiny_adapters["attn-r4"], base_spec=tiny_spec, lineage={"source": "imported"})
@@ -29,28 +29,24 @@ def test_build_bindings_serves_after_on_start_and_drains_on_stop(tmp_path, tiny_
 
     async def main():
         server = grpc.aio.server()
-        binding.add_to_server(binding.servicer, server)
+        # start() loads the model first and only then builds the servicer: nothing half-built to call.
+        started = await binding.start()
+        assert started.servicer.runtime.engine._thread is not None
+        started.add_to_server(started.servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = inference_pb2_grpc.InferenceServiceStub(channel)
             await server.start()
             try:
-                with_no_model = None
-                try:
-                    await stub.GetModelInfo(inference_pb2.GetModelInfoRequest())
-                except grpc.aio.AioRpcError as exc:
-                    with_no_model = exc.code()
-                assert with_no_model == grpc.StatusCode.UNAVAILABLE
-                await binding.on_start()
                 r = await stub.Generate(inference_pb2.GenerateRequest(
                     adapter="attn-r4", prompt="Hello", sampling=common_pb2.SamplingParams(max_tokens=3)))
                 assert r.resolved_adapter == "attn-r4@1" and r.usage.completion_tokens >= 1
                 info = await stub.GetModelInfo(inference_pb2.GetModelInfoRequest())
                 assert info.base_fingerprint == tiny_spec.fingerprint
             finally:
-                await binding.on_stop(1.0)
+                await started.stop(1.0)
                 await server.stop(0)
-        assert binding.servicer.runtime.engine._thread is None  # worker joined
+        assert started.servicer.runtime.engine._thread is None  # worker joined
 
     asyncio.run(main())
     registry.close()

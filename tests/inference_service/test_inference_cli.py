@@ -12,8 +12,8 @@ import pytest
 
 from lorafleet.client.channel import connect
 from lorafleet.registry.store import Registry
-from inference_service import cli
-from inference_service.client import InferenceClient
+from lorafleet.cli import generate as cli
+from lorafleet.client.inference import InferenceClient
 from inference_service.servicer import InferenceServicer, add_to_server
 
 from helpers_inference import tiny_settings
@@ -33,7 +33,7 @@ def live_server(tmp_path, tiny_runtime_factory, tiny_adapters, tiny_spec):
 
     async def run():
         server = grpc.aio.server()
-        add_to_server(InferenceServicer(tiny_settings(), registry, tiny_spec.fingerprint, runtime=rt), server)
+        add_to_server(InferenceServicer(tiny_settings(), registry, rt), server)
         state["port"] = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         state["stop"] = asyncio.Event()

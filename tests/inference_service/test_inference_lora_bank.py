@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from inference_service.model.bank_install import install_bank
-from inference_service.model.lora_bank import BankBatch, LoRABankLinear, lora_scale
+from inference_service.model.lora_bank import BankBatch, LoRABankLinear
+from lorafleet.adapters.lora import lora_scale
 
 
 def make_bank(num_slots=3, max_rank=16, in_f=12, out_f=10):

@@ -40,7 +40,7 @@ async def serve(rt, registry, settings, start_engine=True):
     if start_engine:
         rt.engine.start()
     server = grpc.aio.server()
-    servicer = InferenceServicer(settings, registry, rt.spec.fingerprint, runtime=rt)
+    servicer = InferenceServicer(settings, registry, rt)
     add_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()

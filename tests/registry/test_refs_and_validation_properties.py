@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from lorafleet.errors import InvalidArgument
 from lorafleet.registry import paging
-from lorafleet.registry.refs import (
+from lorafleet.refs import (
     ALIAS_RE,
     DEFAULT_ALIAS,
     NAME_RE,
@@ -20,7 +20,7 @@ from lorafleet.registry.refs import (
     validate_alias,
     validate_name,
 )
-from lorafleet.registry.servicer import validate_import_request, validate_set_alias_request
+from lorafleet.server.registry_service import validate_import_request, validate_set_alias_request
 from lorafleet.v1 import registry_pb2
 
 NAME_BODY = string.ascii_lowercase + string.digits + "._-"

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from lorafleet.errors import InvalidArgument
-from lorafleet.registry import convert
+from lorafleet.server import registry_convert as convert
 from lorafleet.registry.models import AdapterState, AliasChangeRecord, LoraSpec, VersionRecord
 from lorafleet.v1 import common_pb2
 

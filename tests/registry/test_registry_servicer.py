@@ -15,7 +15,7 @@ from lorafleet.adapters.synthetic import write_lora_adapter, write_tiny_llama
 from lorafleet.base_model import read_base_model_spec
 from lorafleet.config import Settings
 from lorafleet.registry.models import AdapterState
-from lorafleet.registry.servicer import SERVICE_NAME, RegistryServicer, registry_binding
+from lorafleet.server.registry_service import SERVICE_NAME, RegistryServicer, registry_binding
 from lorafleet.registry.store import Registry
 from lorafleet.server.context import ServerContext
 from lorafleet.v1 import common_pb2, registry_pb2, registry_pb2_grpc
@@ -215,7 +215,8 @@ def test_registry_binding_reads_base_spec_lazily(tmp_path, tiny_base_dir, adapte
     binding = registry_binding(ctx)
     assert binding.service_name == SERVICE_NAME == "lorafleet.v1.RegistryService"
     assert ctx._base_dir is None  # nothing provisioned until an import needs the base
-    server = LoopbackServer(lambda s: binding.add_to_server(binding.servicer, s))
+    started = asyncio.run(binding.start())
+    server = LoopbackServer(lambda s: started.add_to_server(started.servicer, s))
     try:
         got = server.stub.ImportAdapter(registry_pb2.ImportAdapterRequest(name="bot", path=str(adapter_dir))).adapter
         assert got.base_fingerprint == read_base_model_spec(tiny_base_dir).fingerprint

@@ -10,7 +10,7 @@ import pytest
 from lorafleet.adapters.synthetic import write_lora_adapter
 from lorafleet.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from lorafleet.registry.models import AdapterState
-from lorafleet.registry.refs import AdapterRef
+from lorafleet.refs import AdapterRef
 from lorafleet.registry.store import Registry
 
 

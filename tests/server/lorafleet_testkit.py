@@ -343,11 +343,11 @@ def slow_binding() -> Any:
         return b"slept " + request
 
     handler = grpc.method_handlers_generic_handler(SLOW_SERVICE, {"Sleep": grpc.unary_unary_rpc_method_handler(sleep)})
-    return ServiceBinding(SLOW_SERVICE, handler, lambda h, server: server.add_generic_rpc_handlers((h,)))
+    return ServiceBinding.ready(SLOW_SERVICE, handler, lambda h, server: server.add_generic_rpc_handlers((h,)))
 
 
 def registry_only(ctx: Any) -> list[Any]:
-    from lorafleet.registry.servicer import registry_binding
+    from lorafleet.server.registry_service import registry_binding
 
     return [registry_binding(ctx)]
 

@@ -9,7 +9,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lorafleet_testkit import registry_only
 
-from lorafleet.server.binding import ServiceBinding
+from lorafleet.server.binding import ServiceBinding, StartedService
 from lorafleet.server.bootstrap import LoraFleetServer
 
 
@@ -22,8 +22,12 @@ def _hooked(name: str, events: list, fail_start: bool = False) -> ServiceBinding
     async def on_stop(grace: float) -> None:
         events.append(("stop", name, grace))
 
-    handler = grpc.method_handlers_generic_handler(f"test.{name}", {})
-    return ServiceBinding(f"test.{name}", handler, lambda h, s: s.add_generic_rpc_handlers((h,)), on_start, on_stop)
+    async def start() -> StartedService:
+        await on_start()
+        handler = grpc.method_handlers_generic_handler(f"test.{name}", {})
+        return StartedService(handler, lambda h, s: s.add_generic_rpc_handlers((h,)), on_stop)
+
+    return ServiceBinding(f"test.{name}", start)
 
 
 def test_hooks_run_in_order_and_services_report_serving(fleet_settings):

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from lorafleet_testkit import free_port, registry_only, sample, scrape_metrics
 
-import lorafleet
+from importlib import metadata
 from lorafleet.client import LoraFleetClient
 from lorafleet.server.background import BackgroundServer
 
@@ -37,7 +37,7 @@ def test_metrics_record_calls_by_method_and_code(fleet_settings):
     assert delta("lorafleet_grpc_server_handling_seconds_bucket", **RPC, grpc_method="ListAdapters", le="+Inf") == 2
     assert delta("lorafleet_grpc_server_handling_seconds_sum", **RPC, grpc_method="ListAdapters") > 0
     info = [labels for (name, labels), value in after.items() if name == "lorafleet_build_info" and value == 1]
-    assert info and dict(info[0])["version"] == lorafleet.__version__ and dict(info[0])["role"] == "inference"
+    assert info and dict(info[0])["version"] == metadata.version("lorafleet") and dict(info[0])["role"] == "inference"
 
 
 def test_metrics_port_zero_disables_the_endpoint(fleet_settings):

@@ -10,7 +10,7 @@ import pytest
 from lorafleet.client import connect
 from lorafleet.config import Settings
 from lorafleet.server.background import BackgroundServer
-from trainer_service.client import TrainerClient
+from lorafleet.client.trainer import TrainerClient
 from trainer_testkit import MAX_UPLOAD, chat
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")

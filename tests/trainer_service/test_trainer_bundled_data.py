@@ -6,7 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from trainer_service.bundled import BUNDLED_DIR
+from lorafleet.datasets import BUNDLED_DIR
 from trainer_service.data.validation import validate_dataset
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_bundled_data.py"

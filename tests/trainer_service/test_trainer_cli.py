@@ -8,7 +8,7 @@ import json
 import grpc
 import pytest
 
-from trainer_service.cli import register
+from lorafleet.cli.train import register
 
 from trainer_testkit import jsonl
 

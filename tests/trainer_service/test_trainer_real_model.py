@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainer_service.bundled import bundled_path
+from lorafleet.datasets import bundled_path
 from trainer_service.data.validation import validate_dataset
 from trainer_service.training.checkpoints import DirCheckpointSink
 from trainer_service.training.config import TrainingConfig

@@ -9,7 +9,7 @@ import grpc
 import pytest
 
 from lorafleet.v1 import trainer_pb2
-from trainer_service.client import upload_requests
+from lorafleet.client.trainer import upload_requests
 from trainer_service.convert import config_to_proto
 from trainer_service.training.config import TrainingConfig
 
@@ -75,7 +75,7 @@ def test_bad_job_requests_get_invalid_argument_or_not_found(client, server, toy_
         assert (got, details.startswith(prefix), fragment in details) == (code, True, True), (kwargs, details)
     raw = config_to_proto(TrainingConfig(adapter_name="bot", training_dataset_id=good))
     raw.hyperparameters.compute_dtype = 9  # a client built from a newer proto
-    code, details = _code(lambda: client._call("CreateTrainingJob", raw))
+    code, details = _code(lambda: client._unary("CreateTrainingJob", raw))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("hyperparameters.compute_dtype:")
     code, details = _code(lambda: client.create_job("Not A Name", training_dataset_id=good))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("adapter_name:")

@@ -11,8 +11,9 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from lorafleet.adapters.lora import lora_scale
 from lorafleet.errors import InvalidArgument
-from lorafleet.registry.refs import validate_name
+from lorafleet.refs import validate_name
 
 METHODS = ("lora", "qlora")
 SCHEDULERS = ("linear", "cosine", "constant")
@@ -128,7 +129,7 @@ class TrainingConfig:
 
     @property
     def scale(self) -> float:
-        return self.alpha / (math.sqrt(self.r) if self.use_rslora else self.r)
+        return lora_scale(self.alpha, self.r, self.use_rslora)
 
 
 def lr_at(step: int, total_steps: int, config: TrainingConfig) -> float:

@@ -4,13 +4,12 @@ Queues an evaluation on the evaluator, follows it live (one progress bar per sui
 the verdict, the per-suite comparison and every failed gate. Exit status: 0 when the candidate
 passed every gate, 3 when it was rejected, 1 when the evaluation itself failed (e.g. inference
 unreachable), 2 for bad input (as every lorafleet command). ``--no-wait`` only queues it.
-The evaluator's address: ``--server``, else ``$LORAFLEET_SERVER``, else host:eval_port.
+The evaluator's address: ``--server``, else ``$LORAFLEET_EVAL_ADDRESS``, else host:eval_port.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
@@ -21,7 +20,7 @@ def register(subparsers: Any) -> None:
     from lorafleet.cli.client_args import client_parent
 
     p = subparsers.add_parser(
-        "eval", parents=[client_parent()], help="evaluate an adapter version against its baseline and gate promotion",
+        "eval", parents=[client_parent("eval")], help="evaluate an adapter version against its baseline and gate promotion",
         description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("ref", metavar="NAME@VERSION", nargs="?", help="candidate version, e.g. support-bot@3")
     p.add_argument("--promote-to", default="", metavar="ALIAS", help="move this alias (e.g. production) to the candidate if every gate passes")
@@ -39,17 +38,10 @@ def register(subparsers: Any) -> None:
 
 
 def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from eval_service.client import EvalClient
     from lorafleet.cli.client_args import client_from_args
-    from lorafleet.client import SERVER_ENV
 
-    if not args.server and not os.environ.get(SERVER_ENV):
-        from lorafleet.config import Settings
-
-        s = Settings.from_env()
-        args.server = f"{s.host}:{s.eval_port}"
     fleet = client_from_args(args)
-    return fleet, EvalClient(fleet.channel(fleet.address), timeout=args.timeout)
+    return fleet, fleet.evaluator
 
 
 def _baseline(text: str) -> tuple[str, str]:
@@ -172,7 +164,7 @@ def _list_suites(client: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover - convenience: python -m eval_service.cli ...
+if __name__ == "__main__":  # pragma: no cover - convenience: python -m lorafleet.cli.evaluate ...
     parser = argparse.ArgumentParser(prog="lorafleet")
     register(parser.add_subparsers(dest="command", required=True))
     a = parser.parse_args()

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lorafleet.errors import InvalidArgument
-from lorafleet.registry import convert, paging
-from lorafleet.registry.refs import parse_ref, parse_versioned_ref, validate_alias, validate_name
+from lorafleet.registry import paging
+from lorafleet.server import registry_convert as convert
+from lorafleet.refs import parse_ref, parse_versioned_ref, validate_alias, validate_name
 from lorafleet.registry.store import Registry, check_metrics
 from lorafleet.server.binding import ServiceBinding
 from lorafleet.server.errors import grpc_errors
@@ -126,8 +127,5 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
 def registry_binding(ctx: "ServerContext") -> ServiceBinding:
     """RegistryService for any server; the base spec is read on the first import only."""
-    return ServiceBinding(
-        service_name=SERVICE_NAME,
-        servicer=RegistryServicer(ctx.registry, ctx.base_spec),
-        add_to_server=registry_pb2_grpc.add_RegistryServiceServicer_to_server,
-    )
+    return ServiceBinding.ready(SERVICE_NAME, RegistryServicer(ctx.registry, ctx.base_spec),
+                                registry_pb2_grpc.add_RegistryServiceServicer_to_server)

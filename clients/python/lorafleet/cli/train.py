@@ -1,8 +1,8 @@
 """``lorafleet train`` and ``lorafleet jobs list|show|cancel`` over TrainerService.
 
 Wired into the ``lorafleet`` command by a one-line module in ``lorafleet/cli/`` that re-exports
-``register``. The trainer address: ``--server``, else ``$LORAFLEET_TRAINER_SERVER``, else the
-configured ``host:trainer_port``.
+``register``. The trainer address: ``--server``, else ``$LORAFLEET_TRAINER_ADDRESS``, else
+``$LORAFLEET_HOST:$LORAFLEET_TRAINER_PORT`` (``lorafleet.client.addresses``).
 
 ``lorafleet train DATASET --name NAME`` uploads DATASET (a local JSONL file; a ``ds-…`` id is
 used as is; with ``--server-path`` it is a path under the server's data roots), creates the
@@ -15,49 +15,30 @@ CANCELLED.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
 from lorafleet.cli.client_args import client_from_args, client_parent
 from lorafleet.cli.output import console, message_dict, print_json, timestamp
 from lorafleet.errors import InvalidArgument
-from trainer_service.training.config import COMPUTE_DTYPES
-
-TRAINER_SERVER_ENV = "LORAFLEET_TRAINER_SERVER"
-JOB_STATES = ("validating", "queued", "running", "succeeded", "failed", "cancelled")
-
-
-def trainer_address(args: argparse.Namespace) -> str:
-    if args.server:
-        return args.server
-    if os.environ.get(TRAINER_SERVER_ENV):
-        return os.environ[TRAINER_SERVER_ENV]
-    from lorafleet.config import Settings
-
-    s = Settings.from_env()
-    return f"{s.host}:{s.trainer_port}"
+from lorafleet.names import ADAPTER_METHODS, COMPUTE_DTYPES, DATASET_FORMATS, JOB_STATES
 
 
 def trainer_client(args: argparse.Namespace) -> Any:
-    from trainer_service.client import TrainerClient
-
-    args.server = trainer_address(args)
-    fleet = client_from_args(args)
-    return TrainerClient(fleet.channel(args.server), timeout=args.timeout)
+    return client_from_args(args).trainer
 
 
 def register(subparsers: Any) -> None:
-    common = [client_parent()]
+    common = [client_parent("trainer")]
     p = subparsers.add_parser("train", parents=common, help="fine-tune a LoRA/QLoRA adapter on a JSONL dataset")
     p.add_argument("dataset", metavar="DATASET", help="local JSONL file to upload, or an uploaded dataset id (ds-...)")
     p.add_argument("--name", required=True, help="adapter name; the job registers its next version")
-    p.add_argument("--method", choices=("qlora", "lora"), default="qlora", help="QLoRA (nf4 base, default) or LoRA")
+    p.add_argument("--method", choices=ADAPTER_METHODS.choices, default="qlora", help="QLoRA (nf4 base, default) or LoRA")
     p.add_argument("--server-path", action="store_true", help="DATASET is a path under the server's data roots")
     g = p.add_argument_group("data")
     g.add_argument("--validation", metavar="FILE", default="", help="validation JSONL (local file or ds- id)")
     g.add_argument("--validation-split", type=float, default=0.0, metavar="F", help="hold out this fraction instead")
-    g.add_argument("--format", choices=("chat", "prompt_completion", "text"), default="", help="default: detect")
+    g.add_argument("--format", choices=DATASET_FORMATS.choices, default="", help="default: detect")
     g = p.add_argument_group("LoRA")
     g.add_argument("-r", "--rank", type=int, default=16)
     g.add_argument("--alpha", type=float, default=32.0)
@@ -76,7 +57,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--max-steps", type=int, default=0)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--no-packing", action="store_true")
-    g.add_argument("--compute-dtype", choices=COMPUTE_DTYPES, default="auto",
+    g.add_argument("--compute-dtype", choices=COMPUTE_DTYPES.choices, default="auto",
                    help="precision of the frozen base's matmuls (auto: bfloat16 for QLoRA where the CPU/GPU "
                         "multiplies it natively, else float32)")
     g.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (default: once per epoch)")
@@ -89,7 +70,7 @@ def register(subparsers: Any) -> None:
     jobs = subparsers.add_parser("jobs", help="list, show and cancel training jobs")
     sub = jobs.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
     q = sub.add_parser("list", parents=common, help="training jobs, newest first")
-    q.add_argument("--state", type=str.lower, choices=JOB_STATES, default=None)
+    q.add_argument("--state", type=str.lower, choices=JOB_STATES.choices, default=None)
     q.add_argument("--name", default="", help="only jobs of this adapter")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_jobs_list)
@@ -121,7 +102,7 @@ def _dataset_ref(client: Any, value: str, *, server_path: bool, quiet: bool) -> 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from trainer_service.client import TERMINAL_STATES
+    from lorafleet.client.trainer import TERMINAL_STATES
 
     client = trainer_client(args)
     train_id, train_path = _dataset_ref(client, args.dataset, server_path=args.server_path, quiet=args.json)
@@ -160,7 +141,7 @@ def _follow(client: Any, job_id: str) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from lorafleet.v1 import trainer_pb2
-    from trainer_service.client import state_name
+    from lorafleet.client.trainer import state_name
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[info]}"), console=console(), transient=False) as bar:
@@ -185,7 +166,7 @@ def _follow(client: Any, job_id: str) -> None:
 
 
 def _print_job(job: Any, as_json: bool) -> int:
-    from trainer_service.client import state_name
+    from lorafleet.client.trainer import state_name
 
     if as_json:
         print_json(job)
@@ -210,7 +191,7 @@ def _print_job(job: Any, as_json: bool) -> int:
 def cmd_jobs_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from trainer_service.client import state_name
+    from lorafleet.client.trainer import state_name
 
     jobs = list(trainer_client(args).iter_jobs(state=args.state, adapter_name=args.name))
     if args.json:

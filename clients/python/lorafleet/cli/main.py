@@ -2,14 +2,14 @@
 
 A command provider is a module that defines ``register(subparsers)``: it adds its parser(s)
 with ``subparsers.add_parser(...)`` and sets ``func=<handler(args) -> int>`` through
-``set_defaults``. Providers are found, in this order, among
+``set_defaults``. Providers are, in this order:
 
-* the modules of the ``lorafleet.cli`` package (``serve``, ``adapters``, ``demo``...), and
-* ``<service>.cli`` of each service package (``trainer_service.cli`` -> ``train``,
-  ``inference_service.cli`` -> ``generate``/``chat``, ``eval_service.cli`` -> ``eval``),
+* the modules of this package (``adapters``, ``generate``, ``train``, ``evaluate``...): the
+  client-side commands, which need only the ``lorafleet-client`` distribution;
+* the ``lorafleet.commands`` entry points of installed distributions: the server distribution
+  adds ``serve`` and ``demo`` this way, so the client never imports the server stack.
 
-so adding a command is one new module and nothing else. Keep heavy imports (torch, the engines)
-inside handlers so ``lorafleet --help`` stays fast.
+Keep heavy imports inside handlers so ``lorafleet --help`` stays fast.
 
 Errors: a gRPC status or a domain error prints ``error: <CODE>: <details>`` on stderr; the exit
 status is 2 when the input was at fault (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
@@ -23,14 +23,15 @@ import argparse
 import importlib
 import pkgutil
 import sys
-from collections.abc import Sequence
-from types import ModuleType
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from typing import Any
 
 import grpc
 
-import lorafleet
 from lorafleet.errors import LoraFleetError
 
+ENTRY_POINT_GROUP = "lorafleet.commands"
 USER_ERROR_CODES = frozenset({
     grpc.StatusCode.INVALID_ARGUMENT,
     grpc.StatusCode.NOT_FOUND,
@@ -40,40 +41,33 @@ USER_ERROR_CODES = frozenset({
     grpc.StatusCode.PERMISSION_DENIED,
     grpc.StatusCode.UNAUTHENTICATED,
 })
+_NOT_COMMANDS = {"main", "client_args", "output"}
 
 
 def exit_code_for(code: grpc.StatusCode) -> int:
     return 2 if code in USER_ERROR_CODES else 1
 
 
-SERVICE_CLI_MODULES = ("trainer_service.cli", "inference_service.cli", "eval_service.cli")
-
-
-def _import_optional(name: str) -> ModuleType | None:
-    """The module, or None when it does not exist (an error inside it still raises)."""
+def version() -> str:
     try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
-            return None
-        raise
+        return metadata.version("lorafleet-client")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
-def command_modules() -> list[str]:
-    """Names of the modules that define ``register`` (stable order, so help output is too)."""
+def command_providers() -> list[tuple[str, Callable[[Any], None]]]:
+    """(name, register) of every command provider, in a stable order (so help output is too)."""
     import lorafleet.cli as package
 
-    candidates = [
-        f"{package.__name__}.{info.name}"
-        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name)
-        if not info.name.startswith("_") and info.name != "main"
-    ]
-    names = []
-    for name in [*candidates, *SERVICE_CLI_MODULES]:
-        module = _import_optional(name)
-        if module is not None and callable(getattr(module, "register", None)):
-            names.append(name)
-    return names
+    providers = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name.startswith("_") or info.name in _NOT_COMMANDS:
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        providers.append((module.__name__, module.register))
+    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        providers.append((ep.value, ep.load()))
+    return providers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,10 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lorafleet",
         description="Fine-tune, evaluate and serve many LoRA adapters on one base model over gRPC.",
     )
-    parser.add_argument("--version", action="version", version=f"lorafleet {lorafleet.__version__}")
+    parser.add_argument("--version", action="version", version=f"lorafleet {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in command_modules():
-        importlib.import_module(name).register(subparsers)
+    for _, register in command_providers():
+        register(subparsers)
     return parser
 
 
@@ -94,6 +88,10 @@ def _fail(code_name: str, details: str, exit_code: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        import rich  # noqa: F401 - only probing that the extra is installed
+    except ModuleNotFoundError:
+        return _fail("FAILED_PRECONDITION", "the lorafleet command needs rich: pip install 'lorafleet-client[cli]'", 2)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

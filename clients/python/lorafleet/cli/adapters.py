@@ -11,7 +11,7 @@ from rich.table import Table
 from lorafleet.cli.client_args import client_from_args, client_parent
 from lorafleet.cli.output import console, human_bytes, message_dict, print_json, timestamp
 from lorafleet.errors import InvalidArgument
-from lorafleet.registry.refs import DEFAULT_ALIAS, parse_versioned_ref, validate_alias, validate_name
+from lorafleet.refs import DEFAULT_ALIAS, parse_versioned_ref, validate_alias, validate_name
 from lorafleet.v1 import common_pb2
 
 STATES = ("candidate", "evaluating", "promoted", "rejected")

@@ -1,7 +1,6 @@
 """``lorafleet generate`` and ``lorafleet chat``: stream completions from the inference server.
 
-The lead wires ``register(subparsers)`` into ``lorafleet.cli`` (e.g. a module
-``lorafleet/cli/generate.py`` doing ``from inference_service.cli import register``).
+The inference address: ``--server``, else ``$LORAFLEET_INFERENCE_ADDRESS``, else host:inference_port.
 """
 
 from __future__ import annotations
@@ -48,10 +47,8 @@ def register(subparsers: Any) -> None:
 
 
 def _inference(args: argparse.Namespace):
-    from inference_service.client import InferenceClient
-
     fleet = client_from_args(args)
-    return fleet, InferenceClient(fleet.channel(fleet.address), timeout=args.timeout)
+    return fleet, fleet.inference
 
 
 def _stream(client, args, *, prompt: str = "", messages=()) -> tuple[str, Any]:

@@ -71,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(**overrides)
     configure_from_settings(settings)
     if args.role == "all":
-        from lorafleet.cli.supervisor import supervise
+        from lorafleet.server.supervisor import supervise
 
         return supervise(settings, overrides_as_env(overrides))
     from lorafleet.server.bootstrap import run_server
