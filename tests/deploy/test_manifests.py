@@ -10,12 +10,11 @@ import copy
 import json
 import subprocess
 import sys
-from dataclasses import fields
 
 import pytest
 from google.protobuf import json_format
 
-from lorafleet.config import ENV_PREFIX, Settings
+from lorafleet.config import ENV_PREFIX, Settings, setting_specs
 from lorafleet.v1 import trainer_pb2
 from lorafleet_deploy_helpers import (
     BUILTIN_GROUPS,
@@ -31,7 +30,7 @@ from lorafleet_deploy_helpers import (
     the,
 )
 
-SETTING_ENV_NAMES = {ENV_PREFIX + f.name.upper() for f in fields(Settings)}
+SETTING_ENV_NAMES = {spec.env_name for spec in setting_specs()}
 DEPLOYMENTS = {c: f"lorafleet-{c}" for c in SERVICE_PORTS}
 
 

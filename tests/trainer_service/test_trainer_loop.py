@@ -71,25 +71,40 @@ def test_token_loss_matches_transformers_loss(tiny_model_dir, tokenizer, toy_rec
 
 
 def test_cancel_stops_mid_step_and_writes_nothing(tiny_model_dir, tokenizer, toy_records, tmp_path) -> None:
+    """Cancel arrives halfway through step 4's forward pass (deterministically, from a layer hook):
+    step 4 never completes, its optimizer update is never applied and no checkpoint is written."""
     train, val = _data(tokenizer, toy_records)
     cfg = _config(epochs=200)
     model = build_peft_model(Path(tiny_model_dir), cfg, torch.device("cpu"))
     cancel = threading.Event()
     steps: list[int] = []
+    after_step_3: dict[str, torch.Tensor] = {}
 
     def emit(kind, payload):
         if kind == "progress":
             steps.append(payload["step"])
             if payload["step"] == 3:
-                threading.Timer(0.05, cancel.set).start()
+                after_step_3.update({n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
 
+    def cancel_mid_forward(_module, _inputs, _output) -> None:
+        if after_step_3:  # step 4 is under way: request the cancel between two decoder layers
+            cancel.set()
+
+    layers = model.get_base_model().model.layers
+    hook = layers[len(layers) // 2].register_forward_hook(cancel_mid_forward)
     loop = TrainingLoop(cfg, model, tokenizer, device=torch.device("cpu"), sink=DirCheckpointSink(tmp_path / "ck"),
                         emit=emit, cancel=cancel)
     started = time.monotonic()
-    with pytest.raises(TrainingCancelled):
-        loop.run(train, [])  # no validation: the only checkpoint would be written at the very end
+    try:
+        with pytest.raises(TrainingCancelled):
+            loop.run(train, [])  # no validation: the only checkpoint would be written at the very end
+    finally:
+        hook.remove()
     assert time.monotonic() - started < 30
-    assert 3 <= max(steps) <= 5
+    assert steps == [1, 2, 3]
+    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable.keys() == after_step_3.keys()
+    assert all(torch.equal(p, after_step_3[n]) for n, p in trainable.items()), "step 4 updated the weights"
     assert not (tmp_path / "ck").exists() or not any((tmp_path / "ck").iterdir())
 
 
