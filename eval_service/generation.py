@@ -17,8 +17,8 @@ from typing import Any
 import grpc
 
 from eval_service.suites.loader import Message
-from lorafleet.errors import FailedPrecondition, InvalidArgument, Unavailable
 from lorafleet.client.inference import AsyncInferenceClient
+from lorafleet.errors import FailedPrecondition, InvalidArgument, Unavailable
 from lorafleet.v1 import common_pb2, inference_pb2
 
 log = logging.getLogger(__name__)

@@ -34,8 +34,8 @@ from eval_service.report import build_report, write_report
 from eval_service.scoring.scorers import ScoreResult, is_graded, score_output
 from eval_service.suites.loader import Case, Suite, SuiteCatalog
 from lorafleet.errors import Aborted, FailedPrecondition, InvalidArgument, LoraFleetError, NotFound
-from lorafleet.registry.models import AdapterState
 from lorafleet.refs import DEFAULT_ALIAS, parse_versioned_ref, validate_alias
+from lorafleet.registry.models import AdapterState
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ class EvaluationRunner:
         except asyncio.CancelledError:
             await self._fail(evaluation_id, ref, previous, "cancelled (evaluator shutting down)")
             raise
-        except Exception as exc:  # noqa: BLE001 - recorded on the evaluation, logged with context
+        except Exception as exc:
             if not isinstance(exc, LoraFleetError):
                 log.exception("evaluation crashed", extra={"evaluation_id": evaluation_id})
             return await self._fail(evaluation_id, ref, previous, str(exc))

@@ -42,7 +42,7 @@ class PairedCounts:
         return self.both_passed + self.candidate_only + self.baseline_only + self.neither
 
     @classmethod
-    def from_pairs(cls, candidate: Sequence[bool], baseline: Sequence[bool]) -> "PairedCounts":
+    def from_pairs(cls, candidate: Sequence[bool], baseline: Sequence[bool]) -> PairedCounts:
         if len(candidate) != len(baseline):
             raise ValueError(f"paired samples differ in length: {len(candidate)} vs {len(baseline)}")
         both = sum(1 for a, b in zip(candidate, baseline) if a and b)

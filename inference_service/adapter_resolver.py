@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from inference_service.model.adapter_weights import AdapterKey, HostAdapter
 from lorafleet.compute_threads import in_fresh_thread
 from lorafleet.errors import FailedPrecondition
 from lorafleet.refs import parse_ref
-from inference_service.model.adapter_weights import AdapterKey, HostAdapter
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from lorafleet.errors import InvalidArgument
 from inference_service.engine.types import SamplingSpec
+from lorafleet.errors import InvalidArgument
 
 MAX_TEMPERATURE = 10.0
 MAX_STOP_SEQUENCES = 8

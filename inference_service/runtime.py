@@ -11,14 +11,14 @@ from pathlib import Path
 
 import torch
 
-from lorafleet.base_model.spec import BaseModelSpec
-from lorafleet.config import Settings
 from inference_service.engine.adapter_cache import AdapterCache
 from inference_service.engine.engine import Engine, EngineConfig
 from inference_service.model.adapter_weights import AdapterKey, HostAdapter, read_adapter
 from inference_service.model.bank_install import install_bank
 from inference_service.model.base_loader import LoadedBase, load_base_model
 from inference_service.model.lora_bank import BankBatch, LoRABankLinear
+from lorafleet.base_model.spec import BaseModelSpec
+from lorafleet.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,20 +13,19 @@ import logging
 import time
 import uuid
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from inference_service.adapter_resolver import AdapterResolver, ResolvedAdapter
+from inference_service.engine.adapter_cache import AdapterInfo
+from inference_service.engine.engine import RequestHandle
+from inference_service.engine.types import FinishReason, GenerationRequest, Usage
+from inference_service.request_parsing import encode_prompt, parse_prompt, parse_request_id, parse_sampling
+from inference_service.runtime import Runtime
 from lorafleet.config import Settings
 from lorafleet.errors import InvalidArgument, NotFound, ResourceExhausted
 from lorafleet.registry.store import Registry
 from lorafleet.server.errors import grpc_errors
 from lorafleet.v1 import common_pb2, inference_pb2, inference_pb2_grpc
-from inference_service.adapter_resolver import AdapterResolver, ResolvedAdapter
-from inference_service.engine.adapter_cache import AdapterInfo
-from inference_service.engine.engine import RequestHandle
-from inference_service.engine.types import FinishReason, GenerationRequest, Usage
-from inference_service.runtime import Runtime
-from inference_service.request_parsing import encode_prompt, parse_prompt, parse_request_id, parse_sampling
 
 log = logging.getLogger(__name__)
 

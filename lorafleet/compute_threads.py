@@ -34,7 +34,7 @@ def call_in_fresh_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     def target() -> None:
         try:
             box["result"] = fn(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             box["error"] = exc
 
     thread = threading.Thread(target=target, name=f"lorafleet-oneoff-{getattr(fn, '__name__', 'call')}", daemon=True)
@@ -61,7 +61,7 @@ async def in_fresh_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     def target() -> None:
         try:
             result = fn(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+        except BaseException as exc:
             ok, value = False, exc
         else:
             ok, value = True, result

@@ -57,8 +57,17 @@ from trainer_service.data.datasets import DatasetStore
 from trainer_service.data.formats import DatasetFormat
 from trainer_service.data.tokenize import TokenizedExample
 from trainer_service.data.validation import ValidationReport, validate_dataset
-from trainer_service.events import (CHECKPOINT_SAVED, EVALUATION, LOG, PROGRESS, STATE_CHANGED, EventLog, JobEvent,
-                                    event_from_dict, event_to_dict)
+from trainer_service.events import (
+    CHECKPOINT_SAVED,
+    EVALUATION,
+    LOG,
+    PROGRESS,
+    STATE_CHANGED,
+    EventLog,
+    JobEvent,
+    event_from_dict,
+    event_to_dict,
+)
 from trainer_service.training.checkpoints import ArtifactCheckpointSink
 from trainer_service.training.config import TrainingConfig
 
@@ -102,7 +111,7 @@ class Job:
     finished_at: datetime | None = None
 
     @classmethod
-    def from_record(cls, record: Any) -> "Job":
+    def from_record(cls, record: Any) -> Job:
         p = record.payload
 
         def ts(key: str) -> datetime | None:
@@ -255,7 +264,7 @@ class JobRunner:
         if job.state in (QUEUED, VALIDATING):
             try:
                 self._finish(job_id, CANCELLED, expected=job.state)
-            except Exception:  # noqa: BLE001 - the worker took it meanwhile; it will see the event
+            except Exception:
                 log.info("cancel raced with start", extra={"job_id": job_id})
         return self.get(job_id)
 
@@ -308,7 +317,7 @@ class JobRunner:
             kept = [event_to_dict(e) for e in ev_log.after(0) if e.type != PROGRESS][-MILESTONES_KEPT:]
             try:
                 self.store.update(job_id, payload={"events": kept})
-            except Exception:  # noqa: BLE001 - history is best effort; the job and its live watchers go on
+            except Exception:
                 log.exception("persisting a job event failed", extra={"job_id": job_id, "event_type": type})
 
     def _prepare(self, config: TrainingConfig, train: bytes, validation: bytes | None) -> _Prepared:
@@ -352,7 +361,7 @@ class JobRunner:
         try:
             for state in STATES:
                 metrics.JOBS_BY_STATE.labels(state=state.lower()).set(len(self._all(state)))
-        except Exception:  # noqa: BLE001 - metrics must never break the job path
+        except Exception:
             log.exception("job state gauge refresh failed")
 
     def _work(self) -> None:
@@ -363,7 +372,7 @@ class JobRunner:
             self._running_id = job_id
             try:
                 self._run(job_id)
-            except Exception:  # noqa: BLE001 - one job's bug must not kill the worker
+            except Exception:
                 log.exception("job runner crashed on a job", extra={"job_id": job_id})
             finally:
                 self._running_id = None
@@ -384,7 +393,7 @@ class JobRunner:
                 prepared = self._reprepare(job)
             self._set_state(job_id, RUNNING, expected=QUEUED, started_at=_now().isoformat())
             result = self._train(job, prepared, sink, cancel)
-        except Exception as exc:  # noqa: BLE001 - becomes the job's error, never the server's
+        except Exception as exc:
             if cancel.is_set():
                 sink.delete_all()
                 state = FAILED if self._stopping.is_set() else CANCELLED

@@ -115,7 +115,7 @@ class Suite:
     def scorers(self) -> list[str]:
         return sorted({c.scorer for c in self.cases})
 
-    def limited(self, max_cases: int) -> "Suite":
+    def limited(self, max_cases: int) -> Suite:
         """A deterministic subset of ``max_cases`` cases (all when 0), stratified by tag.
 
         Suites are written category by category, so the first N cases would cover only the first

@@ -18,10 +18,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from lorafleet.errors import FailedPrecondition, NotFound
 from inference_service import metrics
 from inference_service.model.adapter_weights import AdapterKey, HostAdapter
 from inference_service.model.lora_bank import LoRABankLinear
+from lorafleet.errors import FailedPrecondition, NotFound
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
-from lorafleet.errors import InvalidArgument, ResourceExhausted, Unavailable
 from inference_service import metrics
 from inference_service.engine import kv_batch
 from inference_service.engine.adapter_cache import AdapterCache
@@ -31,6 +30,7 @@ from inference_service.engine.scheduler import plan_admission
 from inference_service.engine.stop_text import TextTracker
 from inference_service.engine.types import FinishReason, GenerationEvent, GenerationRequest, Usage
 from inference_service.model.lora_bank import BankBatch
+from lorafleet.errors import InvalidArgument, ResourceExhausted, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class Engine:
         if self._thread is None:
             try:
                 fut.set_result(fn())
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            except BaseException as exc:
                 fut.set_exception(exc)
             return fut
         with self._cv:
@@ -226,11 +226,11 @@ class Engine:
             for fn, fut in controls:
                 try:
                     fut.set_result(fn())
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+                except BaseException as exc:
                     fut.set_exception(exc)
             try:
                 self._step()
-            except Exception as exc:  # noqa: BLE001 - a bug or OOM: fail the requests in flight, keep serving
+            except Exception as exc:
                 log.exception("engine step failed; failing the sequences in flight")
                 self._fail_all(exc)
         self._shutdown()

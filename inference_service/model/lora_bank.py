@@ -23,7 +23,6 @@ above (plus padding cells when group sizes differ); the memory read per step is 
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -138,7 +137,7 @@ class LoRABankLinear(nn.Module):
         self._gathered.clear()
 
     # -- forward -----------------------------------------------------------------------------
-    def _operands(self) -> "_Grouped | None":
+    def _operands(self) -> _Grouped | None:
         """Operands for the current slot vector, cached per ``BankBatch.version``."""
         batch = self.batch
         if batch.slots is None or self.A is None:
@@ -184,7 +183,7 @@ class _Grouped:
     group_size: int
 
     @classmethod
-    def build(cls, slots: tuple[int, ...], layer: LoRABankLinear) -> "_Grouped | None":
+    def build(cls, slots: tuple[int, ...], layer: LoRABankLinear) -> _Grouped | None:
         rows_by_slot: dict[int, list[int]] = {}
         for row, slot in enumerate(slots):
             if slot and layer.slot_rank[slot]:

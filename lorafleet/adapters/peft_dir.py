@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from safetensors import SafetensorError, safe_open
 
-from lorafleet.errors import FailedPrecondition, InvalidArgument
 from lorafleet.adapters.lora import LoraSpec, split_weight_name
+from lorafleet.errors import FailedPrecondition, InvalidArgument
 
 if TYPE_CHECKING:  # importing lorafleet.base_model pulls in torch; the registry does not need it
     from lorafleet.base_model.spec import BaseModelSpec
@@ -58,7 +58,7 @@ def _invalid(path: Path, reason: str) -> InvalidArgument:
     return InvalidArgument(f"{path}: {reason}", field="path")
 
 
-def _mismatch(path: Path, reason: str, base: "BaseModelSpec") -> FailedPrecondition:
+def _mismatch(path: Path, reason: str, base: BaseModelSpec) -> FailedPrecondition:
     return FailedPrecondition(
         f"{path}: adapter does not fit the served base model {base.name!r} ({base.model_type}, "
         f"fingerprint {base.fingerprint[:19]}): {reason}",
@@ -137,7 +137,7 @@ def _read_tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         raise _invalid(path, f"{WEIGHTS_FILE} is not a readable safetensors file: {exc}") from exc
 
 
-def inspect_adapter(path: Path, base_spec: "BaseModelSpec") -> AdapterInspection:
+def inspect_adapter(path: Path, base_spec: BaseModelSpec) -> AdapterInspection:
     """Validate the PEFT adapter in ``path`` against ``base_spec``; see the module docstring."""
     path = Path(path)
     if not path.is_dir():

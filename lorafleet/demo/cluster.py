@@ -62,7 +62,7 @@ class LocalCluster:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout_s: float = 300.0) -> "LocalCluster":
+    def start(self, timeout_s: float = 300.0) -> LocalCluster:
         self.home.mkdir(parents=True, exist_ok=True)
         for role in ROLES:
             self.ports.setdefault(role, free_port(self.host))
@@ -113,7 +113,7 @@ class LocalCluster:
             os.killpg(proc.pid, signal.SIGKILL)
             return proc.wait()
 
-    def __enter__(self) -> "LocalCluster":
+    def __enter__(self) -> LocalCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,14 +24,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from lorafleet.client import LoraFleetClient
 from lorafleet.client.evaluator import EvalClient
 from lorafleet.client.inference import InferenceClient
-from lorafleet.client import LoraFleetClient
+from lorafleet.client.trainer import TrainerClient
+from lorafleet.datasets import bundled_path
 from lorafleet.demo import DEMO_CASES_PER_SUITE, DEMO_POLICY
 from lorafleet.demo.cluster import LocalCluster
 from lorafleet.v1 import eval_pb2, trainer_pb2
-from lorafleet.datasets import bundled_path
-from lorafleet.client.trainer import TrainerClient
 
 ADAPTER = "support-bot"
 

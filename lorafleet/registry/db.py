@@ -35,7 +35,7 @@ def make_engine(database_url: str) -> Engine:
     """Create an engine for ``database_url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
     try:
         url = make_url(database_url)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad setting
+    except Exception as exc:
         raise InvalidArgument(f"{database_url!r} is not a SQLAlchemy URL: {exc}", field="database_url") from exc
     backend = url.get_backend_name()
     if backend == "sqlite":

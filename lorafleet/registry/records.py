@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from lorafleet.errors import AlreadyExists, Aborted, InvalidArgument, NotFound
+from lorafleet.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
 from lorafleet.registry import schema
 from lorafleet.registry.db import read_tx, write_tx
 from lorafleet.registry.models import Record

@@ -31,12 +31,12 @@ from sqlalchemy.engine import Connection
 
 from lorafleet.adapters.peft_dir import inspect_adapter
 from lorafleet.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from lorafleet.refs import DEFAULT_ALIAS, AdapterRef, parse_ref, validate_alias, validate_name
 from lorafleet.registry import schema
 from lorafleet.registry.artifacts import ArtifactStore
 from lorafleet.registry.db import make_engine, read_tx, write_tx
 from lorafleet.registry.models import AdapterState, AliasChangeRecord, AliasRecord, LoraSpec, VersionRecord
 from lorafleet.registry.records import RecordStore, check_json
-from lorafleet.refs import DEFAULT_ALIAS, AdapterRef, parse_ref, validate_alias, validate_name
 
 if TYPE_CHECKING:
     from lorafleet.base_model.spec import BaseModelSpec
@@ -96,7 +96,7 @@ class Registry:
                                           "schema_version": self.schema_version})
 
     @classmethod
-    def from_settings(cls, settings: "Settings") -> "Registry":
+    def from_settings(cls, settings: Settings) -> Registry:
         return cls(settings.resolved_database_url, settings.resolved_artifacts_dir)
 
     def close(self) -> None:
@@ -152,7 +152,7 @@ class Registry:
         name: str,
         adapter_dir: Path,
         *,
-        base_spec: "BaseModelSpec",
+        base_spec: BaseModelSpec,
         lineage: dict[str, Any],
         metrics: dict[str, float] | None = None,
         description: str = "",
@@ -182,7 +182,7 @@ class Registry:
             if staged.exists():
                 shutil.rmtree(staged, ignore_errors=True)
 
-    def _commit_version(self, name: str, staged: Path, inspection: Any, base_spec: "BaseModelSpec",
+    def _commit_version(self, name: str, staged: Path, inspection: Any, base_spec: BaseModelSpec,
                         lineage: dict[str, Any], metrics: dict[str, float], description: str,
                         state: AdapterState, size: int) -> VersionRecord:
         now = schema.utcnow()

@@ -41,7 +41,7 @@ class BackgroundServer:
         """Run a coroutine on the server's loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
-    def start(self) -> "BackgroundServer":
+    def start(self) -> BackgroundServer:
         self._thread.start()
         try:
             self.run(self.server.start(), timeout=self._start_timeout_s)
@@ -72,7 +72,7 @@ class BackgroundServer:
         if not self._thread.is_alive():
             self._loop.close()
 
-    def __enter__(self) -> "BackgroundServer":
+    def __enter__(self) -> BackgroundServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -112,7 +112,7 @@ class LoraFleetServer:
         *,
         port: int | None = None,
         metrics_port: int | None = None,
-        registry: "Registry | None" = None,
+        registry: Registry | None = None,
         bindings: Callable[[ServerContext], Sequence[ServiceBinding]] | None = None,
         extra_bindings: Sequence[ServiceBinding] = (),
     ) -> None:
@@ -250,7 +250,7 @@ class LoraFleetServer:
                 continue
             try:
                 await started.stop(grace)
-            except Exception as exc:  # noqa: BLE001 - every hook gets its turn; the first error is re-raised
+            except Exception as exc:
                 log.exception("stop hook failed", extra={"servicer": type(started.servicer).__name__})
                 errors.append(exc)
         self._started.clear()
@@ -272,7 +272,7 @@ class LoraFleetServer:
         if self._server is not None:
             await self._server.wait_for_termination()
 
-    async def __aenter__(self) -> "LoraFleetServer":
+    async def __aenter__(self) -> LoraFleetServer:
         await self.start()
         return self
 

@@ -26,7 +26,7 @@ class ServerContext:
     """
 
     settings: Settings
-    registry: "Registry"
+    registry: Registry
     role: str
     _base_dir: Path | None = field(default=None, repr=False)
 
@@ -39,12 +39,12 @@ class ServerContext:
             )
         return self._base_dir
 
-    def base_spec(self) -> "BaseModelSpec":
+    def base_spec(self) -> BaseModelSpec:
         return call_in_fresh_thread(_spec_for, str(self.base_model_dir()), self.settings.base_model)
 
 
 @functools.lru_cache(maxsize=8)
-def _spec_for(model_dir: str, name: str) -> "BaseModelSpec":
+def _spec_for(model_dir: str, name: str) -> BaseModelSpec:
     from lorafleet.base_model import read_base_model_spec
 
     return read_base_model_spec(Path(model_dir), name=name)

@@ -38,7 +38,7 @@ def grpc_errors(fn: Any) -> Any:
                     yield item
             except (grpc.aio.AbortError, GeneratorExit):
                 raise
-            except Exception as exc:  # noqa: BLE001 - mapped to a status, never swallowed
+            except Exception as exc:
                 await _abort(context, name, exc)
 
         return stream_wrapper
@@ -49,7 +49,7 @@ def grpc_errors(fn: Any) -> Any:
             return await fn(self, request, context)
         except grpc.aio.AbortError:
             raise
-        except Exception as exc:  # noqa: BLE001 - mapped to a status, never swallowed
+        except Exception as exc:
             await _abort(context, name, exc)
 
     return unary_wrapper

@@ -18,12 +18,12 @@ import logging
 import platform
 import time
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 import grpc
 from prometheus_client import Counter, Histogram, Info, start_http_server
 
-from importlib import metadata
 from lorafleet.server.handlers import behavior_of, rpc_type, split_method, with_behavior
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lorafleet.errors import InvalidArgument
-from lorafleet.registry import paging
-from lorafleet.server import registry_convert as convert
 from lorafleet.refs import parse_ref, parse_versioned_ref, validate_alias, validate_name
+from lorafleet.registry import paging
 from lorafleet.registry.store import Registry, check_metrics
+from lorafleet.server import registry_convert as convert
 from lorafleet.server.binding import ServiceBinding
 from lorafleet.server.errors import grpc_errors
 from lorafleet.v1 import registry_pb2, registry_pb2_grpc
@@ -66,7 +66,7 @@ def validate_set_alias_request(request: registry_pb2.SetAliasRequest) -> tuple[s
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
-    def __init__(self, registry: Registry, base_spec_provider: Callable[[], "BaseModelSpec"]) -> None:
+    def __init__(self, registry: Registry, base_spec_provider: Callable[[], BaseModelSpec]) -> None:
         self.registry = registry
         self.base_spec_provider = base_spec_provider
 
@@ -125,7 +125,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         return registry_pb2.DeleteAdapterResponse(adapter=convert.version_to_proto(record))
 
 
-def registry_binding(ctx: "ServerContext") -> ServiceBinding:
+def registry_binding(ctx: ServerContext) -> ServiceBinding:
     """RegistryService for any server; the base spec is read on the first import only."""
     return ServiceBinding.ready(SERVICE_NAME, RegistryServicer(ctx.registry, ctx.base_spec),
                                 registry_pb2_grpc.add_RegistryServiceServicer_to_server)

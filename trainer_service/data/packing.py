@@ -33,7 +33,7 @@ class Batch:
     num_label_tokens: int  # tokens that carry loss after the causal shift
     num_examples: int
 
-    def to(self, device: torch.device | str) -> "Batch":
+    def to(self, device: torch.device | str) -> Batch:
         return Batch(self.input_ids.to(device), self.labels.to(device), self.position_ids.to(device),
                      None if self.attention_mask is None else self.attention_mask.to(device),
                      self.num_tokens, self.num_label_tokens, self.num_examples)

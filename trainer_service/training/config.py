@@ -63,7 +63,7 @@ class TrainingConfig:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainingConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -73,7 +73,7 @@ class TrainingConfig:
             values["target_modules"] = tuple(values["target_modules"])
         return cls(**values)
 
-    def validate(self, linear_module_names: list[str] | tuple[str, ...] | None = None) -> "TrainingConfig":
+    def validate(self, linear_module_names: list[str] | tuple[str, ...] | None = None) -> TrainingConfig:
         """Raise InvalidArgument naming the first bad field; returns self for chaining."""
         validate_name(self.adapter_name, field="adapter_name")
         if self.adapter_method not in METHODS:

@@ -140,8 +140,8 @@ def _follow(client: Any, job_id: str) -> None:
     """Live progress bar fed by WatchTrainingJob; the ETA is the server's (recent step times)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from lorafleet.v1 import trainer_pb2
     from lorafleet.client.trainer import state_name
+    from lorafleet.v1 import trainer_pb2
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[info]}"), console=console(), transient=False) as bar:

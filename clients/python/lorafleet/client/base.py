@@ -24,8 +24,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
-import grpc
-
 from lorafleet.client.channel import DEFAULT_TIMEOUT_S
 
 _DEFAULT: Any = object()

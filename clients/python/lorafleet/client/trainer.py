@@ -17,8 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from lorafleet.client.base import AsyncTransport, SyncTransport
-from lorafleet.names import (ADAPTER_METHODS, COMPUTE_DTYPES, DATASET_FORMATS, JOB_STATES, LR_SCHEDULERS,
-                             TERMINAL_JOB_STATES, TRAINING_METHODS)
+from lorafleet.names import (
+    ADAPTER_METHODS,
+    COMPUTE_DTYPES,
+    DATASET_FORMATS,
+    JOB_STATES,
+    LR_SCHEDULERS,
+    TERMINAL_JOB_STATES,
+    TRAINING_METHODS,
+)
 from lorafleet.v1 import common_pb2, trainer_pb2, trainer_pb2_grpc
 
 CHUNK_BYTES = 1 << 20
