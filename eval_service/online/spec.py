@@ -104,7 +104,7 @@ def harm_values(values: Values, spec: GuardrailSpec, what: str) -> np.ndarray:
         raise ValueError(f"{spec.name}: {what} values must be a scalar or a 1-D sequence, got shape {x.shape}")
     bad = x[~np.isfinite(x) | (x < 0) | (x > 1)]
     if bad.size:
-        raise ValueError(f"{spec.name}: {what} values must lie in [0, 1] (bounded test), got {bad[0]!r}")
+        raise ValueError(f"{spec.name}: {what} values must lie in [0, 1] (bounded test), got {float(bad[0])!r}")
     if spec.bernoulli and not np.isin(x, (0.0, 1.0)).all():
         raise ValueError(f"{spec.name}: {what} values must be 0 or 1 (Bernoulli guardrail)")
     return x if spec.higher_is_worse else 1.0 - x
@@ -124,8 +124,10 @@ def candidate_mask(arm: Arms, k: int) -> np.ndarray:
         return np.full(k, parse_arm(arm) is Arm.CANDIDATE)
     if isinstance(arm, np.ndarray) and arm.dtype == bool:
         mask = arm
-    else:
+    elif isinstance(arm, (Sequence, np.ndarray)):
         mask = np.array([parse_arm(a) is Arm.CANDIDATE for a in arm], dtype=bool)
+    else:
+        raise ValueError(f"arm must be an arm, a sequence of arms or a bool array, got {arm!r}")
     if mask.shape != (k,):
         raise ValueError(f"got {mask.size} arms for {k} values")
     return mask

@@ -94,6 +94,8 @@ def test_other_bad_inputs_raise_clear_errors() -> None:
         CanaryGuardrail(SPEC, 1.0)
     with pytest.raises(ValueError, match="arm must be"):
         CanaryGuardrail(SPEC, 0.3).update("control", 1.0)
+    with pytest.raises(ValueError, match="arm must be an arm"):
+        CanaryGuardrail(SPEC, 0.3).update(1, 1.0)
     with pytest.raises(ValueError, match="2 arms for 3 values"):
         CanaryGuardrail(SPEC, 0.3).update(["candidate", "incumbent"], [0.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="differ in length"):
