@@ -1,0 +1,1 @@
+"""Online evaluation: anytime-valid guardrails for canary and shadow rollouts of a candidate adapter."""

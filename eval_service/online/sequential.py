@@ -1,0 +1,320 @@
+"""Anytime-valid sequential tests: candidate vs incumbent on live traffic (canary or shadow).
+
+A live rollout is watched after every request, so a fixed-n test (``eval_service/stats.py``) checked
+that often raises false alarms far above its α. Every guarantee here holds simultaneously over all
+times: the dashboard may look after each observation and the rollout may stop whenever it likes
+(Johari, Pekelis & Walsh, "Always valid inference", 2017: mixture SPRT, always-valid p-values;
+Howard, Ramdas, McAuliffe & Sekhon, "Time-uniform, nonparametric, nonasymptotic confidence
+sequences", 2021: confidence sequences from nonnegative supermartingales and Ville's inequality).
+
+Effect
+    Observations are values x in [0, 1] (Bernoulli rates are the case x in {0, 1}), read as a harm
+    h = x (higher is worse) or h = 1 - x (lower is worse). The effect is the harm difference
+    D = E[h | candidate] - E[h | incumbent] in [-1, 1]; D > 0 means the candidate is worse.
+
+Pseudo-outcome φ_i (E[φ_i | past] = D) and predictable centre μ̂_i (fixed before observation i)
+    shadow (paired, same prompt on both):  φ_i = h_cand - h_inc,  μ̂_i = clip(Σ_{j<i} φ_j / i, -1/2, 1/2).
+    canary (unpaired): the router sends request i to the candidate (Z_i = 1) with known probability π,
+    independently of the past. With the arms' predictable means m_c = (1/2 + Σh_c) / (1 + n_c) and m_i
+    likewise (both before i): φ_i = m_c - m_i + Z_i (h - m_c) / π - (1 - Z_i)(h - m_i) / (1 - π), the
+    augmented inverse-propensity estimate: E[φ_i | past] = D whatever m_c, m_i are, and its variance is
+    the two-sample Var_c / π + Var_i / (1 - π) once m_c, m_i settle. Here μ̂_i = m_c - m_i.
+    The residual r_i = φ_i - μ̂_i is bounded, |r_i| <= c: c = 3/2 (shadow), c = 1 / min(π, 1 - π) (canary).
+
+E-processes: betting on the residual
+    For a bet η in (0, 1/c) and a hypothesised effect m, with S_t = Σ φ_i,
+        M⁺_t(η, m) = Π_{i<=t} exp(η (μ̂_i - m)) (1 + η r_i) = exp(η (S_t - m t) - P⁺_t(η)),
+        P⁺_t(η) = Σ_{i<=t} [η r_i - log(1 + η r_i)] >= 0.
+    Given the past, E[1 + η r_i] = 1 + η (D - μ̂_i) <= exp(η (D - μ̂_i)), so each factor has mean
+    <= exp(η (D - m)) <= 1 whenever D <= m: M⁺ is a nonnegative supermartingale under every D <= m.
+    It is Waudby-Smith & Ramdas's ("Estimating means of bounded random variables by betting", 2023)
+    betting capital process on the residual about a predictable centre, and pointwise at least their
+    predictable plug-in empirical-Bernstein process for the same bets (which lower-bounds
+    log(1 + y) by y - ψ_E(λ) y² / λ², Fan et al. 2015). So it is exact for bounded data at every t,
+    and its cost P adapts to the real variance: a 5% refusal rate pays for variance 0.05, not 0.25.
+    The normal-mixture mSPRT is not used: with a plug-in variance it is only asymptotically valid
+    (and anti-conservative early for rare events, where the estimated variance is 0); with the
+    bounded variance 1/4 per arm it is exact but needs about five times the sample at a 5% rate.
+    P does not depend on m, so (t, S_t, P_t(η_k)) are sufficient for every m. As in the mSPRT's
+    mixture over effect sizes, bets are mixed over a fixed grid η_k = 0.8 · 2^-k / c, k = 0..5, with
+    equal weights: E⁺_t(m) = mean_k M⁺_t(η_k, m). Its mirror image E⁻_t(m) = mean_k exp(η_k (m t - S_t)
+    - P⁻_t(η_k)), P⁻_t(η) = Σ [-η r_i - log(1 - η r_i)], is a supermartingale under every D >= m.
+
+Confidence sequence and always-valid p-values (Ville: P(∃t: E_t >= 1/a) <= a; a = α/2 per side)
+    [L_t, U_t] = {m : E⁺_t(m) < 2/α and E⁻_t(m) < 2/α} covers D at all t at once with prob >= 1 - α.
+    p⁺_t = min(1, 1 / max_{s<=t} E⁺_s(0)) for H0: D <= 0;  p⁻_t = min(1, 1 / max_{s<=t} E⁻_s(δ)) for
+    H0: D >= δ. p⁺_t <= α/2 iff L_s > 0 at some s <= t; p⁻_t <= α/2 iff U_s < δ at some s <= t.
+
+Decisions (terminal: the test stops at its first crossing; later data only move the estimates)
+    WORSE      (roll back) at the first t with p⁺_t <= α/2: the candidate is worse (L_s > 0).
+    NOT_WORSE  (may promote) at the first t with p⁻_t <= α/2 and min_samples on each arm:
+               non-inferiority with margin δ (U_s < δ). A tie at one observation goes to WORSE.
+    As in Wald's SPRT between D = 0 and D = δ: if the candidate is not worse (D <= 0), P(WORSE ever)
+    <= α/2 (false rollback); if it is worse by at least δ (D >= δ), P(NOT_WORSE ever) <= α/2 (false
+    promotion); for 0 < D < δ either decision is acceptable. Whatever D is, a wrong decision has
+    probability <= α/2, and a false-rollback rate plus a false-promotion rate is <= α.
+
+Latency (unbounded, heavy-tailed) enters through bounded transforms (``rollout.py``): the p95
+guardrail is the Bernoulli ``latency_exceeds(latency, q)`` with q the incumbent's p95 measured
+before the rollout (the incumbent's exceedance rate is then 0.05, and D > 0 iff the candidate's p95
+is above q); the mean-latency guardrail is ``latency_over_slo(latency, slo) = min(latency / slo, 1)``.
+Both thresholds are fixed in advance: one learnt from the live incumbent arm would make the
+observations depend on each other and void the guarantees.
+
+Assumptions: given the past, each observation's expected effect is D (independent requests, or
+prompts in shadow; under drifting traffic it is enough that it stays <= 0, resp. >= δ, at every step
+for the false-rollback, resp. false-promotion, bound). In canary the share π is fixed for the
+guardrail's life (a new share starts a new guardrail) and whether a request is scored must not
+depend on its arm.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from scipy.optimize import brentq
+
+from eval_service.online.spec import (Arm, Arms, Decision, GuardrailSpec, GuardrailStatus, Values, candidate_mask,
+                                      harm_values, is_real, state_field, state_floats, state_ints)
+
+__all__ = ["BET_FRACTIONS", "Arm", "CanaryGuardrail", "Decision", "GuardrailSpec", "GuardrailStatus",
+           "SequentialGuardrail", "ShadowGuardrail", "guardrail_from_state"]
+
+STATE_VERSION = 1
+BET_FRACTIONS: tuple[float, ...] = tuple(0.8 * 0.5 ** k for k in range(6))
+_LOG_WEIGHT = -math.log(len(BET_FRACTIONS))
+SHADOW_RESIDUAL_BOUND = 1.5  # |d - clip(centre, -1/2, 1/2)| for d in [-1, 1]
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """log of the equal-weight mixture over the last axis (the bets)."""
+    top = z.max(axis=-1)
+    return top + np.log(np.exp(z - top[..., None]).sum(axis=-1)) + _LOG_WEIGHT
+
+
+def _running(start: float, values: np.ndarray) -> np.ndarray:
+    """start, start + v_1, ... summed left to right, so one batch equals the same values one by one."""
+    return np.cumsum(np.concatenate(([start], values)))
+
+
+def _first(hits: np.ndarray) -> int | None:
+    return int(np.argmax(hits)) if hits.any() else None
+
+
+class SequentialGuardrail:
+    """Shared engine of the canary and shadow guardrails: the running sums of the module docstring,
+    both boundaries checked after every observation, O(len(bets)) work per observation."""
+
+    design = ""
+
+    def __init__(self, spec: GuardrailSpec, residual_bound: float) -> None:
+        if not isinstance(spec, GuardrailSpec):
+            raise ValueError("spec must be a GuardrailSpec")
+        self.spec = spec
+        self._eta = np.asarray(BET_FRACTIONS) / residual_bound
+        self._n = [0, 0]  # observations: candidate, incumbent
+        self._sum = [0.0, 0.0]  # harm sums: candidate, incumbent
+        self._s = 0.0  # S_t
+        self._pen_up = np.zeros(len(BET_FRACTIONS))  # P⁺_t(η_k)
+        self._pen_down = np.zeros(len(BET_FRACTIONS))  # P⁻_t(η_k)
+        self._max_log_e = [0.0, 0.0]  # max_{s<=t} log E⁺_s(0), log E⁻_s(δ)
+        self._decision = Decision.CONTINUE
+        self._decided_at: tuple[int, int] | None = None
+
+    def _steps(self) -> int:
+        raise NotImplementedError
+
+    def _ingest(self, phi: np.ndarray, resid: np.ndarray, n_cand: np.ndarray, n_inc: np.ndarray,
+                steps: np.ndarray) -> None:
+        """Adds pseudo-outcomes and residuals; n_cand, n_inc, steps are the counts after each one."""
+        s = _running(self._s, phi)[1:]
+        y = resid[:, None] * self._eta
+        up = np.cumsum(np.vstack((self._pen_up, y - np.log1p(y))), axis=0)[1:]
+        down = np.cumsum(np.vstack((self._pen_down, -y - np.log1p(-y))), axis=0)[1:]
+        log_worse = _mix(s[:, None] * self._eta - up)
+        log_not_worse = _mix((self.spec.delta * steps - s)[:, None] * self._eta - down)
+        max_worse = np.maximum.accumulate(np.concatenate(([self._max_log_e[0]], log_worse)))[1:]
+        max_not_worse = np.maximum.accumulate(np.concatenate(([self._max_log_e[1]], log_not_worse)))[1:]
+        self._decide(max_worse, max_not_worse, n_cand, n_inc)
+        self._s, self._pen_up, self._pen_down = float(s[-1]), up[-1].copy(), down[-1].copy()
+        self._max_log_e = [float(max_worse[-1]), float(max_not_worse[-1])]
+
+    def _decide(self, max_worse: np.ndarray, max_not_worse: np.ndarray, n_cand: np.ndarray,
+                n_inc: np.ndarray) -> None:
+        if self._decision is not Decision.CONTINUE:
+            return
+        threshold = math.log(2.0 / self.spec.alpha)
+        enough = (n_cand >= self.spec.min_samples) & (n_inc >= self.spec.min_samples)
+        worse, not_worse = _first(max_worse >= threshold), _first((max_not_worse >= threshold) & enough)
+        if worse is not None and (not_worse is None or worse <= not_worse):
+            self._decision, at = Decision.WORSE, worse
+        elif not_worse is not None:
+            self._decision, at = Decision.NOT_WORSE, not_worse
+        else:
+            return
+        self._decided_at = (int(n_cand[at]), int(n_inc[at]))
+
+    def _log_e(self, m: float, upper: bool) -> float:
+        """log E⁺_t(m) (evidence D > m) or, upper=True, log E⁻_t(m) (evidence D < m)."""
+        t = self._steps()
+        if upper:
+            return float(_mix((m * t - self._s) * self._eta - self._pen_down))
+        return float(_mix((self._s - m * t) * self._eta - self._pen_up))
+
+    def _bounds(self) -> tuple[float, float]:
+        """[L_t, U_t] clipped to [-1, 1]; E⁺_t(m) falls and E⁻_t(m) rises with m, and L_t <= U_t."""
+        if self._steps() == 0:
+            return -1.0, 1.0
+        threshold = math.log(2.0 / self.spec.alpha)
+
+        def excess(m: float, upper: bool) -> float:
+            return self._log_e(m, upper) - threshold
+
+        low = -1.0 if excess(-1.0, False) < 0 else 1.0 if excess(1.0, False) >= 0 else \
+            float(brentq(excess, -1.0, 1.0, args=(False,), xtol=1e-10))
+        high = 1.0 if excess(1.0, True) < 0 else -1.0 if excess(-1.0, True) >= 0 else \
+            float(brentq(excess, -1.0, 1.0, args=(True,), xtol=1e-10))
+        return low, high
+
+    def status(self) -> GuardrailStatus:
+        (n_c, n_i), (sum_c, sum_i) = self._n, self._sum
+        harm_c = sum_c / n_c if n_c else None
+        harm_i = sum_i / n_i if n_i else None
+
+        def metric(harm: float | None) -> float | None:
+            return harm if harm is None or self.spec.higher_is_worse else 1.0 - harm
+
+        low, high = self._bounds()
+        return GuardrailStatus(
+            name=self.spec.name, design=self.design, decision=self._decision, n_candidate=n_c, n_incumbent=n_i,
+            candidate_mean=metric(harm_c), incumbent_mean=metric(harm_i),
+            harm_difference=None if harm_c is None or harm_i is None else harm_c - harm_i,
+            ci_low=low, ci_high=high, log_e_worse=self._log_e(0.0, False),
+            log_e_not_worse=self._log_e(self.spec.delta, True),
+            p_worse=min(1.0, math.exp(-self._max_log_e[0])), p_not_worse=min(1.0, math.exp(-self._max_log_e[1])),
+            alpha=self.spec.alpha, delta=self.spec.delta, decided_at=self._decided_at)
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-safe sufficient statistics; ``guardrail_from_state`` rebuilds an identical guardrail."""
+        return {"version": STATE_VERSION, "design": self.design, "spec": self.spec.to_dict(),
+                "n": list(self._n), "sums": list(self._sum), "s": self._s,
+                "penalty_up": self._pen_up.tolist(), "penalty_down": self._pen_down.tolist(),
+                "max_log_e": list(self._max_log_e), "decision": self._decision.value,
+                "decided_at": None if self._decided_at is None else list(self._decided_at)}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> SequentialGuardrail:
+        guardrail = guardrail_from_state(state)
+        if not isinstance(guardrail, cls):
+            raise ValueError(f"state is a {guardrail.design} guardrail, not a {cls.design} one")
+        return guardrail
+
+    def _load(self, state: Mapping[str, Any]) -> None:
+        n, sums = state_ints(state, "n", 2), state_floats(state, "sums", 2)
+        if any(x < 0 for x in n) or any(not 0 <= s <= k for s, k in zip(sums, n)):
+            raise ValueError("guardrail state: counts must be >= 0 and harm sums within [0, count]")
+        k = len(BET_FRACTIONS)
+        up, down = state_floats(state, "penalty_up", k), state_floats(state, "penalty_down", k)
+        if min(up + down) < 0:
+            raise ValueError("guardrail state: penalties must be >= 0")
+        self._n, self._sum, self._s = n, sums, state_floats(state, "s", 0)[0]
+        self._pen_up, self._pen_down = np.asarray(up), np.asarray(down)
+        self._max_log_e = state_floats(state, "max_log_e", 2)
+        try:
+            self._decision = Decision(state_field(state, "decision"))
+        except ValueError as exc:
+            raise ValueError(f"guardrail state: unknown decision {state['decision']!r}") from exc
+        if (state_field(state, "decided_at") is None) != (self._decision is Decision.CONTINUE):
+            raise ValueError("guardrail state: decided_at must be set exactly when a decision was made")
+        if self._decision is not Decision.CONTINUE:
+            at = state_ints(state, "decided_at", 2)
+            self._decided_at = (at[0], at[1])
+
+
+class CanaryGuardrail(SequentialGuardrail):
+    """Unpaired (canary) guardrail: each observation comes from one arm; the candidate gets a known
+    share π of requests at random. Feed observations in arrival order, one at a time or in batches."""
+
+    design = "canary"
+
+    def __init__(self, spec: GuardrailSpec, canary_share: float) -> None:
+        if not is_real(canary_share) or not 0 < canary_share < 1:
+            raise ValueError(f"canary_share must be in (0, 1), got {canary_share!r}")
+        super().__init__(spec, 1.0 / min(canary_share, 1.0 - canary_share))
+        self.canary_share = float(canary_share)
+
+    def _steps(self) -> int:
+        return self._n[0] + self._n[1]
+
+    def update(self, arm: Arms, values: Values) -> None:
+        """Adds observations: ``arm`` is one arm for all values, one arm per value, or a bool array
+        (True = candidate)."""
+        harm = harm_values(values, self.spec, "observed")
+        cand = candidate_mask(arm, len(harm))
+        if not len(harm):
+            return
+        n_c, n_i = self._n[0] + np.cumsum(cand), self._n[1] + np.cumsum(~cand)
+        sum_c = _running(self._sum[0], np.where(cand, harm, 0.0))
+        sum_i = _running(self._sum[1], np.where(cand, 0.0, harm))
+        m_c = (0.5 + sum_c[:-1]) / (1.0 + n_c - cand)
+        m_i = (0.5 + sum_i[:-1]) / (1.0 + n_i - ~cand)
+        pi = self.canary_share
+        resid = np.where(cand, (harm - m_c) / pi, -(harm - m_i) / (1.0 - pi))
+        self._ingest(m_c - m_i + resid, resid, n_c, n_i, n_c + n_i)
+        self._n, self._sum = [int(n_c[-1]), int(n_i[-1])], [float(sum_c[-1]), float(sum_i[-1])]
+
+    def to_state(self) -> dict[str, Any]:
+        return {**super().to_state(), "canary_share": self.canary_share}
+
+
+class ShadowGuardrail(SequentialGuardrail):
+    """Paired (shadow) guardrail: each observation is (candidate, incumbent) on the same prompt."""
+
+    design = "shadow"
+
+    def __init__(self, spec: GuardrailSpec) -> None:
+        super().__init__(spec, SHADOW_RESIDUAL_BOUND)
+
+    def _steps(self) -> int:
+        return self._n[0]
+
+    def update(self, candidate: Values, incumbent: Values) -> None:
+        """Adds pairs: candidate[j] and incumbent[j] are the two replies to prompt j."""
+        h_c = harm_values(candidate, self.spec, "candidate")
+        h_i = harm_values(incumbent, self.spec, "incumbent")
+        if len(h_c) != len(h_i):
+            raise ValueError(f"{self.spec.name}: paired samples differ in length: {len(h_c)} vs {len(h_i)}")
+        if not len(h_c):
+            return
+        d = h_c - h_i
+        n_before = self._n[0] + np.arange(len(d))
+        centre = np.clip(_running(self._s, d)[:-1] / (1.0 + n_before), -0.5, 0.5)
+        n_after = n_before + 1
+        self._ingest(d, d - centre, n_after, n_after, n_after)
+        n = int(n_after[-1])
+        self._n, self._sum = [n, n], [float(_running(self._sum[0], h_c)[-1]), float(_running(self._sum[1], h_i)[-1])]
+
+    def _load(self, state: Mapping[str, Any]) -> None:
+        super()._load(state)
+        if self._n[0] != self._n[1]:
+            raise ValueError("shadow guardrail state: both arms must have the same number of observations")
+
+
+def guardrail_from_state(state: Mapping[str, Any]) -> SequentialGuardrail:
+    """Rebuilds a canary or shadow guardrail from ``to_state()`` (e.g. after a restart)."""
+    if state_field(state, "version") != STATE_VERSION:
+        raise ValueError(f"guardrail state version {state['version']!r} is not {STATE_VERSION}")
+    spec = GuardrailSpec.from_dict(state_field(state, "spec"))
+    design = state_field(state, "design")
+    guardrail: SequentialGuardrail
+    if design == CanaryGuardrail.design:
+        guardrail = CanaryGuardrail(spec, state_floats(state, "canary_share", 0)[0])
+    elif design == ShadowGuardrail.design:
+        guardrail = ShadowGuardrail(spec)
+    else:
+        raise ValueError(f"guardrail state: unknown design {design!r}")
+    guardrail._load(state)
+    return guardrail
