@@ -67,10 +67,8 @@ def decide(guardrails: Sequence[SequentialGuardrail]) -> RolloutVerdict:
     pending = tuple(s.name for s, g in zip(statuses, guardrails)
                     if s.decision is not Decision.NOT_WORSE
                     or min(s.n_candidate, s.n_incumbent) < g.spec.min_samples)
-    if worse:
-        decision = RolloutDecision.ROLL_BACK
-    else:
-        decision = RolloutDecision.CONTINUE if pending else RolloutDecision.PROMOTE
+    decision = (RolloutDecision.ROLL_BACK if worse
+                else RolloutDecision.CONTINUE if pending else RolloutDecision.PROMOTE)
     return RolloutVerdict(decision, worse, pending, statuses)
 
 

@@ -77,8 +77,20 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
-from eval_service.online.spec import (Arm, Arms, Decision, GuardrailSpec, GuardrailStatus, Values, candidate_mask,
-                                      harm_values, is_real, state_field, state_floats, state_ints)
+from eval_service.online.spec import (
+    Arm,
+    Arms,
+    Decision,
+    GuardrailSpec,
+    GuardrailStatus,
+    Values,
+    candidate_mask,
+    harm_values,
+    is_real,
+    state_field,
+    state_floats,
+    state_ints,
+)
 
 __all__ = ["BET_FRACTIONS", "Arm", "CanaryGuardrail", "Decision", "GuardrailSpec", "GuardrailStatus",
            "SequentialGuardrail", "ShadowGuardrail", "guardrail_from_state"]

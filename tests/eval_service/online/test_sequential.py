@@ -135,7 +135,8 @@ def reference_log_e(design: str, arms: list[bool], a: list[float], b: list[float
 
 @settings(max_examples=40, deadline=None)
 @given(stream=streams())
-def test_e_values_and_bounds_match_the_product_formula(stream: tuple[str, list[bool], list[float], list[float]]) -> None:
+def test_e_values_and_bounds_match_the_product_formula(
+        stream: tuple[str, list[bool], list[float], list[float]]) -> None:
     design, arms, a, b = stream
     g = make(design)
     feed(g, arms, a, b, 0, len(a))
