@@ -18,7 +18,7 @@ def test_generated_code_matches_fresh_protoc(tmp_path: Path) -> None:
     from grpc_tools import protoc
 
     protos = sorted(str(p.relative_to(PROTO_DIR)) for p in (PROTO_DIR / "lorafleet" / "v1").glob("*.proto"))
-    assert len(protos) == 5, protos
+    assert len(protos) == 6, protos
     include = str(Path(protoc.__file__).parent / "_proto")
     rc = protoc.main(
         ["protoc", f"-I{PROTO_DIR}", f"-I{include}", f"--python_out={tmp_path}", f"--pyi_out={tmp_path}",

@@ -31,6 +31,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -50,7 +51,7 @@ from lorafleet.errors import FailedPrecondition
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MIGRATION_LOCK_KEY = 0x4C6F5241  # "LoRA": pg_advisory_xact_lock key for schema creation
 
 
@@ -159,9 +160,91 @@ records = Table(
     Index("ix_records_kind_subject", "kind", "subject"),
 )
 
+# Online evaluation (schema version 2). A rollout pairs the production version (incumbent) with a
+# candidate. ``active_name`` equals ``name`` while the rollout runs and is NULL once it ended: its
+# UNIQUE constraint is how the database itself keeps at most one running rollout per adapter name
+# (NULLs never collide, on SQLite and PostgreSQL alike). ``revision`` makes updates compare-and-set.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("active_name", String(64), nullable=True, unique=True),
+    Column("incumbent_version", Integer, nullable=False),
+    Column("candidate_version", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("weight_percent", Float, nullable=False),
+    Column("stage_index", Integer, nullable=False),
+    Column("stages", JSON, nullable=False),
+    Column("sampling_rate", Float, nullable=False),
+    Column("policy_name", String(256), nullable=False),
+    Column("policy", JSON, nullable=False),
+    Column("evaluation_id", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("stats", JSON, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    ForeignKeyConstraint(["name"], ["adapter_names.name"]),
+    Index("ix_rollouts_name_created", "name", "created_at"),
+    Index("ix_rollouts_state", "state"),
+)
+
+# The audit trail of a rollout: every start, stage change, weight change, rollback, promotion and
+# abort, with the evidence (guardrail statistics) and the live cases behind it.
+rollout_events = Table(
+    "rollout_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rollout_id", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("stage_index", Integer, nullable=False),
+    Column("weight_percent", Float, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("cases", JSON, nullable=False),
+    Column("text_expires_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(["rollout_id"], ["rollouts.id"]),
+    Index("ix_rollout_events_rollout", "rollout_id", "id"),
+)
+
+# Which version served a live request: ids and arms only (no text), so that feedback can be joined
+# to the arm that earned it. Purged after the retention period.
+live_requests = Table(
+    "live_requests",
+    metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("arm", String(16), nullable=False),
+    Column("rollout_id", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_live_requests_created", "created_at"),
+)
+
+live_feedback = Table(
+    "live_feedback",
+    metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("score", Float, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("comment_expires_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+def _migrate_to_2(conn: Connection) -> None:
+    """Version 2 adds the online-evaluation tables; nothing existing changes."""
+    metadata.create_all(conn, tables=[rollouts, rollout_events, live_requests, live_feedback])
+
+
 # Migration ``n`` turns a database at version ``n - 1`` into version ``n``. Version 1 is the
-# initial schema (created by create_all on fresh databases), so the list starts empty.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+# initial schema (created by create_all on fresh databases).
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _migrate_to_2}
 
 
 def ensure_schema(conn: Connection) -> int:

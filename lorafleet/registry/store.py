@@ -36,7 +36,9 @@ from lorafleet.registry import schema
 from lorafleet.registry.artifacts import ArtifactStore
 from lorafleet.registry.db import make_engine, read_tx, write_tx
 from lorafleet.registry.models import AdapterState, AliasChangeRecord, AliasRecord, LoraSpec, VersionRecord
+from lorafleet.registry.live import LiveStore
 from lorafleet.registry.records import RecordStore, check_json
+from lorafleet.registry.rollouts import RolloutStore
 
 if TYPE_CHECKING:
     from lorafleet.base_model.spec import BaseModelSpec
@@ -446,6 +448,12 @@ class Registry:
             return [AliasChangeRecord(r.name, r.alias, r.from_version, r.to_version, r.reason, r.changed_at)
                     for r in conn.execute(q.order_by(H.c.id))]
 
-    # -- generic records ------------------------------------------------------------------
+    # -- generic records, rollouts, live requests -------------------------------------------
     def records(self, kind: str) -> RecordStore:
         return RecordStore(self.engine, kind)
+
+    def rollouts(self) -> RolloutStore:
+        return RolloutStore(self.engine)
+
+    def live(self) -> LiveStore:
+        return LiveStore(self.engine)

@@ -10,6 +10,7 @@ import pytest
 from lorafleet.adapters.synthetic import write_lora_adapter
 from lorafleet.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from lorafleet.registry.models import AdapterState
+from lorafleet.registry.schema import SCHEMA_VERSION
 from lorafleet.refs import AdapterRef
 from lorafleet.registry.store import Registry
 
@@ -217,7 +218,7 @@ def test_reopen_keeps_data_and_schema_version(database_url, tmp_path, adapter_di
     again = Registry(database_url, tmp_path / "artifacts")
     try:
         assert again.resolve("bot").version == 1
-        assert again.schema_version == 1
+        assert again.schema_version == SCHEMA_VERSION == 2
     finally:
         again.close()
 
