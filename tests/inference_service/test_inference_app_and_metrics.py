@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+from helpers_inference import host, request, tiny_settings, tokens_of
 from prometheus_client import REGISTRY
 
+from inference_service.app import SERVICE_NAME, build_bindings
 from lorafleet.registry.store import Registry
 from lorafleet.server.context import ServerContext
 from lorafleet.v1 import common_pb2, inference_pb2, inference_pb2_grpc
-from inference_service.app import SERVICE_NAME, build_bindings
-
-from helpers_inference import host, request, tiny_settings, tokens_of
 
 
 def metric(name: str, labels: dict | None = None) -> float:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from lorafleet.errors import InvalidArgument, ResourceExhausted
-from inference_service.engine.types import FinishReason
-
 from helpers_inference import host, request, tokens_of
+
+from inference_service.engine.types import FinishReason
+from lorafleet.errors import InvalidArgument, ResourceExhausted
 
 PROMPT = "The quick brown fox jumps over"
 

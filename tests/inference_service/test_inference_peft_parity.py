@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers_inference import host, peft_greedy, request, tokens_of
 
 PROMPTS = ["Hello there, how are", "The capital of France is a city that", "1 2 3 4",

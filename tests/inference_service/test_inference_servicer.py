@@ -9,12 +9,11 @@ import time
 
 import grpc
 import pytest
+from helpers_inference import host, request, tiny_settings, tokens_of
 
+from inference_service.servicer import InferenceServicer, add_to_server
 from lorafleet.registry.store import Registry
 from lorafleet.v1 import common_pb2, inference_pb2, inference_pb2_grpc
-from inference_service.servicer import InferenceServicer, add_to_server
-
-from helpers_inference import host, request, tiny_settings, tokens_of
 
 PROMPT = "The quick brown fox jumps over"
 

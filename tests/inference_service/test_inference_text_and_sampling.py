@@ -7,12 +7,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lorafleet.errors import InvalidArgument
-from lorafleet.v1 import common_pb2, inference_pb2
 from inference_service.engine.sampling import filter_logits, make_generator, select_tokens
 from inference_service.engine.stop_text import TextTracker, partial_stop_suffix
 from inference_service.engine.types import SamplingSpec
 from inference_service.request_parsing import parse_prompt, parse_request_id, parse_sampling
+from lorafleet.errors import InvalidArgument
+from lorafleet.v1 import common_pb2, inference_pb2
 
 
 class CharTokenizer:

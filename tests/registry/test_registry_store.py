@@ -9,8 +9,8 @@ import pytest
 
 from lorafleet.adapters.synthetic import write_lora_adapter
 from lorafleet.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from lorafleet.registry.models import AdapterState
 from lorafleet.refs import AdapterRef
+from lorafleet.registry.models import AdapterState
 from lorafleet.registry.store import Registry
 
 

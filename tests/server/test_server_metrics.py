@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from importlib import metadata
+
 import grpc
 import pytest
 from lorafleet_testkit import free_port, registry_only, sample, scrape_metrics
 
-from importlib import metadata
 from lorafleet.client import LoraFleetClient
 from lorafleet.server.background import BackgroundServer
 
