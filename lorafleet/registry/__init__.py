@@ -1,7 +1,8 @@
 """The adapter registry: versions, aliases, history and artifacts (see DESIGN.md, "Registry").
 
 Modules: ``models`` (plain records), ``schema`` (tables + migrations), ``db`` (engines and
-transactions), ``store`` (``Registry``), ``records`` (``RecordStore``), ``artifacts``
+transactions), ``store`` (``Registry``: versions), ``aliases`` (its alias operations), ``rows``
+(the name lock and row lookups both share), ``records`` (``RecordStore``), ``artifacts``
 (``ArtifactStore``), ``paging`` (page tokens). Adapter references are parsed by
 ``lorafleet.refs``; the gRPC edge is ``lorafleet.server.registry_service``. Import what you need
 from the submodule; this package imports nothing.
