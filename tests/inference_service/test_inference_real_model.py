@@ -40,7 +40,8 @@ def test_nf4_base_answers_a_chat_question(real_base_model_dir):
     assert type(rt.layers["model.layers.0.self_attn.q_proj"].base).__name__ == "Linear4bit"
     rt.engine.start()
     try:
-        ids = encode_prompt(rt.tokenizer, PromptInput(prompt=None, messages=(("user", "What is the capital of France?"),)))
+        messages = (("user", "What is the capital of France?"),)
+        ids = encode_prompt(rt.tokenizer, PromptInput(prompt=None, messages=messages))
         ev = rt.engine.submit(GenerationRequest("q", ids, SamplingSpec(max_tokens=24))).wait_sync(300)
         text = "".join(e.delta for e in ev)
         assert "Paris" in text, text

@@ -127,7 +127,8 @@ def test_prompt_xor_messages_and_roles():
     msgs = parse_prompt(inference_pb2.GenerateRequest(messages=[common_pb2.ChatMessage(role="user", content="x")]))
     assert msgs.messages == (("user", "x"),)
     with pytest.raises(InvalidArgument, match="either"):
-        parse_prompt(inference_pb2.GenerateRequest(prompt="a", messages=[common_pb2.ChatMessage(role="user", content="x")]))
+        parse_prompt(inference_pb2.GenerateRequest(prompt="a",
+                                                   messages=[common_pb2.ChatMessage(role="user", content="x")]))
     with pytest.raises(InvalidArgument) as exc:
         parse_prompt(inference_pb2.GenerateRequest(messages=[common_pb2.ChatMessage(role="robot", content="x")]))
     assert exc.value.field == "messages[0].role"

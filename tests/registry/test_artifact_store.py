@@ -59,7 +59,8 @@ def test_atomic_dir_publishes_only_on_success(tmp_path):
     assert _temps(tmp_path) == []
 
 
-@pytest.mark.parametrize("relpath", ["", "/etc/passwd", "../up", "a/../../b", ".hidden/x", "a/.lftmp-x", "a\\b", "bot\n/1"])
+@pytest.mark.parametrize("relpath",
+                         ["", "/etc/passwd", "../up", "a/../../b", ".hidden/x", "a/.lftmp-x", "a\\b", "bot\n/1"])
 def test_path_refuses_escapes_and_temp_names(tmp_path, relpath):
     with pytest.raises(InvalidArgument) as err:
         ArtifactStore(tmp_path).path(relpath)

@@ -102,11 +102,11 @@ MOVER = textwrap.dedent("""
     while not os.path.exists(go):  # start both loops together so they really interleave
         time.sleep(0.01)
     for _ in range(60):
-        target = rng.randint(1, %d)
-        _, previous = reg.set_alias("bot", "production", target, reason="p%%d" %% seed)
+        target = rng.randint(1, N_VERSIONS)
+        _, previous = reg.set_alias("bot", "production", target, reason="p%d" % seed)
         changed += previous != target
     print(changed)
-""" % N_VERSIONS)
+""").replace("N_VERSIONS", str(N_VERSIONS))
 
 
 def test_concurrent_alias_moves_from_two_processes(database_url, tmp_path, adapter_dir, tiny_spec):
