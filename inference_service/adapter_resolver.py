@@ -14,11 +14,16 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inference_service.model.adapter_weights import AdapterKey, HostAdapter
 from lorafleet.compute_threads import in_fresh_thread
 from lorafleet.errors import FailedPrecondition
 from lorafleet.refs import parse_ref
+
+if TYPE_CHECKING:
+    from inference_service.runtime import Runtime
+    from lorafleet.registry.store import Registry
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +36,7 @@ class ResolvedAdapter:
 
 
 class AdapterResolver:
-    def __init__(self, registry, runtime, *, base_fingerprint: str, alias_ttl_s: float) -> None:
+    def __init__(self, registry: Registry, runtime: Runtime, *, base_fingerprint: str, alias_ttl_s: float) -> None:
         self.registry = registry
         self.runtime = runtime
         self.base_fingerprint = base_fingerprint

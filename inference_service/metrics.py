@@ -11,15 +11,21 @@ from prometheus_client import Counter, Gauge, Histogram
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 _TOKEN_LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.5)
 
-REQUESTS_RUNNING = Gauge("lorafleet_num_requests_running", "Sequences in the running batch (decoding or prefilling).")
+REQUESTS_RUNNING = Gauge("lorafleet_num_requests_running",
+                         "Sequences in the running batch (decoding or prefilling).")
 REQUESTS_WAITING = Gauge("lorafleet_num_requests_waiting", "Requests queued for admission.")
-TIME_TO_FIRST_TOKEN = Histogram("lorafleet_time_to_first_token_seconds", "From arrival to the first generated token.", buckets=_LATENCY)
-INTER_TOKEN_LATENCY = Histogram("lorafleet_inter_token_latency_seconds", "Between consecutive tokens of one sequence.", buckets=_TOKEN_LATENCY)
-E2E_LATENCY = Histogram("lorafleet_e2e_request_latency_seconds", "From arrival to the end of a request.", buckets=_LATENCY)
-QUEUE_TIME = Histogram("lorafleet_request_queue_time_seconds", "From arrival to admission into the batch.", buckets=_LATENCY)
+TIME_TO_FIRST_TOKEN = Histogram("lorafleet_time_to_first_token_seconds",
+                                "From arrival to the first generated token.", buckets=_LATENCY)
+INTER_TOKEN_LATENCY = Histogram("lorafleet_inter_token_latency_seconds",
+                                "Between consecutive tokens of one sequence.", buckets=_TOKEN_LATENCY)
+E2E_LATENCY = Histogram("lorafleet_e2e_request_latency_seconds",
+                        "From arrival to the end of a request.", buckets=_LATENCY)
+QUEUE_TIME = Histogram("lorafleet_request_queue_time_seconds",
+                       "From arrival to admission into the batch.", buckets=_LATENCY)
 PROMPT_TOKENS = Counter("lorafleet_prompt_tokens_total", "Prompt tokens prefilled.")
 GENERATION_TOKENS = Counter("lorafleet_generation_tokens_total", "Tokens generated.")
-BATCH_SIZE = Histogram("lorafleet_batch_size", "Sequences per decode step.", buckets=(1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128))
+BATCH_SIZE = Histogram("lorafleet_batch_size", "Sequences per decode step.",
+                       buckets=(1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128))
 REQUESTS_FINISHED = Counter("lorafleet_requests_finished_total", "Finished requests by reason.", ["finish_reason"])
 ADAPTER_LOADS = Counter("lorafleet_adapter_loads_total", "Adapter copies into a device slot.")
 ADAPTER_EVICTIONS = Counter("lorafleet_adapter_evictions_total", "Adapters evicted from a device slot.")

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from inference_service.engine.types import SamplingSpec
 from lorafleet.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from lorafleet.v1 import common_pb2
 
 MAX_TEMPERATURE = 10.0
 MAX_STOP_SEQUENCES = 8
@@ -27,7 +33,8 @@ class PromptInput:
     messages: tuple[tuple[str, str], ...] | None
 
 
-def parse_sampling(sampling, *, default_max_tokens: int, max_tokens_limit: int) -> SamplingSpec:
+def parse_sampling(sampling: common_pb2.SamplingParams, *, default_max_tokens: int,
+                   max_tokens_limit: int) -> SamplingSpec:
     """``sampling`` is a ``SamplingParams`` message (unset optional fields take defaults)."""
     has = sampling.HasField
     max_tokens = sampling.max_tokens if has("max_tokens") else default_max_tokens
@@ -80,7 +87,7 @@ def parse_request_id(text: str) -> str:
     return text
 
 
-def encode_prompt(tokenizer, prompt: PromptInput) -> list[int]:
+def encode_prompt(tokenizer: PreTrainedTokenizerBase, prompt: PromptInput) -> list[int]:
     """Token ids of a plain prompt, or of chat messages through the tokenizer's chat template."""
     if prompt.prompt is not None:
         return list(tokenizer(prompt.prompt, add_special_tokens=True)["input_ids"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -19,6 +20,9 @@ from inference_service.model.base_loader import LoadedBase, load_base_model
 from inference_service.model.lora_bank import BankBatch, LoRABankLinear
 from lorafleet.base_model.spec import BaseModelSpec
 from lorafleet.config import Settings
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +38,11 @@ class Runtime:
     max_adapter_rank: int
 
     @property
-    def tokenizer(self):
+    def tokenizer(self) -> PreTrainedTokenizerBase:
         return self.base.tokenizer
 
     def layer_shapes(self) -> dict[str, tuple[int, int]]:
-        return {n: (l.in_features, l.out_features) for n, l in self.layers.items()}
+        return {name: (layer.in_features, layer.out_features) for name, layer in self.layers.items()}
 
     def read_adapter(self, path: Path, key: AdapterKey) -> HostAdapter:
         """Disk -> host tensors (any thread; the worker only copies host -> slot)."""
@@ -51,7 +55,7 @@ class Runtime:
         return tuple(sorted({n.rsplit(".", 1)[-1] for n in self.layers}))
 
 
-def eos_token_ids(model: torch.nn.Module, tokenizer) -> set[int]:
+def eos_token_ids(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) -> set[int]:
     ids: set[int] = set()
     for value in (getattr(model.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
         if isinstance(value, int):

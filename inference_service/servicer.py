@@ -35,7 +35,8 @@ _FINISH = {
     FinishReason.EOS: inference_pb2.FINISH_REASON_EOS,
     FinishReason.CANCELLED: inference_pb2.FINISH_REASON_CANCELLED,
 }
-_QUANT = {"none": common_pb2.QUANTIZATION_NONE, "nf4": common_pb2.QUANTIZATION_NF4, "int8": common_pb2.QUANTIZATION_INT8}
+_QUANT = {"none": common_pb2.QUANTIZATION_NONE, "nf4": common_pb2.QUANTIZATION_NF4,
+          "int8": common_pb2.QUANTIZATION_INT8}
 
 
 def usage_to_proto(u: Usage) -> inference_pb2.Usage:

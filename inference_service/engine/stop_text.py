@@ -8,6 +8,11 @@ tokens may complete it — so a client never sees part of a stop sequence.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
 
 def partial_stop_suffix(text: str, stops: tuple[str, ...]) -> int:
     """Length of the longest suffix of ``text`` that is a proper prefix of a stop string."""
@@ -21,7 +26,7 @@ def partial_stop_suffix(text: str, stops: tuple[str, ...]) -> int:
 
 
 class TextTracker:
-    def __init__(self, tokenizer, stops: tuple[str, ...]) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, stops: tuple[str, ...]) -> None:
         self.tokenizer = tokenizer
         self.stops = tuple(s for s in stops if s)
         self.token_ids: list[int] = []

@@ -54,7 +54,8 @@ def read_adapter(path: Path, key: AdapterKey, *, layer_shapes: dict[str, tuple[i
     cfg = read_adapter_config(path)
     spec = lora_spec_from_config(path, cfg)
     if spec.r > max_rank:
-        raise FailedPrecondition(f"{key}: rank {spec.r} exceeds the server's max adapter rank {max_rank}", field="adapter")
+        raise FailedPrecondition(f"{key}: rank {spec.r} exceeds the server's max adapter rank {max_rank}",
+                                 field="adapter")
     try:
         tensors = load_file(str(path / WEIGHTS_FILE), device="cpu")
     except (SafetensorError, OSError) as exc:
@@ -82,7 +83,8 @@ def read_adapter(path: Path, key: AdapterKey, *, layer_shapes: dict[str, tuple[i
                 f"{key}: module {module} lora_A {list(a.shape)} / lora_B {list(b.shape)} do not fit "
                 f"[r, {in_f}] / [{out_f}, r]", field="adapter")
         if r > max_rank:
-            raise FailedPrecondition(f"{key}: module {module} rank {r} exceeds max adapter rank {max_rank}", field="adapter")
+            raise FailedPrecondition(f"{key}: module {module} rank {r} exceeds max adapter rank {max_rank}",
+                                     field="adapter")
         a = a.to(dtype).contiguous()
         b = b.to(dtype).contiguous()
         if pin:

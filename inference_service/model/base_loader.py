@@ -12,10 +12,14 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from lorafleet.errors import FailedPrecondition, InvalidArgument
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +34,7 @@ class _DropInt8CastNotice(logging.Filter):
 @dataclass
 class LoadedBase:
     model: torch.nn.Module
-    tokenizer: object
+    tokenizer: PreTrainedTokenizerBase
     device: torch.device
     compute_dtype: torch.dtype
     quantization: str

@@ -160,7 +160,8 @@ class LoRABankLinear(nn.Module):
         return ops.apply(x, y)
 
     def extra_repr(self) -> str:
-        return f"in={self.in_features}, out={self.out_features}, slots={self.num_slots}, rank_capacity={self.rank_capacity}"
+        return (f"in={self.in_features}, out={self.out_features}, slots={self.num_slots}, "
+                f"rank_capacity={self.rank_capacity}")
 
 
 @dataclass

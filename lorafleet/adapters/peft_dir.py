@@ -79,8 +79,8 @@ def read_adapter_config(path: Path) -> dict[str, Any]:
     return cfg
 
 
-def lora_spec_from_config(path: Path, cfg: dict[str, Any]) -> LoraSpec:
-    """Read r/alpha/dropout/targets/rslora, refusing PEFT features we cannot serve."""
+def _refuse_unsupported(path: Path, cfg: dict[str, Any]) -> None:
+    """InvalidArgument for PEFT features one shared base with a LoRA bank cannot serve."""
     peft_type = str(cfg.get("peft_type", "LORA")).upper()
     if peft_type != "LORA":
         raise _invalid(path, f"peft_type {peft_type!r} is not supported; only LoRA adapters can be served")
@@ -100,6 +100,20 @@ def lora_spec_from_config(path: Path, cfg: dict[str, Any]) -> LoraSpec:
     for key in ("rank_pattern", "alpha_pattern"):
         if cfg.get(key):
             raise _invalid(path, f"{key} (per-module ranks or alphas) is not supported; use one r and lora_alpha")
+
+
+def _target_modules(path: Path, targets: Any) -> tuple[str, ...]:
+    if isinstance(targets, str):
+        return (targets,)
+    if isinstance(targets, list) and targets and all(isinstance(t, str) for t in targets):
+        # PEFT may save resolved full paths (e.g. for all-linear); keep the short names.
+        return tuple(sorted({t.rsplit(".", 1)[-1] for t in targets}))
+    raise _invalid(path, f"target_modules must be a string or a non-empty list of strings, got {targets!r}")
+
+
+def lora_spec_from_config(path: Path, cfg: dict[str, Any]) -> LoraSpec:
+    """Read r/alpha/dropout/targets/rslora, refusing PEFT features we cannot serve."""
+    _refuse_unsupported(path, cfg)
     try:
         r = int(cfg["r"])
         alpha = float(cfg.get("lora_alpha", r))
@@ -108,15 +122,8 @@ def lora_spec_from_config(path: Path, cfg: dict[str, Any]) -> LoraSpec:
         raise _invalid(path, f"{CONFIG_FILE} needs an integer 'r' and numeric 'lora_alpha': {exc}") from exc
     if r < 1:
         raise _invalid(path, f"r must be >= 1, got {r}")
-    targets = cfg.get("target_modules")
-    if isinstance(targets, str):
-        target_modules: tuple[str, ...] = (targets,)
-    elif isinstance(targets, list) and targets and all(isinstance(t, str) for t in targets):
-        # PEFT may save resolved full paths (e.g. for all-linear); keep the short names.
-        target_modules = tuple(sorted({t.rsplit(".", 1)[-1] for t in targets}))
-    else:
-        raise _invalid(path, f"target_modules must be a string or a non-empty list of strings, got {targets!r}")
-    return LoraSpec(r=r, alpha=alpha, dropout=dropout, target_modules=target_modules,
+    targets = _target_modules(path, cfg.get("target_modules"))
+    return LoraSpec(r=r, alpha=alpha, dropout=dropout, target_modules=targets,
                     use_rslora=bool(cfg.get("use_rslora", False)))
 
 
@@ -127,25 +134,20 @@ def _read_tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
             raise _invalid(
                 path,
                 f"{PICKLE_WEIGHTS_FILE} is a pickle file (loading it can run arbitrary code); only safetensors "
-                f"adapters are accepted — save with save_pretrained(..., safe_serialization=True) to get {WEIGHTS_FILE}",
+                "adapters are accepted — save with save_pretrained(..., safe_serialization=True) "
+                f"to get {WEIGHTS_FILE}",
             )
         raise _invalid(path, f"no {WEIGHTS_FILE}")
     try:
         with safe_open(str(weights), framework="pt") as st:
-            return {key: tuple(st.get_slice(key).get_shape()) for key in st.keys()}
+            # safe_open has keys() but is not iterable, so SIM118's `for key in st` would fail
+            return {key: tuple(st.get_slice(key).get_shape()) for key in st.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError) as exc:
         raise _invalid(path, f"{WEIGHTS_FILE} is not a readable safetensors file: {exc}") from exc
 
 
-def inspect_adapter(path: Path, base_spec: BaseModelSpec) -> AdapterInspection:
-    """Validate the PEFT adapter in ``path`` against ``base_spec``; see the module docstring."""
-    path = Path(path)
-    if not path.is_dir():
-        raise _invalid(path, "does not exist or is not a directory")
-    cfg = read_adapter_config(path)
-    lora = lora_spec_from_config(path, cfg)
-    shapes = _read_tensor_shapes(path)
-
+def _lora_pairs(path: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str, dict[str, tuple[int, ...]]]:
+    """Group the tensor shapes by module (``{module: {"A": shape, "B": shape}}``); anything else is refused."""
     pairs: dict[str, dict[str, tuple[int, ...]]] = {}
     unexpected: list[str] = []
     for key, shape in shapes.items():
@@ -162,38 +164,55 @@ def inspect_adapter(path: Path, base_spec: BaseModelSpec) -> AdapterInspection:
         raise _invalid(path, f"holds tensors that are not LoRA linear weights: {sorted(unexpected)[:5]}")
     if not pairs:
         raise _invalid(path, f"{WEIGHTS_FILE} holds no LoRA tensors (*.lora_A.weight / *.lora_B.weight)")
+    return pairs
 
-    base_modules = set(base_spec.linear_modules)
-    num_params = 0
-    for module in sorted(pairs):
-        pair = pairs[module]
-        if set(pair) != {"A", "B"}:
-            missing = "lora_B" if "A" in pair else "lora_A"
-            raise _invalid(path, f"module {module} has no {missing} weight")
-        a, b = pair["A"], pair["B"]
-        if len(a) != 2 or len(b) != 2:
-            raise _invalid(path, f"module {module}: lora_A {list(a)} and lora_B {list(b)} must be matrices")
-        if module not in base_modules:
-            raise _mismatch(path, f"the base has no linear module {module!r} (adapter targets another architecture)", base_spec)
-        short = module.rsplit(".", 1)[-1]
-        expect = base_spec.linear_shapes[short]
-        if a[1] != expect.in_features or b[0] != expect.out_features:
-            raise _mismatch(
-                path,
-                f"module {module}: lora_A {list(a)} / lora_B {list(b)} need [r, {expect.in_features}] / "
-                f"[{expect.out_features}, r] for this base",
-                base_spec,
-            )
-        if a[0] != lora.r or b[1] != lora.r:
-            raise _invalid(path, f"module {module}: rank mismatch, lora_A {list(a)} / lora_B {list(b)} but r={lora.r} in {CONFIG_FILE}")
-        num_params += a[0] * a[1] + b[0] * b[1]
 
+def _check_module(path: Path, module: str, pair: dict[str, tuple[int, ...]], lora: LoraSpec,
+                  base_spec: BaseModelSpec) -> int:
+    """Check one module's lora_A / lora_B against the base and the config; returns its parameter count."""
+    if set(pair) != {"A", "B"}:
+        missing = "lora_B" if "A" in pair else "lora_A"
+        raise _invalid(path, f"module {module} has no {missing} weight")
+    a, b = pair["A"], pair["B"]
+    if len(a) != 2 or len(b) != 2:
+        raise _invalid(path, f"module {module}: lora_A {list(a)} and lora_B {list(b)} must be matrices")
+    if module not in base_spec.linear_modules:
+        raise _mismatch(path, f"the base has no linear module {module!r} (adapter targets another architecture)",
+                        base_spec)
+    short = module.rsplit(".", 1)[-1]
+    expect = base_spec.linear_shapes[short]
+    if a[1] != expect.in_features or b[0] != expect.out_features:
+        raise _mismatch(
+            path,
+            f"module {module}: lora_A {list(a)} / lora_B {list(b)} need [r, {expect.in_features}] / "
+            f"[{expect.out_features}, r] for this base",
+            base_spec,
+        )
+    if a[0] != lora.r or b[1] != lora.r:
+        raise _invalid(path, f"module {module}: rank mismatch, lora_A {list(a)} / lora_B {list(b)} "
+                             f"but r={lora.r} in {CONFIG_FILE}")
+    return a[0] * a[1] + b[0] * b[1]
+
+
+def _adapter_files(path: Path) -> tuple[str, ...]:
+    """Regular top-level files only: subdirectories (checkpoints) are not part of the adapter, and
+    symlinks are followed only for the two files that define it."""
+    return tuple(sorted(p.name for p in path.iterdir() if not p.name.startswith(".") and p.is_file()
+                        and (not p.is_symlink() or p.name in (CONFIG_FILE, WEIGHTS_FILE))))
+
+
+def inspect_adapter(path: Path, base_spec: BaseModelSpec) -> AdapterInspection:
+    """Validate the PEFT adapter in ``path`` against ``base_spec``; see the module docstring."""
+    path = Path(path)
+    if not path.is_dir():
+        raise _invalid(path, "does not exist or is not a directory")
+    cfg = read_adapter_config(path)
+    lora = lora_spec_from_config(path, cfg)
+    pairs = _lora_pairs(path, _read_tensor_shapes(path))
+    num_params = sum(_check_module(path, module, pairs[module], lora, base_spec) for module in sorted(pairs))
     if cfg.get("fan_in_fan_out"):  # checked after the modules: a GPT-2 adapter is a base mismatch first
         raise _invalid(path, "fan_in_fan_out=true stores transposed (Conv1D) weights; this base has nn.Linear layers")
-    # Regular top-level files only: subdirectories (checkpoints) are not part of the adapter, and
-    # symlinks are followed only for the two files that define it.
-    files = tuple(sorted(p.name for p in path.iterdir() if not p.name.startswith(".") and p.is_file()
-                         and (not p.is_symlink() or p.name in (CONFIG_FILE, WEIGHTS_FILE))))
+    files = _adapter_files(path)
     size = sum((path / f).stat().st_size for f in files)
     return AdapterInspection(
         path=path,

@@ -50,8 +50,10 @@ def write_lora_adapter(out_dir: Path, base_spec: BaseModelSpec, *, r: int = 4, a
         if short not in target_modules:
             continue
         shape = base_spec.linear_shapes[short]
-        tensors[f"{KEY_PREFIX}{module}.lora_A.weight"] = (torch.randn(r, shape.in_features, generator=gen) * std).to(dtype)
-        tensors[f"{KEY_PREFIX}{module}.lora_B.weight"] = (torch.randn(shape.out_features, r, generator=gen) * std).to(dtype)
+        a = torch.randn(r, shape.in_features, generator=gen) * std
+        b = torch.randn(shape.out_features, r, generator=gen) * std
+        tensors[f"{KEY_PREFIX}{module}.lora_A.weight"] = a.to(dtype)
+        tensors[f"{KEY_PREFIX}{module}.lora_B.weight"] = b.to(dtype)
     save_file(tensors, str(out_dir / WEIGHTS_FILE), metadata={"format": "pt"})
     config: dict[str, Any] = {
         "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": r, "lora_alpha": alpha, "lora_dropout": 0.0,

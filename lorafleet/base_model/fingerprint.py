@@ -64,7 +64,7 @@ def read_base_model_spec(model_dir: Path, name: str | None = None) -> BaseModelS
     modules: list[str] = []
     for f in _weight_files(model_dir):
         with safe_open(str(f), framework="pt") as st:
-            for key in st.keys():
+            for key in st.keys():  # noqa: SIM118 - safe_open has keys() but is not iterable
                 if not key.endswith(".weight") or key.startswith("lm_head"):
                     continue
                 shape = st.get_slice(key).get_shape()

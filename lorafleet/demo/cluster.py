@@ -68,12 +68,11 @@ class LocalCluster:
             self.ports.setdefault(role, free_port(self.host))
             self.metrics_ports.setdefault(role, free_port(self.host))
         self.log_path = self.log_path or self.home / "services.log"
-        log = open(self.log_path, "ab")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "lorafleet", "serve", "all"],
-            env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        log.close()
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "lorafleet", "serve", "all"],
+                env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         try:
             self.wait_serving(timeout_s)
         except BaseException:

@@ -105,13 +105,15 @@ class Demo:
                 self._evaluate(evaluator, v2, baseline="production")
                 prod = fleet.registry.get_adapter(f"{ADAPTER}@production").adapter
                 c.print(f"[bold]production[/] still points at {ADAPTER}@{prod.version}")
-                self._side_by_side(inference, [ADAPTER, f"{ADAPTER}@{v2.version}", ""],
-                                   title="production (v1), rejected candidate (v2) and the base model, batched together")
+                self._side_by_side(
+                    inference, [ADAPTER, f"{ADAPTER}@{v2.version}", ""],
+                    title="production (v1), rejected candidate (v2) and the base model, batched together")
                 self._summary([v1, v2], prod.version, time.monotonic() - started)
             finally:
                 fleet.close()
         ok = v1.verdict == "PROMOTED" and v2.verdict == "REJECTED" and prod.version == v1.version
-        c.print("[bold green]demo finished as expected" if ok else "[bold red]demo outcome differs from the expected one")
+        c.print("[bold green]demo finished as expected" if ok
+                else "[bold red]demo outcome differs from the expected one")
         return 0 if ok else 1
 
     # -- steps -------------------------------------------------------------------------------
@@ -181,7 +183,8 @@ class Demo:
         for gate in final.decision.gates:
             if not gate.passed:
                 c.print(f"  [red]failed gate[/] {gate.gate}: {gate.reason}")
-        failing = [case for s in final.suite_results if s.kind == eval_pb2.SUITE_KIND_SAFETY for case in s.failing_cases]
+        failing = [case for s in final.suite_results if s.kind == eval_pb2.SUITE_KIND_SAFETY
+                   for case in s.failing_cases]
         for case in failing[:3]:
             c.print(f"  [dim]case {case.case_id}[/] {case.prompt[:70]!r}\n"
                     f"    candidate: {case.candidate_output[:90]!r}\n    baseline:  {case.baseline_output[:90]!r}")

@@ -46,7 +46,8 @@ def make_engine(database_url: str) -> Engine:
         return engine
     if backend == "postgresql":
         return create_engine(url, pool_pre_ping=True)
-    raise InvalidArgument(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://", field="database_url")
+    raise InvalidArgument(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://",
+                          field="database_url")
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:

@@ -12,7 +12,8 @@ import math
 import re
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from lorafleet.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
@@ -47,7 +48,7 @@ def check_json(payload: Any, field: str = "payload") -> dict[str, Any]:
     return payload
 
 
-def _to_record(row: Any) -> Record:
+def _to_record(row: Row[Any]) -> Record:
     return Record(id=row.id, kind=row.kind, state=row.state, subject=row.subject, payload=dict(row.payload),
                   created_at=row.created_at, updated_at=row.updated_at)
 
@@ -62,7 +63,7 @@ class RecordStore:
         self.engine = engine
         self.kind = kind
 
-    def _get(self, conn: Any, id: str, *, lock: bool = False) -> Any:
+    def _get(self, conn: Connection, id: str, *, lock: bool = False) -> Row[Any] | None:
         q = select(t).where(t.c.kind == self.kind, t.c.id == id)
         if lock:
             q = q.with_for_update()

@@ -12,6 +12,10 @@ the lock, then, under the lock, allocates ``n``, renames the temp dir to
 ``adapters/<name>/<n>`` and inserts the row. A crash before the commit leaves at worst a
 complete but unregistered directory, which the next registration of ``n`` replaces (the row is
 what makes a version exist). Version numbers are never reused after a delete.
+
+This module holds ``Registry`` and its version operations; the alias operations are
+``lorafleet.registry.aliases.AliasOps`` (a base class of ``Registry``), and the name lock and
+row lookups both use are in ``lorafleet.registry.rows``.
 """
 
 from __future__ import annotations
@@ -20,25 +24,27 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Row, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from lorafleet.adapters.peft_dir import inspect_adapter
+from lorafleet.adapters.peft_dir import AdapterInspection, inspect_adapter
 from lorafleet.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
-from lorafleet.refs import DEFAULT_ALIAS, AdapterRef, parse_ref, validate_alias, validate_name
+from lorafleet.refs import DEFAULT_ALIAS, AdapterRef, parse_ref, validate_name
 from lorafleet.registry import schema
+from lorafleet.registry.aliases import AliasOps
 from lorafleet.registry.artifacts import ArtifactStore
 from lorafleet.registry.db import make_engine, read_tx, write_tx
-from lorafleet.registry.models import AdapterState, AliasChangeRecord, AliasRecord, LoraSpec, VersionRecord
 from lorafleet.registry.live import LiveStore
+from lorafleet.registry.models import AdapterState, LoraSpec, VersionRecord
 from lorafleet.registry.records import RecordStore, check_json
 from lorafleet.registry.rollouts import RolloutStore
+from lorafleet.registry.rows import A, N, V, check_version, lock_name, version_row
 
 if TYPE_CHECKING:
     from lorafleet.base_model.spec import BaseModelSpec
@@ -46,12 +52,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-V = schema.adapter_versions
-A = schema.aliases
-H = schema.alias_history
-N = schema.adapter_names
 MAX_LIST = 1000
-MAX_VERSION = 2**31 - 1  # INTEGER column on every backend
 # Never copied into the store: pickle formats can run code when loaded.
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
@@ -61,12 +62,6 @@ def _state(value: AdapterState | str, field: str = "state") -> AdapterState:
         return AdapterState(value)
     except ValueError as exc:
         raise InvalidArgument(f"{value!r} is not one of {[s.value for s in AdapterState]}", field=field) from exc
-
-
-def _check_version(version: int, field: str = "version") -> int:
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
-        raise InvalidArgument(f"must be an integer from 1 to {MAX_VERSION}, got {version!r}", field=field)
-    return version
 
 
 def check_metrics(metrics: dict[str, Any] | None) -> dict[str, float]:
@@ -84,8 +79,8 @@ def check_metrics(metrics: dict[str, Any] | None) -> dict[str, float]:
     return out
 
 
-class Registry:
-    """Adapter versions, aliases and generic records; see the module docstring for atomicity."""
+class Registry(AliasOps):
+    """Adapter versions, aliases (``AliasOps``) and generic records; see the module docstring for atomicity."""
 
     def __init__(self, database_url: str, artifacts_dir: Path) -> None:
         self.database_url = database_url
@@ -110,11 +105,12 @@ class Registry:
         out: dict[tuple[str, int], list[str]] = {}
         if not names:
             return out
-        for row in conn.execute(select(A.c.name, A.c.alias, A.c.version).where(A.c.name.in_(names)).order_by(A.c.alias)):
+        q = select(A.c.name, A.c.alias, A.c.version).where(A.c.name.in_(names)).order_by(A.c.alias)
+        for row in conn.execute(q):
             out.setdefault((row.name, row.version), []).append(row.alias)
         return out
 
-    def _to_version(self, row: Any, aliases: list[str]) -> VersionRecord:
+    def _to_version(self, row: Row[Any], aliases: list[str]) -> VersionRecord:
         lora = row.lora
         return VersionRecord(
             name=row.name,
@@ -135,18 +131,11 @@ class Registry:
             resolved_target_modules=tuple(row.resolved_target_modules),
         )
 
-    def _version_row(self, conn: Connection, name: str, version: int) -> Any:
-        return conn.execute(select(V).where(V.c.name == name, V.c.version == version)).first()
-
     def _load_version(self, conn: Connection, name: str, version: int) -> VersionRecord:
-        row = self._version_row(conn, name, version)
+        row = version_row(conn, name, version)
         if row is None:
             raise NotFound(f"adapter {name}@{version} does not exist", field="adapter")
         return self._to_version(row, self._aliases_for(conn, [(name, version)]).get((name, version), []))
-
-    def _lock_name(self, conn: Connection, name: str) -> Any:
-        """Lock the name's row (PostgreSQL row lock; SQLite holds the DB write lock already)."""
-        return conn.execute(select(N).where(N.c.name == name).with_for_update()).first()
 
     # -- versions -------------------------------------------------------------------------
     def register_version(
@@ -184,7 +173,7 @@ class Registry:
             if staged.exists():
                 shutil.rmtree(staged, ignore_errors=True)
 
-    def _commit_version(self, name: str, staged: Path, inspection: Any, base_spec: BaseModelSpec,
+    def _commit_version(self, name: str, staged: Path, inspection: AdapterInspection, base_spec: BaseModelSpec,
                         lineage: dict[str, Any], metrics: dict[str, float], description: str,
                         state: AdapterState, size: int) -> VersionRecord:
         now = schema.utcnow()
@@ -194,7 +183,9 @@ class Registry:
                 ins = (pg_insert(N) if conn.dialect.name == "postgresql" else sqlite_insert(N)).values(
                     name=name, last_version=0, created_at=now).on_conflict_do_nothing(index_elements=["name"])
                 conn.execute(ins)
-                last = self._lock_name(conn, name).last_version
+                locked = lock_name(conn, name)
+                assert locked is not None  # inserted above when missing
+                last = locked.last_version
                 version = last + 1
                 relpath = f"adapters/{name}/{version}"
                 target = self.artifacts.path(relpath)
@@ -222,7 +213,7 @@ class Registry:
 
     def get_version(self, name: str, version: int) -> VersionRecord:
         validate_name(name)
-        _check_version(version)
+        check_version(version)
         with read_tx(self.engine) as conn:
             return self._load_version(conn, name, version)
 
@@ -263,12 +254,13 @@ class Registry:
             aliases = self._aliases_for(conn, [(r.name, r.version) for r in rows])
         return [self._to_version(r, aliases.get((r.name, r.version), [])) for r in rows]
 
-    def _update_version(self, name: str, version: int, fn: Any) -> VersionRecord:
+    def _update_version(self, name: str, version: int,
+                        fn: Callable[[Connection, Row[Any]], dict[str, Any]]) -> VersionRecord:
         validate_name(name)
-        _check_version(version)
+        check_version(version)
         with write_tx(self.engine) as conn:
-            self._lock_name(conn, name)
-            row = self._version_row(conn, name, version)
+            lock_name(conn, name)
+            row = version_row(conn, name, version)
             if row is None:
                 raise NotFound(f"adapter {name}@{version} does not exist", field="adapter")
             values = fn(conn, row)
@@ -286,7 +278,7 @@ class Registry:
         new = _state(state)
         expected = _state(expected_state, "expected_state") if expected_state is not None else None
 
-        def change(conn: Connection, row: Any) -> dict[str, Any]:
+        def change(conn: Connection, row: Row[Any]) -> dict[str, Any]:
             if expected is not None and row.state != expected.value:
                 raise Aborted(f"{name}@{version} is {row.state}, expected {expected.value}", field="expected_state")
             if new is AdapterState.REJECTED:
@@ -307,7 +299,7 @@ class Registry:
             raise InvalidArgument("needs a non-empty evaluation_id", field="evaluation")
         evaluation.setdefault("created_at", schema.utcnow().isoformat())
 
-        def change(conn: Connection, row: Any) -> dict[str, Any]:
+        def change(conn: Connection, row: Row[Any]) -> dict[str, Any]:
             return {"evaluations": [*row.evaluations, evaluation]}
 
         return self._update_version(name, version, change)
@@ -316,7 +308,7 @@ class Registry:
         """Merge ``metrics`` into the version's metrics (same names are overwritten)."""
         metrics = check_metrics(metrics)
 
-        def change(conn: Connection, row: Any) -> dict[str, Any]:
+        def change(conn: Connection, row: Row[Any]) -> dict[str, Any]:
             return {"metrics": {**row.metrics, **metrics}}
 
         return self._update_version(name, version, change)
@@ -324,9 +316,9 @@ class Registry:
     def delete_version(self, name: str, version: int) -> VersionRecord:
         """Delete the row and its artifact dir; FailedPrecondition while an alias points at it."""
         validate_name(name)
-        _check_version(version)
+        check_version(version)
         with write_tx(self.engine) as conn:
-            self._lock_name(conn, name)
+            lock_name(conn, name)
             record = self._load_version(conn, name, version)
             if record.aliases:
                 refs = ", ".join(f"{name}@{a}" for a in record.aliases)
@@ -346,109 +338,7 @@ class Registry:
     def _version_row_relpath(self, record: VersionRecord) -> str:
         return os.path.relpath(record.artifact_path, self.artifacts.root)
 
-    # -- aliases --------------------------------------------------------------------------
-    def _move_alias(self, conn: Connection, name: str, alias: str, version: int, current: Any,
-                    reason: str) -> tuple[AliasRecord, int]:
-        now = schema.utcnow()
-        previous = current.version if current is not None else 0
-        if previous == version:
-            return AliasRecord(name, alias, version, current.updated_at), previous
-        if current is None:
-            conn.execute(A.insert().values(name=name, alias=alias, version=version, updated_at=now))
-        else:
-            conn.execute(A.update().where(A.c.name == name, A.c.alias == alias).values(version=version, updated_at=now))
-        conn.execute(H.insert().values(name=name, alias=alias, from_version=previous, to_version=version,
-                                       reason=reason, changed_at=now))
-        log.info("alias moved", extra={"adapter": name, "alias": alias, "from_version": previous,
-                                       "to_version": version, "reason": reason})
-        return AliasRecord(name, alias, version, now), previous
-
-    def _check_target(self, conn: Connection, name: str, alias: str, version: int) -> None:
-        row = self._version_row(conn, name, version)
-        if row is None:
-            raise NotFound(f"adapter {name}@{version} does not exist", field="version")
-        if alias == DEFAULT_ALIAS and row.state == AdapterState.REJECTED.value:
-            raise FailedPrecondition(f"{name}@{version} is REJECTED and cannot become {name}@{DEFAULT_ALIAS}",
-                                     field="version")
-
-    def _current_alias(self, conn: Connection, name: str, alias: str, expected: int | None) -> Any:
-        current = conn.execute(select(A).where(A.c.name == name, A.c.alias == alias)).first()
-        if expected is not None:
-            now_at = current.version if current is not None else 0
-            if now_at != expected:
-                raise Aborted(f"{name}@{alias} points at version {now_at}, not the expected {expected}",
-                              field="expected_current_version")
-        return current
-
-    def set_alias(self, name: str, alias: str, version: int, *, expected_current_version: int | None = None,
-                  reason: str = "") -> tuple[AliasRecord, int]:
-        """Point ``name@alias`` at ``version``; returns (alias, previous version or 0).
-
-        ``expected_current_version`` makes it a compare-and-set (0 = the alias must not exist);
-        a mismatch is Aborted. Setting the version it already has is a no-op (no history entry).
-        """
-        validate_name(name)
-        validate_alias(alias)
-        _check_version(version)
-        with write_tx(self.engine) as conn:
-            if self._lock_name(conn, name) is None:
-                raise NotFound(f"adapter {name!r} does not exist", field="name")
-            current = self._current_alias(conn, name, alias, expected_current_version)
-            self._check_target(conn, name, alias, version)
-            return self._move_alias(conn, name, alias, version, current, reason)
-
-    def rollback_alias(self, name: str, alias: str, *, reason: str = "",
-                       expected_current_version: int | None = None) -> tuple[AliasRecord, int]:
-        """Move the alias back to the ``from_version`` of its last move (recorded as a move too).
-
-        FailedPrecondition when there is nothing to roll back to (no move yet, or the last move
-        created the alias) or that version was deleted.
-        """
-        validate_name(name)
-        validate_alias(alias)
-        with write_tx(self.engine) as conn:
-            if self._lock_name(conn, name) is None:
-                raise NotFound(f"adapter {name!r} does not exist", field="name")
-            current = self._current_alias(conn, name, alias, expected_current_version)
-            last = conn.execute(select(H).where(H.c.name == name, H.c.alias == alias)
-                                .order_by(H.c.id.desc()).limit(1)).first()
-            if current is None or last is None or last.from_version == 0:
-                raise FailedPrecondition(f"{name}@{alias} has no previous version to roll back to", field="alias")
-            target = last.from_version
-            if self._version_row(conn, name, target) is None:
-                raise FailedPrecondition(f"{name}@{alias} was at version {target} before, which has been deleted",
-                                         field="alias")
-            self._check_target(conn, name, alias, target)
-            full_reason = f"rollback: {reason}" if reason else "rollback"
-            return self._move_alias(conn, name, alias, target, current, full_reason)
-
-    def get_alias(self, name: str, alias: str) -> AliasRecord | None:
-        validate_name(name)
-        validate_alias(alias)
-        with read_tx(self.engine) as conn:
-            row = conn.execute(select(A).where(A.c.name == name, A.c.alias == alias)).first()
-        return AliasRecord(row.name, row.alias, row.version, row.updated_at) if row is not None else None
-
-    def list_aliases(self, name: str | None = None) -> list[AliasRecord]:
-        q = select(A).order_by(A.c.name, A.c.alias)
-        if name:
-            validate_name(name)
-            q = q.where(A.c.name == name)
-        with read_tx(self.engine) as conn:
-            return [AliasRecord(r.name, r.alias, r.version, r.updated_at) for r in conn.execute(q)]
-
-    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChangeRecord]:
-        """Every move of the name's aliases (or of one alias), oldest first."""
-        validate_name(name)
-        q = select(H).where(H.c.name == name)
-        if alias:
-            validate_alias(alias)
-            q = q.where(H.c.alias == alias)
-        with read_tx(self.engine) as conn:
-            return [AliasChangeRecord(r.name, r.alias, r.from_version, r.to_version, r.reason, r.changed_at)
-                    for r in conn.execute(q.order_by(H.c.id))]
-
-    # -- generic records, rollouts, live requests -------------------------------------------
+    # -- generic records ------------------------------------------------------------------
     def records(self, kind: str) -> RecordStore:
         return RecordStore(self.engine, kind)
 

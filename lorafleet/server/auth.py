@@ -99,7 +99,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self._tokens = list(tokens)
 
     async def intercept_service(self, continuation: Callable[..., Any], details: grpc.HandlerCallDetails) -> Any:
-        rejection = authorize(self._tokens, details.method, metadata_value(details.invocation_metadata, "authorization"))
+        presented = metadata_value(details.invocation_metadata, "authorization")
+        rejection = authorize(self._tokens, details.method, presented)
         handler = await continuation(details)
         if rejection is None or handler is None:
             return handler

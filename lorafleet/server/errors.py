@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 async def _abort(context: Any, method: str, exc: BaseException) -> None:
     if isinstance(exc, LoraFleetError):
-        log.info("rpc rejected", extra={"rpc": method, "code": exc.code.name, "field": exc.field, "reason": exc.message})
+        log.info("rpc rejected",
+                 extra={"rpc": method, "code": exc.code.name, "field": exc.field, "reason": exc.message})
         await context.abort(exc.code, str(exc))
     log.exception("rpc failed", extra={"rpc": method}, exc_info=exc)
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}: {type(exc).__name__}: {exc}")

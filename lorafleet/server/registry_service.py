@@ -71,7 +71,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self.base_spec_provider = base_spec_provider
 
     @grpc_errors
-    async def ListAdapters(self, request: registry_pb2.ListAdaptersRequest, context: Any) -> registry_pb2.ListAdaptersResponse:
+    async def ListAdapters(self, request: registry_pb2.ListAdaptersRequest,
+                           context: Any) -> registry_pb2.ListAdaptersResponse:
         name = validate_name(request.name, "name") if request.name else None
         state = convert.state_from_proto(request.state, "state")
         size = paging.page_size(request.page_size)
@@ -83,7 +84,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             adapters=[convert.version_to_proto(r) for r in rows[:size]], next_page_token=token)
 
     @grpc_errors
-    async def GetAdapter(self, request: registry_pb2.GetAdapterRequest, context: Any) -> registry_pb2.GetAdapterResponse:
+    async def GetAdapter(self, request: registry_pb2.GetAdapterRequest,
+                         context: Any) -> registry_pb2.GetAdapterResponse:
         ref = parse_ref(request.adapter, "adapter")
         if ref is None:
             raise InvalidArgument("must name an adapter: name, name@alias or name@version", field="adapter")
@@ -94,7 +96,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             alias_history=[convert.alias_change_to_proto(h) for h in history])
 
     @grpc_errors
-    async def ImportAdapter(self, request: registry_pb2.ImportAdapterRequest, context: Any) -> registry_pb2.ImportAdapterResponse:
+    async def ImportAdapter(self, request: registry_pb2.ImportAdapterRequest,
+                            context: Any) -> registry_pb2.ImportAdapterResponse:
         name, path, metrics = validate_import_request(request)
         base_spec = await asyncio.to_thread(self.base_spec_provider)
         record = await asyncio.to_thread(
@@ -118,7 +121,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         return registry_pb2.SetAliasResponse(alias=convert.alias_to_proto(moved), previous_version=previous)
 
     @grpc_errors
-    async def DeleteAdapter(self, request: registry_pb2.DeleteAdapterRequest, context: Any) -> registry_pb2.DeleteAdapterResponse:
+    async def DeleteAdapter(self, request: registry_pb2.DeleteAdapterRequest,
+                            context: Any) -> registry_pb2.DeleteAdapterResponse:
         ref = parse_versioned_ref(request.adapter, "adapter")
         assert ref.version is not None
         record = await asyncio.to_thread(self.registry.delete_version, ref.name, ref.version)

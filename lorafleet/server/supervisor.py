@@ -51,6 +51,50 @@ def start_child(role: str, env: dict[str, str]) -> Child:
     return Child(role=role, process=process)
 
 
+def _signal_live(children: list[Child], signum: int) -> None:
+    for child in children:
+        if child.process.poll() is None:
+            child.process.send_signal(signum)
+
+
+def _watch(children: list[Child], shutdown: list[str]) -> bool:
+    """Poll until a shutdown is asked for; True when it was a child exiting on its own (then the others get
+    SIGTERM and ``shutdown`` records "child-exit")."""
+    failed = False
+    while not shutdown:
+        for child in children:
+            code = child.process.poll()
+            if code is not None and not shutdown:
+                log.error("child exited unexpectedly; stopping the others",
+                          extra={"role": child.role, "pid": child.process.pid, "returncode": code})
+                failed = True
+                shutdown.append("child-exit")
+                _signal_live(children, signal.SIGTERM)
+                break
+        time.sleep(POLL_S)
+    return failed
+
+
+def _wait_all(children: list[Child], timeout_s: float) -> bool:
+    """Wait for every child to exit, killing those still running after ``timeout_s``; True when any
+    child had to be killed or exited non-zero."""
+    failed = False
+    deadline = time.monotonic() + timeout_s
+    for child in children:
+        remaining = max(0.0, deadline - time.monotonic())
+        try:
+            code = child.process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            log.error("child did not stop in time; killing it", extra={"role": child.role, "pid": child.process.pid})
+            child.process.kill()
+            code = child.process.wait()
+            failed = True
+        log.info("child stopped", extra={"role": child.role, "pid": child.process.pid, "returncode": code})
+        if code != 0:
+            failed = True
+    return failed
+
+
 def supervise(settings: Settings, env_overrides: dict[str, str]) -> int:
     env = {**os.environ, **env_overrides}
     children: list[Child] = []
@@ -60,12 +104,9 @@ def supervise(settings: Settings, env_overrides: dict[str, str]) -> int:
         name = signal.Signals(signum).name
         shutdown.append(name)
         log.info("forwarding signal to children", extra={"signal": name})
-        for child in children:
-            if child.process.poll() is None:
-                child.process.send_signal(signum)
+        _signal_live(children, signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    failed = False
     try:
         for role in ROLES:
             child = start_child(role, env)
@@ -75,32 +116,8 @@ def supervise(settings: Settings, env_overrides: dict[str, str]) -> int:
                 "address": f"{settings.host}:{role_port(settings, role)}",
                 "metrics_port": role_metrics_port(settings, role),
             })
-        while not shutdown:
-            for child in children:
-                code = child.process.poll()
-                if code is not None and not shutdown:
-                    log.error("child exited unexpectedly; stopping the others",
-                              extra={"role": child.role, "pid": child.process.pid, "returncode": code})
-                    failed = True
-                    shutdown.append("child-exit")
-                    for other in children:
-                        if other.process.poll() is None:
-                            other.process.send_signal(signal.SIGTERM)
-                    break
-            time.sleep(POLL_S)
-        deadline = time.monotonic() + settings.grace_period_s + KILL_MARGIN_S
-        for child in children:
-            remaining = max(0.0, deadline - time.monotonic())
-            try:
-                code = child.process.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                log.error("child did not stop in time; killing it", extra={"role": child.role, "pid": child.process.pid})
-                child.process.kill()
-                code = child.process.wait()
-                failed = True
-            log.info("child stopped", extra={"role": child.role, "pid": child.process.pid, "returncode": code})
-            if code != 0:
-                failed = True
+        child_failed = _watch(children, shutdown)
+        stop_failed = _wait_all(children, settings.grace_period_s + KILL_MARGIN_S)
     finally:
         for child in children:  # only reached with live children if something above raised
             if child.process.poll() is None:
@@ -108,4 +125,4 @@ def supervise(settings: Settings, env_overrides: dict[str, str]) -> int:
                 child.process.wait()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 1 if failed else 0
+    return 1 if child_failed or stop_failed else 0

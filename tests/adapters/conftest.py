@@ -28,6 +28,7 @@ def peft_qv_adapter(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -
 
     out = tmp_path_factory.mktemp("peft") / "qv"
     model = AutoModelForCausalLM.from_pretrained(str(tiny_base))
-    config = LoraConfig(task_type="CAUSAL_LM", r=4, lora_alpha=8, lora_dropout=0.05, target_modules=["q_proj", "v_proj"])
+    config = LoraConfig(task_type="CAUSAL_LM", r=4, lora_alpha=8, lora_dropout=0.05,
+                        target_modules=["q_proj", "v_proj"])
     get_peft_model(model, config).save_pretrained(str(out))
     return out

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from lorafleet_testkit import (  # noqa: E402,F401 - pytest fixtures
+from lorafleet_testkit import (  # noqa: F401 - pytest fixtures
     certificates,
     fleet_settings,
     registry_server,

@@ -33,7 +33,8 @@ def test_import_then_list_json_round_trip_through_the_entry_point(registry_serve
     assert adapter["description"] == "from the cli" and adapter["metrics"] == {"accuracy": 0.9}
     assert adapter["lineage"]["imported_from"] == str(tiny_adapter_dir)
 
-    listed = subprocess.run([*command, "adapters", "list", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    listed = subprocess.run([*command, "adapters", "list", "--json"], env=env, capture_output=True, text=True,
+                            timeout=120)
     assert listed.returncode == 0, listed.stderr
     adapters = json.loads(listed.stdout)["adapters"]
     assert adapters == [adapter]

@@ -75,7 +75,8 @@ def test_serve_all_exits_non_zero_when_a_child_dies(serve_all):
     import os
 
     os.kill(pids["eval"], signal.SIGKILL)
-    assert proc.wait_for_log("child exited unexpectedly; stopping the others", role="eval", timeout=30)["returncode"] == -signal.SIGKILL
+    exited = proc.wait_for_log("child exited unexpectedly; stopping the others", role="eval", timeout=30)
+    assert exited["returncode"] == -signal.SIGKILL
     assert proc.wait(timeout=60) == 1
     deadline = time.monotonic() + 10
     while any(pid_alive(p) for p in pids.values()) and time.monotonic() < deadline:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from helpers_inference import make_peft_adapter, tiny_settings
 
 TINY_TARGETS = {

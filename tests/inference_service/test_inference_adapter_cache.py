@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lorafleet.errors import FailedPrecondition, NotFound
 from inference_service.engine.adapter_cache import AdapterCache
 from inference_service.model.adapter_weights import AdapterKey, HostAdapter
 from inference_service.model.bank_install import install_bank
+from lorafleet.errors import FailedPrecondition, NotFound
 
 
 def adapter(name: str, value: float, rank: int = 2) -> HostAdapter:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+from helpers_inference import host, request, tiny_settings, tokens_of
 from prometheus_client import REGISTRY
 
+from inference_service.app import SERVICE_NAME, build_bindings
 from lorafleet.registry.store import Registry
 from lorafleet.server.context import ServerContext
 from lorafleet.v1 import common_pb2, inference_pb2, inference_pb2_grpc
-from inference_service.app import SERVICE_NAME, build_bindings
-
-from helpers_inference import host, request, tiny_settings, tokens_of
 
 
 def metric(name: str, labels: dict | None = None) -> float:
@@ -64,10 +63,14 @@ def test_engine_metrics_count_tokens_latencies_and_adapter_events(tiny_runtime_f
     out = [tokens_of(rt.engine.submit(r).wait_sync(60)) for r in reqs]
     gen = sum(len(t) for t in out)
     assert metric("lorafleet_generation_tokens_total") - before["lorafleet_generation_tokens_total"] == gen
-    assert metric("lorafleet_prompt_tokens_total") - before["lorafleet_prompt_tokens_total"] == sum(len(r.prompt_ids) for r in reqs)
-    assert metric("lorafleet_time_to_first_token_seconds_count") - before["lorafleet_time_to_first_token_seconds_count"] == 2
-    assert metric("lorafleet_e2e_request_latency_seconds_count") - before["lorafleet_e2e_request_latency_seconds_count"] == 2
-    assert metric("lorafleet_request_queue_time_seconds_count") - before["lorafleet_request_queue_time_seconds_count"] == 2
+    assert (metric("lorafleet_prompt_tokens_total") - before["lorafleet_prompt_tokens_total"]
+            == sum(len(r.prompt_ids) for r in reqs))
+    assert (metric("lorafleet_time_to_first_token_seconds_count")
+            - before["lorafleet_time_to_first_token_seconds_count"]) == 2
+    assert (metric("lorafleet_e2e_request_latency_seconds_count")
+            - before["lorafleet_e2e_request_latency_seconds_count"]) == 2
+    assert (metric("lorafleet_request_queue_time_seconds_count")
+            - before["lorafleet_request_queue_time_seconds_count"]) == 2
     assert metric("lorafleet_adapter_loads_total") - before["lorafleet_adapter_loads_total"] == 1
     assert metric("lorafleet_adapter_hits_total") - before["lorafleet_adapter_hits_total"] == 1
     assert metric("lorafleet_batch_size_count") > before["lorafleet_batch_size_count"]

@@ -9,14 +9,13 @@ import threading
 
 import grpc
 import pytest
-
-from lorafleet.client.channel import connect
-from lorafleet.registry.store import Registry
-from lorafleet.cli import generate as cli
-from lorafleet.client.inference import InferenceClient
-from inference_service.servicer import InferenceServicer, add_to_server
-
 from helpers_inference import tiny_settings
+
+from inference_service.servicer import InferenceServicer, add_to_server
+from lorafleet.cli import generate as cli
+from lorafleet.client.channel import connect
+from lorafleet.client.inference import InferenceClient
+from lorafleet.registry.store import Registry
 
 
 @pytest.fixture()

@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from lorafleet.errors import InvalidArgument, ResourceExhausted
-from inference_service.engine.types import FinishReason
-
 from helpers_inference import host, request, tokens_of
+
+from inference_service.engine.types import FinishReason
+from lorafleet.errors import InvalidArgument, ResourceExhausted
 
 PROMPT = "The quick brown fox jumps over"
 
@@ -103,7 +102,8 @@ def test_generation_stops_at_the_context_limit(tiny_runtime_factory):
     assert n + ev[-1].usage.completion_tokens <= 256
 
 
-def test_a_failing_forward_fails_its_requests_frees_slots_and_the_engine_keeps_serving(tiny_runtime_factory, tiny_adapters):
+def test_a_failing_forward_fails_its_requests_frees_slots_and_the_engine_keeps_serving(tiny_runtime_factory,
+                                                                                       tiny_adapters):
     rt = tiny_runtime_factory()
     a = host(rt, "attn-r4", tiny_adapters["attn-r4"])
     original = rt.engine._forward

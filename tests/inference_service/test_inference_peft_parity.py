@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers_inference import host, peft_greedy, request, tokens_of
 
 PROMPTS = ["Hello there, how are", "The capital of France is a city that", "1 2 3 4",
@@ -52,7 +51,8 @@ def test_seeded_sampling_is_reproducible_and_batch_independent(tiny_runtime_fact
     first = tokens_of(rt.engine.submit(request(rt, PROMPTS[0], **kw)).wait_sync(60))
     # again, this time sharing the batch with other sampled requests
     handles = [rt.engine.submit(request(rt, PROMPTS[0], **kw))]
-    handles += [rt.engine.submit(request(rt, PROMPTS[i], adapter=a, max_tokens=12, temperature=1.0, seed=i)) for i in (1, 2)]
+    handles += [rt.engine.submit(request(rt, PROMPTS[i], adapter=a, max_tokens=12, temperature=1.0, seed=i))
+                for i in (1, 2)]
     second = tokens_of(handles[0].wait_sync(60))
     for h in handles[1:]:
         h.wait_sync(60)

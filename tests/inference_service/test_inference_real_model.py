@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from lorafleet.base_model import read_base_model_spec
-from inference_service.runtime import build_runtime
-
 from helpers_inference import host, make_peft_adapter, peft_greedy, request, tiny_settings, tokens_of
+
+from inference_service.runtime import build_runtime
+from lorafleet.base_model import read_base_model_spec
 
 pytestmark = pytest.mark.slow
 
@@ -33,15 +32,16 @@ def test_bank_equals_peft_on_the_real_model_fp32(real_base_model_dir, real_adapt
 
 
 def test_nf4_base_answers_a_chat_question(real_base_model_dir):
-    from inference_service.request_parsing import PromptInput, encode_prompt
     from inference_service.engine.types import GenerationRequest, SamplingSpec
+    from inference_service.request_parsing import PromptInput, encode_prompt
 
     spec = read_base_model_spec(real_base_model_dir)
     rt = build_runtime(real_base_model_dir, spec, tiny_settings(quantization="nf4", max_new_tokens_limit=64))
     assert type(rt.layers["model.layers.0.self_attn.q_proj"].base).__name__ == "Linear4bit"
     rt.engine.start()
     try:
-        ids = encode_prompt(rt.tokenizer, PromptInput(prompt=None, messages=(("user", "What is the capital of France?"),)))
+        messages = (("user", "What is the capital of France?"),)
+        ids = encode_prompt(rt.tokenizer, PromptInput(prompt=None, messages=messages))
         ev = rt.engine.submit(GenerationRequest("q", ids, SamplingSpec(max_tokens=24))).wait_sync(300)
         text = "".join(e.delta for e in ev)
         assert "Paris" in text, text

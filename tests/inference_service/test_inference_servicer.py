@@ -9,12 +9,11 @@ import time
 
 import grpc
 import pytest
+from helpers_inference import host, request, tiny_settings, tokens_of
 
+from inference_service.servicer import InferenceServicer, add_to_server
 from lorafleet.registry.store import Registry
 from lorafleet.v1 import common_pb2, inference_pb2, inference_pb2_grpc
-from inference_service.servicer import InferenceServicer, add_to_server
-
-from helpers_inference import host, request, tiny_settings, tokens_of
 
 PROMPT = "The quick brown fox jumps over"
 
@@ -86,15 +85,17 @@ def test_generate_and_stream_with_adapter_refs(tiny_runtime_factory, registry, t
     rt = tiny_runtime_factory()
     direct_rt = tiny_runtime_factory()
     direct_rt.engine.start()
+    direct_adapter = host(direct_rt, "mlp-r8", tiny_adapters["mlp-r8"])
     want = tokens_of(direct_rt.engine.submit(request(direct_rt, PROMPT, max_tokens=10,
-                                                     adapter=host(direct_rt, "mlp-r8", tiny_adapters["mlp-r8"]))).wait_sync(60))
+                                                     adapter=direct_adapter)).wait_sync(60))
 
     async def main():
         async with serve(rt, registry, settings) as stub:
             r = await stub.Generate(gen("mlp-r8", max_tokens=10))
             assert list(r.token_ids) == want and r.resolved_adapter == "mlp-r8@1"
             assert r.finish_reason in (inference_pb2.FINISH_REASON_LENGTH, inference_pb2.FINISH_REASON_EOS)
-            assert r.usage.completion_tokens == len(want) and r.usage.prompt_tokens == len(request(rt, PROMPT).prompt_ids)
+            assert (r.usage.completion_tokens == len(want)
+                    and r.usage.prompt_tokens == len(request(rt, PROMPT).prompt_ids))
             assert r.text == rt.tokenizer.decode(want, skip_special_tokens=True)
             for ref in ("mlp-r8@production", "mlp-r8@1"):
                 assert list((await stub.Generate(gen(ref, max_tokens=10))).token_ids) == want
@@ -111,7 +112,8 @@ def test_generate_and_stream_with_adapter_refs(tiny_runtime_factory, registry, t
             assert chat.usage.prompt_tokens > 5 and chat.usage.completion_tokens >= 1
             stopped = await stub.Generate(gen("mlp-r8", max_tokens=10, stop=[r.text[3:6]]))
             if r.text[3:6]:
-                assert stopped.finish_reason == inference_pb2.FINISH_REASON_STOP and stopped.text == r.text[:r.text.find(r.text[3:6])]
+                assert (stopped.finish_reason == inference_pb2.FINISH_REASON_STOP
+                        and stopped.text == r.text[:r.text.find(r.text[3:6])])
 
     asyncio.run(main())
 
@@ -204,7 +206,8 @@ def test_load_list_unload_and_model_info(tiny_runtime_factory, registry):
             listed = await stub.ListLoadedAdapters(inference_pb2.ListLoadedAdaptersRequest())
             entry = {a.name: a for a in listed.adapters}["all-r16"]
             assert entry.requests_served == 1 and entry.active_requests == 0 and entry.last_used_time.seconds > 0
-            assert set(entry.target_modules) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+            assert set(entry.target_modules) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                                 "down_proj"}
             assert listed.device_slots_total == settings.adapter_slots and listed.device_slots_used == 1
             u = await stub.UnloadAdapter(inference_pb2.UnloadAdapterRequest(adapter="all-r16@1"))
             assert u.adapter.name == "all-r16"

@@ -7,12 +7,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lorafleet.errors import InvalidArgument
-from lorafleet.v1 import common_pb2, inference_pb2
 from inference_service.engine.sampling import filter_logits, make_generator, select_tokens
 from inference_service.engine.stop_text import TextTracker, partial_stop_suffix
 from inference_service.engine.types import SamplingSpec
 from inference_service.request_parsing import parse_prompt, parse_request_id, parse_sampling
+from lorafleet.errors import InvalidArgument
+from lorafleet.v1 import common_pb2, inference_pb2
 
 
 class CharTokenizer:
@@ -127,7 +127,8 @@ def test_prompt_xor_messages_and_roles():
     msgs = parse_prompt(inference_pb2.GenerateRequest(messages=[common_pb2.ChatMessage(role="user", content="x")]))
     assert msgs.messages == (("user", "x"),)
     with pytest.raises(InvalidArgument, match="either"):
-        parse_prompt(inference_pb2.GenerateRequest(prompt="a", messages=[common_pb2.ChatMessage(role="user", content="x")]))
+        parse_prompt(inference_pb2.GenerateRequest(prompt="a",
+                                                   messages=[common_pb2.ChatMessage(role="user", content="x")]))
     with pytest.raises(InvalidArgument) as exc:
         parse_prompt(inference_pb2.GenerateRequest(messages=[common_pb2.ChatMessage(role="robot", content="x")]))
     assert exc.value.field == "messages[0].role"

@@ -27,34 +27,30 @@ def test_write_bytes_and_atomic_file(tmp_path):
     assert path == tmp_path.resolve() / "reports" / "a.json" and path.read_bytes() == b'{"ok": true}'
     store.write_bytes("reports/a.json", b"v2")
     assert path.read_bytes() == b"v2"
-    with pytest.raises(RuntimeError):
-        with store.atomic_file("reports/a.json") as fh:
-            fh.write(b"partial")
-            raise RuntimeError("writer failed")
+    with pytest.raises(RuntimeError), store.atomic_file("reports/a.json") as fh:
+        fh.write(b"partial")
+        raise RuntimeError("writer failed")
     assert path.read_bytes() == b"v2"  # the old content survives a failed rewrite
-    with pytest.raises(RuntimeError):
-        with store.atomic_file("reports/new.bin") as fh:
-            fh.write(b"partial")
-            raise RuntimeError("writer failed")
+    with pytest.raises(RuntimeError), store.atomic_file("reports/new.bin") as fh:
+        fh.write(b"partial")
+        raise RuntimeError("writer failed")
     assert not (tmp_path / "reports" / "new.bin").exists()
     assert _temps(tmp_path) == []
 
 
 def test_atomic_dir_publishes_only_on_success(tmp_path):
     store = ArtifactStore(tmp_path)
-    with pytest.raises(ValueError):
-        with store.atomic_dir("adapters/x/1") as staged:
-            (staged / "adapter_config.json").write_text("{}")
-            raise ValueError("copy failed")
+    with pytest.raises(ValueError), store.atomic_dir("adapters/x/1") as staged:
+        (staged / "adapter_config.json").write_text("{}")
+        raise ValueError("copy failed")
     assert not store.path("adapters/x/1").exists()
     with store.atomic_dir("adapters/x/1") as staged:
         assert staged.name.startswith(TEMP_PREFIX) and staged.parent == store.path("adapters/x")
         (staged / "adapter_config.json").write_text("{}")
         assert not store.path("adapters/x/1").exists()  # invisible until the block ends
     assert (store.path("adapters/x/1") / "adapter_config.json").read_text() == "{}"
-    with pytest.raises(AlreadyExists):
-        with store.atomic_dir("adapters/x/1") as staged:
-            (staged / "f").write_text("new")
+    with pytest.raises(AlreadyExists), store.atomic_dir("adapters/x/1") as staged:
+        (staged / "f").write_text("new")
     with store.atomic_dir("adapters/x/1", replace=True) as staged:
         (staged / "f").write_text("new")
     assert sorted(p.name for p in store.path("adapters/x/1").iterdir()) == ["f"]
@@ -63,7 +59,8 @@ def test_atomic_dir_publishes_only_on_success(tmp_path):
     assert _temps(tmp_path) == []
 
 
-@pytest.mark.parametrize("relpath", ["", "/etc/passwd", "../up", "a/../../b", ".hidden/x", "a/.lftmp-x", "a\\b", "bot\n/1"])
+@pytest.mark.parametrize("relpath",
+                         ["", "/etc/passwd", "../up", "a/../../b", ".hidden/x", "a/.lftmp-x", "a\\b", "bot\n/1"])
 def test_path_refuses_escapes_and_temp_names(tmp_path, relpath):
     with pytest.raises(InvalidArgument) as err:
         ArtifactStore(tmp_path).path(relpath)

@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lorafleet.errors import InvalidArgument
-from lorafleet.registry import paging
 from lorafleet.refs import (
     ALIAS_RE,
     DEFAULT_ALIAS,
@@ -20,6 +19,7 @@ from lorafleet.refs import (
     validate_alias,
     validate_name,
 )
+from lorafleet.registry import paging
 from lorafleet.server.registry_service import validate_import_request, validate_set_alias_request
 from lorafleet.v1 import registry_pb2
 

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lorafleet.errors import Aborted
+from lorafleet.registry.schema import SCHEMA_VERSION
 from lorafleet.registry.store import Registry
 
 N_VERSIONS = 4
@@ -102,11 +103,11 @@ MOVER = textwrap.dedent("""
     while not os.path.exists(go):  # start both loops together so they really interleave
         time.sleep(0.01)
     for _ in range(60):
-        target = rng.randint(1, %d)
-        _, previous = reg.set_alias("bot", "production", target, reason="p%%d" %% seed)
+        target = rng.randint(1, N_VERSIONS)
+        _, previous = reg.set_alias("bot", "production", target, reason="p%d" % seed)
         changed += previous != target
     print(changed)
-""" % N_VERSIONS)
+""").replace("N_VERSIONS", str(N_VERSIONS))
 
 
 def test_concurrent_alias_moves_from_two_processes(database_url, tmp_path, adapter_dir, tiny_spec):
@@ -151,7 +152,7 @@ def test_processes_starting_together_create_the_schema_once(database_url, tmp_pa
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
-        assert out.strip() == "1"
+        assert out.strip() == str(SCHEMA_VERSION)
     registry = Registry(database_url, tmp_path / "artifacts")
     try:
         import sqlalchemy as sa

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 
 from lorafleet.errors import InvalidArgument
-from lorafleet.server import registry_convert as convert
 from lorafleet.registry.models import AdapterState, AliasChangeRecord, LoraSpec, VersionRecord
+from lorafleet.server import registry_convert as convert
 from lorafleet.v1 import common_pb2
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=timezone.utc)

@@ -15,9 +15,9 @@ from lorafleet.adapters.synthetic import write_lora_adapter, write_tiny_llama
 from lorafleet.base_model import read_base_model_spec
 from lorafleet.config import Settings
 from lorafleet.registry.models import AdapterState
-from lorafleet.server.registry_service import SERVICE_NAME, RegistryServicer, registry_binding
 from lorafleet.registry.store import Registry
 from lorafleet.server.context import ServerContext
+from lorafleet.server.registry_service import SERVICE_NAME, RegistryServicer, registry_binding
 from lorafleet.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from lorafleet.adapters.synthetic import write_lora_adapter
 from lorafleet.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from lorafleet.refs import AdapterRef
 from lorafleet.registry.models import AdapterState
 from lorafleet.registry.schema import SCHEMA_VERSION
-from lorafleet.refs import AdapterRef
 from lorafleet.registry.store import Registry
 
 
@@ -33,7 +33,8 @@ def test_register_allocates_versions_and_copies_artifact(registry, adapter_dir, 
     stored = Path(v1.artifact_path)
     assert stored.parent.parent == registry.artifacts.root / "adapters"
     assert sorted(p.name for p in stored.iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]
-    assert (stored / "adapter_model.safetensors").read_bytes() == (adapter_dir / "adapter_model.safetensors").read_bytes()
+    assert ((stored / "adapter_model.safetensors").read_bytes()
+            == (adapter_dir / "adapter_model.safetensors").read_bytes())
     assert v1.size_bytes == sum(p.stat().st_size for p in stored.iterdir())
     assert v1.created_at.tzinfo is not None
     assert registry.get_version("bot", 1) == v1

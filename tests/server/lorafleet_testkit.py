@@ -60,12 +60,14 @@ def make_tiny_llama(target: Path, tokenizer_source: Path | None) -> Path:
     return target
 
 
-def make_peft_adapter(base_dir: Path, target: Path, r: int = 4, targets: tuple[str, ...] = ("q_proj", "v_proj")) -> Path:
+def make_peft_adapter(base_dir: Path, target: Path, r: int = 4,
+                      targets: tuple[str, ...] = ("q_proj", "v_proj")) -> Path:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(base_dir)
-    peft_model = get_peft_model(model, LoraConfig(r=r, lora_alpha=2 * r, target_modules=list(targets), task_type="CAUSAL_LM"))
+    config = LoraConfig(r=r, lora_alpha=2 * r, target_modules=list(targets), task_type="CAUSAL_LM")
+    peft_model = get_peft_model(model, config)
     peft_model.save_pretrained(target, safe_serialization=True)
     assert (target / "adapter_model.safetensors").is_file()
     return target
@@ -86,7 +88,8 @@ def tiny_base_model_dir(tmp_path_factory: pytest.TempPathFactory, real_base_mode
 @pytest.fixture(scope="session")
 def tiny_adapter_dir(tmp_path_factory: pytest.TempPathFactory, tiny_base_model_dir: Path) -> Path:
     if "adapter" not in _SESSION_CACHE:
-        _SESSION_CACHE["adapter"] = make_peft_adapter(tiny_base_model_dir, tmp_path_factory.mktemp("tiny-adapter") / "adapter")
+        _SESSION_CACHE["adapter"] = make_peft_adapter(tiny_base_model_dir,
+                                                      tmp_path_factory.mktemp("tiny-adapter") / "adapter")
     return _SESSION_CACHE["adapter"]
 
 
@@ -108,10 +111,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def health_status(address: str, service: str = "", timeout: float = 5.0, credentials: grpc.ChannelCredentials | None = None) -> int:
+def health_status(address: str, service: str = "", timeout: float = 5.0,
+                  credentials: grpc.ChannelCredentials | None = None) -> int:
     channel = grpc.secure_channel(address, credentials) if credentials else grpc.insecure_channel(address)
     with channel:
-        return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout).status
+        stub = health_pb2_grpc.HealthStub(channel)
+        return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout).status
 
 
 def wait_serving(address: str, timeout: float = 120.0) -> None:
@@ -255,7 +260,8 @@ def _key() -> Any:
 def _write_key(key: Any, path: Path) -> Path:
     from cryptography.hazmat.primitives import serialization
 
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
     return path
 
 
@@ -306,11 +312,13 @@ def make_certificates(directory: Path) -> Certificates:
     server_key, client_key, other_key = _key(), _key(), _key()
     return Certificates(
         ca=_write_cert(ca, directory / "ca.pem"),
-        server_cert=_write_cert(_issue("localhost", server_key, ca, ca_key, ca=False, server=True), directory / "server.pem"),
+        server_cert=_write_cert(_issue("localhost", server_key, ca, ca_key, ca=False, server=True),
+                                directory / "server.pem"),
         server_key=_write_key(server_key, directory / "server-key.pem"),
         client_cert=_write_cert(_issue("client", client_key, ca, ca_key, ca=False), directory / "client.pem"),
         client_key=_write_key(client_key, directory / "client-key.pem"),
-        other_client_cert=_write_cert(_issue("intruder", other_key, other_ca, other_ca_key, ca=False), directory / "other.pem"),
+        other_client_cert=_write_cert(_issue("intruder", other_key, other_ca, other_ca_key, ca=False),
+                                      directory / "other.pem"),
         other_client_key=_write_key(other_key, directory / "other-key.pem"),
     )
 

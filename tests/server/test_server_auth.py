@@ -50,7 +50,8 @@ def test_calls_without_a_valid_token_are_unauthenticated(auth_server):
 
 
 def test_read_only_token_cannot_change_state(auth_server):
-    with LoraFleetClient(auth_server.address, token=READ) as reader, LoraFleetClient(auth_server.address, token=FULL) as writer:
+    with (LoraFleetClient(auth_server.address, token=READ) as reader,
+          LoraFleetClient(auth_server.address, token=FULL) as writer):
         assert list(reader.registry.iter_adapters()) == []
         with pytest.raises(grpc.RpcError) as denied:
             reader.registry.import_adapter("bot", "/nonexistent/adapter")
@@ -59,7 +60,8 @@ def test_read_only_token_cannot_change_state(auth_server):
         for call in (lambda: reader.registry.set_alias("bot", 1), lambda: reader.registry.delete("bot@1")):
             assert _code(call) == grpc.StatusCode.PERMISSION_DENIED
         # The full token passes auth and reaches the servicer, which judges the request itself.
-        assert _code(lambda: writer.registry.import_adapter("bot", "/nonexistent/adapter")) != grpc.StatusCode.PERMISSION_DENIED
+        assert (_code(lambda: writer.registry.import_adapter("bot", "/nonexistent/adapter"))
+                != grpc.StatusCode.PERMISSION_DENIED)
         assert _code(lambda: reader.registry.get_adapter("bot")) == grpc.StatusCode.NOT_FOUND
 
 

@@ -37,7 +37,8 @@ def test_role_server_is_serving_and_reflects_its_services(role, fleet_settings):
         assert listed == set(hosted) | ALWAYS_HOSTED
         pool = DescriptorPool(reflection)
         registry = pool.FindServiceByName("lorafleet.v1.RegistryService")
-        assert {m.name for m in registry.methods} == {"ListAdapters", "GetAdapter", "ImportAdapter", "SetAlias", "DeleteAdapter"}
+        assert {m.name for m in registry.methods} == {"ListAdapters", "GetAdapter", "ImportAdapter", "SetAlias",
+                                                      "DeleteAdapter"}
         for name in hosted:  # every hosted service resolves to its full descriptor
             assert pool.FindServiceByName(name).full_name == name
 

@@ -39,7 +39,8 @@ def test_hooks_run_in_order_and_services_report_serving(fleet_settings):
         await server.start()
         async with grpc.aio.insecure_channel(server.address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
-            statuses = [(await health.Check(health_pb2.HealthCheckRequest(service=s))).status for s in ("test.a", "test.b")]
+            statuses = [(await health.Check(health_pb2.HealthCheckRequest(service=s))).status
+                        for s in ("test.a", "test.b")]
         await server.stop(grace=1.5)
         await server.stop()  # idempotent
         return statuses

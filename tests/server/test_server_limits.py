@@ -17,11 +17,13 @@ def test_messages_over_max_message_bytes_are_refused(fleet_settings):
             grpc.insecure_channel(server.address) as channel:
         stub = registry_pb2_grpc.RegistryServiceStub(channel)
         with pytest.raises(grpc.RpcError) as too_big:
-            stub.ImportAdapter(registry_pb2.ImportAdapterRequest(name="bot", path="/x", description="d" * 4096), timeout=10)
+            stub.ImportAdapter(registry_pb2.ImportAdapterRequest(name="bot", path="/x", description="d" * 4096),
+                               timeout=10)
         assert too_big.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         # Just under the limit reaches the servicer (which rejects the bad path on its own terms).
         with pytest.raises(grpc.RpcError) as small:
-            stub.ImportAdapter(registry_pb2.ImportAdapterRequest(name="bot", path="/x", description="d" * 1024), timeout=10)
+            stub.ImportAdapter(registry_pb2.ImportAdapterRequest(name="bot", path="/x", description="d" * 1024),
+                               timeout=10)
         assert small.value.code() != grpc.StatusCode.RESOURCE_EXHAUSTED
 
 

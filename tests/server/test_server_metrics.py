@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from importlib import metadata
+
 import grpc
 import pytest
 from lorafleet_testkit import free_port, registry_only, sample, scrape_metrics
 
-from importlib import metadata
 from lorafleet.client import LoraFleetClient
 from lorafleet.server.background import BackgroundServer
 
@@ -14,7 +15,8 @@ RPC = dict(grpc_type="unary", grpc_service="lorafleet.v1.RegistryService")
 
 
 def test_metrics_record_calls_by_method_and_code(fleet_settings):
-    with BackgroundServer("inference", fleet_settings, port=0, metrics_port=free_port(), bindings=registry_only) as server:
+    with BackgroundServer("inference", fleet_settings, port=0, metrics_port=free_port(),
+                          bindings=registry_only) as server:
         before = scrape_metrics(server.metrics_port)
         with LoraFleetClient(server.address, timeout=10) as fleet:
             fleet.registry.list_adapters()

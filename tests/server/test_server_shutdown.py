@@ -20,7 +20,8 @@ def start_slow_server(tmp_path, tiny_base_model_dir):
     started: list[ServerProcess] = []
 
     def start(grace_s: float) -> tuple[ServerProcess, str]:
-        env = subprocess_env({"LORAFLEET_HOME": str(tmp_path / "home"), "LORAFLEET_BASE_MODEL": str(tiny_base_model_dir)})
+        env = subprocess_env({"LORAFLEET_HOME": str(tmp_path / "home"),
+                              "LORAFLEET_BASE_MODEL": str(tiny_base_model_dir)})
         proc = ServerProcess([sys.executable, SLOW_SERVE, "eval", "--port", "0", "--metrics-port", "0",
                               "--grace-period-s", str(grace_s)], env)
         started.append(proc)

@@ -45,17 +45,18 @@ def test_tls_server_with_bearer_token(fleet_settings, certificates):
 
 def test_tls_client_must_trust_the_server_ca(fleet_settings, certificates):
     settings = _tls_settings(fleet_settings, certificates, mtls=False)
-    with BackgroundServer("eval", settings, port=0, metrics_port=0, bindings=registry_only) as server:
-        # Trusting a different CA (the client certificate is no CA): verification fails.
-        with LoraFleetClient(server.address, tls_ca=certificates.other_client_cert, timeout=3, retry=None) as fleet:
-            assert _code(lambda: _list(fleet)) == grpc.StatusCode.UNAVAILABLE
+    # Trusting a different CA (the client certificate is no CA): verification fails.
+    with (BackgroundServer("eval", settings, port=0, metrics_port=0, bindings=registry_only) as server,
+          LoraFleetClient(server.address, tls_ca=certificates.other_client_cert, timeout=3, retry=None) as fleet):
+        assert _code(lambda: _list(fleet)) == grpc.StatusCode.UNAVAILABLE
 
 
 def test_mtls_requires_a_client_certificate_from_the_configured_ca(fleet_settings, certificates):
     settings = _tls_settings(fleet_settings, certificates, mtls=True)
     with BackgroundServer("eval", settings, port=0, metrics_port=0, bindings=registry_only) as server:
         c = certificates
-        with LoraFleetClient(server.address, tls_ca=c.ca, tls_cert=c.client_cert, tls_key=c.client_key, timeout=10) as fleet:
+        with LoraFleetClient(server.address, tls_ca=c.ca, tls_cert=c.client_cert, tls_key=c.client_key,
+                             timeout=10) as fleet:
             assert _list(fleet) == []
         with LoraFleetClient(server.address, tls_ca=c.ca, timeout=3, retry=None) as no_cert:
             assert _code(lambda: _list(no_cert)) == grpc.StatusCode.UNAVAILABLE
@@ -66,7 +67,8 @@ def test_mtls_requires_a_client_certificate_from_the_configured_ca(fleet_setting
 
 def test_bad_tls_settings_are_reported_with_their_field(fleet_settings, certificates, tmp_path):
     with pytest.raises(InvalidArgument) as missing:
-        server_credentials(fleet_settings.replace(tls_cert=str(tmp_path / "nope.pem"), tls_key=str(certificates.server_key)))
+        server_credentials(fleet_settings.replace(tls_cert=str(tmp_path / "nope.pem"),
+                                                  tls_key=str(certificates.server_key)))
     assert missing.value.field == "tls_cert"
     not_pem = tmp_path / "key.txt"
     not_pem.write_text("hello")

@@ -138,7 +138,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         for column in ("ID", "VERDICT", "REPORT", "CREATED (UTC)"):
             evals.add_column(column)
         for e in v.evaluations:
-            evals.add_row(e.evaluation_id, e.verdict, e.report_html_path or e.report_json_path, timestamp(e.create_time))
+            evals.add_row(e.evaluation_id, e.verdict, e.report_html_path or e.report_json_path,
+                          timestamp(e.create_time))
         out.print(evals)
     if response.alias_history:
         history = Table(title="alias history (oldest first)")
@@ -156,7 +157,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not path.is_absolute():  # the server resolves paths against its own working directory
         path = path.resolve()
     with client_from_args(args) as fleet:
-        response = fleet.registry.import_adapter(args.name, path, description=args.description, metrics=dict(args.metrics))
+        response = fleet.registry.import_adapter(args.name, path, description=args.description,
+                                                 metrics=dict(args.metrics))
     if args.json:
         print_json(response)
         return 0

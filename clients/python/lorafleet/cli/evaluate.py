@@ -20,17 +20,21 @@ def register(subparsers: Any) -> None:
     from lorafleet.cli.client_args import client_parent
 
     p = subparsers.add_parser(
-        "eval", parents=[client_parent("eval")], help="evaluate an adapter version against its baseline and gate promotion",
+        "eval", parents=[client_parent("eval")],
+        help="evaluate an adapter version against its baseline and gate promotion",
         description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("ref", metavar="NAME@VERSION", nargs="?", help="candidate version, e.g. support-bot@3")
-    p.add_argument("--promote-to", default="", metavar="ALIAS", help="move this alias (e.g. production) to the candidate if every gate passes")
+    p.add_argument("--promote-to", default="", metavar="ALIAS",
+                   help="move this alias (e.g. production) to the candidate if every gate passes")
     p.add_argument("--suite", dest="suites", action="append", default=[], metavar="NAME",
                    help="suite to run (repeatable; default: every shipped suite)")
     p.add_argument("--baseline", default="production", metavar="production|base|NAME@VERSION",
-                   help="compare against the production version (default; the base model when there is none), the base model, or a version")
+                   help="compare against the production version (default; the base model when there is none), "
+                        "the base model, or a version")
     p.add_argument("--policy", default="", help="shipped policy name or policy file path (default: default)")
     p.add_argument("--max-cases", type=int, default=0, metavar="N", help="at most N cases per suite (quick runs)")
-    p.add_argument("--max-tokens", type=int, default=None, metavar="N", help="generation length (default: the policy's)")
+    p.add_argument("--max-tokens", type=int, default=None, metavar="N",
+                   help="generation length (default: the policy's)")
     p.add_argument("--no-wait", action="store_true", help="queue the evaluation and print its id")
     p.add_argument("--list-suites", action="store_true", help="list the evaluator's suites and exit")
     p.add_argument("--json", action="store_true", help="print the final evaluation as JSON (no live progress)")
@@ -64,8 +68,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
             raise InvalidArgument("give the candidate as NAME@VERSION (or --list-suites)", field="adapter")
         baseline, baseline_adapter = _baseline(args.baseline)
-        ev = client.create_evaluation(args.ref, suites=args.suites, baseline=baseline, baseline_adapter=baseline_adapter,
-                                      policy=args.policy, promote_to=args.promote_to,
+        ev = client.create_evaluation(args.ref, suites=args.suites, baseline=baseline,
+                                      baseline_adapter=baseline_adapter, policy=args.policy, promote_to=args.promote_to,
                                       max_cases_per_suite=max(args.max_cases, 0), max_tokens=args.max_tokens)
         if args.no_wait:
             print_json({"evaluation_id": ev.id}) if args.json else print(ev.id)

@@ -18,7 +18,8 @@ FINISH_NAMES = {v: k.removeprefix("FINISH_REASON_").lower() for k, v in inferenc
 def _sampling_flags() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("sampling")
-    g.add_argument("--adapter", default="", help="name (production alias), name@alias or name@version; empty: base model")
+    g.add_argument("--adapter", default="",
+                   help="name (production alias), name@alias or name@version; empty: base model")
     g.add_argument("--max-tokens", type=int, default=None, help="most new tokens (default: server default)")
     g.add_argument("--temperature", type=float, default=None, help="0 = greedy (default)")
     g.add_argument("--top-p", type=float, default=None)

@@ -33,7 +33,8 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("train", parents=common, help="fine-tune a LoRA/QLoRA adapter on a JSONL dataset")
     p.add_argument("dataset", metavar="DATASET", help="local JSONL file to upload, or an uploaded dataset id (ds-...)")
     p.add_argument("--name", required=True, help="adapter name; the job registers its next version")
-    p.add_argument("--method", choices=ADAPTER_METHODS.choices, default="qlora", help="QLoRA (nf4 base, default) or LoRA")
+    p.add_argument("--method", choices=ADAPTER_METHODS.choices, default="qlora",
+                   help="QLoRA (nf4 base, default) or LoRA")
     p.add_argument("--server-path", action="store_true", help="DATASET is a path under the server's data roots")
     g = p.add_argument_group("data")
     g.add_argument("--validation", metavar="FILE", default="", help="validation JSONL (local file or ds- id)")
@@ -184,7 +185,8 @@ def _print_job(job: Any, as_json: bool) -> int:
     for name in sorted(job.metrics):
         out.print(f"  {name}: {job.metrics[name]:.4g}")
     for c in job.checkpoints:
-        out.print(f"  checkpoint step {c.step}: val loss {c.validation_loss:.4f}{' (best)' if c.best else ''}  {c.path}")
+        best = " (best)" if c.best else ""
+        out.print(f"  checkpoint step {c.step}: val loss {c.validation_loss:.4f}{best}  {c.path}")
     return 0
 
 

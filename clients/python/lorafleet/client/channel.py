@@ -117,7 +117,8 @@ def _credentials(
 
 
 class _CallDetails(
-    collections.namedtuple("_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")),
+    collections.namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")),
     grpc.ClientCallDetails,
 ):
     pass
@@ -189,7 +190,10 @@ def connect(
     use_tls = bool(tls) or any(x is not None for x in (tls_ca, tls_cert, tls_key))
     creds = _credentials(token, use_tls, tls_ca, tls_cert, tls_key)
     opts = channel_options(retry, max_message_bytes) + list(options or [])
-    channel = grpc.secure_channel(address, creds, options=opts) if creds else grpc.insecure_channel(address, options=opts)
+    if creds:
+        channel = grpc.secure_channel(address, creds, options=opts)
+    else:
+        channel = grpc.insecure_channel(address, options=opts)
     return grpc.intercept_channel(channel, _DefaultsInterceptor(timeout, _plaintext_header(address, token, use_tls)))
 
 
@@ -246,7 +250,8 @@ def connect_aio(
     creds = _credentials(token, use_tls, tls_ca, tls_cert, tls_key)
     opts = channel_options(retry, max_message_bytes) + list(options or [])
     header = _plaintext_header(address, token, use_tls)
-    interceptors = [cls(timeout, header) for cls in (_AioUnaryUnary, _AioUnaryStream, _AioStreamUnary, _AioStreamStream)]
+    kinds = (_AioUnaryUnary, _AioUnaryStream, _AioStreamUnary, _AioStreamStream)
+    interceptors = [cls(timeout, header) for cls in kinds]
     if creds:
         return grpc.aio.secure_channel(address, creds, options=opts, interceptors=interceptors)
     return grpc.aio.insecure_channel(address, options=opts, interceptors=interceptors)
