@@ -17,8 +17,8 @@ from lorafleet.v1 import rollout_pb2
 
 MAX_OBSERVATIONS = 10_000
 MAX_TEXT = 256 * 1024
-MODE_FROM_PROTO = {rollout_pb2.ROLLOUT_MODE_SHADOW: RolloutMode.SHADOW, rollout_pb2.ROLLOUT_MODE_CANARY: RolloutMode.CANARY,
-                   rollout_pb2.ROLLOUT_MODE_UNSPECIFIED: None}
+MODE_FROM_PROTO = {rollout_pb2.ROLLOUT_MODE_SHADOW: RolloutMode.SHADOW,
+                   rollout_pb2.ROLLOUT_MODE_CANARY: RolloutMode.CANARY, rollout_pb2.ROLLOUT_MODE_UNSPECIFIED: None}
 MODE_TO_PROTO = {v: k for k, v in MODE_FROM_PROTO.items() if v is not None}
 STATE_TO_PROTO = {s: rollout_pb2.RolloutState.Value(f"ROLLOUT_STATE_{s.value}") for s in RolloutState}
 STATE_FROM_PROTO = {v: k for k, v in STATE_TO_PROTO.items()}

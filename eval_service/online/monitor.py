@@ -36,8 +36,9 @@ from eval_service.online.sequential import (
 from eval_service.online.spec import Arm, Decision, GuardrailStatus
 
 PAIR_BUFFER = 4096       # shadow halves waiting for their other half
-CASES_KEPT = 20          # notable sampled cases per guardrail, in memory only
+CASES_KEPT = 20          # notable sampled cases per guardrail and kind, in memory only
 P95_WINDOW = 2000
+PROMPTS_KEPT = 5000      # canary: prompts production refused / answered (the contrast for evidence)
 
 
 @dataclass
@@ -115,14 +116,16 @@ class StageMonitor:
         self.metrics: dict[str, str] = {}
         self.required: dict[str, bool] = {}
         self._pending: OrderedDict[str, tuple[TrafficArm, LiveObservation, LiveScores]] = OrderedDict()
-        self.cases: dict[str, deque[LiveCase]] = {}
+        # Evidence: "strong" cases contrast with production on the same prompt; "weak" ones do not.
+        self.cases: dict[str, tuple[deque[LiveCase], deque[LiveCase]]] = {}
+        self._production_refusal: OrderedDict[str, bool] = OrderedDict()
         for gname, g in policy.guardrails.items():
             if not self._applies(g.metric, has_task_format):
                 continue
             spec = policy.spec(gname)
             self.guardrails[gname] = ShadowGuardrail(spec) if shadow else CanaryGuardrail(spec, weight_percent / 100)
             self.metrics[gname], self.required[gname] = g.metric, g.required
-            self.cases[gname] = deque(maxlen=CASES_KEPT)
+            self.cases[gname] = (deque(maxlen=CASES_KEPT), deque(maxlen=CASES_KEPT))
         if state:
             self._load(state)
 
@@ -142,13 +145,15 @@ class StageMonitor:
         for obs, scores in batch:
             cand = obs.arm is TrafficArm.CANARY
             self.arms["candidate" if cand else "incumbent"].add(obs, scores)
+            if not cand and scores.refusal is not None:
+                self._remember_production(obs.user_text, bool(scores.refusal))
             for gname, metric in self.metrics.items():
                 v = scores.value(metric)
                 if v is not None:
                     values[gname][0].append(Arm.CANDIDATE if cand else Arm.INCUMBENT)
                     values[gname][1].append(v)
                     if cand and obs.sampled:
-                        self._keep_case(gname, obs, v)
+                        self._keep_case(gname, obs, v, production_value=self._production_value(metric, obs))
         for gname, (arms, vals) in values.items():
             if vals:
                 self.guardrails[gname].update(arms, vals)
@@ -179,15 +184,42 @@ class StageMonitor:
                     c_vals.append(c)
                     i_vals.append(i)
                     if c_obs.sampled:
-                        self._keep_case(gname, c_obs, c, production_reply=p_obs.reply)
+                        self._keep_case(gname, c_obs, c, production_reply=p_obs.reply, production_value=i)
             if c_vals:
                 self.guardrails[gname].update(c_vals, i_vals)
 
-    def _keep_case(self, gname: str, obs: LiveObservation, value: float, production_reply: str = "") -> None:
-        spec = self.guardrails[gname].spec
-        if self.metrics[gname] in TEXT_METRICS and _harmful(self.metrics[gname], spec.higher_is_worse, value):
-            self.cases[gname].append(LiveCase(obs.request_id, obs.arm, gname, obs.user_text, obs.reply,
-                                              production_reply))
+    def _remember_production(self, prompt: str, refused: bool) -> None:
+        key = " ".join(prompt.lower().split())
+        self._production_refusal[key] = refused
+        self._production_refusal.move_to_end(key)
+        while len(self._production_refusal) > PROMPTS_KEPT:
+            self._production_refusal.popitem(last=False)
+
+    def _production_value(self, metric: str, obs: LiveObservation) -> float | None:
+        """Canary: what production did with the same prompt before, when known (refusal only)."""
+        if metric != "refusal":
+            return None
+        refused = self._production_refusal.get(" ".join(obs.user_text.lower().split()))
+        return None if refused is None else float(refused)
+
+    def _keep_case(self, gname: str, obs: LiveObservation, value: float, *, production_reply: str = "",
+                   production_value: float | None = None) -> None:
+        """Keep a candidate reply on the harmful side of a text guardrail as possible evidence:
+        strong when production did the opposite on the same prompt, weak otherwise (and never a
+        task reply for the refusal guardrails: a task answer that is not a refusal shows nothing)."""
+        metric, spec = self.metrics[gname], self.guardrails[gname].spec
+        if metric not in TEXT_METRICS or not _harmful(metric, spec.higher_is_worse, value):
+            return
+        case = LiveCase(obs.request_id, obs.arm, gname, obs.user_text, obs.reply, production_reply)
+        strong, weak = self.cases[gname]
+        if production_value is not None and production_value != value:
+            strong.append(case)
+        elif metric != "refusal" or not self._is_task(obs):
+            weak.append(case)
+
+    def _is_task(self, obs: LiveObservation) -> bool:
+        task = self.policy.task_formats.get(self.name)
+        return task is not None and task.system_prompt_contains in obs.system_prompt
 
     def feedback(self, arm: TrafficArm, score: float) -> None:
         """Explicit feedback on a request this stage served (canary arms only)."""
@@ -215,7 +247,12 @@ class StageMonitor:
         return tuple(g.status() for g in self.guardrails.values())
 
     def cases_behind(self, guardrails: tuple[str, ...], limit: int) -> list[LiveCase]:
-        return [c for g in guardrails for c in list(self.cases.get(g, ()))[-limit:]]
+        """Up to ``limit`` cases per guardrail, the strongest evidence first, newest first."""
+        out: list[LiveCase] = []
+        for g in guardrails:
+            strong, weak = self.cases.get(g, ((), ()))
+            out += [*reversed(strong), *reversed(weak)][:limit]
+        return out
 
     # -- persistence ----------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:

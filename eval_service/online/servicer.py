@@ -10,6 +10,7 @@ feedback for an unknown request id (NOT_FOUND), promote/abort of a finished roll
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from typing import Any
 
@@ -45,7 +46,7 @@ class RolloutServicer(rollout_pb2_grpc.RolloutServiceServicer):
 
     async def _proto(self, ro: RolloutRecord) -> rollout_pb2.Rollout:
         events = await asyncio.to_thread(self.registry.rollouts().events, ro.id)
-        return convert.rollout_to_proto(ro, events)
+        return convert.rollout_to_proto(self._with_live(ro), events)
 
     async def _find(self, text: str) -> RolloutRecord:
         return await asyncio.to_thread(self.registry.rollouts().find, text)
@@ -83,15 +84,13 @@ class RolloutServicer(rollout_pb2_grpc.RolloutServiceServicer):
             stamp = (ro.revision, ro.state, self._live_stamp(ro.id))
             if stamp != last:
                 last = stamp
-                yield rollout_pb2.WatchRolloutResponse(rollout=await self._proto(self._with_live(ro)))
+                yield rollout_pb2.WatchRolloutResponse(rollout=await self._proto(ro))
             if ro.state is not RolloutState.RUNNING:
                 return
             cond = self.live.changed()
             async with cond:
-                try:
+                with contextlib.suppress(asyncio.TimeoutError):  # a poll: counts may change without a notify
                     await asyncio.wait_for(cond.wait(), WATCH_POLL_S)
-                except asyncio.TimeoutError:
-                    pass
             ro = await asyncio.to_thread(self.registry.rollouts().get, ro.id)
 
     def _live_stamp(self, rid: str) -> int:
@@ -146,7 +145,8 @@ class RolloutServicer(rollout_pb2_grpc.RolloutServiceServicer):
             ro = await self._running(request.rollout)
             watched = self.live.watched.pop(ro.id, None)
             ro = await asyncio.to_thread(transitions.abort, self.registry, ro, actor=_actor(context, reason),
-                                         reason=reason or "aborted by hand", monitor=watched.monitor if watched else None)
+                                         reason=reason or "aborted by hand",
+                                         monitor=watched.monitor if watched else None)
             metrics.ROLLOUT_ABORTS.labels(adapter=ro.name).inc()
         await self.live.notify()
         return rollout_pb2.AbortRolloutResponse(rollout=await self._proto(ro))

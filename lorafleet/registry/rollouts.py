@@ -81,6 +81,23 @@ def check_stages(stages: Sequence[RolloutStage]) -> tuple[RolloutStage, ...]:
     return tuple(stages)
 
 
+def _check_replacement(stages: Sequence[RolloutStage], row: Any) -> tuple[RolloutStage, ...]:
+    """A new stage list keeps the stages already passed and the current stage's mode; a canary
+    stage may be at 0% (paused) when set by hand."""
+    old = [RolloutStage.from_json(s) for s in row.stages]
+    new = tuple(stages)
+    if len(new) <= row.stage_index or new[: row.stage_index] != tuple(old[: row.stage_index]) \
+            or new[row.stage_index].mode != old[row.stage_index].mode:
+        raise InvalidArgument("only the current and later stages may change, and not their mode", field="stages")
+    current = new[row.stage_index]
+    if current.mode is RolloutMode.CANARY and not 0 <= current.weight_percent <= 100:
+        raise InvalidArgument(f"must be in [0, 100], got {current.weight_percent:g}", field="weight_percent")
+    rest = [s for s in new[row.stage_index + 1:]]
+    if rest:
+        check_stages([RolloutStage(RolloutMode.CANARY, max(current.weight_percent, 1e-9)), *rest])
+    return new
+
+
 class RolloutStore:
     """Rollout rows and their events (see the module docstring for the rules)."""
 
@@ -196,15 +213,23 @@ class RolloutStore:
 
     def update(self, rollout_id: str, *, expected_revision: int | None = None, stats: dict[str, Any] | None = None,
                stage_index: int | None = None, weight_percent: float | None = None,
-               event: dict[str, Any] | None = None) -> RolloutRecord:
-        """Change a RUNNING rollout's stats and/or stage (``event`` audits the change)."""
+               stages: Sequence[RolloutStage] | None = None, event: dict[str, Any] | None = None) -> RolloutRecord:
+        """Change a RUNNING rollout's stats, stage list and/or current stage (``event`` audits it).
+
+        ``stages`` replaces the list (the current stage keeps its index): a manual weight change
+        rewrites the current stage and drops later steps that are no longer above it.
+        """
         with write_tx(self.engine) as conn:
             row = self._running_row(conn, rollout_id, expected_revision)
             values: dict[str, Any] = {"updated_at": schema.utcnow(), "revision": row.revision + 1}
             if stats is not None:
                 values["stats"] = check_json(dict(stats), "stats")
+            if stages is not None:
+                new = _check_replacement(stages, row)
+                values.update(stages=[s.to_json() for s in new], mode=new[row.stage_index].mode.value,
+                              weight_percent=new[row.stage_index].weight_percent)
             if stage_index is not None:
-                stages = [RolloutStage.from_json(s) for s in row.stages]
+                stages = [RolloutStage.from_json(s) for s in values.get("stages", row.stages)]
                 if not 0 <= stage_index < len(stages):
                     raise InvalidArgument(f"stage {stage_index} does not exist", field="stage_index")
                 values.update(stage_index=stage_index, mode=stages[stage_index].mode.value,

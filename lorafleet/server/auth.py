@@ -8,7 +8,8 @@
 * read-only token on a method that changes state -> PERMISSION_DENIED
 
 Read-only methods are recognised by name: ``Get*``, ``List*``, ``Watch*``, ``Generate*`` (which
-includes ``GetModelInfo``). Health checks and reflection are exempt so Kubernetes probes and
+includes ``GetModelInfo``), and ``SubmitFeedback`` (a caller allowed to generate may rate the
+reply it got). Health checks and reflection are exempt so Kubernetes probes and
 ``grpcurl list`` work without secrets. Tokens are compared in constant time and never logged.
 """
 
@@ -33,6 +34,8 @@ EXEMPT_SERVICES = frozenset({
     "grpc.reflection.v1.ServerReflection",
 })
 READ_ONLY_PREFIXES = ("Get", "List", "Watch", "Generate")
+# Callers that may only read and generate may still rate what they were served.
+READ_SCOPE_METHODS = frozenset({"SubmitFeedback"})
 SCOPES = ("full", "read")
 
 
@@ -67,7 +70,7 @@ def parse_auth_tokens(text: str) -> list[Token]:
 
 
 def is_read_only_method(method: str) -> bool:
-    return method.startswith(READ_ONLY_PREFIXES)
+    return method.startswith(READ_ONLY_PREFIXES) or method in READ_SCOPE_METHODS
 
 
 def authorize(tokens: list[Token], full_method: str, authorization: str | None) -> tuple[grpc.StatusCode, str] | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from lorafleet.v1 import common_pb2, eval_pb2, inference_pb2, trainer_pb2
+from lorafleet.v1 import common_pb2, eval_pb2, inference_pb2, rollout_pb2, trainer_pb2
 
 
 class EnumNames:
@@ -86,3 +86,9 @@ VERDICTS = EnumNames(eval_pb2.Verdict, "VERDICT_")
 
 TERMINAL_JOB_STATES = frozenset({"succeeded", "failed", "cancelled"})
 FINISHED_EVALUATION_STATES = frozenset({"succeeded", "failed"})
+
+ROLLOUT_MODES = EnumNames(rollout_pb2.RolloutMode, "ROLLOUT_MODE_")
+ROLLOUT_STATES = EnumNames(rollout_pb2.RolloutState, "ROLLOUT_STATE_")
+TRAFFIC_ARMS = EnumNames(rollout_pb2.TrafficArm, "TRAFFIC_ARM_")
+GUARDRAIL_DECISIONS = EnumNames(rollout_pb2.GuardrailDecision, "GUARDRAIL_DECISION_")
+ROLLOUT_ACTIONS = EnumNames(rollout_pb2.RolloutAction, "ROLLOUT_ACTION_")

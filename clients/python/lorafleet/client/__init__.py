@@ -27,6 +27,7 @@ from lorafleet.client.channel import DEFAULT_RETRY, DEFAULT_TIMEOUT_S, RetryPoli
 from lorafleet.client.evaluator import AsyncEvalClient, EvalClient
 from lorafleet.client.inference import AsyncInferenceClient, InferenceClient
 from lorafleet.client.registry import AsyncRegistryClient, RegistryClient
+from lorafleet.client.rollout import AsyncRolloutClient, RolloutClient
 from lorafleet.client.trainer import AsyncTrainerClient, TrainerClient
 
 TOKEN_ENV = "LORAFLEET_TOKEN"
@@ -85,13 +86,19 @@ class _Fleet:
     def evaluator(self) -> Any:
         return self._client("evaluator", self.eval_address)
 
+    @property
+    def rollouts(self) -> Any:
+        """RolloutService (start, watch, promote, abort rollouts; feedback), on the evaluator."""
+        return self._client("rollouts", self.eval_address)
+
 
 class LoraFleetClient(_Fleet):
-    """Blocking clients of every service: ``.registry``, ``.inference``, ``.trainer``, ``.evaluator``."""
+    """Blocking clients of every service: ``.registry``, ``.inference``, ``.trainer``, ``.evaluator``,
+    ``.rollouts``."""
 
     _connect = staticmethod(connect)
     _clients = {"registry": RegistryClient, "inference": InferenceClient, "trainer": TrainerClient,
-                "evaluator": EvalClient}
+                "evaluator": EvalClient, "rollouts": RolloutClient}
 
     def close(self) -> None:
         for channel in self._channels.values():
@@ -110,7 +117,7 @@ class AsyncLoraFleetClient(_Fleet):
 
     _connect = staticmethod(connect_aio)
     _clients = {"registry": AsyncRegistryClient, "inference": AsyncInferenceClient, "trainer": AsyncTrainerClient,
-                "evaluator": AsyncEvalClient}
+                "evaluator": AsyncEvalClient, "rollouts": AsyncRolloutClient}
 
     async def close(self) -> None:
         for channel in self._channels.values():
@@ -130,12 +137,14 @@ __all__ = [
     "AsyncInferenceClient",
     "AsyncLoraFleetClient",
     "AsyncRegistryClient",
+    "AsyncRolloutClient",
     "AsyncTrainerClient",
     "EvalClient",
     "InferenceClient",
     "LoraFleetClient",
     "RegistryClient",
     "RetryPolicy",
+    "RolloutClient",
     "TrainerClient",
     "connect",
     "connect_aio",
