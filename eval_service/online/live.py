@@ -172,17 +172,31 @@ class LiveEvaluator:
                                              watched.monitor, watched.policy)
             if record.state is RolloutState.PROMOTED:
                 metrics.ROLLOUT_PROMOTIONS.labels(adapter=record.name).inc()
-        self._replace(rid, record)
+        await self._replace(rid, record)
 
-    def _replace(self, rid: str, record: RolloutRecord) -> None:
-        """After a transition: a new stage gets a fresh monitor; a finished rollout is no longer watched."""
+    async def _replace(self, rid: str, record: RolloutRecord) -> None:
+        """After a transition: a new stage gets a fresh monitor; a finished rollout is no longer
+        watched, and its report is written."""
         old = self.watched.pop(rid)
-        if record.state is not RolloutState.RUNNING:
-            _export_finished(record)
-            if record.state is RolloutState.ABORTED:
-                metrics.ROLLOUT_ABORTS.labels(adapter=record.name).inc()
+        if record.state is RolloutState.RUNNING:
+            self.watched[rid] = self._watch(record, old.policy)
             return
-        self.watched[rid] = self._watch(record, old.policy)
+        if record.state is RolloutState.ABORTED:
+            metrics.ROLLOUT_ABORTS.labels(adapter=record.name).inc()
+        await self.finished(record)
+
+    async def finished(self, record: RolloutRecord) -> None:
+        _export_finished(record)
+        await self.write_report(record)
+
+    async def write_report(self, record: RolloutRecord) -> None:
+        from eval_service.online.report import write_report
+
+        events = await asyncio.to_thread(self.registry.rollouts().events, record.id)
+        try:
+            await asyncio.to_thread(write_report, self.registry.artifacts, record, events)
+        except OSError as exc:  # the decision stands; the report can be written again from the registry
+            log.warning("could not write the rollout report", extra={"rollout_id": record.id, "error": str(exc)})
 
     async def _tick(self, rid: str) -> None:
         watched = self.watched[rid]
@@ -191,7 +205,7 @@ class LiveEvaluator:
             record = await asyncio.to_thread(
                 transitions.abort, self.registry, watched.record, actor="evaluator", monitor=watched.monitor,
                 reason=f"no decision within the policy's max_duration_s ({watched.policy.max_duration_s:g} s)")
-            self._replace(rid, record)
+            await self._replace(rid, record)
             await self.notify()
             return
         if watched.dirty and self.clock() - watched.persisted_at >= watched.policy.persist_every_s:
@@ -248,6 +262,8 @@ class LiveEvaluator:
         self._purged_at = self.clock()
         keep = timedelta(days=self.default_policy.retention.requests_days)
         cases = await asyncio.to_thread(self.registry.rollouts().purge_expired_text)
+        for rid in cases:
+            await self.write_report(await asyncio.to_thread(self.registry.rollouts().get, rid))
         deleted, cleared = await asyncio.to_thread(self.registry.live().purge, requests_before=schema.utcnow() - keep)
         if cases or deleted or cleared:
             log.info("live data purged", extra={"case_texts": cases, "requests": deleted, "comments": cleared})

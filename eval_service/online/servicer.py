@@ -16,6 +16,7 @@ from typing import Any
 
 from eval_service.online import convert, metrics, transitions
 from eval_service.online.live import LiveEvaluator
+from eval_service.online.report import report_paths
 from eval_service.online.start import start_rollout
 from lorafleet.errors import FailedPrecondition, InvalidArgument
 from lorafleet.registry import paging
@@ -46,7 +47,11 @@ class RolloutServicer(rollout_pb2_grpc.RolloutServiceServicer):
 
     async def _proto(self, ro: RolloutRecord) -> rollout_pb2.Rollout:
         events = await asyncio.to_thread(self.registry.rollouts().events, ro.id)
-        return convert.rollout_to_proto(self._with_live(ro), events)
+        out = convert.rollout_to_proto(self._with_live(ro), events)
+        json_path, html_path = report_paths(self.registry.artifacts, ro.id)
+        if html_path.is_file():
+            out.report_json_path, out.report_html_path = str(json_path), str(html_path)
+        return out
 
     async def _find(self, text: str) -> RolloutRecord:
         return await asyncio.to_thread(self.registry.rollouts().find, text)
@@ -135,6 +140,7 @@ class RolloutServicer(rollout_pb2_grpc.RolloutServiceServicer):
                                          actor=_actor(context, reason), reason=reason or "promoted by hand")
             if ro.state is RolloutState.PROMOTED:
                 metrics.ROLLOUT_PROMOTIONS.labels(adapter=ro.name).inc()
+            await self.live.finished(ro)
         await self.live.notify()
         return rollout_pb2.PromoteRolloutResponse(rollout=await self._proto(ro))
 
@@ -148,6 +154,7 @@ class RolloutServicer(rollout_pb2_grpc.RolloutServiceServicer):
                                          reason=reason or "aborted by hand",
                                          monitor=watched.monitor if watched else None)
             metrics.ROLLOUT_ABORTS.labels(adapter=ro.name).inc()
+            await self.live.finished(ro)
         await self.live.notify()
         return rollout_pb2.AbortRolloutResponse(rollout=await self._proto(ro))
 

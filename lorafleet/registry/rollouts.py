@@ -288,14 +288,15 @@ class RolloutStore:
             stage_index=stage_index, weight_percent=weight_percent, evidence=check_json({"e": evidence})["e"],
             cases=check_json({"c": cases})["c"], text_expires_at=text_expires_at, created_at=schema.utcnow()))
 
-    def purge_expired_text(self, now: datetime | None = None) -> int:
-        """Drop the text of live cases past their retention (ids, arms and scores stay)."""
+    def purge_expired_text(self, now: datetime | None = None) -> list[str]:
+        """Drop the text of live cases past their retention (ids, arms and scores stay); returns
+        the ids of the rollouts whose events changed (their reports must be written again)."""
         now = now or schema.utcnow()
         with write_tx(self.engine) as conn:
-            rows = conn.execute(select(E.c.id, E.c.cases).where(E.c.text_expires_at.is_not(None),
+            rows = conn.execute(select(E.c.id, E.c.rollout_id, E.c.cases).where(E.c.text_expires_at.is_not(None),
                                                                 E.c.text_expires_at <= now)).all()
             for row in rows:
                 cases = [{k: v for k, v in c.items() if k not in ("prompt", "reply", "production_reply")}
                          for c in row.cases]
                 conn.execute(E.update().where(E.c.id == row.id).values(cases=cases, text_expires_at=None))
-        return len(rows)
+        return sorted({row.rollout_id for row in rows})

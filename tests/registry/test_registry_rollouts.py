@@ -146,7 +146,7 @@ def test_text_of_live_cases_expires(registry, adapter_dir, tiny_spec):
     registry.rollouts().finish(ro.id, RolloutState.ROLLED_BACK, reason="r", actor="a", text_expires_at=now,
                                cases=[{"request_id": "r1", "arm": "CANARY", "prompt": "p", "reply": "x",
                                        "production_reply": "y", "guardrail": "g"}])
-    assert registry.rollouts().purge_expired_text(now + timedelta(seconds=1)) == 1
+    assert registry.rollouts().purge_expired_text(now + timedelta(seconds=1)) == [ro.id]
     (case,) = registry.rollouts().events(ro.id)[-1].cases
     assert case == {"request_id": "r1", "arm": "CANARY", "guardrail": "g"}
 

@@ -139,6 +139,8 @@ def test_a_poisoned_canary_is_rolled_back_with_evidence_and_production_untouched
     assert last.cases and all("[phone]" in c.reply and "555" not in c.reply for c in last.cases)
     assert registry.resolve("support-bot").version == 1
     assert registry.get_version("support-bot", 2).state is AdapterState.REJECTED
+    page = Path(done.report_html_path).read_text()
+    assert "ROLLED_BACK" in page and "under_refusal" in page and "[phone]" in page and "555-123" not in page
 
 
 def test_a_good_candidate_goes_shadow_then_canary_then_promoted(clients, fleet, policy_file):

@@ -182,7 +182,7 @@ class RolloutDecision(_message.Message):
     def __init__(self, action: _Optional[_Union[RolloutAction, str]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence: _Optional[_Iterable[_Union[GuardrailStatus, _Mapping]]] = ..., cases: _Optional[_Iterable[_Union[LiveCase, _Mapping]]] = ..., stage_index: _Optional[int] = ..., weight_percent: _Optional[float] = ...) -> None: ...
 
 class Rollout(_message.Message):
-    __slots__ = ("id", "adapter_name", "incumbent_version", "candidate_version", "state", "mode", "weight_percent", "stages", "stage_index", "sampling_rate", "policy", "evaluation_id", "reason", "create_time", "update_time", "finish_time", "arms", "guardrails", "decisions")
+    __slots__ = ("id", "adapter_name", "incumbent_version", "candidate_version", "state", "mode", "weight_percent", "stages", "stage_index", "sampling_rate", "policy", "evaluation_id", "reason", "create_time", "update_time", "finish_time", "arms", "guardrails", "decisions", "report_json_path", "report_html_path")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_NAME_FIELD_NUMBER: _ClassVar[int]
     INCUMBENT_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -202,6 +202,8 @@ class Rollout(_message.Message):
     ARMS_FIELD_NUMBER: _ClassVar[int]
     GUARDRAILS_FIELD_NUMBER: _ClassVar[int]
     DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    REPORT_JSON_PATH_FIELD_NUMBER: _ClassVar[int]
+    REPORT_HTML_PATH_FIELD_NUMBER: _ClassVar[int]
     id: str
     adapter_name: str
     incumbent_version: int
@@ -221,7 +223,9 @@ class Rollout(_message.Message):
     arms: _containers.RepeatedCompositeFieldContainer[ArmSummary]
     guardrails: _containers.RepeatedCompositeFieldContainer[GuardrailStatus]
     decisions: _containers.RepeatedCompositeFieldContainer[RolloutDecision]
-    def __init__(self, id: _Optional[str] = ..., adapter_name: _Optional[str] = ..., incumbent_version: _Optional[int] = ..., candidate_version: _Optional[int] = ..., state: _Optional[_Union[RolloutState, str]] = ..., mode: _Optional[_Union[RolloutMode, str]] = ..., weight_percent: _Optional[float] = ..., stages: _Optional[_Iterable[_Union[RolloutStage, _Mapping]]] = ..., stage_index: _Optional[int] = ..., sampling_rate: _Optional[float] = ..., policy: _Optional[str] = ..., evaluation_id: _Optional[str] = ..., reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., arms: _Optional[_Iterable[_Union[ArmSummary, _Mapping]]] = ..., guardrails: _Optional[_Iterable[_Union[GuardrailStatus, _Mapping]]] = ..., decisions: _Optional[_Iterable[_Union[RolloutDecision, _Mapping]]] = ...) -> None: ...
+    report_json_path: str
+    report_html_path: str
+    def __init__(self, id: _Optional[str] = ..., adapter_name: _Optional[str] = ..., incumbent_version: _Optional[int] = ..., candidate_version: _Optional[int] = ..., state: _Optional[_Union[RolloutState, str]] = ..., mode: _Optional[_Union[RolloutMode, str]] = ..., weight_percent: _Optional[float] = ..., stages: _Optional[_Iterable[_Union[RolloutStage, _Mapping]]] = ..., stage_index: _Optional[int] = ..., sampling_rate: _Optional[float] = ..., policy: _Optional[str] = ..., evaluation_id: _Optional[str] = ..., reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., arms: _Optional[_Iterable[_Union[ArmSummary, _Mapping]]] = ..., guardrails: _Optional[_Iterable[_Union[GuardrailStatus, _Mapping]]] = ..., decisions: _Optional[_Iterable[_Union[RolloutDecision, _Mapping]]] = ..., report_json_path: _Optional[str] = ..., report_html_path: _Optional[str] = ...) -> None: ...
 
 class StartRolloutRequest(_message.Message):
     __slots__ = ("adapter", "mode", "weight_percent", "weight_steps", "sampling_rate", "policy", "evaluation_id")
