@@ -112,14 +112,15 @@ def test_alert_rules_pass_promtool_check(tmp_path, promtool):
     rules.write_text(yaml.safe_dump({"groups": _rule_groups()}, sort_keys=False))
     proc = promtool("check", "rules", rules)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 5 rules found" in proc.stdout
+    assert "SUCCESS: 8 rules found" in proc.stdout
 
 
 def test_alerts_use_only_contract_metrics(metrics_contract):
     series = exposed_series_names(metrics_contract)
     alerts = {r["alert"]: r["expr"] for g in _rule_groups() for r in g["rules"] if "alert" in r}
     assert set(alerts) == {"LoraFleetHighErrorRate", "LoraFleetServerErrors", "LoraFleetQueueBacklog",
-                           "LoraFleetGateRejections", "LoraFleetTrainingJobStuck"}
+                           "LoraFleetGateRejections", "LoraFleetTrainingJobStuck", "LoraFleetRolloutRolledBack",
+                           "LoraFleetLiveRefusalDrift", "LoraFleetLiveFormatInvalid"}
     for name, expr in alerts.items():
         used = metric_names_in(expr)
         assert used and used <= series.keys(), (name, used - series.keys())
@@ -133,6 +134,8 @@ S = ('lorafleet_grpc_server_handled_total{namespace="lf",job="lorafleet-inferenc
 T = '%s{namespace="lf",job="lorafleet-trainer",pod="trainer-0"%s}'
 E = 'lorafleet_evaluations_total{namespace="lf",job="lorafleet-evaluator",outcome="%s"}'
 Q = 'lorafleet_num_requests_waiting{namespace="lf",job="lorafleet-inference",pod="%s"}'
+LV = '%s{namespace="lf",job="lorafleet-evaluator",adapter="support-bot",arm="production"}'
+RB = 'lorafleet_rollout_rollbacks_total{namespace="lf",job="lorafleet-evaluator",adapter="support-bot"}'
 
 # (scenario, input series over 1-minute steps, alerts expected firing at eval_time)
 ALERT_SCENARIOS = [
@@ -156,6 +159,19 @@ ALERT_SCENARIOS = [
      ], "50m", {"LoraFleetTrainingJobStuck"}),
     ("stuck before the first step", [(T % ("lorafleet_training_jobs", ',state="running"'), "1x60")],
      "45m", {"LoraFleetTrainingJobStuck"}),
+    ("rollback", [(RB, "0x20 1x40")], "30m", {"LoraFleetRolloutRolledBack"}),
+    ("old rollback", [(RB, "0x5 1x100")], "90m", set()),
+    # 20% refusals for a day, then 50% for the last 40 minutes (10 scored replies a minute).
+    ("refusal drift", [(LV % "lorafleet_live_scored_total", "0+10x1500"),
+                       (LV % "lorafleet_live_refusals_total", "0+2x1460 2920+5x40")], "1500m",
+     {"LoraFleetLiveRefusalDrift"}),
+    ("steady refusals", [(LV % "lorafleet_live_scored_total", "0+10x1500"),
+                         (LV % "lorafleet_live_refusals_total", "0+2x1500")], "1500m", set()),
+    ("format breaks", [(LV % "lorafleet_live_format_checked_total", "0+5x60"),
+                       (LV % "lorafleet_live_format_invalid_total", "0x10 0+3x50")], "55m",
+     {"LoraFleetLiveFormatInvalid"}),
+    ("format fine", [(LV % "lorafleet_live_format_checked_total", "0+5x60"),
+                     (LV % "lorafleet_live_format_invalid_total", "0+0.2x60")], "55m", set()),
     ("idle trainer", [
         (T % ("lorafleet_training_jobs", ',state="running"'), "0x60"),
         (T % ("lorafleet_training_steps_total", ""), "50x60"),
@@ -254,7 +270,8 @@ def test_dashboard_covers_the_brief():
     for needle in ("request rate", "error rate", "time to first token", "end-to-end latency",
                    "tokens per second", "batch size", "queue depth", "adapter slots used",
                    "adapter loads / evictions", "training throughput", "training loss",
-                   "evaluations by outcome", "gate failures"):
+                   "evaluations by outcome", "gate failures", "live refusal rate", "live task format validity",
+                   "rollout weight", "rollbacks / promotions"):
         assert any(needle in t for t in titles), needle
 
 
@@ -282,7 +299,7 @@ def test_dashboard_is_shipped_as_a_grafana_configmap(rendered):
 # --- the services against the contract -----------------------------------------------------
 
 SERVICE_METRIC_MODULES = ("lorafleet.server.metrics", "inference_service.metrics",
-                          "trainer_service.metrics", "eval_service.metrics")
+                          "trainer_service.metrics", "eval_service.metrics", "eval_service.online.metrics")
 
 
 def _declared_metrics() -> dict[str, tuple[str, tuple[str, ...] | None, object]]:
