@@ -43,21 +43,27 @@ class _Transport:
     def _deadline(self, timeout: float | None) -> float | None:
         return self.timeout if timeout is _DEFAULT else timeout
 
+    def _metadata(self, extra: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        return (*self.metadata, *extra)
+
 
 class SyncTransport(_Transport):
     """Blocking calls on a ``grpc.Channel`` (``lorafleet.client.connect``)."""
 
-    def _unary(self, method: str, request: Any, *, pick: Pick = None, timeout: float | None = _DEFAULT) -> Any:
+    def _unary(self, method: str, request: Any, *, pick: Pick = None, timeout: float | None = _DEFAULT,
+               metadata: Sequence[tuple[str, str]] = ()) -> Any:
         """Unary RPC; ``timeout`` defaults to the client's deadline (None: no deadline)."""
-        response = getattr(self._stub, method)(request, timeout=self._deadline(timeout), metadata=self.metadata)
+        response = getattr(self._stub, method)(request, timeout=self._deadline(timeout),
+                                               metadata=self._metadata(metadata))
         return pick(response) if pick else response
 
-    def _server_stream(self, method: str, request: Any, *, item: Pick = None, timeout: float | None = None) -> Any:
+    def _server_stream(self, method: str, request: Any, *, item: Pick = None, timeout: float | None = None,
+                       metadata: Sequence[tuple[str, str]] = ()) -> Any:
         """Server-streaming RPC; no deadline unless given (watch streams are long-lived).
 
         Without ``item`` the returned iterator is also a ``grpc.Call``: ``.cancel()`` stops it.
         """
-        call = getattr(self._stub, method)(request, timeout=timeout, metadata=self.metadata)
+        call = getattr(self._stub, method)(request, timeout=timeout, metadata=self._metadata(metadata))
         return call if item is None else _mapped(call, item)
 
     def _client_stream(self, method: str, requests: Iterable[Any], *, pick: Pick = None,
@@ -70,13 +76,16 @@ class SyncTransport(_Transport):
 class AsyncTransport(_Transport):
     """The same calls on a ``grpc.aio.Channel`` (``lorafleet.client.connect_aio``)."""
 
-    async def _unary(self, method: str, request: Any, *, pick: Pick = None, timeout: float | None = _DEFAULT) -> Any:
-        response = await getattr(self._stub, method)(request, timeout=self._deadline(timeout), metadata=self.metadata)
+    async def _unary(self, method: str, request: Any, *, pick: Pick = None, timeout: float | None = _DEFAULT,
+                     metadata: Sequence[tuple[str, str]] = ()) -> Any:
+        response = await getattr(self._stub, method)(request, timeout=self._deadline(timeout),
+                                                     metadata=self._metadata(metadata))
         return pick(response) if pick else response
 
-    def _server_stream(self, method: str, request: Any, *, item: Pick = None, timeout: float | None = None) -> Any:
+    def _server_stream(self, method: str, request: Any, *, item: Pick = None, timeout: float | None = None,
+                       metadata: Sequence[tuple[str, str]] = ()) -> Any:
         """An async iterator; without ``item`` it is the ``grpc.aio`` call itself (``.cancel()``)."""
-        call = getattr(self._stub, method)(request, timeout=timeout, metadata=self.metadata)
+        call = getattr(self._stub, method)(request, timeout=timeout, metadata=self._metadata(metadata))
         return call if item is None else _amapped(call, item)
 
     async def _client_stream(self, method: str, requests: Iterable[Any], *, pick: Pick = None,

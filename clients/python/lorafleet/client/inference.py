@@ -30,8 +30,16 @@ def chat_messages(messages: Sequence[tuple[str, str] | dict]) -> list[common_pb2
     return out
 
 
-def _timeout(timeout: float | None) -> dict[str, float]:
-    return {"timeout": timeout} if timeout is not None else {}
+ROUTE_KEY_HEADER = "x-lorafleet-route-key"
+
+
+def _call_options(timeout: float | None, route_key: str) -> dict[str, Any]:
+    """The call's deadline (when given) and its route key: the same key reaches the same version
+    while a canary rollout's weight holds (a user id is a good key; default: the request id)."""
+    out: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+    if route_key:
+        out["metadata"] = ((ROUTE_KEY_HEADER, route_key),)
+    return out
 
 
 class InferenceApi:
@@ -40,18 +48,18 @@ class InferenceApi:
     stub_class = inference_pb2_grpc.InferenceServiceStub
 
     def generate(self, prompt: str = "", *, adapter: str = "", messages: Sequence = (), request_id: str = "",
-                 timeout: float | None = None, **sampling: Any) -> inference_pb2.GenerateResponse:
+                 timeout: float | None = None, route_key: str = "", **sampling: Any) -> inference_pb2.GenerateResponse:
         req = inference_pb2.GenerateRequest(adapter=adapter, prompt=prompt, messages=chat_messages(messages),
                                             sampling=sampling_params(**sampling), request_id=request_id)
-        return self._unary("Generate", req, **_timeout(timeout))
+        return self._unary("Generate", req, **_call_options(timeout, route_key))
 
     def generate_stream(self, prompt: str = "", *, adapter: str = "", messages: Sequence = (), request_id: str = "",
-                        timeout: float | None = None,
+                        timeout: float | None = None, route_key: str = "",
                         **sampling: Any) -> Iterator[inference_pb2.GenerateStreamResponse]:
         """Chunks with token deltas; the last carries finish_reason and usage. ``.cancel()`` stops it."""
         req = inference_pb2.GenerateStreamRequest(adapter=adapter, prompt=prompt, messages=chat_messages(messages),
                                                   sampling=sampling_params(**sampling), request_id=request_id)
-        return self._server_stream("GenerateStream", req, timeout=timeout)
+        return self._server_stream("GenerateStream", req, **_call_options(timeout, route_key))
 
     def load_adapter(self, ref: str) -> inference_pb2.LoadAdapterResponse:
         return self._unary("LoadAdapter", inference_pb2.LoadAdapterRequest(adapter=ref))
