@@ -126,9 +126,9 @@ def test_shipped_suites():
 
 @given(sizes=st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=6), n=st.integers(min_value=1, max_value=60))
 def test_limited_subset_is_stratified_by_tag_and_keeps_file_order(sizes: list[int], n: int):
-    cases = tuple(Case(id=f"g{g}-{i}", scorer="contains", messages=(Message("user", f"q{g}-{i}"),), expected=["x"],
-                       tags=("common", f"g{g}")) for g, size in enumerate(sizes) for i in range(size))
-    suite = Suite("s", SuiteKind.GENERAL, "", cases)
+    cases = tuple(Case(id=f"g{g}-{i}", scorer="contains", messages=(Message(role="user", content=f"q{g}-{i}"),),
+                       expected=["x"], tags=("common", f"g{g}")) for g, size in enumerate(sizes) for i in range(size))
+    suite = Suite(name="s", kind=SuiteKind.GENERAL, description="", cases=cases)
     sub = suite.limited(n)
     if n >= len(cases):
         assert sub is suite
