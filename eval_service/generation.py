@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from eval_service.suites.loader import Message
+from eval_service.suites.models import Message
 from lorafleet.client.inference import AsyncInferenceClient
 from lorafleet.errors import FailedPrecondition, InvalidArgument, Unavailable
 from lorafleet.v1 import common_pb2, inference_pb2

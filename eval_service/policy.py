@@ -30,7 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from eval_service.stats import PairedCounts, PairedTest, mcnemar_test, paired_bootstrap
-from eval_service.suites.loader import SuiteKind
+from eval_service.suites.models import SuiteKind
 from eval_service.validation import StrictModel, describe
 from lorafleet.errors import InvalidArgument, NotFound
 
