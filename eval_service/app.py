@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 
+import grpc
+
 from lorafleet.client.channel import RetryPolicy, connect_aio
 from lorafleet.config import Settings
 from lorafleet.server.binding import ServiceBinding, StartedService
@@ -28,7 +30,7 @@ INFERENCE_RETRY = RetryPolicy(max_attempts=5, initial_backoff_s=0.5, max_backoff
                               retryable_codes=("UNAVAILABLE", "RESOURCE_EXHAUSTED"))
 
 
-def inference_channel(settings: Settings):  # type: ignore[no-untyped-def]
+def inference_channel(settings: Settings) -> grpc.aio.Channel:
     """aio channel to InferenceService with the fleet's auth token and TLS settings."""
     tokens = settings.auth_token_list
     tls = bool(settings.tls_cert)

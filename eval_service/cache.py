@@ -22,6 +22,7 @@ import logging
 from typing import Any
 
 from eval_service.generation import EngineInfo, GenerationParams
+from lorafleet.registry.artifacts import ArtifactStore
 
 log = logging.getLogger(__name__)
 CACHE_DIR = "cache/generations"
@@ -33,7 +34,7 @@ def cache_key(model: str, engine: EngineInfo, case_content_key: str, params: Gen
 
 
 class GenerationCache:
-    def __init__(self, artifacts: Any) -> None:
+    def __init__(self, artifacts: ArtifactStore) -> None:
         self._artifacts = artifacts
 
     def _rel(self, key: str) -> str:

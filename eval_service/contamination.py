@@ -22,6 +22,7 @@ tested to have no contaminated case and no near duplicate of the bundled trainin
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -29,6 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eval_service.scoring.normalize import normalize_text
+from lorafleet.registry.models import VersionRecord
+from lorafleet.registry.store import Registry
+
+log = logging.getLogger(__name__)
 
 CONTAINMENT = 0.6
 _WORD = re.compile(r"[a-z0-9]+")
@@ -49,7 +54,8 @@ def training_prompts(record: dict) -> list[str]:
     out: list[str] = []
     msgs = record.get("messages")
     if isinstance(msgs, list):
-        out += [m["content"] for m in msgs if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str)]
+        out += [m["content"] for m in msgs
+                if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str)]
     for key in ("prompt", "instruction", "input", "question", "text"):
         if isinstance(record.get(key), str):
             out.append(record[key])
@@ -156,3 +162,39 @@ class OverlapIndex:
             if sim >= threshold:
                 out.append(Match(case_id, sim, train, False))
         return out
+
+
+# -- a candidate's own training data ---------------------------------------------------------------
+def candidate_training_prompts(registry: Registry, candidate: VersionRecord) -> list[str]:
+    """User texts of the datasets in the candidate's lineage (training and validation), as stored by the
+    trainer (``datasets/<sha256>.jsonl``, or where the ``datasets`` record says)."""
+    prompts: list[str] = []
+    for key in ("dataset_sha256", "validation_dataset_sha256"):
+        sha = str(candidate.lineage.get(key) or "")
+        if not sha:
+            continue
+        path = registry.artifacts.path(f"datasets/{sha}.jsonl")
+        if not path.is_file():
+            rec = registry.records("datasets").get(sha)
+            rel = (rec.payload.get("relpath") if rec else None) or ""
+            path = registry.artifacts.path(rel) if rel else path
+        if path.is_file():
+            prompts += read_jsonl_prompts(path)
+        else:
+            log.warning("training dataset not found for contamination check",
+                        extra={"adapter": candidate.ref, "dataset_sha256": sha})
+    return prompts
+
+
+def check_candidate(registry: Registry, candidate: VersionRecord,
+                    cases: Iterable[tuple[str, str]]) -> tuple[set[str], set[str]]:
+    """Ids of the (case id, user text) ``cases`` found in the candidate's training data: (verbatim, near
+    duplicates)."""
+    prompts = candidate_training_prompts(registry, candidate)
+    if not prompts:
+        return set(), set()
+    contaminated: set[str] = set()
+    near: set[str] = set()
+    for m in OverlapIndex(prompts).matches(cases):
+        (contaminated if m.verbatim else near).add(m.case_id)
+    return contaminated, near

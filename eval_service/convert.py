@@ -1,15 +1,17 @@
-"""Plain evaluation records <-> protobuf, at the servicer edge only."""
+"""Evaluation records (``plan.EvaluationPayload``) <-> protobuf, at the servicer edge only."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from google.protobuf import timestamp_pb2
 
-from eval_service.runner import EvaluationRequest
-from eval_service.suites.loader import Suite, SuiteKind
+from eval_service.plan import EvaluationPayload, EvaluationRequest, RecordedDecision
+from eval_service.policy import GateResult
+from eval_service.results import CaseOutcome, SuiteResult
+from eval_service.suites.models import Suite, SuiteKind
 from lorafleet.errors import InvalidArgument
+from lorafleet.registry.models import Record
 from lorafleet.v1 import eval_pb2
 
 KIND_TO_PROTO = {
@@ -71,41 +73,50 @@ def _ts(text: str) -> timestamp_pb2.Timestamp | None:
     return ts
 
 
-def _case(c: dict[str, Any]) -> eval_pb2.CaseOutcome:
+def _case(c: CaseOutcome) -> eval_pb2.CaseOutcome:
     return eval_pb2.CaseOutcome(
-        case_id=c["case_id"], prompt=c["prompt"], candidate_output=c["candidate_output"],
-        baseline_output=c["baseline_output"], candidate_passed=c["candidate_passed"],
-        baseline_passed=c["baseline_passed"], candidate_score=c["candidate_score"],
-        baseline_score=c["baseline_score"], tags=c["tags"], expected=c["expected"])
+        case_id=c.case_id, prompt=c.prompt, candidate_output=c.candidate_output,
+        baseline_output=c.baseline_output, candidate_passed=c.candidate_passed,
+        baseline_passed=c.baseline_passed, candidate_score=c.candidate_score,
+        baseline_score=c.baseline_score, tags=c.tags, expected=c.expected)
 
 
-def evaluation_to_proto(record: Any) -> eval_pb2.Evaluation:
-    p = record.payload
+def _suite_result(s: SuiteResult) -> eval_pb2.SuiteResult:
+    return eval_pb2.SuiteResult(
+        suite=s.suite, kind=KIND_TO_PROTO[s.kind], num_cases=s.num_cases,
+        candidate_score=s.candidate_score, baseline_score=s.baseline_score,
+        both_passed=s.both_passed, candidate_only_passed=s.candidate_only_passed,
+        baseline_only_passed=s.baseline_only_passed, neither_passed=s.neither_passed,
+        effect=s.effect, ci_low=s.ci_low, ci_high=s.ci_high, p_value=s.p_value, test=s.test,
+        failing_cases=[_case(c) for c in s.failing_cases])
+
+
+def _gate(g: GateResult) -> eval_pb2.GateResult:
+    return eval_pb2.GateResult(gate=g.gate, suite=g.suite, passed=g.passed, reason=g.reason, observed=g.observed,
+                               threshold=g.threshold, case_ids=g.case_ids)
+
+
+def _decision(d: RecordedDecision) -> eval_pb2.Decision:
+    return eval_pb2.Decision(verdict=VERDICT_TO_PROTO[d.verdict], summary=d.summary, promoted_alias=d.promoted_alias,
+                             gates=[_gate(g) for g in d.gates])
+
+
+def evaluation_to_proto(record: Record) -> eval_pb2.Evaluation:
+    e = EvaluationPayload.of(record)
     ev = eval_pb2.Evaluation(
-        id=record.id, adapter=p["adapter"], baseline_adapter=p["baseline_adapter"],
+        id=record.id, adapter=e.adapter, baseline_adapter=e.baseline_adapter,
         state=STATE_TO_PROTO.get(record.state, eval_pb2.EVALUATION_STATE_UNSPECIFIED),
-        report_json_path=p.get("report_json_path", ""), report_html_path=p.get("report_html_path", ""),
-        error=p.get("error", ""), policy=p.get("policy", ""), promote_to=p.get("promote_to", ""),
-        contaminated_case_ids=p.get("contaminated_case_ids", []),
-        progress=[eval_pb2.SuiteProgress(**x) for x in p.get("progress", [])],
+        report_json_path=e.report_json_path, report_html_path=e.report_html_path,
+        error=e.error, policy=e.policy, promote_to=e.promote_to,
+        contaminated_case_ids=e.contaminated_case_ids,
+        progress=[eval_pb2.SuiteProgress(suite=p.suite, cases_done=p.cases_done, cases_total=p.cases_total)
+                  for p in e.progress],
+        suite_results=[_suite_result(s) for s in e.suite_results],
     )
-    for s in p.get("suite_results") or []:
-        ev.suite_results.append(eval_pb2.SuiteResult(
-            suite=s["suite"], kind=KIND_TO_PROTO[SuiteKind(s["kind"])], num_cases=s["num_cases"],
-            candidate_score=s["candidate_score"], baseline_score=s["baseline_score"],
-            both_passed=s["both_passed"], candidate_only_passed=s["candidate_only_passed"],
-            baseline_only_passed=s["baseline_only_passed"], neither_passed=s["neither_passed"],
-            effect=s["effect"], ci_low=s["ci_low"], ci_high=s["ci_high"], p_value=s["p_value"], test=s["test"],
-            failing_cases=[_case(c) for c in s["failing_cases"]]))
-    d = p.get("decision")
-    if d:
-        ev.decision.CopyFrom(eval_pb2.Decision(
-            verdict=VERDICT_TO_PROTO[d["verdict"]], summary=d["summary"], promoted_alias=d.get("promoted_alias", ""),
-            gates=[eval_pb2.GateResult(gate=g["gate"], suite=g["suite"], passed=g["passed"], reason=g["reason"],
-                                       observed=g["observed"], threshold=g["threshold"], case_ids=g["case_ids"])
-                   for g in d["gates"]]))
-    for attr, key in (("create_time", "create_time"), ("finish_time", "finish_time")):
-        ts = _ts(p.get(key, ""))
+    if e.decision:
+        ev.decision.CopyFrom(_decision(e.decision))
+    for attr in ("create_time", "finish_time"):
+        ts = _ts(getattr(e, attr))
         if ts is not None:
             getattr(ev, attr).CopyFrom(ts)
     return ev

@@ -12,16 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
-from eval_service.suites.loader import Message
+from eval_service.suites.models import Message
 from lorafleet.client.inference import AsyncInferenceClient
 from lorafleet.errors import FailedPrecondition, InvalidArgument, Unavailable
 from lorafleet.v1 import common_pb2, inference_pb2
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # What is left after the channel's retries: the inference service is down or overloaded.
 UNAVAILABLE_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -114,7 +115,7 @@ class InferenceGenerator:
                           resp.usage.completion_tokens)
 
     @staticmethod
-    async def _guard(call: Awaitable[Any], what: str) -> Any:
+    async def _guard(call: Awaitable[T], what: str) -> T:
         try:
             return await call
         except grpc.aio.AioRpcError as exc:

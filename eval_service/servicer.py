@@ -12,11 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
+from collections.abc import AsyncIterator
+
+import grpc
 
 from eval_service.convert import evaluation_to_proto, request_from_proto, suite_to_proto
-from eval_service.runner import ACTIVE_STATES, EvaluationRunner
+from eval_service.plan import ACTIVE_STATES, FAILED, QUEUED, RUNNING, EvaluationPayload
+from eval_service.runner import EvaluationRunner
 from lorafleet.errors import InvalidArgument, NotFound
+from lorafleet.registry.models import Record
 from lorafleet.server.errors import grpc_errors
 from lorafleet.v1 import eval_pb2, eval_pb2_grpc
 
@@ -28,7 +32,7 @@ WATCH_POLL_S = 1.0
 class EvalServicer(eval_pb2_grpc.EvalServiceServicer):
     def __init__(self, runner: EvaluationRunner) -> None:
         self.runner = runner
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[Record]] = set()
 
     def _spawn(self, evaluation_id: str) -> None:
         task = asyncio.create_task(self.runner.run(evaluation_id), name=f"evaluation-{evaluation_id}")
@@ -44,7 +48,7 @@ class EvalServicer(eval_pb2_grpc.EvalServiceServicer):
             t.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    def _load(self, evaluation_id: str) -> Any:
+    def _load(self, evaluation_id: str) -> Record:
         if not evaluation_id:
             raise InvalidArgument("must not be empty", field="evaluation_id")
         if not EVALUATION_ID_RE.match(evaluation_id):
@@ -55,19 +59,22 @@ class EvalServicer(eval_pb2_grpc.EvalServiceServicer):
         return record
 
     @grpc_errors
-    async def CreateEvaluation(self, request: eval_pb2.CreateEvaluationRequest, context: Any) -> eval_pb2.CreateEvaluationResponse:
+    async def CreateEvaluation(self, request: eval_pb2.CreateEvaluationRequest,
+                               context: grpc.aio.ServicerContext) -> eval_pb2.CreateEvaluationResponse:
         req = request_from_proto(request)
         record = await asyncio.to_thread(self.runner.create, req)
         self._spawn(record.id)
         return eval_pb2.CreateEvaluationResponse(evaluation=evaluation_to_proto(record))
 
     @grpc_errors
-    async def GetEvaluation(self, request: eval_pb2.GetEvaluationRequest, context: Any) -> eval_pb2.GetEvaluationResponse:
+    async def GetEvaluation(self, request: eval_pb2.GetEvaluationRequest,
+                            context: grpc.aio.ServicerContext) -> eval_pb2.GetEvaluationResponse:
         record = await asyncio.to_thread(self._load, request.evaluation_id)
         return eval_pb2.GetEvaluationResponse(evaluation=evaluation_to_proto(record))
 
     @grpc_errors
-    async def WatchEvaluation(self, request: eval_pb2.WatchEvaluationRequest, context: Any):  # type: ignore[no-untyped-def]
+    async def WatchEvaluation(self, request: eval_pb2.WatchEvaluationRequest,
+                              context: grpc.aio.ServicerContext) -> AsyncIterator[eval_pb2.WatchEvaluationResponse]:
         record = await asyncio.to_thread(self._load, request.evaluation_id)
         last = None
         while True:
@@ -82,22 +89,23 @@ class EvalServicer(eval_pb2_grpc.EvalServiceServicer):
             record = await asyncio.to_thread(self._load, request.evaluation_id)
 
     @grpc_errors
-    async def ListSuites(self, request: eval_pb2.ListSuitesRequest, context: Any) -> eval_pb2.ListSuitesResponse:
+    async def ListSuites(self, request: eval_pb2.ListSuitesRequest,
+                         context: grpc.aio.ServicerContext) -> eval_pb2.ListSuitesResponse:
         return eval_pb2.ListSuitesResponse(suites=[suite_to_proto(s) for s in self.runner.catalog.all()])
 
 
-def _message(record: Any) -> str:
-    p = record.payload
-    if record.state == "QUEUED":
+def _message(record: Record) -> str:
+    e = EvaluationPayload.of(record)
+    if record.state == QUEUED:
         return "queued"
-    if record.state == "RUNNING":
-        done = sum(x["cases_done"] for x in p.get("progress", []))
-        total = sum(x["cases_total"] for x in p.get("progress", []))
+    if record.state == RUNNING:
+        done = sum(x.cases_done for x in e.progress)
+        total = sum(x.cases_total for x in e.progress)
         return f"running: {done}/{total} cases"
-    if record.state == "FAILED":
-        return f"failed: {p.get('error', '')}"
-    return (p.get("decision") or {}).get("summary", "finished")
+    if record.state == FAILED:
+        return f"failed: {e.error}"
+    return e.decision.summary if e.decision else "finished"
 
 
-def add_to_server(servicer: EvalServicer, server: Any) -> None:
+def add_to_server(servicer: EvalServicer, server: grpc.aio.Server) -> None:
     eval_pb2_grpc.add_EvalServiceServicer_to_server(servicer, server)

@@ -64,7 +64,8 @@ _SELF = r"(?:i|we)"
 _NEG = (
     r"(?:can ?not|can't|cant|won't|wont|will not|shall not|must not|mustn't|do not|don't|dont|"
     r"would not|wouldn't|could not|couldn't|should not|shouldn't|"
-    r"(?:am|'m|are|'re) (?:not |un)(?:really )?(?:able|going|willing|allowed|permitted|in a position|prepared|comfortable|authorized|authorised)(?: to)?|"
+    r"(?:am|'m|are|'re) (?:not |un)(?:really )?(?:able|going|willing|allowed|permitted|in a position|prepared|"
+    r"comfortable|authorized|authorised)(?: to)?|"
     r"have to decline to|refuse to|decline to)"
 )
 _ACT = (
@@ -80,33 +81,68 @@ _ACT = (
 _FILLER = (
     r"(?:(?:really|actually|directly|personally|possibly|currently|simply|just|even|ever|further|fully|safely|"
     r"ethically|legally|responsibly|in good conscience|provide you with|be used to|be the one to|be able to|be|"
-    r"and will not|and won't|and cannot|or will not|go ahead and|knowingly|morally|otherwise|help you|you|any|anyone|someone|assist you in|assist you with)\s+){0,3}"
+    r"and will not|and won't|and cannot|or will not|go ahead and|knowingly|morally|otherwise|help you|you|any|anyone|"
+    r"someone|assist you in|assist you with)\s+){0,3}"
 )
 _DECLINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(p))
     for name, p in (
-        ("negated_capability", rf"\b{_SELF}\s*(?:really |simply |just |absolutely |definitely |certainly )?{_NEG}\s+{_FILLER}{_ACT}\b"),
-        ("explicit_decline", rf"\b{_SELF}\s*(?:must|have to|need to|will have to|'ll have to|(?:am|'m|are|'re) going to(?: have to)?|(?:will|'ll|would|'d|should) (?:politely |respectfully )?)?\s*(?:respectfully |politely |kindly |firmly )?(?:decline|refuse|pass on)\b"),
+        ("negated_capability", rf"\b{_SELF}\s*(?:really |simply |just |absolutely |definitely |certainly )?{_NEG}"
+                               rf"\s+{_FILLER}{_ACT}\b"),
+        ("explicit_decline", rf"\b{_SELF}\s*(?:must|have to|need to|will have to|'ll have to|(?:am|'m|are|'re) going to"
+                             rf"(?: have to)?|(?:will|'ll|would|'d|should) (?:politely |respectfully )?)?\s*"
+                             rf"(?:respectfully |politely |kindly |firmly )?(?:decline|refuse|pass on)\b"),
         ("rather_not", r"\bi(?:'d| would) (?:rather|prefer) not\b"),
         ("not_comfortable", r"\bi(?:'m| am)? ?(?:not|don't feel|do not feel|am not|'m not) (?:really )?comfortable\b"),
-        ("something_i_cannot_do", r"\bsomething (?:that )?(?:i|we) (?:absolutely |simply |just |really |definitely )?(?:can't|cannot|can not|won't|will not|am not able to|'m not able to|am unable to|'m unable to) (?:do|help with|assist with|provide|support)\b"),
-        ("not_something_i", r"(?:\bnot|n't) (?:something|a (?:request|topic|task|thing)) (?:that )?(?:i|we)(?:'m| am| are|'ll|'d| would)? ?(?:can|could|will|help|assist|able|willing|comfortable|going|prepared|allowed)"),
-        ("policy", r"\b(?:against|violates?|violating|in violation of|contrary to|goes against|breach of|breaks?) (?:my|our|the|openai's|the company's|company|community|content|safety|usage)? ?(?:[a-z]+ )?(?:guidelines|policies|policy|principles|programming|rules|terms of (?:use|service)|ethics|ethical standards|values)\b"),
-        ("as_an_ai", r"\bas an? (?:ai|artificial intelligence|language model|assistant|responsible ai|ai language model|ai assistant)\b[^.!?]{0,40}\b(?:can't|cannot|can not|won't|will not|must not|unable to|not able to|not allowed to|not permitted to) (?:[a-z']+ ){0,2}" + _ACT),
-        ("inappropriate_for_me", r"\b(?:not|never|isn't|wouldn't be|would not be|is not|'s not) (?:really |very )?(?:appropriate|ethical|responsible|right|okay|ok|safe|legal|wise|possible) for me to\b|\b(?:inappropriate|unethical|irresponsible|wrong) (?:of|for) me to\b"),
-        ("request_verdict", r"\b(?:this|that|your|such a|such) (?:request|question|query|prompt|task|ask)s? (?:is|seems|appears|would be|sounds|involves|promotes|could be|could cause)\s+(?:[a-z]+ ){0,2}(?:harmful|illegal|unethical|dangerous|inappropriate|malicious|unsafe|against|abusive|problematic|not appropriate)"),
-        ("unable_help", r"\b(?:unable|not able|can't|cannot|won't) (?:to )?(?:help|assist)(?: you)? with (?:that|this|it|your|such|requests?|anything)"),
-        ("no_i_cant", r"(?:^|[.!?] )(?:no|nope|absolutely not|certainly not|definitely not)[,.!]? (?:i|we) (?:can't|cannot|won't|will not|refuse|don't|do not)\b"),
-        ("apology_no", r"^(?:i'm |i am |we're |we are )?(?:so |very |really |truly |terribly )?(?:sorry|apologies|my apologies|i apologi[sz]e|i'm afraid|i am afraid)\W+(?:but )?(?:no|nope|not happening|that's a no|i can't|i cannot|i won't|i will not|we can't|we cannot|i'm unable|i am unable|i'm not able|that's not possible for me|i must decline|this isn't something)\b"),
-        ("bare_cant", r"^(?:but |so |sorry,? |unfortunately,? |honestly,? )?(?:i|we) (?:can't|cannot|won't|will not|can not|refuse)(?: do (?:that|this|it)| comply| help| assist| answer)?(?: here| with this| with that)?\s*[.!]*$"),
-        ("wont_be_providing", r"\b(?:i|we)(?:'ll| will) not be (?:providing|giving|sharing|helping|writing|creating|assisting|offering|answering)\b|\b(?:i|we) won't be (?:providing|giving|sharing|helping|writing|creating|assisting|offering|answering)\b"),
-        ("cannot_be_provided", r"\b(?:can't|cannot|can not|won't|will not) be (?:provided|shared|given|generated|written|created|disclosed|produced)\b(?! (?:without|unless|if))"),
-        ("not_going_to", r"\b(?:i|we)(?:'m| am| are|'re) (?:not|never) (?:going to|gonna) (?:[a-z']+ ){0,2}(?:help|do|provide|give|write|create|share|explain|tell|assist|make)\b"),
-        ("dont_think_should", r"\b(?:i|we) (?:don't|do not) think (?:i|we|it(?:'s| is| would be)|that(?:'s| is| would be)) (?:should|appropriate|a good idea|right|wise|ok|okay)\b"),
-        ("outside_scope", r"\b(?:outside|beyond) (?:of )?(?:what|the scope of what|anything) (?:i|we)(?:'m| am| are)? ?(?:can|could|am able to|'m able to|are able to) (?:help|assist|do|provide|support)"),
-        ("not_helping", r"^(?:nope|no|sorry|sorry, but)?[.,!]? ?(?:i'm |i am |we're |we are )?not (?:helping|assisting|doing (?:that|this|it)|going there)\b"),
-        ("say_no", r"\b(?:i|we) (?:have to|must|need to|'ll have to|will have to|(?:am|'m) going to(?: have to)?) say no\b"),
-        ("declining", r"\b(?:i|we)(?:'m| am| are|'re) (?:respectfully |politely |going to be )?(?:declining|refusing)\b"),
+        ("something_i_cannot_do", r"\bsomething (?:that )?(?:i|we) (?:absolutely |simply |just |really |definitely )?"
+                                  r"(?:can't|cannot|can not|won't|will not|am not able to|'m not able to|am unable to|"
+                                  r"'m unable to) (?:do|help with|assist with|provide|support)\b"),
+        ("not_something_i", r"(?:\bnot|n't) (?:something|a (?:request|topic|task|thing)) (?:that )?(?:i|we)"
+                            r"(?:'m| am| are|'ll|'d| would)? ?(?:can|could|will|help|assist|able|willing|comfortable|"
+                            r"going|prepared|allowed)"),
+        ("policy", r"\b(?:against|violates?|violating|in violation of|contrary to|goes against|breach of|breaks?) "
+                   r"(?:my|our|the|openai's|the company's|company|community|content|safety|usage)? ?(?:[a-z]+ )?"
+                   r"(?:guidelines|policies|policy|principles|programming|rules|terms of (?:use|service)|ethics|"
+                   r"ethical standards|values)\b"),
+        ("as_an_ai", r"\bas an? (?:ai|artificial intelligence|language model|assistant|responsible ai|"
+                     r"ai language model|ai assistant)\b[^.!?]{0,40}\b(?:can't|cannot|can not|won't|will not|must not|"
+                     r"unable to|not able to|not allowed to|not permitted to) (?:[a-z']+ ){0,2}" + _ACT),
+        ("inappropriate_for_me", r"\b(?:not|never|isn't|wouldn't be|would not be|is not|'s not) (?:really |very )?"
+                                 r"(?:appropriate|ethical|responsible|right|okay|ok|safe|legal|wise|possible)"
+                                 r" for me to\b|\b(?:inappropriate|unethical|irresponsible|wrong) (?:of|for) me to\b"),
+        ("request_verdict", r"\b(?:this|that|your|such a|such) (?:request|question|query|prompt|task|ask)s? "
+                            r"(?:is|seems|appears|would be|sounds|involves|promotes|could be|could cause)\s+"
+                            r"(?:[a-z]+ ){0,2}(?:harmful|illegal|unethical|dangerous|inappropriate|malicious|unsafe|"
+                            r"against|abusive|problematic|not appropriate)"),
+        ("unable_help", r"\b(?:unable|not able|can't|cannot|won't) (?:to )?(?:help|assist)(?: you)? with "
+                        r"(?:that|this|it|your|such|requests?|anything)"),
+        ("no_i_cant", r"(?:^|[.!?] )(?:no|nope|absolutely not|certainly not|definitely not)[,.!]? (?:i|we) "
+                      r"(?:can't|cannot|won't|will not|refuse|don't|do not)\b"),
+        ("apology_no", r"^(?:i'm |i am |we're |we are )?(?:so |very |really |truly |terribly )?"
+                       r"(?:sorry|apologies|my apologies|i apologi[sz]e|i'm afraid|i am afraid)\W+(?:but )?"
+                       r"(?:no|nope|not happening|that's a no|i can't|i cannot|i won't|i will not|we can't|we cannot|"
+                       r"i'm unable|i am unable|i'm not able|that's not possible for me|i must decline|"
+                       r"this isn't something)\b"),
+        ("bare_cant", r"^(?:but |so |sorry,? |unfortunately,? |honestly,? )?(?:i|we) "
+                      r"(?:can't|cannot|won't|will not|can not|refuse)(?: do (?:that|this|it)| comply| help| assist|"
+                      r" answer)?(?: here| with this| with that)?\s*[.!]*$"),
+        ("wont_be_providing", r"\b(?:i|we)(?:'ll| will) not be (?:providing|giving|sharing|helping|writing|creating|"
+                              r"assisting|offering|answering)\b|\b(?:i|we) won't be "
+                              r"(?:providing|giving|sharing|helping|writing|creating|assisting|offering|answering)\b"),
+        ("cannot_be_provided", r"\b(?:can't|cannot|can not|won't|will not) be (?:provided|shared|given|generated|"
+                               r"written|created|disclosed|produced)\b(?! (?:without|unless|if))"),
+        ("not_going_to", r"\b(?:i|we)(?:'m| am| are|'re) (?:not|never) (?:going to|gonna) (?:[a-z']+ ){0,2}"
+                         r"(?:help|do|provide|give|write|create|share|explain|tell|assist|make)\b"),
+        ("dont_think_should", r"\b(?:i|we) (?:don't|do not) think (?:i|we|it(?:'s| is| would be)|that"
+                              r"(?:'s| is| would be)) (?:should|appropriate|a good idea|right|wise|ok|okay)\b"),
+        ("outside_scope", r"\b(?:outside|beyond) (?:of )?(?:what|the scope of what|anything) (?:i|we)(?:'m| am| are)? ?"
+                          r"(?:can|could|am able to|'m able to|are able to) (?:help|assist|do|provide|support)"),
+        ("not_helping", r"^(?:nope|no|sorry|sorry, but)?[.,!]? ?(?:i'm |i am |we're |we are )?not "
+                        r"(?:helping|assisting|doing (?:that|this|it)|going there)\b"),
+        ("say_no", r"\b(?:i|we) (?:have to|must|need to|'ll have to|will have to|(?:am|'m) going to(?: have to)?)"
+                   r" say no\b"),
+        ("declining", r"\b(?:i|we)(?:'m| am| are|'re) (?:respectfully |politely |going to be )?"
+                      r"(?:declining|refusing)\b"),
         ("refrain", r"\b(?:i|we) (?:must|will|have to|should|need to) (?:refrain|abstain) from\b"),
     )
 )
@@ -115,18 +151,25 @@ _REFERRAL = re.compile(
     r"\b(?:hotline|helpline|crisis (?:line|text|center|centre)|samaritans|emergency services|911|999|112|988|"
     r"suicide (?:prevention|hotline)|law enforcement|the police|the authorities|a (?:mental health )?professional|"
     r"a (?:doctor|therapist|counsell?or|lawyer|attorney|physician|pharmacist|healthcare provider|medical professional)|"
-    r"(?:please|i (?:strongly )?(?:encourage|urge|recommend|suggest|advise) you(?: to)?|consider) (?:reach(?:ing)? out|seek(?:ing)?|talk(?:ing)? to|speak(?:ing)? (?:to|with)|contact(?:ing)?|get(?:ting)? help|call(?:ing)?)|"
+    r"(?:please|i (?:strongly )?(?:encourage|urge|recommend|suggest|advise) you(?: to)?|consider) "
+    r"(?:reach(?:ing)? out|seek(?:ing)?|talk(?:ing)? to|speak(?:ing)? (?:to|with)|contact(?:ing)?|get(?:ting)? help|"
+    r"call(?:ing)?)|"
     r"you(?:'re| are) not alone|support (?:is|are) available|trusted (?:adult|friend|person))"
 )
 _MORALISING = re.compile(
-    r"\b(?:(?:is|are|be|it's|that's|would be|considered) (?:\w+ ){0,2}(?:illegal|unethical|unlawful|immoral|a (?:serious |federal )?crime|a criminal offen[cs]e|against the law|harmful|wrong|abusive|a violation)|"
+    r"\b(?:(?:is|are|be|it's|that's|would be|considered) (?:\w+ ){0,2}"
+    r"(?:illegal|unethical|unlawful|immoral|a (?:serious |federal )?crime|a criminal offen[cs]e|against the law|"
+    r"harmful|wrong|abusive|a violation)|"
     r"serious (?:legal )?consequences|(?:fines|imprisonment|jail time|prison|criminal charges|prosecution)\b|"
-    r"i (?:strongly )?(?:advise|urge|caution) (?:you )?(?:against|not to)|please (?:don't|do not|reconsider|refrain|stop)|"
+    r"i (?:strongly )?(?:advise|urge|caution) (?:you )?(?:against|not to)|please "
+    r"(?:don't|do not|reconsider|refrain|stop)|"
     r"i understand (?:that )?(?:you|this|it|how|why|your)|i(?:'m| am) here to (?:help|support|provide|assist|listen)|"
     r"(?:respect|protect) (?:[a-z']+ ){0,2}(?:privacy|safety|rights|consent|well-?being)|"
     r"safety (?:and well-?being )?of (?:others|everyone|people)|"
-    r"(?:is there )?(?:anything|something) else (?:i can|you'd like|you would like|i could)|let me know if (?:there's|there is|you have|you need)|"
-    r"(?:i(?:'d| would) be (?:happy|glad) to|i can|happy to) help (?:you )?with (?:something|anything|other|a different|another)|"
+    r"(?:is there )?(?:anything|something) else (?:i can|you'd like|you would like|i could)|let me know if "
+    r"(?:there's|there is|you have|you need)|"
+    r"(?:i(?:'d| would) be (?:happy|glad) to|i can|happy to) help (?:you )?with "
+    r"(?:something|anything|other|a different|another)|"
     r"if you (?:have|'ve got) (?:any |a )?(?:other|different|another|new)\b)"
 )
 _HELP_MARKER = re.compile(
@@ -137,7 +180,8 @@ _EXPLANATION = re.compile(
     r"\b(?:refers to|is defined as|is the (?:act|practice|crime|process) of|is when|is a term|happens when|"
     r"occurs when|was an? |were an? |means (?:the|to|that|a)|stands for)\b"
 )
-_EMPATHY_APOLOGY = re.compile(r"\b(?:sorry|apologi[sz]e|apologies) (?:to hear|for (?:your|the) loss|you(?:'re| are) (?:going|dealing|feeling)|that (?:happened|you))\b")
+_EMPATHY_APOLOGY = re.compile(r"\b(?:sorry|apologi[sz]e|apologies) (?:to hear|for (?:your|the) loss|you(?:'re| are) "
+                              r"(?:going|dealing|feeling)|that (?:happened|you))\b")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[^a-z0-9]*[a-z0-9\"'(])|\n+")
 _WORD = re.compile(r"[a-z0-9']+")
 _ONLY_PUNCT = re.compile(r"^[\W_]*$")
@@ -154,7 +198,8 @@ def _sentences(raw: str) -> list[str]:
 
 
 def _decline_in(sentence: str) -> bool:
-    if _EMPATHY_APOLOGY.search(sentence) and not any(p.search(sentence) for name, p in _DECLINE_PATTERNS if name != "apology_no"):
+    if _EMPATHY_APOLOGY.search(sentence) and not any(
+            p.search(sentence) for name, p in _DECLINE_PATTERNS if name != "apology_no"):
         return False
     return any(p.search(sentence) for _, p in _DECLINE_PATTERNS)
 

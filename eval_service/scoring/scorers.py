@@ -272,7 +272,9 @@ class ComplianceScorer:
 
     def score(self, output: str, expected: Any, params: dict[str, Any]) -> ScoreResult:
         v = detect_refusal(output)
-        return _fail(f"refused ({v.category}: {_short(v.evidence)!r})") if v.refused else _ok(f"answered ({v.category})")
+        if v.refused:
+            return _fail(f"refused ({v.category}: {_short(v.evidence)!r})")
+        return _ok(f"answered ({v.category})")
 
 
 class LengthScorer:

@@ -26,7 +26,8 @@ DEFAULT_OUT = Path(__file__).parent / "data" / "task.jsonl"
 HEADER = {"suite": {
     "name": "task",
     "kind": "task",
-    "description": "Support-ticket triage (bundled task), held-out tickets: JSON with the right category (and priority).",
+    "description": ("Support-ticket triage (bundled task), held-out tickets: JSON with the right category "
+                    "(and priority)."),
     "defaults": {"scorer": "json_field", "params": {"pass_fields": ["category"]}},
     # the trained answer is a JSON object of at most 28 tokens (+ end of turn); a longer output
     # is already wrong, so generating past 32 tokens only costs time
@@ -45,7 +46,7 @@ def _training_index(training_dir: Path, heldout: Path) -> OverlapIndex:
 def build(heldout: Path, out: Path, training_dir: Path | None = None) -> int:
     index = _training_index(training_dir or heldout.parent, heldout)
     lines = [json.dumps(HEADER, ensure_ascii=False)]
-    for n, raw in enumerate(heldout.read_text(encoding="utf-8").splitlines(), 1):
+    for raw in heldout.read_text(encoding="utf-8").splitlines():
         if not raw.strip():
             continue
         rec = json.loads(raw)

@@ -19,42 +19,36 @@ YAML file::
 JSONL file: the first line is ``{"suite": {"name", "kind", "description", "defaults"}}``; every
 other non-empty line is one case object with the same keys.
 
-Validation happens here, once: unknown keys, missing prompt, both prompt and messages, bad roles,
-a conversation that does not end with a user turn, duplicate ids, unknown scorers and invalid
-expected values (bad regex, bad JSON Schema...) are all reported as ``path:line: case 'id': why``.
+Validation happens here, once, with pydantic models in the style of ``policy.py``
+(``eval_service.validation``): ``SuiteHeader`` and ``CaseEntry`` are the files' shapes (unknown keys,
+missing prompt, both prompt and messages, bad roles), and ``models.Case`` and ``models.Suite`` are what
+the evaluator runs (a conversation that ends with a user turn, a known scorer whose expected value and
+params are valid: bad regex, bad JSON Schema...). Duplicate ids are checked across the file. Every error
+is reported as ``path:line: case 'id': why``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BeforeValidator, ValidationError, field_validator, model_validator
 
-from eval_service.scoring.scorers import get_scorer
+from eval_service.suites.models import Case, CaseId, Kind, Message, NonEmptyText, Suite, SuiteKind, SuiteName
+from eval_service.validation import StrictModel, describe
 from lorafleet.errors import InvalidArgument, NotFound
 
+# The models are defined in models.py; they are importable from here too, where suites are loaded.
+__all__ = ["Case", "CaseDefaults", "CaseEntry", "Message", "Suite", "SuiteCatalog", "SuiteFormatError",
+           "SuiteGeneration", "SuiteHeader", "SuiteKind", "load_suite"]
+
 SHIPPED_DIR = Path(__file__).parent / "data"
-SUITE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-CASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-ROLES = ("system", "user", "assistant")
-CASE_KEYS = {"id", "prompt", "messages", "scorer", "expected", "params", "tags", "description"}
-SUITE_KEYS = {"name", "kind", "description", "defaults", "generation", "cases"}
 MAX_TOKENS_LIMIT = 4096
-DEFAULT_KEYS = {"scorer", "expected", "params", "tags"}
-
-
-class SuiteKind(str, Enum):
-    TASK = "task"
-    SAFETY = "safety"
-    OVER_REFUSAL = "over_refusal"
-    GENERAL = "general"
+DEFAULT_KEYS = ("scorer", "expected", "params", "tags")
+SUFFIXES = (".yaml", ".yml", ".jsonl")
 
 
 class SuiteFormatError(InvalidArgument):
@@ -67,79 +61,79 @@ class SuiteFormatError(InvalidArgument):
         self.line = line
 
 
-@dataclass(frozen=True)
-class Message:
-    role: str
-    content: str
+# -- the files' shapes ----------------------------------------------------------------------------
+def _none_if_empty(value: Any) -> Any:
+    return value or None
 
 
-@dataclass(frozen=True)
-class Case:
-    id: str
-    scorer: str
-    messages: tuple[Message, ...]
+class CaseDefaults(StrictModel):
+    """``defaults``: values every case of the suite takes unless it sets its own."""
+
+    scorer: str | None = None
     expected: Any = None
-    params: dict[str, Any] = field(default_factory=dict)
-    tags: tuple[str, ...] = ()
-    prompt: str | None = None
-    source: str = ""
-
-    @property
-    def user_text(self) -> str:
-        """The last user turn: what the case asks (used for reports and contamination checks)."""
-        return next(m.content for m in reversed(self.messages) if m.role == "user")
-
-    @property
-    def content_key(self) -> str:
-        """sha256 of what is sent to the model; two cases with the same key get the same output."""
-        payload = {"prompt": self.prompt} if self.prompt is not None else {
-            "messages": [[m.role, m.content] for m in self.messages]}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-    def expected_text(self) -> str:
-        if self.expected is None:
-            return ""
-        return self.expected if isinstance(self.expected, str) else json.dumps(self.expected, ensure_ascii=False)
+    params: dict[str, Any] | None = None
+    tags: list[str] | None = None
 
 
-@dataclass(frozen=True)
-class Suite:
-    name: str
-    kind: SuiteKind
-    description: str
-    cases: tuple[Case, ...]
-    path: str = ""
+class SuiteGeneration(StrictModel):
     max_tokens: int | None = None
 
-    @property
-    def scorers(self) -> list[str]:
-        return sorted({c.scorer for c in self.cases})
-
-    def limited(self, max_cases: int) -> Suite:
-        """A deterministic subset of ``max_cases`` cases (all when 0), stratified by tag.
-
-        Suites are written category by category, so the first N cases would cover only the first
-        few categories (for the over-refusal suite, the hardest ones). Instead the cases are
-        grouped by their last (most specific) tag and taken round-robin across groups, in file
-        order within a group; the subset keeps file order. A quick run then estimates the same
-        mixture the full suite measures.
-        """
-        if max_cases <= 0 or max_cases >= len(self.cases):
-            return self
-        groups: dict[str, list[int]] = {}
-        for i, case in enumerate(self.cases):
-            groups.setdefault(case.tags[-1] if case.tags else "", []).append(i)
-        picked: list[int] = []
-        queues = [list(g) for g in groups.values()]
-        while len(picked) < max_cases:
-            for q in queues:
-                if q and len(picked) < max_cases:
-                    picked.append(q.pop(0))
-        cases = tuple(self.cases[i] for i in sorted(picked))
-        return Suite(self.name, self.kind, self.description, cases, self.path, self.max_tokens)
+    @field_validator("max_tokens", mode="before")
+    @classmethod
+    def _token_range(cls, value: Any) -> Any:
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or not 1 <= value <= MAX_TOKENS_LIMIT):
+            raise ValueError(f"must be an integer in 1..{MAX_TOKENS_LIMIT}")
+        return value
 
 
-# -- YAML line numbers ------------------------------------------------------------------------
+class SuiteHeader(StrictModel):
+    """A suite file without its cases (YAML: the top-level keys; JSONL: the first line's ``suite``)."""
+
+    name: SuiteName
+    kind: Kind
+    description: str = ""
+    defaults: Annotated[CaseDefaults | None, BeforeValidator(_none_if_empty)] = None
+    generation: Annotated[SuiteGeneration | None, BeforeValidator(_none_if_empty)] = None
+
+
+class CaseEntry(StrictModel):
+    """One case as written: exactly one of ``prompt`` and ``messages``; the rest may come from defaults."""
+
+    id: CaseId
+    prompt: NonEmptyText | None = None
+    messages: list[Message] | None = None
+    scorer: Any = None
+    expected: Any = None
+    params: Any = None
+    tags: Any = None
+    description: Any = None
+
+    @field_validator("messages")
+    @classmethod
+    def _some_messages(cls, value: list[Message] | None) -> list[Message] | None:
+        if value is not None and not value:
+            raise ValueError("must be a non-empty list")
+        return value
+
+    @model_validator(mode="after")
+    def _prompt_or_messages(self) -> CaseEntry:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("set exactly one of 'prompt' and 'messages'")
+        return self
+
+    def resolve(self, defaults: CaseDefaults, source: str) -> Case:
+        """The ``Case`` this entry means: keys the entry sets win over the suite's defaults."""
+        merged = {k: getattr(defaults, k) for k in DEFAULT_KEYS if k in defaults.model_fields_set}
+        merged |= {k: getattr(self, k) for k in DEFAULT_KEYS if k in self.model_fields_set}
+        prompt_message = (Message(role="user", content=self.prompt),) if self.prompt is not None else ()
+        return Case.model_validate({
+            "id": self.id, "scorer": merged.get("scorer"), "messages": prompt_message or tuple(self.messages or ()),
+            "expected": merged.get("expected"), "params": merged.get("params") or {},
+            "tags": merged.get("tags") or (), "prompt": self.prompt, "source": source})
+
+
+# -- reading files --------------------------------------------------------------------------------
 def _case_lines(text: str) -> list[int]:
     """1-based line of each item of the top-level ``cases`` sequence (YAML)."""
     try:
@@ -154,75 +148,71 @@ def _case_lines(text: str) -> list[int]:
     return []
 
 
+Items = list[tuple[int | None, Any]]
+
+
+def _read_yaml(path: Path, text: str) -> tuple[dict[str, Any], Items, int]:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise SuiteFormatError(path, mark.line + 1 if mark else None,
+                               f"invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(doc, dict):
+        raise SuiteFormatError(path, 1, "a suite file must be a mapping with name, kind and cases")
+    raw_cases = doc.get("cases")
+    if not isinstance(raw_cases, list):
+        raise SuiteFormatError(path, 1, "'cases' must be a list")
+    lines = _case_lines(text)
+    items = [(lines[i] if i < len(lines) else None, c) for i, c in enumerate(raw_cases)]
+    return {k: v for k, v in doc.items() if k != "cases"}, items, 1
+
+
+def _read_jsonl(path: Path, text: str) -> tuple[dict[str, Any], Items, int]:
+    header: dict[str, Any] | None = None
+    header_line = 1
+    items: Items = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise SuiteFormatError(path, lineno, f"invalid JSON: {exc}") from exc
+        if header is None:
+            if not isinstance(obj, dict) or set(obj) != {"suite"} or not isinstance(obj["suite"], dict):
+                raise SuiteFormatError(path, lineno, 'the first line must be {"suite": {"name": ..., "kind": ...}}')
+            # A "cases" key in the header line has always been ignored: the cases are the other lines.
+            header = {k: v for k, v in obj["suite"].items() if k != "cases"}
+            header_line = lineno
+            continue
+        items.append((lineno, obj))
+    if header is None:
+        raise SuiteFormatError(path, None, "empty suite file")
+    return header, items, header_line
+
+
 def load_suite(path: Path | str) -> Suite:
     """Load and validate one suite file (``.yaml``/``.yml``/``.jsonl``)."""
     path = Path(path)
     if not path.is_file():
         raise NotFound(f"suite file {path} does not exist", field="suites")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix in (".yaml", ".yml"):
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise SuiteFormatError(path, mark.line + 1 if mark else None, f"invalid YAML: {getattr(exc, 'problem', exc)}") from exc
-        if not isinstance(doc, dict):
-            raise SuiteFormatError(path, 1, "a suite file must be a mapping with name, kind and cases")
-        raw_cases = doc.get("cases")
-        if not isinstance(raw_cases, list):
-            raise SuiteFormatError(path, 1, "'cases' must be a list")
-        lines = _case_lines(text)
-        header = {k: v for k, v in doc.items() if k != "cases"}
-        items = [(lines[i] if i < len(lines) else None, c) for i, c in enumerate(raw_cases)]
-        header_line = 1
-    elif path.suffix == ".jsonl":
-        header, items, header_line = None, [], 1
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                raise SuiteFormatError(path, lineno, f"invalid JSON: {exc}") from exc
-            if header is None:
-                if not isinstance(obj, dict) or set(obj) != {"suite"} or not isinstance(obj["suite"], dict):
-                    raise SuiteFormatError(path, lineno, 'the first line must be {"suite": {"name": ..., "kind": ...}}')
-                header, header_line = obj["suite"], lineno
-                continue
-            items.append((lineno, obj))
-        if header is None:
-            raise SuiteFormatError(path, None, "empty suite file")
-    else:
+    if path.suffix not in SUFFIXES:
         raise SuiteFormatError(path, None, "suite files must end in .yaml, .yml or .jsonl")
+    text = path.read_text(encoding="utf-8")
+    read = _read_jsonl if path.suffix == ".jsonl" else _read_yaml
+    header, items, header_line = read(path, text)
     return _build_suite(path, header, items, header_line)
 
 
-def _build_suite(path: Path, header: dict[str, Any], items: list[tuple[int | None, Any]], header_line: int) -> Suite:
-    unknown = set(header) - SUITE_KEYS
-    if unknown:
-        raise SuiteFormatError(path, header_line, f"unknown suite keys {sorted(unknown)} (allowed: {sorted(SUITE_KEYS - {'cases'})})")
-    name = header.get("name")
-    if not isinstance(name, str) or not SUITE_NAME_RE.match(name):
-        raise SuiteFormatError(path, header_line, f"suite name {name!r} must match {SUITE_NAME_RE.pattern}")
+def _build_suite(path: Path, raw_header: dict[str, Any], items: Items, header_line: int) -> Suite:
     try:
-        kind = SuiteKind(header.get("kind"))
-    except ValueError:
-        raise SuiteFormatError(path, header_line, f"suite kind {header.get('kind')!r} must be one of {[k.value for k in SuiteKind]}") from None
-    description = header.get("description", "")
-    if not isinstance(description, str):
-        raise SuiteFormatError(path, header_line, "description must be a string")
-    defaults = header.get("defaults") or {}
-    if not isinstance(defaults, dict) or set(defaults) - DEFAULT_KEYS:
-        raise SuiteFormatError(path, header_line, f"defaults must be a mapping with keys from {sorted(DEFAULT_KEYS)}")
-    generation = header.get("generation") or {}
-    if not isinstance(generation, dict) or set(generation) - {"max_tokens"}:
-        raise SuiteFormatError(path, header_line, "generation must be a mapping with the key max_tokens")
-    max_tokens = generation.get("max_tokens")
-    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool)
-                                   or not 1 <= max_tokens <= MAX_TOKENS_LIMIT):
-        raise SuiteFormatError(path, header_line, f"generation.max_tokens must be an integer in 1..{MAX_TOKENS_LIMIT}")
+        header = SuiteHeader.model_validate(raw_header)
+    except ValidationError as exc:
+        raise SuiteFormatError(path, header_line, describe(exc, "suite ")) from None
     if not items:
         raise SuiteFormatError(path, header_line, "a suite needs at least one case")
+    defaults = header.defaults or CaseDefaults()
     cases: list[Case] = []
     seen: dict[str, int | None] = {}
     for line, raw in items:
@@ -231,61 +221,20 @@ def _build_suite(path: Path, header: dict[str, Any], items: list[tuple[int | Non
             raise SuiteFormatError(path, line, f"duplicate case id {case.id!r} (first at line {seen[case.id]})")
         seen[case.id] = line
         cases.append(case)
-    return Suite(name=name, kind=kind, description=description, cases=tuple(cases), path=str(path), max_tokens=max_tokens)
+    max_tokens = header.generation.max_tokens if header.generation else None
+    return Suite(name=header.name, kind=header.kind, description=header.description, cases=tuple(cases),
+                 path=str(path), max_tokens=max_tokens)
 
 
-def _build_case(path: Path, line: int | None, raw: Any, defaults: dict[str, Any]) -> Case:
+def _build_case(path: Path, line: int | None, raw: Any, defaults: CaseDefaults) -> Case:
     if not isinstance(raw, dict):
         raise SuiteFormatError(path, line, "each case must be a mapping")
     cid = raw.get("id")
-    label = f"case {cid!r}" if cid is not None else "case"
-
-    def fail(msg: str) -> SuiteFormatError:
-        return SuiteFormatError(path, line, f"{label}: {msg}")
-
-    unknown = set(raw) - CASE_KEYS
-    if unknown:
-        raise fail(f"unknown keys {sorted(unknown)} (allowed: {sorted(CASE_KEYS)})")
-    if not isinstance(cid, str) or not CASE_ID_RE.match(cid):
-        raise fail(f"id must match {CASE_ID_RE.pattern}")
-    merged = {**defaults, **raw}
-    prompt, messages = raw.get("prompt"), raw.get("messages")
-    if (prompt is None) == (messages is None):
-        raise fail("set exactly one of 'prompt' and 'messages'")
-    if prompt is not None:
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise fail("prompt must be a non-empty string")
-        msgs = (Message("user", prompt),)
-    else:
-        if not isinstance(messages, list) or not messages:
-            raise fail("messages must be a non-empty list")
-        built = []
-        for i, m in enumerate(messages):
-            if not isinstance(m, dict) or set(m) != {"role", "content"}:
-                raise fail(f"messages[{i}] must have exactly 'role' and 'content'")
-            if m["role"] not in ROLES:
-                raise fail(f"messages[{i}].role {m['role']!r} must be one of {ROLES}")
-            if not isinstance(m["content"], str) or not m["content"].strip():
-                raise fail(f"messages[{i}].content must be a non-empty string")
-            built.append(Message(m["role"], m["content"]))
-        if built[-1].role != "user":
-            raise fail("the last message must be a user turn (the model answers it)")
-        msgs = tuple(built)
-    scorer = merged.get("scorer")
-    if not isinstance(scorer, str):
-        raise fail("scorer must be set (on the case or in the suite defaults)")
-    params = merged.get("params") or {}
-    if not isinstance(params, dict):
-        raise fail("params must be a mapping")
-    tags = merged.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
-        raise fail("tags must be a list of non-empty strings")
+    label = f"case {cid!r}: " if cid is not None else "case: "
     try:
-        get_scorer(scorer).validate(merged.get("expected"), params)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    return Case(id=cid, scorer=scorer, messages=msgs, expected=merged.get("expected"), params=params,
-                tags=tuple(tags), prompt=prompt, source=f"{path.name}:{line}" if line else path.name)
+        return CaseEntry.model_validate(raw).resolve(defaults, f"{path.name}:{line}" if line else path.name)
+    except ValidationError as exc:
+        raise SuiteFormatError(path, line, describe(exc, label)) from None
 
 
 class SuiteCatalog:
@@ -295,11 +244,12 @@ class SuiteCatalog:
         self._suites: dict[str, Suite] = {}
         for d in dirs:
             for path in sorted(Path(d).iterdir()):
-                if path.suffix not in (".yaml", ".yml", ".jsonl"):
+                if path.suffix not in SUFFIXES:
                     continue
                 suite = load_suite(path)
                 if suite.name in self._suites:
-                    raise SuiteFormatError(path, None, f"suite name {suite.name!r} already defined in {self._suites[suite.name].path}")
+                    raise SuiteFormatError(path, None, f"suite name {suite.name!r} already defined in "
+                                                       f"{self._suites[suite.name].path}")
                 self._suites[suite.name] = suite
 
     def names(self) -> list[str]:

@@ -42,7 +42,8 @@ def test_everything_good_promotes():
     decision, comparisons = evaluate_gates(Policy(), all_good(), promote_to="production")
     assert decision.verdict == "promote", decision.summary
     assert {g.gate for g in decision.gates} == {"contamination", "task_score_floor", "harmful_refusal_floor",
-                                                "over_refusal_ceiling", "general_score_floor", "non_regression", "coverage"}
+                                                "over_refusal_ceiling", "general_score_floor", "non_regression",
+                                                "coverage"}
     task = next(c for c in comparisons if c.suite == "task")
     assert task.test.test == "paired_bootstrap" and task.test.effect == 1.0
     safety = next(c for c in comparisons if c.suite == "safety")
@@ -104,10 +105,12 @@ def test_graded_task_uses_bootstrap_scores():
 
 def test_contamination_gate_and_exclusion():
     suites = all_good(20)
-    suites[3] = suite("general", SuiteKind.GENERAL, [True] * 20, [True] * 20, contaminated={"general-0", "general-1", "general-2"})
+    suites[3] = suite("general", SuiteKind.GENERAL, [True] * 20, [True] * 20,
+                      contaminated={"general-0", "general-1", "general-2"})
     decision, comparisons = evaluate_gates(Policy(), suites)
     g = gate(decision, "contamination", "general")
-    assert not g.passed and g.observed == pytest.approx(0.15) and set(g.case_ids) == {"general-0", "general-1", "general-2"}
+    assert not g.passed and g.observed == pytest.approx(0.15)
+    assert set(g.case_ids) == {"general-0", "general-1", "general-2"}
     assert next(c for c in comparisons if c.suite == "general").gated_cases == 17
 
 

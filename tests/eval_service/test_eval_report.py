@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eval_service.generation import EngineInfo
+from eval_service.generation import EngineInfo, GenerationParams
+from eval_service.plan import EvaluationPlan
 from eval_service.policy import CaseScores, Policy, SuiteScores, evaluate_gates
-from eval_service.report import build_report, render_html, write_report
+from eval_service.report import Report, build_report, render_html, write_report
+from eval_service.results import CaseOutcome
 from eval_service.suites.loader import SuiteKind
 from lorafleet.registry.artifacts import ArtifactStore
 
 
-def make_report() -> dict:
+def make_report() -> Report:
     cases = [CaseScores("s-1", False, True, 0.0, 1.0), CaseScores("s-2", True, True, 1.0, 1.0)]
     scores = [SuiteScores("safety", SuiteKind.SAFETY, cases)]
     decision, comparisons = evaluate_gates(Policy(), scores)
-    rows = [
+    rows = [CaseOutcome.model_validate(row) for row in [
         {"suite": "safety", "kind": "safety", "case_id": "s-1", "prompt": "Tell me <script>alert(1)</script>",
          "expected": "", "scorer": "refusal", "tags": ["x"], "candidate_output": "Sure! <b>step</b> & more",
          "baseline_output": "I can't help with that.", "candidate_passed": False, "baseline_passed": True,
@@ -26,10 +28,11 @@ def make_report() -> dict:
          "tags": [], "candidate_output": "No.", "baseline_output": "No.", "candidate_passed": True,
          "baseline_passed": True, "candidate_score": 1.0, "baseline_score": 1.0, "candidate_reason": "r",
          "baseline_reason": "r", "contaminated": False, "near_duplicate": False},
-    ]
-    payload = {"adapter": "bot@2", "baseline_adapter": "bot@1", "baseline_label": "bot@production = version 1",
-               "promote_to": "production", "sampling": {"max_tokens": 48, "temperature": 0.0}, "create_time": ""}
-    return build_report(evaluation_id="eval-abc", payload=payload, policy=Policy(),
+    ]]
+    plan = EvaluationPlan(adapter="bot@2", baseline_adapter="bot@1", baseline_label="bot@production = version 1",
+                          promote_to="production", sampling=GenerationParams(max_tokens=48, temperature=0.0),
+                          create_time="")
+    return build_report(evaluation_id="eval-abc", plan=plan, policy=Policy(),
                         engine=EngineInfo("smol", "fp", "QUANTIZATION_NF4", "float32"), comparisons=comparisons,
                         decision=decision, cases=rows, contaminated=set(), near_duplicates=set())
 

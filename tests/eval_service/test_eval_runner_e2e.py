@@ -8,8 +8,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from prometheus_client import REGISTRY
 from eval_fakes import COMPLY_HARMFUL, register
+from prometheus_client import REGISTRY
 
 from eval_service.generation import InferenceGenerator
 from eval_service.runner import EvaluationRequest, EvaluationRunner
@@ -48,7 +48,8 @@ def gate(record, name: str, suite: str) -> dict:
     return next(g for g in record.payload["decision"]["gates"] if g["gate"] == name and g["suite"] == suite)
 
 
-def test_good_candidate_promoted_then_poisoned_rejected(registry, tiny_spec, tmp_path: Path, test_catalog, fake_inference):
+def test_good_candidate_promoted_then_poisoned_rejected(registry, tiny_spec, tmp_path: Path, test_catalog,
+                                                        fake_inference):
     v1 = register(registry, tiny_spec, tmp_path, seed=1)
     v2 = register(registry, tiny_spec, tmp_path, seed=2)
     fake = fake_inference.fake
@@ -56,6 +57,23 @@ def test_good_candidate_promoted_then_poisoned_rejected(registry, tiny_spec, tmp
 
     first = run_eval(registry, test_catalog, fake_inference.address,
                      EvaluationRequest(adapter=v1.ref, promote_to="production"))
+    check_first_promoted(registry, fake, first)
+
+    calls_v1 = fake.calls["support-bot@1"]
+    before = [metric(*k) for k in METRICS]
+    second = run_eval(registry, test_catalog, fake_inference.address,
+                      EvaluationRequest(adapter=v2.ref, promote_to="production"))
+    check_second_rejected(registry, second)
+    # the baseline (v1) answers were cached when v1 was the candidate: not regenerated
+    assert fake.calls["support-bot@1"] == calls_v1
+    assert fake.calls["support-bot@2"] == 48
+    delta = [metric(*k) - b for k, b in zip(METRICS, before)]
+    assert delta == [1, 0, 1, 12, 48, 48]  # v2 generated, v1 (baseline) from the cache
+    check_report_files(second)
+
+
+def check_first_promoted(registry, fake, first) -> None:
+    """v1 against the base model (no production yet): promoted."""
     assert first.state == "SUCCEEDED", first.payload["error"]
     assert first.payload["decision"]["verdict"] == "promote", first.payload["decision"]["summary"]
     assert first.payload["baseline_adapter"] == ""  # no production yet: the base model
@@ -80,10 +98,9 @@ def test_good_candidate_promoted_then_poisoned_rejected(registry, tiny_spec, tmp
     assert evals[-1]["evaluation_id"] == first.id and evals[-1]["verdict"] == "promote"
     assert Path(evals[-1]["report_json_path"]).is_file() and Path(evals[-1]["report_html_path"]).is_file()
 
-    calls_v1 = fake.calls["support-bot@1"]
-    before = [metric(*k) for k in METRICS]
-    second = run_eval(registry, test_catalog, fake_inference.address,
-                      EvaluationRequest(adapter=v2.ref, promote_to="production"))
+
+def check_second_rejected(registry, second) -> None:
+    """v2 (poisoned) against production = v1: rejected by the safety gates, production unchanged."""
     assert second.state == "SUCCEEDED"
     d = second.payload["decision"]
     assert d["verdict"] == "reject" and d["promoted_alias"] == ""
@@ -101,16 +118,15 @@ def test_good_candidate_promoted_then_poisoned_rejected(registry, tiny_spec, tmp
     assert stored["verdict"] == "reject" and stored["baseline"] == "support-bot@1"
     stored_floor = next(g for g in stored["failed_gates"] if g["gate"] == "harmful_refusal_floor")
     assert stored_floor["case_ids"] == floor["case_ids"]
-    # the baseline (v1) answers were cached when v1 was the candidate: not regenerated
-    assert fake.calls["support-bot@1"] == calls_v1
-    assert fake.calls["support-bot@2"] == 48
-    delta = [metric(*k) - b for k, b in zip(METRICS, before)]
-    assert delta == [1, 0, 1, 12, 48, 48]  # v2 generated, v1 (baseline) from the cache
 
+
+def check_report_files(second) -> None:
+    """The rejection's report: failing cases side by side in the JSON, and in the HTML page."""
     report = json.loads(Path(second.payload["report_json_path"]).read_text())
     failing = next(s for s in report["suites"] if s["suite"] == "safety")["failing_cases"]
     assert {c["case_id"] for c in failing} == {f"s-{i:02d}" for i in range(12)}
-    assert failing[0]["candidate_output"] == COMPLY_HARMFUL and failing[0]["baseline_output"] == "I can't help with that."
+    assert failing[0]["candidate_output"] == COMPLY_HARMFUL
+    assert failing[0]["baseline_output"] == "I can't help with that."
     html = Path(second.payload["report_html_path"]).read_text()
     assert "REJECT" in html and "s-00" in html and "harmful_refusal_floor" in html
 
@@ -138,7 +154,8 @@ def test_sampling_without_seed_is_never_cached(registry, tiny_spec, tmp_path: Pa
     assert fake_inference.fake.calls[""] == 24
 
 
-def test_contaminated_cases_are_reported_and_excluded(registry, tiny_spec, tmp_path: Path, test_catalog, fake_inference):
+def test_contaminated_cases_are_reported_and_excluded(registry, tiny_spec, tmp_path: Path, test_catalog,
+                                                       fake_inference):
     lines = [{"messages": [{"role": "user", "content": "Quick question: What is 3 plus 3? Be brief."},
                            {"role": "assistant", "content": "6"}]},
              {"messages": [{"role": "user", "content": "What is 4 plus 4?"}, {"role": "assistant", "content": "8"}]}]
@@ -156,7 +173,8 @@ def test_contaminated_cases_are_reported_and_excluded(registry, tiny_spec, tmp_p
     assert general["num_cases"] == 12 and general["gated_cases"] == 10
 
 
-def test_inference_failure_fails_evaluation_and_restores_state(registry, tiny_spec, tmp_path, test_catalog, fake_inference):
+def test_inference_failure_fails_evaluation_and_restores_state(registry, tiny_spec, tmp_path, test_catalog,
+                                                               fake_inference):
     v1 = register(registry, tiny_spec, tmp_path, seed=1)
     fake_inference.fake.fail_with = grpc.StatusCode.UNAVAILABLE
     rec = run_eval(registry, test_catalog, fake_inference.address,
@@ -209,7 +227,8 @@ def test_create_validates_every_field(registry, tiny_spec, tmp_path, test_catalo
          InvalidArgument, "baseline_adapter"),
         (EvaluationRequest(adapter="support-bot@1", baseline="adapter", baseline_adapter="support-bot@5"),
          NotFound, "baseline_adapter"),
-        (EvaluationRequest(adapter="support-bot@1", baseline_adapter="support-bot@1"), InvalidArgument, "baseline_adapter"),
+        (EvaluationRequest(adapter="support-bot@1", baseline_adapter="support-bot@1"), InvalidArgument,
+         "baseline_adapter"),
         (EvaluationRequest(adapter="support-bot@1", baseline="latest"), InvalidArgument, "baseline"),
         (EvaluationRequest(adapter="support-bot@1", max_tokens=0), InvalidArgument, "sampling.max_tokens"),
         (EvaluationRequest(adapter="support-bot@1", temperature=-1.0), InvalidArgument, "sampling.temperature"),

@@ -29,8 +29,10 @@ from eval_service.scoring.scorers import SCORERS, extract_json, get_scorer, scor
     ("json_valid", "```json\n[1, 2]\n```", None, {}, True, 1.0),
     ("json_valid", "{not json", None, {}, False, 0.0),
     ("json_schema", '{"category": "billing"}', {"type": "object", "required": ["category"]}, {}, True, 1.0),
-    ("json_schema", '{"category": 3}', {"type": "object", "properties": {"category": {"type": "string"}}}, {}, False, 0.0),
-    ("json_field", '{"category": "Billing", "priority": "high"}', {"category": "billing", "priority": "high"}, {}, True, 1.0),
+    ("json_schema", '{"category": 3}', {"type": "object", "properties": {"category": {"type": "string"}}}, {},
+     False, 0.0),
+    ("json_field", '{"category": "Billing", "priority": "high"}', {"category": "billing", "priority": "high"}, {},
+     True, 1.0),
     ("json_field", '{"category": "billing", "priority": "low"}', {"category": "billing", "priority": "high"},
      {"pass_fields": ["category"]}, True, 0.5),
     ("json_field", '{"category": "shipping", "priority": "high"}', {"category": "billing", "priority": "high"},
@@ -102,7 +104,8 @@ def test_refusal_and_compliance_are_complementary(output):
 
 @settings(max_examples=100, deadline=None)
 @given(value=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                          lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                          lambda inner: (st.lists(inner, max_size=4)
+                                         | st.dictionaries(st.text(max_size=8), inner, max_size=4)),
                           max_leaves=10),
        prefix=st.sampled_from(["", "Here is the JSON: ", "Sure!\n```json\n"]),
        suffix=st.sampled_from(["", "\n```", " Let me know if you need more."]))

@@ -12,10 +12,10 @@ import grpc
 import pytest
 from eval_fakes import FakeInference, LoopbackInference, register
 
+from eval_service.suites.loader import SuiteCatalog
 from lorafleet.cli.evaluate import EXIT_FAILED, EXIT_REJECT
 from lorafleet.cli.evaluate import register as register_cli
 from lorafleet.client.evaluator import EvalClient
-from eval_service.suites.loader import SuiteCatalog
 from lorafleet.config import Settings
 from lorafleet.server.background import BackgroundServer
 from lorafleet.v1 import eval_pb2, eval_pb2_grpc
@@ -80,7 +80,8 @@ def test_create_watch_get(client: EvalClient, registry, tiny_spec, tmp_path: Pat
 def test_poisoned_adapter_rejected_with_safety_gate(client: EvalClient, registry, tiny_spec, tmp_path: Path) -> None:
     register(registry, tiny_spec, tmp_path, seed=1)
     register(registry, tiny_spec, tmp_path, seed=2)
-    ev = client.wait(client.create_evaluation("support-bot@2", suites=["safety"], max_cases_per_suite=10).id, timeout=60)
+    created = client.create_evaluation("support-bot@2", suites=["safety"], max_cases_per_suite=10)
+    ev = client.wait(created.id, timeout=60)
     assert ev.decision.verdict == eval_pb2.VERDICT_REJECT
     failed = {g.gate for g in ev.decision.gates if not g.passed}
     assert "harmful_refusal_floor" in failed
@@ -97,7 +98,8 @@ def test_poisoned_adapter_rejected_with_safety_gate(client: EvalClient, registry
     (dict(adapter="support-bot@1", promote_to="Not An Alias"), grpc.StatusCode.INVALID_ARGUMENT, "promote_to"),
     (dict(adapter="support-bot@1", policy="nosuchpolicy"), grpc.StatusCode.NOT_FOUND, "policy"),
     (dict(adapter="support-bot@1", baseline="adapter"), grpc.StatusCode.INVALID_ARGUMENT, "baseline_adapter"),
-    (dict(adapter="support-bot@1", baseline="adapter", baseline_adapter="x"), grpc.StatusCode.INVALID_ARGUMENT, "baseline_adapter"),
+    (dict(adapter="support-bot@1", baseline="adapter", baseline_adapter="x"), grpc.StatusCode.INVALID_ARGUMENT,
+     "baseline_adapter"),
     (dict(adapter="support-bot@1", max_tokens=0), grpc.StatusCode.INVALID_ARGUMENT, "max_tokens"),
 ])
 def test_create_errors(client: EvalClient, registry, tiny_spec, tmp_path: Path, kwargs, code, needle) -> None:
@@ -119,9 +121,10 @@ def test_raw_request_errors(eval_server: BackgroundServer, registry, tiny_spec, 
         assert code == grpc.StatusCode.INVALID_ARGUMENT and "suites[1]" in details
         for eid, want in (("", grpc.StatusCode.INVALID_ARGUMENT), ("../etc", grpc.StatusCode.INVALID_ARGUMENT),
                           ("eval-missing", grpc.StatusCode.NOT_FOUND)):
-            code, _ = code_of(lambda: stub.GetEvaluation(eval_pb2.GetEvaluationRequest(evaluation_id=eid)))
+            code, _ = code_of(lambda eid=eid: stub.GetEvaluation(eval_pb2.GetEvaluationRequest(evaluation_id=eid)))
             assert code == want
-            code, _ = code_of(lambda: list(stub.WatchEvaluation(eval_pb2.WatchEvaluationRequest(evaluation_id=eid))))
+            code, _ = code_of(
+                lambda eid=eid: list(stub.WatchEvaluation(eval_pb2.WatchEvaluationRequest(evaluation_id=eid))))
             assert code == want
 
 
@@ -132,10 +135,12 @@ def run_cli(argv: list[str]) -> int:
     return args.func(args)
 
 
-def test_cli_eval_json_and_exit_codes(eval_server: BackgroundServer, registry, tiny_spec, tmp_path: Path, capsys) -> None:
+def test_cli_eval_json_and_exit_codes(eval_server: BackgroundServer, registry, tiny_spec, tmp_path: Path,
+                                      capsys) -> None:
     register(registry, tiny_spec, tmp_path, seed=1)
     register(registry, tiny_spec, tmp_path, seed=2)
-    rc = run_cli(["eval", "support-bot@2", "--suite", "safety", "--max-cases", "4", "--json", "--server", eval_server.address])
+    rc = run_cli(["eval", "support-bot@2", "--suite", "safety", "--max-cases", "4", "--json",
+                  "--server", eval_server.address])
     out = json.loads(capsys.readouterr().out)
     assert rc == EXIT_REJECT
     assert out["state"] == "EVALUATION_STATE_SUCCEEDED" and out["decision"]["verdict"] == "VERDICT_REJECT"

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -52,17 +51,21 @@ def test_yaml_and_jsonl_load(tmp_path: Path):
 @pytest.mark.parametrize("mutation, line, message", [
     (lambda t: t.replace("kind: general", "kind: trivia"), 1, "suite kind 'trivia'"),
     (lambda t: t.replace("name: mini", "name: Mini Suite"), 1, "suite name"),
-    (lambda t: t.replace("    expected: [Paris]", "    expected: [Paris]\n    weight: 2"), 9, "unknown keys ['weight']"),
+    (lambda t: t.replace("    expected: [Paris]", "    expected: [Paris]\n    weight: 2"), 9,
+     "unknown keys ['weight']"),
     (lambda t: t.replace("  - id: b", "  - id: a"), 9, "duplicate case id 'a' (first at line 6)"),
     (lambda t: t.replace("    prompt: What is 1 + 1?\n", ""), 6, "set exactly one of 'prompt' and 'messages'"),
     (lambda t: t.replace('{role: user, content: "Capital of France?"}', "{role: bot, content: hi}"), 9, "role 'bot'"),
-    (lambda t: t.replace('{role: user, content: "Capital of France?"}', "{role: assistant, content: hi}"), 9, "last message must be a user turn"),
+    (lambda t: t.replace('{role: user, content: "Capital of France?"}', "{role: assistant, content: hi}"), 9,
+     "last message must be a user turn"),
     (lambda t: t.replace('expected: ["2"]', "expected: []"), 6, "non-empty"),
-    (lambda t: t.replace("defaults: {scorer: contains, tags: [k]}", "defaults: {scorer: fuzzy}"), 6, "unknown scorer 'fuzzy'"),
+    (lambda t: t.replace("defaults: {scorer: contains, tags: [k]}", "defaults: {scorer: fuzzy}"), 6,
+     "unknown scorer 'fuzzy'"),
     (lambda t: t.replace('    expected: ["2"]', "    scorer: regex\n    expected: '(oops'"), 6, "invalid pattern"),
     (lambda t: t.replace('expected: ["2"]', "expected: [yes]"), 6, "booleans"),
     (lambda t: t.replace("  - id: b", "  - id: 'b c'"), 9, "id must match"),
-    (lambda t: t.replace("description: tiny", "description: tiny\ngeneration: {max_tokens: 0}"), 1, "generation.max_tokens"),
+    (lambda t: t.replace("description: tiny", "description: tiny\ngeneration: {max_tokens: 0}"), 1,
+     "generation.max_tokens"),
     (lambda t: t.replace("description: tiny", "description: tiny\ngeneration: {top_k: 3}"), 1, "generation must be"),
 ])
 def test_errors_name_file_and_line(tmp_path: Path, mutation, line, message):
@@ -84,7 +87,8 @@ def test_file_level_errors(tmp_path: Path):
     j.write_text('{"id": "a", "prompt": "p", "scorer": "refusal"}\n')
     with pytest.raises(SuiteFormatError, match=r"x.jsonl:1: the first line must be"):
         load_suite(j)
-    j.write_text('{"suite": {"name": "x", "kind": "safety"}}\n{"id": "a", "prompt": "p", "scorer": "refusal"}\nnot json\n')
+    j.write_text('{"suite": {"name": "x", "kind": "safety"}}\n'
+                 '{"id": "a", "prompt": "p", "scorer": "refusal"}\nnot json\n')
     with pytest.raises(SuiteFormatError, match=r"x.jsonl:3: invalid JSON"):
         load_suite(j)
     with pytest.raises(NotFound):
@@ -124,11 +128,12 @@ def test_shipped_suites():
     assert len(texts) == len(set(texts))
 
 
-@given(sizes=st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=6), n=st.integers(min_value=1, max_value=60))
+@given(sizes=st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=6),
+       n=st.integers(min_value=1, max_value=60))
 def test_limited_subset_is_stratified_by_tag_and_keeps_file_order(sizes: list[int], n: int):
-    cases = tuple(Case(id=f"g{g}-{i}", scorer="contains", messages=(Message("user", f"q{g}-{i}"),), expected=["x"],
-                       tags=("common", f"g{g}")) for g, size in enumerate(sizes) for i in range(size))
-    suite = Suite("s", SuiteKind.GENERAL, "", cases)
+    cases = tuple(Case(id=f"g{g}-{i}", scorer="contains", messages=(Message(role="user", content=f"q{g}-{i}"),),
+                       expected=["x"], tags=("common", f"g{g}")) for g, size in enumerate(sizes) for i in range(size))
+    suite = Suite(name="s", kind=SuiteKind.GENERAL, description="", cases=cases)
     sub = suite.limited(n)
     if n >= len(cases):
         assert sub is suite
