@@ -35,6 +35,11 @@ from eval_service.validation import StrictModel, describe
 from lorafleet.errors import InvalidArgument, NotFound
 
 POLICIES_DIR = Path(__file__).parent / "policies"
+ONLINE_PREFIX = "online-"  # online policies (eval_service/online/policy.py) live in the same folder
+
+
+def offline_policy_names() -> list[str]:
+    return sorted(p.stem for p in POLICIES_DIR.glob("*.yaml") if not p.stem.startswith(ONLINE_PREFIX))
 
 
 class BootstrapSettings(StrictModel):
@@ -95,9 +100,12 @@ def load_policy(ref: str = "") -> Policy:
     if not ref:
         ref = "default"
     shipped = POLICIES_DIR / f"{ref}.yaml"
+    if ref.startswith(ONLINE_PREFIX):
+        raise InvalidArgument(f"{ref!r} is an online policy (rollouts); offline evaluations take "
+                              f"{', '.join(offline_policy_names())}", field="policy")
     path = shipped if "/" not in ref and shipped.is_file() else Path(ref).expanduser()
     if not path.is_file():
-        known = sorted(p.stem for p in POLICIES_DIR.glob("*.yaml"))
+        known = offline_policy_names()
         raise NotFound(f"policy {ref!r} is neither a shipped policy ({', '.join(known)}) nor a file", field="policy")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
