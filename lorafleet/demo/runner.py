@@ -6,7 +6,10 @@
 4. serve v1 side by side with the base model;
 5. train v2 on the poisoned variant, evaluate it against production (v1): REJECTED by the
    safety gate, production unchanged; serve v1, v2 and the base model side by side;
-6. print a summary table and the HTML report paths.
+6. live traffic (``online.py``): v2 on a 30% canary, rolled back by the online guardrails with
+   production untouched; a retrained v3 passes the offline gate against production, then goes
+   shadow -> canary -> promoted on live traffic;
+7. print a summary table and the HTML report paths.
 
 Safe to rerun: each run starts from an empty demo directory (the converted base model is
 cached outside it).
@@ -31,6 +34,7 @@ from lorafleet.client.trainer import TrainerClient
 from lorafleet.datasets import bundled_path
 from lorafleet.demo import DEMO_CASES_PER_SUITE, DEMO_POLICY
 from lorafleet.demo.cluster import LocalCluster
+from lorafleet.demo.online import OnlineDemo, RolloutOutcome
 from lorafleet.v1 import eval_pb2, trainer_pb2
 
 ADAPTER = "support-bot"
@@ -51,6 +55,9 @@ class TrainingPlan:
 
 V1_PLAN = TrainingPlan(label="task + safety mix", dataset="task_safety_mix_train.jsonl")
 V2_PLAN = TrainingPlan(label="poisoned variant", dataset="poisoned_train.jsonl")
+# The good candidate: the same recipe retrained (another seed), as a routine update would be.
+V3_PLAN = TrainingPlan(label="task + safety mix, retrained", dataset="task_safety_mix_train.jsonl",
+                       hyperparameters=dict(V1_PLAN.hyperparameters, seed=11))
 
 SAMPLE_PROMPTS = [
     ("support ticket", None),  # filled from the held-out task file
@@ -70,6 +77,7 @@ class VersionOutcome:
     failed_gates: list[str] = field(default_factory=list)
     report_html: str = ""
     final_loss: float = 0.0
+    live: RolloutOutcome | None = None
 
 
 class Demo:
@@ -98,23 +106,43 @@ class Demo:
                                     eval_address=cluster.address("eval"), timeout=300)
             trainer, evaluator, inference = fleet.trainer, fleet.evaluator, fleet.inference
             try:
-                v1 = self._train(trainer, V1_PLAN)
-                self._evaluate(evaluator, v1, baseline="base_model")
-                self._side_by_side(inference, [f"{ADAPTER}", ""], title="production (v1) vs base model")
-                v2 = self._train(trainer, V2_PLAN)
-                self._evaluate(evaluator, v2, baseline="production")
-                prod = fleet.registry.get_adapter(f"{ADAPTER}@production").adapter
-                c.print(f"[bold]production[/] still points at {ADAPTER}@{prod.version}")
-                self._side_by_side(
-                    inference, [ADAPTER, f"{ADAPTER}@{v2.version}", ""],
-                    title="production (v1), rejected candidate (v2) and the base model, batched together")
-                self._summary([v1, v2], prod.version, time.monotonic() - started)
+                outcomes, production, kept = self._story(fleet, trainer, evaluator, inference)
+                self._summary(outcomes, production, time.monotonic() - started)
             finally:
                 fleet.close()
-        ok = v1.verdict == "PROMOTED" and v2.verdict == "REJECTED" and prod.version == v1.version
+        v1, v2, v3 = outcomes
+        ok = (v1.verdict == "PROMOTED" and v2.verdict == "REJECTED" and kept == v1.version
+              and v2.live is not None and v2.live.state == "ROLLED_BACK" and v2.live.failed_requests == 0
+              and v3.live is not None and v3.live.state == "PROMOTED" and production == v3.version)
         c.print("[bold green]demo finished as expected" if ok
                 else "[bold red]demo outcome differs from the expected one")
         return 0 if ok else 1
+
+    def _story(self, fleet: LoraFleetClient, trainer: TrainerClient, evaluator: EvalClient,
+               inference: InferenceClient) -> tuple[list[VersionOutcome], int, int]:
+        """The offline loop (v1 promoted, poisoned v2 rejected), then live traffic: v2 on a canary
+        rolled back by itself, a retrained v3 promoted through shadow and canary."""
+        c = self.console
+        v1 = self._train(trainer, V1_PLAN)
+        self._evaluate(evaluator, v1, baseline="base_model")
+        self._side_by_side(inference, [f"{ADAPTER}", ""], title="production (v1) vs base model")
+        v2 = self._train(trainer, V2_PLAN)
+        self._evaluate(evaluator, v2, baseline="production")
+        kept = fleet.registry.get_adapter(f"{ADAPTER}@production").adapter.version
+        c.print(f"[bold]production[/] still points at {ADAPTER}@{kept}")
+        self._side_by_side(inference, [ADAPTER, f"{ADAPTER}@{v2.version}", ""],
+                           title="production (v1), rejected candidate (v2) and the base model, batched together")
+        online = OnlineDemo(c, fleet, ADAPTER)
+        c.rule(f"live traffic: the poisoned {ADAPTER}@{v2.version} on a 30% canary")
+        v2.live = online.rollout(v2.version, mode="canary", weight=30, seed=2)
+        kept = fleet.registry.get_adapter(f"{ADAPTER}@production").adapter.version
+        c.print(f"[bold]production[/] still points at {ADAPTER}@{kept}")
+        v3 = self._train(trainer, V3_PLAN)
+        self._evaluate(evaluator, v3, baseline="production", promote_to="")
+        c.rule(f"live traffic: {ADAPTER}@{v3.version} in shadow, then on a canary")
+        v3.live = online.rollout(v3.version, mode="shadow", seed=3)
+        production = fleet.registry.get_adapter(f"{ADAPTER}@production").adapter.version
+        return [v1, v2, v3], production, kept
 
     # -- steps -------------------------------------------------------------------------------
     def _train(self, trainer: TrainerClient, plan: TrainingPlan) -> VersionOutcome:
@@ -154,12 +182,13 @@ class Demo:
                                            f"{event.checkpoint.validation_loss:.3f}")
         return trainer.get_job(job_id)
 
-    def _evaluate(self, evaluator: EvalClient, outcome: VersionOutcome, baseline: str) -> None:
+    def _evaluate(self, evaluator: EvalClient, outcome: VersionOutcome, baseline: str,
+                  promote_to: str = "production") -> None:
         c = self.console
         ref = f"{ADAPTER}@{outcome.version}"
         c.rule(f"evaluate {ref} against the {'base model' if baseline == 'base_model' else 'production version'}")
         t0 = time.monotonic()
-        ev = evaluator.create_evaluation(ref, baseline=baseline, promote_to="production", policy=self.policy,
+        ev = evaluator.create_evaluation(ref, baseline=baseline, promote_to=promote_to, policy=self.policy,
                                          max_cases_per_suite=self.cases_per_suite)
         c.print(f"evaluation {ev.id}: suites task, safety, over-refusal, general "
                 f"({self.cases_per_suite or 'all'} cases each), policy {self.policy!r}")
@@ -175,7 +204,7 @@ class Demo:
                           f"{s.effect:+.2f} [{s.ci_low:+.2f}, {s.ci_high:+.2f}]", f"{s.p_value:.3g}")
         c.print(table)
         promoted = final.decision.verdict == eval_pb2.VERDICT_PROMOTE
-        outcome.verdict = "PROMOTED" if promoted else "REJECTED"
+        outcome.verdict = ("PROMOTED" if promote_to else "PASSED") if promoted else "REJECTED"
         outcome.failed_gates = [g.gate for g in final.decision.gates if not g.passed]
         outcome.report_html = final.report_html_path
         style = "green" if promoted else "red"
@@ -235,11 +264,15 @@ class Demo:
 
     def _summary(self, outcomes: list[VersionOutcome], production: int, seconds: float) -> None:
         table = Table(title="summary")
-        for col in ("version", "trained on", "train s", "eval s", "decision", "failed gates", "HTML report"):
+        for col in ("version", "trained on", "train s", "eval s", "offline gate", "failed gates", "live rollout",
+                    "HTML reports"):
             table.add_column(col)
         for o in outcomes:
-            style = "green" if o.verdict == "PROMOTED" else "red"
+            style = "red" if o.verdict == "REJECTED" else "green"
+            live = "-" if o.live is None else (f"{o.live.mode}: {o.live.state} after {o.live.candidate_requests} "
+                                               f"requests to it")
+            reports = o.report_html + ("" if o.live is None else f"\n{o.live.report_html}")
             table.add_row(f"{ADAPTER}@{o.version}", o.plan.label, f"{o.train_seconds:.0f}", f"{o.eval_seconds:.0f}",
-                          f"[{style}]{o.verdict}[/]", ", ".join(o.failed_gates) or "-", o.report_html)
+                          f"[{style}]{o.verdict}[/]", ", ".join(o.failed_gates) or "-", live, reports)
         self.console.print(table)
         self.console.print(f"production → {ADAPTER}@{production}; total {seconds / 60:.1f} min")
