@@ -57,27 +57,14 @@ from trainer_service.data.datasets import DatasetStore
 from trainer_service.data.formats import DatasetFormat
 from trainer_service.data.tokenize import TokenizedExample
 from trainer_service.data.validation import ValidationReport, validate_dataset
-from trainer_service.events import (
-    CHECKPOINT_SAVED,
-    EVALUATION,
-    LOG,
-    PROGRESS,
-    STATE_CHANGED,
-    EventLog,
-    JobEvent,
-    event_from_dict,
-    event_to_dict,
-)
+from trainer_service.enums import TERMINAL_STATES, EventType, JobState
+from trainer_service.events import EventLog, JobEvent, event_from_dict, event_to_dict
 from trainer_service.training.checkpoints import ArtifactCheckpointSink
 from trainer_service.training.config import TrainingConfig
 
 log = logging.getLogger(__name__)
 
 JOB_KIND = "training_jobs"
-VALIDATING, QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
-    "VALIDATING", "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
-STATES = (VALIDATING, QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
-TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
 MAX_ISSUES_IN_ERROR = 20
 MILESTONES_KEPT = 500  # persisted events per job (state changes, evaluations, checkpoints, logs)
 
@@ -97,7 +84,7 @@ class Job:
 
     id: str
     adapter_name: str
-    state: str
+    state: JobState
     config: TrainingConfig
     progress: dict[str, Any] = field(default_factory=dict)
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
@@ -117,7 +104,7 @@ class Job:
         def ts(key: str) -> datetime | None:
             return datetime.fromisoformat(p[key]) if p.get(key) else None
 
-        return cls(record.id, record.subject, record.state, TrainingConfig.from_dict(p["config"]),
+        return cls(record.id, record.subject, JobState(record.state), TrainingConfig.from_dict(p["config"]),
                    p.get("progress", {}), p.get("checkpoints", []), p.get("adapter_version", 0), p.get("error", ""),
                    p.get("metrics", {}), p.get("dataset_sha256", ""), p.get("validation_dataset_sha256", ""),
                    record.created_at, ts("started_at"), ts("finished_at"))
@@ -175,23 +162,23 @@ class JobRunner:
 
     def recover(self) -> None:
         """Apply the restart semantics of the module docstring to jobs left by a previous process."""
-        for state in (RUNNING, VALIDATING):
+        for state in (JobState.RUNNING, JobState.VALIDATING):
             for record in self._all(state):
                 ckpts = record.payload.get("checkpoints", [])
                 last = f"; last checkpoint: step {ckpts[-1]['step']} at {ckpts[-1]['path']}" if ckpts else ""
-                reason = (f"trainer restarted while the job was {state.lower()}; jobs are not resumed, "
+                reason = (f"trainer restarted while the job was {state.value.lower()}; jobs are not resumed, "
                           f"create it again{last}")
-                self._set_state(record.id, FAILED, expected=state, error=reason, finished_at=_now().isoformat())
+                self._set_state(record.id, JobState.FAILED, expected=state, error=reason, finished_at=_now().isoformat())
                 log.warning("job failed by restart", extra={"job_id": record.id, "previous_state": state})
-        for record in sorted(self._all(QUEUED), key=lambda r: r.created_at):
-            self._append(record.id, STATE_CHANGED, QUEUED, message="re-queued after trainer restart")
+        for record in sorted(self._all(JobState.QUEUED), key=lambda r: r.created_at):
+            self._append(record.id, EventType.STATE_CHANGED, JobState.QUEUED, message="re-queued after trainer restart")
             self._queue.put(record.id)
         self._refresh_state_gauge()
 
-    def _all(self, state: str) -> list[Any]:
+    def _all(self, state: JobState) -> list[Any]:
         out, offset = [], 0
         while True:
-            page = self.store.list(state=state, limit=500, offset=offset)
+            page = self.store.list(state=state.value, limit=500, offset=offset)
             out += page
             if len(page) < 500:
                 return out
@@ -226,19 +213,19 @@ class JobRunner:
                 id_field="validation_dataset_id", path_field="validation_dataset_path")
         job_id = "job-" + uuid.uuid4().hex[:16]
         now = _now().isoformat()
-        self.store.put(job_id, state=VALIDATING, subject=config.adapter_name, payload={
+        self.store.put(job_id, state=JobState.VALIDATING.value, subject=config.adapter_name, payload={
             "config": asdict(config), "dataset_sha256": train_sha, "validation_dataset_sha256": val_sha,
             "progress": {}, "checkpoints": [], "adapter_version": 0, "error": "", "metrics": {}, "created": now})
-        self._append(job_id, STATE_CHANGED, VALIDATING)
+        self._append(job_id, EventType.STATE_CHANGED, JobState.VALIDATING)
         try:
             prepared = self._prepare(config, train, validation)
         except InvalidArgument as exc:
-            self._set_state(job_id, FAILED, error=str(exc), finished_at=_now().isoformat())
+            self._set_state(job_id, JobState.FAILED, error=str(exc), finished_at=_now().isoformat())
             raise
         with self._lock:
             self._prepared[job_id] = prepared
             self._cancels[job_id] = threading.Event()
-        self._set_state(job_id, QUEUED, expected=VALIDATING)
+        self._set_state(job_id, JobState.QUEUED, expected=JobState.VALIDATING)
         self._queue.put(job_id)
         log.info("job queued", extra={"job_id": job_id, "adapter": config.adapter_name,
                                       "examples": len(prepared.train), "validation_examples": len(prepared.validation)})
@@ -250,20 +237,22 @@ class JobRunner:
             raise NotFound(f"training job {job_id!r} not found", field="job_id")
         return Job.from_record(record)
 
-    def list(self, *, state: str | None = None, adapter_name: str | None = None, limit: int = 100,
+    def list(self, *, state: JobState | None = None, adapter_name: str | None = None, limit: int = 100,
              offset: int = 0) -> list[Job]:
-        return [Job.from_record(r) for r in self.store.list(state=state, subject=adapter_name, limit=limit, offset=offset)]
+        records = self.store.list(state=state.value if state else None, subject=adapter_name, limit=limit,
+                                  offset=offset)
+        return [Job.from_record(r) for r in records]
 
     def cancel(self, job_id: str) -> Job:
         job = self.get(job_id)
-        if job.state in TERMINAL:
+        if job.state in TERMINAL_STATES:
             raise FailedPrecondition(f"job {job_id} is already {job.state}", field="job_id")
         with self._lock:
             ev = self._cancels.setdefault(job_id, threading.Event())
         ev.set()
-        if job.state in (QUEUED, VALIDATING):
+        if job.state in (JobState.QUEUED, JobState.VALIDATING):
             try:
-                self._finish(job_id, CANCELLED, expected=job.state)
+                self._finish(job_id, JobState.CANCELLED, expected=job.state)
             except Exception:
                 log.info("cancel raced with start", extra={"job_id": job_id})
         return self.get(job_id)
@@ -272,8 +261,8 @@ class JobRunner:
         job = self.get(job_id)
         ev_log = self._event_log(job_id)
         if ev_log.last_sequence == 0:  # no history persisted (an older trainer's job): its state is all we know
-            ev_log.append(STATE_CHANGED, job.state, message=job.error)
-        if job.state in TERMINAL:
+            ev_log.append(EventType.STATE_CHANGED, job.state, message=job.error)
+        if job.state in TERMINAL_STATES:
             ev_log.close()
         return ev_log
 
@@ -282,7 +271,7 @@ class JobRunner:
         deadline = time.monotonic() + timeout
         while True:
             job = self.get(job_id)
-            if job.state in TERMINAL or time.monotonic() > deadline:
+            if job.state in TERMINAL_STATES or time.monotonic() > deadline:
                 return job
             time.sleep(0.1)
 
@@ -306,15 +295,15 @@ class JobRunner:
                 log.warning("skipping a malformed persisted job event", extra={"job_id": job_id, "error": str(exc)})
         return out
 
-    def _append(self, job_id: str, type: str, state: str, **fields: Any) -> None:
+    def _append(self, job_id: str, type: EventType, state: JobState, **fields: Any) -> None:
         """Add an event to the job's log; milestones (not per-step progress) are persisted too."""
         ev_log = self._event_log(job_id)
         ev_log.append(type, state, **fields)
-        if type == PROGRESS:
+        if type is EventType.PROGRESS:
             return
         with self._persist_lock:  # serialised, so an older list never overwrites a newer one
             # the log was seeded from the stored milestones and never drops one: derive, don't re-read
-            kept = [event_to_dict(e) for e in ev_log.after(0) if e.type != PROGRESS][-MILESTONES_KEPT:]
+            kept = [event_to_dict(e) for e in ev_log.after(0) if e.type is not EventType.PROGRESS][-MILESTONES_KEPT:]
             try:
                 self.store.update(job_id, payload={"events": kept})
             except Exception:
@@ -344,14 +333,15 @@ class JobRunner:
             raise InvalidArgument("the dataset holds no usable examples", field="training_dataset_id")
         return _Prepared(train_ex, val_ex)
 
-    def _set_state(self, job_id: str, state: str, *, expected: str | None = None, **payload: Any) -> None:
-        self.store.update(job_id, state=state, expected_state=expected, payload=payload or None)
-        self._append(job_id, STATE_CHANGED, state, message=payload.get("error", ""))
-        if state in TERMINAL:
+    def _set_state(self, job_id: str, state: JobState, *, expected: JobState | None = None, **payload: Any) -> None:
+        self.store.update(job_id, state=state.value, expected_state=expected.value if expected else None,
+                          payload=payload or None)
+        self._append(job_id, EventType.STATE_CHANGED, state, message=payload.get("error", ""))
+        if state in TERMINAL_STATES:
             self._event_log(job_id).close()
         self._refresh_state_gauge()
 
-    def _finish(self, job_id: str, state: str, *, expected: str | None = None, **payload: Any) -> None:
+    def _finish(self, job_id: str, state: JobState, *, expected: JobState | None = None, **payload: Any) -> None:
         self._set_state(job_id, state, expected=expected, finished_at=_now().isoformat(), **payload)
         with self._lock:
             self._prepared.pop(job_id, None)
@@ -359,8 +349,8 @@ class JobRunner:
 
     def _refresh_state_gauge(self) -> None:
         try:
-            for state in STATES:
-                metrics.JOBS_BY_STATE.labels(state=state.lower()).set(len(self._all(state)))
+            for state in JobState:
+                metrics.JOBS_BY_STATE.labels(state=state.value.lower()).set(len(self._all(state)))
         except Exception:
             log.exception("job state gauge refresh failed")
 
@@ -379,32 +369,32 @@ class JobRunner:
 
     def _run(self, job_id: str) -> None:
         job = self.get(job_id)
-        if job.state != QUEUED:
+        if job.state is not JobState.QUEUED:
             return  # cancelled while queued
         with self._lock:
             cancel = self._cancels.setdefault(job_id, threading.Event())
             prepared = self._prepared.pop(job_id, None)
         if cancel.is_set():
-            self._finish(job_id, CANCELLED)
+            self._finish(job_id, JobState.CANCELLED)
             return
         sink = ArtifactCheckpointSink(self.registry.artifacts, f"training_jobs/{job_id}")
         try:
             if prepared is None:  # re-queued after a restart: read and check the data again
                 prepared = self._reprepare(job)
-            self._set_state(job_id, RUNNING, expected=QUEUED, started_at=_now().isoformat())
+            self._set_state(job_id, JobState.RUNNING, expected=JobState.QUEUED, started_at=_now().isoformat())
             result = self._train(job, prepared, sink, cancel)
         except Exception as exc:
             if cancel.is_set():
                 sink.delete_all()
-                state = FAILED if self._stopping.is_set() else CANCELLED
-                reason = "trainer shut down while the job was running" if state == FAILED else ""
+                state = JobState.FAILED if self._stopping.is_set() else JobState.CANCELLED
+                reason = "trainer shut down while the job was running" if state is JobState.FAILED else ""
                 self._finish(job_id, state, error=reason)
                 log.info("job stopped", extra={"job_id": job_id, "state": state})
             else:
                 log.error("job failed", extra={"job_id": job_id, "error": str(exc), "trace": traceback.format_exc()})
-                self._finish(job_id, FAILED, error=f"{type(exc).__name__}: {exc}")
+                self._finish(job_id, JobState.FAILED, error=f"{type(exc).__name__}: {exc}")
             return
-        self._finish(job_id, SUCCEEDED, **result)
+        self._finish(job_id, JobState.SUCCEEDED, **result)
 
     def _reprepare(self, job: Job) -> _Prepared:
         c = job.config
@@ -423,7 +413,7 @@ class JobRunner:
         device = pick_device(self.device)
         model = build_peft_model(self._base_model_dir(), job.config, device)
         dtype = str(resolve_compute_dtype(job.config, device)).removeprefix("torch.")
-        self._append(job.id, LOG, RUNNING, message=f"model ready: {job.config.adapter_method} r={job.config.r} on {device}, "
+        self._append(job.id, EventType.LOG, JobState.RUNNING, message=f"model ready: {job.config.adapter_method} r={job.config.r} on {device}, "
                                                    f"base matmuls in {dtype} (compute_dtype={job.config.compute_dtype})")
         checkpoints: list[dict] = []
 
@@ -435,20 +425,20 @@ class JobRunner:
                 metrics.STEP_SECONDS.observe(payload.get("step_seconds", 0.0))
                 if "train_loss" in payload:
                     metrics.CURRENT_LOSS.set(payload["train_loss"])
-                self._append(job.id, PROGRESS, RUNNING, progress=payload)
+                self._append(job.id, EventType.PROGRESS, JobState.RUNNING, progress=payload)
                 now = time.monotonic()
                 if now - self._last_persist.get(job.id, 0) > 1.0 or payload["step"] == payload["total_steps"]:
                     self._last_persist[job.id] = now
                     self.store.update(job.id, payload={"progress": payload})
             elif kind == "evaluation":
-                self._append(job.id, EVALUATION, RUNNING, evaluation=payload)
+                self._append(job.id, EventType.EVALUATION, JobState.RUNNING, evaluation=payload)
             elif kind == "checkpoint":
                 # the loop keeps only the best checkpoint on disk, so the job lists just that one
                 checkpoints[:] = [{**payload, "created": _now().isoformat()}]
-                self._append(job.id, CHECKPOINT_SAVED, RUNNING, checkpoint=payload)
+                self._append(job.id, EventType.CHECKPOINT_SAVED, JobState.RUNNING, checkpoint=payload)
                 self.store.update(job.id, payload={"checkpoints": checkpoints})
             else:
-                self._append(job.id, LOG, RUNNING, message=str(payload.get("message", "")))
+                self._append(job.id, EventType.LOG, JobState.RUNNING, message=str(payload.get("message", "")))
 
         tok = self.tokenizer()
         loop = TrainingLoop(job.config, model, tok, device=device, sink=sink, emit=emit, cancel=cancel)
@@ -467,6 +457,6 @@ class JobRunner:
                      "validation_dataset_sha256": job.validation_dataset_sha256, "config_json": config_json,
                      "base_model": self.base_model_name or str(self._base_spec().name)},
             metrics=metrics_out, description=job.config.description)
-        self._append(job.id, LOG, RUNNING, message=f"registered {version.ref} (CANDIDATE)")
+        self._append(job.id, EventType.LOG, JobState.RUNNING, message=f"registered {version.ref} (CANDIDATE)")
         log.info("job succeeded", extra={"job_id": job.id, "adapter": version.ref, **metrics_out})
         return {"adapter_version": version.version, "metrics": metrics_out}

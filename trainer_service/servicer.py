@@ -26,7 +26,8 @@ from lorafleet.v1 import trainer_pb2, trainer_pb2_grpc
 from trainer_service import convert
 from trainer_service.data.datasets import DatasetStore
 from trainer_service.data.validation import parse_jsonl
-from trainer_service.jobs import TERMINAL, JobRunner
+from trainer_service.enums import TERMINAL_STATES
+from trainer_service.jobs import JobRunner
 from trainer_service.training.config import TrainingConfig
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         meta = first.metadata
         if len(meta.filename) > MAX_FILENAME or "/" in meta.filename or "\x00" in meta.filename:
             raise InvalidArgument("must be a plain file name of at most 255 characters", field="metadata.filename")
-        fmt = convert.enum_value(convert.FORMAT_FROM_PROTO, meta.format, "metadata.format")
+        fmt = convert.format_from_proto(meta.format, "metadata.format")
 
         async def chunks() -> AsyncIterator[bytes]:
             async for msg in request_iterator:
@@ -71,7 +72,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     @grpc_errors
     async def ValidateDataset(self, request: trainer_pb2.ValidateDatasetRequest,
                               context: grpc.aio.ServicerContext) -> trainer_pb2.ValidateDatasetResponse:
-        fmt = convert.enum_value(convert.FORMAT_FROM_PROTO, request.format, "format")
+        fmt = convert.format_from_proto(request.format, "format")
 
         def run() -> Any:
             train, _ = self.datasets.read(dataset_id=request.dataset_id, path=request.path,
@@ -102,9 +103,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     @grpc_errors
     async def ListTrainingJobs(self, request: trainer_pb2.ListTrainingJobsRequest,
                                context: grpc.aio.ServicerContext) -> trainer_pb2.ListTrainingJobsResponse:
-        state = convert.enum_value(convert.STATE_FROM_PROTO | {0: None}, request.state, "state")
+        state = convert.state_from_proto(request.state, "state")
         size = paging.page_size(request.page_size)
-        digest = paging.filter_digest(state, request.adapter_name)
+        digest = paging.filter_digest(state.value if state else None, request.adapter_name)
         offset = paging.decode_page_token(request.page_token, digest)
         jobs = await asyncio.to_thread(self.runner.list, state=state, adapter_name=request.adapter_name or None,
                                        limit=size + 1, offset=offset)
@@ -133,7 +134,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
             await ev_log.wait(cursor, WATCH_POLL_S)
             if not ev_log.closed and not ev_log.after(cursor):
                 job = await asyncio.to_thread(self.runner.get, request.job_id)
-                if job.state in TERMINAL:  # e.g. finished by another path; close to end the stream
+                if job.state in TERMINAL_STATES:  # e.g. finished by another path; close to end the stream
                     ev_log.close()
 
 

@@ -11,15 +11,16 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from lorafleet import names
 from lorafleet.adapters.lora import lora_scale
 from lorafleet.errors import InvalidArgument
 from lorafleet.refs import validate_name
 
-METHODS = ("lora", "qlora")
-SCHEDULERS = ("linear", "cosine", "constant")
+METHODS = names.ADAPTER_METHODS.choices
+SCHEDULERS = names.LR_SCHEDULERS.choices
 ALL_LINEAR = "all-linear"
-FORMATS = ("", "chat", "prompt_completion", "text")
-COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
+FORMATS = ("", *names.DATASET_FORMATS.choices)  # "": detect the format from the first record
+COMPUTE_DTYPES = names.COMPUTE_DTYPES.choices  # "auto" first: the proto's unspecified value
 
 
 @dataclass(frozen=True)
