@@ -71,7 +71,7 @@ def state_to_proto(state: JobState) -> int:
 
 
 def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConfig:
-    """Request → TrainingConfig; unset (zero) fields take the dataclass defaults."""
+    """Request → TrainingConfig; unset (zero) fields take the model's defaults."""
     d = TrainingConfig(adapter_name=req.adapter_name)
     if req.method not in (0, SFT):
         raise InvalidArgument("only supervised fine-tuning (SFT) is supported", field="method")

@@ -46,7 +46,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -214,7 +214,7 @@ class JobRunner:
         job_id = "job-" + uuid.uuid4().hex[:16]
         now = _now().isoformat()
         self.store.put(job_id, state=JobState.VALIDATING.value, subject=config.adapter_name, payload={
-            "config": asdict(config), "dataset_sha256": train_sha, "validation_dataset_sha256": val_sha,
+            "config": config.model_dump(mode="json"), "dataset_sha256": train_sha, "validation_dataset_sha256": val_sha,
             "progress": {}, "checkpoints": [], "adapter_version": 0, "error": "", "metrics": {}, "created": now})
         self._append(job_id, EventType.STATE_CHANGED, JobState.VALIDATING)
         try:

@@ -28,7 +28,7 @@ from trainer_service.data.datasets import DatasetStore
 from trainer_service.data.validation import parse_jsonl
 from trainer_service.enums import TERMINAL_STATES
 from trainer_service.jobs import JobRunner
-from trainer_service.training.config import TrainingConfig
+from trainer_service.training.config import DEFAULT_MAX_SEQ_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ MAX_FILENAME = 255
 
 
 class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
-    def __init__(self, runner: JobRunner, datasets: DatasetStore, *, default_max_seq_length: int = TrainingConfig.max_seq_length) -> None:
+    def __init__(self, runner: JobRunner, datasets: DatasetStore, *,
+                 default_max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> None:
         self.runner = runner
         self.datasets = datasets
         self.default_max_seq_length = default_max_seq_length

@@ -159,7 +159,7 @@ def test_restart_fails_running_jobs_with_reason_and_requeues_queued(make_runner,
     ds = _upload(first, jsonl(toy_records))
     cfg = _cfg(ds, max_steps=1)
     store = registry.records(JOB_KIND)
-    base = {"config": __import__("dataclasses").asdict(cfg), "dataset_sha256": "x", "validation_dataset_sha256": "",
+    base = {"config": cfg.model_dump(), "dataset_sha256": "x", "validation_dataset_sha256": "",
             "progress": {"step": 3}, "checkpoints": [{"step": 3, "path": "/a/step-000003", "best": True}],
             "adapter_version": 0, "error": "", "metrics": {}}
     store.put("job-crashed", state="RUNNING", subject="toy-bot", payload=base)
@@ -215,7 +215,7 @@ def test_restarted_trainer_replays_a_jobs_milestones_with_their_sequence_numbers
 def test_a_job_failed_by_restart_continues_its_persisted_history(make_runner, registry, toy_records) -> None:
     first = make_runner(start=False)
     ds = _upload(first, jsonl(toy_records))
-    base = {"config": __import__("dataclasses").asdict(_cfg(ds)), "dataset_sha256": "x",
+    base = {"config": _cfg(ds).model_dump(), "dataset_sha256": "x",
             "validation_dataset_sha256": "", "progress": {"step": 5}, "checkpoints": [], "adapter_version": 0,
             "error": "", "metrics": {},
             "events": [{"sequence": 1, "type": "state_changed", "state": "VALIDATING", "time": "2026-11-21T10:00:00+00:00"},
