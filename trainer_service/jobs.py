@@ -53,7 +53,7 @@ from typing import Any
 
 from lorafleet.errors import FailedPrecondition, InvalidArgument, NotFound
 from trainer_service import metrics
-from trainer_service.data.datasets import DatasetStore
+from trainer_service.data.datasets import CONFIG_FIELDS, DatasetStore
 from trainer_service.data.formats import DatasetFormat
 from trainer_service.data.tokenize import TokenizedExample
 from trainer_service.data.validation import ValidationReport, validate_dataset
@@ -204,21 +204,16 @@ class JobRunner:
     def create(self, config: TrainingConfig) -> Job:
         """Validate config and data, persist the job, queue it. Blocking: call from a thread."""
         config.validate(self.linear_module_names())
-        train, train_sha = self.datasets.read(dataset_id=config.training_dataset_id, path=config.training_dataset_path,
-                                              id_field="training_dataset_id", path_field="training_dataset_path")
-        validation, val_sha = None, ""
-        if config.validation_dataset_id or config.validation_dataset_path:
-            validation, val_sha = self.datasets.read(
-                dataset_id=config.validation_dataset_id, path=config.validation_dataset_path,
-                id_field="validation_dataset_id", path_field="validation_dataset_path")
+        data = self.datasets.read_pair(config, CONFIG_FIELDS)
         job_id = "job-" + uuid.uuid4().hex[:16]
         now = _now().isoformat()
         self.store.put(job_id, state=JobState.VALIDATING.value, subject=config.adapter_name, payload={
-            "config": config.model_dump(mode="json"), "dataset_sha256": train_sha, "validation_dataset_sha256": val_sha,
+            "config": config.model_dump(mode="json"), "dataset_sha256": data.train_sha256,
+            "validation_dataset_sha256": data.validation_sha256,
             "progress": {}, "checkpoints": [], "adapter_version": 0, "error": "", "metrics": {}, "created": now})
         self._append(job_id, EventType.STATE_CHANGED, JobState.VALIDATING)
         try:
-            prepared = self._prepare(config, train, validation)
+            prepared = self._prepare(config, data.train, data.validation)
         except InvalidArgument as exc:
             self._set_state(job_id, JobState.FAILED, error=str(exc), finished_at=_now().isoformat())
             raise
@@ -397,14 +392,8 @@ class JobRunner:
         self._finish(job_id, JobState.SUCCEEDED, **result)
 
     def _reprepare(self, job: Job) -> _Prepared:
-        c = job.config
-        train, _ = self.datasets.read(dataset_id=c.training_dataset_id, path=c.training_dataset_path,
-                                      id_field="training_dataset_id", path_field="training_dataset_path")
-        validation = None
-        if c.validation_dataset_id or c.validation_dataset_path:
-            validation, _ = self.datasets.read(dataset_id=c.validation_dataset_id, path=c.validation_dataset_path,
-                                               id_field="validation_dataset_id", path_field="validation_dataset_path")
-        return self._prepare(c, train, validation)
+        data = self.datasets.read_pair(job.config, CONFIG_FIELDS)
+        return self._prepare(job.config, data.train, data.validation)
 
     def _train(self, job: Job, prepared: _Prepared, sink: ArtifactCheckpointSink, cancel: threading.Event) -> dict:
         from trainer_service.training.loop import TrainingLoop

@@ -24,7 +24,7 @@ from lorafleet.registry import paging
 from lorafleet.server.errors import grpc_errors
 from lorafleet.v1 import trainer_pb2, trainer_pb2_grpc
 from trainer_service import convert
-from trainer_service.data.datasets import DatasetStore
+from trainer_service.data.datasets import VALIDATE_REQUEST_FIELDS, DatasetStore
 from trainer_service.data.validation import parse_jsonl
 from trainer_service.enums import TERMINAL_STATES
 from trainer_service.jobs import JobRunner
@@ -76,13 +76,8 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         fmt = convert.format_from_proto(request.format, "format")
 
         def run() -> Any:
-            train, _ = self.datasets.read(dataset_id=request.dataset_id, path=request.path,
-                                          id_field="dataset_id", path_field="path")
-            validation = None
-            if request.validation_dataset_id or request.validation_path:
-                validation, _ = self.datasets.read(dataset_id=request.validation_dataset_id, path=request.validation_path,
-                                                   id_field="validation_dataset_id", path_field="validation_path")
-            return self.runner.validate_data(train=train, validation=validation,
+            pair = self.datasets.read_pair(request, VALIDATE_REQUEST_FIELDS)
+            return self.runner.validate_data(train=pair.train, validation=pair.validation,
                                              max_seq_length=request.max_seq_length or self.default_max_seq_length,
                                              fmt=fmt.value if fmt else "")
 
