@@ -6,6 +6,7 @@ so no value of a proto enum is spelled here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -33,7 +34,7 @@ from trainer_service.training.config import TrainingConfig
 SFT = TRAINING_METHODS.value("sft")
 
 
-def ts(dt: Any) -> Timestamp:
+def ts(dt: datetime | None) -> Timestamp:
     t = Timestamp()
     if dt is not None:
         t.FromDatetime(dt)
@@ -141,8 +142,6 @@ def progress_to_proto(p: dict) -> trainer_pb2.TrainingProgress:
 
 
 def checkpoint_to_proto(c: dict) -> trainer_pb2.Checkpoint:
-    from datetime import datetime
-
     out = trainer_pb2.Checkpoint(step=int(c.get("step", 0)), train_loss=float(c.get("train_loss", 0.0)),
                                  validation_loss=float(c.get("validation_loss", 0.0)),
                                  validation_token_accuracy=float(c.get("validation_token_accuracy", 0.0)),

@@ -49,9 +49,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lorafleet.base_model import BaseModelSpec
 from lorafleet.errors import FailedPrecondition, InvalidArgument, NotFound
+from lorafleet.registry.models import Record
+from lorafleet.registry.store import Registry
 from trainer_service import metrics
 from trainer_service.data.datasets import CONFIG_FIELDS, DatasetStore
 from trainer_service.data.formats import DatasetFormat
@@ -61,6 +64,9 @@ from trainer_service.enums import TERMINAL_STATES, EventType, JobState
 from trainer_service.events import EventLog, JobEvent, event_from_dict, event_to_dict
 from trainer_service.training.checkpoints import ArtifactCheckpointSink
 from trainer_service.training.config import TrainingConfig
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +104,7 @@ class Job:
     finished_at: datetime | None = None
 
     @classmethod
-    def from_record(cls, record: Any) -> Job:
+    def from_record(cls, record: Record) -> Job:
         p = record.payload
 
         def ts(key: str) -> datetime | None:
@@ -119,8 +125,8 @@ class _Prepared:
 class JobRunner:
     """Owns the job queue and the worker thread. Thread-safe public methods."""
 
-    def __init__(self, registry: Any, datasets: DatasetStore, *, base_model_dir: Callable[[], Path],
-                 base_spec: Callable[[], Any], device: str = "auto", base_model_name: str = "") -> None:
+    def __init__(self, registry: Registry, datasets: DatasetStore, *, base_model_dir: Callable[[], Path],
+                 base_spec: Callable[[], BaseModelSpec], device: str = "auto", base_model_name: str = "") -> None:
         self.registry = registry
         self.store = registry.records(JOB_KIND)
         self.datasets = datasets
@@ -134,7 +140,7 @@ class JobRunner:
         self._prepared: dict[str, _Prepared] = {}
         self._lock = threading.Lock()
         self._persist_lock = threading.Lock()
-        self._tokenizer: Any = None
+        self._tokenizer: PreTrainedTokenizerBase | None = None
         self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
         self._last_persist: dict[str, float] = {}
@@ -175,8 +181,9 @@ class JobRunner:
             self._queue.put(record.id)
         self._refresh_state_gauge()
 
-    def _all(self, state: JobState) -> list[Any]:
-        out, offset = [], 0
+    def _all(self, state: JobState) -> list[Record]:
+        out: list[Record] = []
+        offset = 0
         while True:
             page = self.store.list(state=state.value, limit=500, offset=offset)
             out += page
@@ -185,7 +192,7 @@ class JobRunner:
             offset += 500
 
     # -- public API ---------------------------------------------------------------------------
-    def tokenizer(self) -> Any:
+    def tokenizer(self) -> PreTrainedTokenizerBase:
         with self._lock:
             if self._tokenizer is None:
                 from trainer_service.training.model import load_tokenizer

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 
@@ -25,7 +24,7 @@ from lorafleet.server.errors import grpc_errors
 from lorafleet.v1 import trainer_pb2, trainer_pb2_grpc
 from trainer_service import convert
 from trainer_service.data.datasets import VALIDATE_REQUEST_FIELDS, DatasetStore
-from trainer_service.data.validation import parse_jsonl
+from trainer_service.data.validation import ValidationReport, parse_jsonl
 from trainer_service.enums import TERMINAL_STATES
 from trainer_service.jobs import JobRunner
 from trainer_service.training.config import DEFAULT_MAX_SEQ_LENGTH
@@ -75,7 +74,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
                               context: grpc.aio.ServicerContext) -> trainer_pb2.ValidateDatasetResponse:
         fmt = convert.format_from_proto(request.format, "format")
 
-        def run() -> Any:
+        def run() -> ValidationReport:
             pair = self.datasets.read_pair(request, VALIDATE_REQUEST_FIELDS)
             return self.runner.validate_data(train=pair.train, validation=pair.validation,
                                              max_seq_length=request.max_seq_length or self.default_max_seq_length,
@@ -134,5 +133,5 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
                     ev_log.close()
 
 
-def add_to_server(servicer: TrainerServicer, server: Any) -> None:
+def add_to_server(servicer: TrainerServicer, server: grpc.aio.Server) -> None:
     trainer_pb2_grpc.add_TrainerServiceServicer_to_server(servicer, server)

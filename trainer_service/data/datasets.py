@@ -20,9 +20,11 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from lorafleet.errors import AlreadyExists, InvalidArgument, NotFound
+from lorafleet.registry.models import Record
+from lorafleet.registry.store import Registry
 from trainer_service.data.formats import DatasetFormat
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ def dataset_id_for(sha256: str) -> str:
     return "ds-" + sha256[:16]
 
 
-def _info_from_record(record: Any, root: Path) -> DatasetInfo:
+def _info_from_record(record: Record, root: Path) -> DatasetInfo:
     p = record.payload
     return DatasetInfo(record.id, p["filename"], p["sha256"], p["size_bytes"], p["num_examples"],
                        DatasetFormat(p["format"]) if p.get("format") else None,
@@ -80,7 +82,7 @@ def _info_from_record(record: Any, root: Path) -> DatasetInfo:
 
 
 class DatasetStore:
-    def __init__(self, registry: Any, data_roots: list[Path], max_upload_bytes: int) -> None:
+    def __init__(self, registry: Registry, data_roots: list[Path], max_upload_bytes: int) -> None:
         self.registry = registry
         self.artifacts = registry.artifacts
         self.data_roots = [Path(r).resolve() for r in data_roots]

@@ -18,10 +18,13 @@ Labels use the Hugging Face convention: ``-100`` (``IGNORE_INDEX``) means "no lo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lorafleet.errors import InvalidArgument
 from trainer_service.data.formats import DatasetFormat, Example
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 IGNORE_INDEX = -100
 
@@ -41,7 +44,7 @@ class TokenizedExample:
         return sum(1 for x in self.labels if x != IGNORE_INDEX)
 
 
-def assistant_char_spans(messages: list[dict[str, str]], tokenizer: Any) -> tuple[str, list[tuple[int, int]]]:
+def assistant_char_spans(messages: list[dict[str, str]], tokenizer: PreTrainedTokenizerBase) -> tuple[str, list[tuple[int, int]]]:
     """Full rendering of ``messages`` and the [start, end) character spans of assistant turns."""
     full = tokenizer.apply_chat_template(messages, tokenize=False)
     spans: list[tuple[int, int]] = []
@@ -62,7 +65,7 @@ def assistant_char_spans(messages: list[dict[str, str]], tokenizer: Any) -> tupl
     return full, spans
 
 
-def tokenize_example(example: Example, tokenizer: Any) -> TokenizedExample:
+def tokenize_example(example: Example, tokenizer: PreTrainedTokenizerBase) -> TokenizedExample:
     if example.format is DatasetFormat.CHAT:
         messages = [{"role": r, "content": c} for r, c in example.messages]
         text, spans = assistant_char_spans(messages, tokenizer)

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainer_service.data.formats import ROLES, DatasetFormat, Example, detect_format
 from trainer_service.data.tokenize import TokenizedExample, tokenize_example
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 ERROR = "error"
 WARNING = "warning"
@@ -165,7 +168,7 @@ def _stats(tokenized: list[TokenizedExample], fmt: DatasetFormat | None, duplica
     )
 
 
-def _tokenize_and_check(parsed: ParsedFile, tokenizer: Any, max_seq_length: int, file: str) -> tuple[list[TokenizedExample], list[DatasetIssue], int]:
+def _tokenize_and_check(parsed: ParsedFile, tokenizer: PreTrainedTokenizerBase, max_seq_length: int, file: str) -> tuple[list[TokenizedExample], list[DatasetIssue], int]:
     issues: list[DatasetIssue] = []
     tokenized: list[TokenizedExample] = []
     first_line: dict[tuple, int] = {}
@@ -187,7 +190,7 @@ def _tokenize_and_check(parsed: ParsedFile, tokenizer: Any, max_seq_length: int,
 
 def validate_dataset(
     train_data: bytes | str,
-    tokenizer: Any,
+    tokenizer: PreTrainedTokenizerBase,
     *,
     max_seq_length: int,
     validation_data: bytes | str | None = None,

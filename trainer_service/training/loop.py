@@ -33,11 +33,12 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from trainer_service.data.packing import Batch, make_batch
 from trainer_service.data.tokenize import IGNORE_INDEX, TokenizedExample
@@ -45,6 +46,10 @@ from trainer_service.training.checkpoints import CheckpointSink
 from trainer_service.training.config import TrainingConfig, lr_at
 from trainer_service.training.dropout import use_fast_mask_dropout
 from trainer_service.training.fused_lora import use_fused_lora
+
+if TYPE_CHECKING:
+    from peft import PeftModel
+    from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +65,7 @@ class TokenLoss(nn.Module):
     computation in one module lets DDP see a single forward.
     """
 
-    def __init__(self, peft_model: Any) -> None:
+    def __init__(self, peft_model: PeftModel) -> None:
         super().__init__()
         self.peft_model = peft_model
         base = peft_model.get_base_model()
@@ -96,7 +101,7 @@ class TrainingResult:
     stopped_early: bool = False
 
 
-def install_cancel_hooks(peft_model: Any, cancel: threading.Event) -> list[Any]:
+def install_cancel_hooks(peft_model: PeftModel, cancel: threading.Event) -> list[RemovableHandle]:
     """Raise TrainingCancelled from inside forward and backward of every decoder layer."""
 
     def check(*_: Any) -> None:
@@ -161,7 +166,7 @@ def eval_mode(module: nn.Module) -> None:
 class TrainingLoop:
     """One training run. ``emit(kind, payload)`` receives progress/evaluation/checkpoint events."""
 
-    def __init__(self, config: TrainingConfig, peft_model: Any, tokenizer: Any, *, device: torch.device,
+    def __init__(self, config: TrainingConfig, peft_model: PeftModel, tokenizer: PreTrainedTokenizerBase, *, device: torch.device,
                  sink: CheckpointSink | None, emit: Callable[[str, dict], None] | None = None,
                  cancel: threading.Event | None = None, rank: int = 0, world: int = 1,
                  wrap: Callable[[nn.Module], nn.Module] | None = None) -> None:
