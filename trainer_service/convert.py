@@ -28,7 +28,7 @@ from trainer_service.data.datasets import DatasetInfo
 from trainer_service.data.validation import DatasetIssue, DatasetStats, ValidationReport
 from trainer_service.enums import DatasetFormat, JobState
 from trainer_service.events import JobEvent
-from trainer_service.jobs import Job
+from trainer_service.job_store import Job
 from trainer_service.training.config import TrainingConfig
 
 SFT = TRAINING_METHODS.value("sft")
