@@ -122,8 +122,9 @@ def config_to_proto(c: TrainingConfig) -> trainer_pb2.CreateTrainingJobRequest:
                                    use_rslora=c.use_rslora),
         hyperparameters=trainer_pb2.Hyperparameters(
             epochs=c.epochs, batch_size=c.batch_size, gradient_accumulation_steps=c.gradient_accumulation_steps,
-            learning_rate=c.learning_rate, lr_scheduler=LR_SCHEDULERS.value(c.lr_scheduler), warmup_ratio=c.warmup_ratio,
-            warmup_steps=c.warmup_steps, max_seq_length=c.max_seq_length, seed=c.seed, packing=c.packing,
+            learning_rate=c.learning_rate, lr_scheduler=LR_SCHEDULERS.value(c.lr_scheduler),
+            warmup_ratio=c.warmup_ratio, warmup_steps=c.warmup_steps, max_seq_length=c.max_seq_length, seed=c.seed,
+            packing=c.packing,
             eval_every_steps=c.eval_every_steps, early_stopping_patience=c.early_stopping_patience,
             weight_decay=c.weight_decay, max_steps=c.max_steps, compute_dtype=COMPUTE_DTYPES.value(c.compute_dtype),
             **({"gradient_checkpointing": c.gradient_checkpointing} if c.gradient_checkpointing is not None else {})),
@@ -196,8 +197,9 @@ def issue_to_proto(i: DatasetIssue) -> trainer_pb2.DatasetIssue:
 def stats_to_proto(s: DatasetStats | None) -> trainer_pb2.DatasetStats | None:
     if s is None:
         return None
-    return trainer_pb2.DatasetStats(num_examples=s.num_examples, total_tokens=s.total_tokens, max_tokens=s.max_tokens,
-                                    mean_tokens=s.mean_tokens, format=format_to_proto(s.format), duplicates=s.duplicates)
+    return trainer_pb2.DatasetStats(num_examples=s.num_examples, total_tokens=s.total_tokens,
+                                    max_tokens=s.max_tokens, mean_tokens=s.mean_tokens,
+                                    format=format_to_proto(s.format), duplicates=s.duplicates)
 
 
 def report_to_proto(r: ValidationReport) -> trainer_pb2.ValidateDatasetResponse:

@@ -115,8 +115,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         return trainer_pb2.CancelTrainingJobResponse(job=convert.job_to_proto(job))
 
     @grpc_errors
-    async def WatchTrainingJob(self, request: trainer_pb2.WatchTrainingJobRequest,
-                               context: grpc.aio.ServicerContext) -> AsyncIterator[trainer_pb2.WatchTrainingJobResponse]:
+    async def WatchTrainingJob(
+            self, request: trainer_pb2.WatchTrainingJobRequest,
+            context: grpc.aio.ServicerContext) -> AsyncIterator[trainer_pb2.WatchTrainingJobResponse]:
         """Replay events after ``after_sequence``, then stream live ones; ends at a terminal state."""
         ev_log = await asyncio.to_thread(self.runner.events, request.job_id)
         cursor = request.after_sequence

@@ -129,6 +129,7 @@ class JobTrainer:
                      "validation_dataset_sha256": job.validation_dataset_sha256, "config_json": job.config.to_json(),
                      "base_model": self.base_model_name or str(spec.name)},
             metrics=metrics_out, description=job.config.description)
-        self.jobs.events.append(job.id, EventType.LOG, JobState.RUNNING, message=f"registered {version.ref} (CANDIDATE)")
+        self.jobs.events.append(job.id, EventType.LOG, JobState.RUNNING,
+                                message=f"registered {version.ref} (CANDIDATE)")
         log.info("job succeeded", extra={"job_id": job.id, "adapter": version.ref, **metrics_out})
         return {"adapter_version": version.version, "metrics": metrics_out}

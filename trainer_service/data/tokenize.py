@@ -44,7 +44,8 @@ class TokenizedExample:
         return sum(1 for x in self.labels if x != IGNORE_INDEX)
 
 
-def assistant_char_spans(messages: list[dict[str, str]], tokenizer: PreTrainedTokenizerBase) -> tuple[str, list[tuple[int, int]]]:
+def assistant_char_spans(messages: list[dict[str, str]],
+                         tokenizer: PreTrainedTokenizerBase) -> tuple[str, list[tuple[int, int]]]:
     """Full rendering of ``messages`` and the [start, end) character spans of assistant turns."""
     full = tokenizer.apply_chat_template(messages, tokenize=False)
     spans: list[tuple[int, int]] = []
@@ -80,7 +81,8 @@ def tokenize_example(example: Example, tokenizer: PreTrainedTokenizerBase) -> To
     if example.format is DatasetFormat.PROMPT_COMPLETION:
         prompt = list(tokenizer(example.prompt, add_special_tokens=False)["input_ids"])
         completion = list(tokenizer(example.completion, add_special_tokens=False)["input_ids"]) + eos
-        return TokenizedExample(tuple(prompt + completion), tuple([IGNORE_INDEX] * len(prompt) + completion), example.line)
+        labels = [IGNORE_INDEX] * len(prompt) + completion
+        return TokenizedExample(tuple(prompt + completion), tuple(labels), example.line)
     ids = list(tokenizer(example.text, add_special_tokens=False)["input_ids"]) + eos
     return TokenizedExample(tuple(ids), tuple(ids), example.line)
 

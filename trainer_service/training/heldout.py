@@ -26,8 +26,8 @@ def json_category_ok(reply: str, expected_category: str) -> bool:
 
 
 @torch.no_grad()
-def greedy_replies(model: PeftModel, tokenizer: PreTrainedTokenizerBase, conversations: list[list[dict]], *, batch: int = 25,
-                   max_new_tokens: int = 48) -> list[str]:
+def greedy_replies(model: PeftModel, tokenizer: PreTrainedTokenizerBase, conversations: list[list[dict]], *,
+                   batch: int = 25, max_new_tokens: int = 48) -> list[str]:
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     device = next(model.parameters()).device
