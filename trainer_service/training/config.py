@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -44,10 +44,12 @@ def api_field(name: str) -> str:
     return name
 
 
-def _one_of(choices: Sequence[str], what: str = "") -> AfterValidator:
+def _one_of(choices: Sequence[str], label: str = "") -> AfterValidator:
+    """A check that the value is one of ``choices``; its error names ``label`` ("a dataset format") or the choices."""
+
     def check(value: str) -> str:
         if value not in choices:
-            raise ValueError(f"{value!r} is {what or 'not one of ' + ', '.join(choices)}")
+            raise ValueError(f"{value!r} is not {label}" if label else f"{value!r} is not one of {', '.join(choices)}")
         return value
 
     return AfterValidator(check)
@@ -70,19 +72,13 @@ def _invalid_argument(exc: ValidationError) -> InvalidArgument:
     return InvalidArgument(reason, field=api_field(name))
 
 
-def _checked(build: Callable[[], TrainingConfig]) -> TrainingConfig:
-    try:
-        return build()
-    except ValidationError as exc:
-        raise _invalid_argument(exc) from None
-
-
 class TrainingConfig(BaseModel):
     """One training job's configuration; immutable. Copy with ``model_copy(update=...)``.
 
     Every field's range is checked on construction (an InvalidArgument naming the field, such as
-    ``lora.r``). :meth:`validate` checks what a config may still lack while it is being built (the
-    adapter name, the datasets) and what needs the base model (its module names).
+    ``lora.r``). :meth:`validate` adds what only a job needs: what a config may still lack while it
+    is being built (the adapter name, the datasets), a learning rate below 1, and what needs the
+    base model (its module names).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -125,7 +121,7 @@ class TrainingConfig(BaseModel):
     validation_split: float = Field(
         0.0, ge=0, lt=1, description="fraction of the training data held out for validation, in [0, 1)")
     # data
-    dataset_format: Annotated[str, _one_of(FORMATS, "not a dataset format")] = Field(
+    dataset_format: Annotated[str, _one_of(FORMATS, "a dataset format")] = Field(
         "", description="chat, prompt_completion or text; '' detects it from the first record")
     training_dataset_id: str = Field("", description="an uploaded dataset (ds-...); or training_dataset_path")
     training_dataset_path: str = Field("", description="a file under the server's data roots; or training_dataset_id")
@@ -158,7 +154,10 @@ class TrainingConfig(BaseModel):
         model's ``linear_module_names`` and the datasets.
         """
         validate_name(self.adapter_name, field="adapter_name")
-        _checked(lambda: type(self).model_validate(self.model_dump()))
+        try:
+            type(self).model_validate(self.model_dump())
+        except ValidationError as exc:
+            raise _invalid_argument(exc) from None
         if self.learning_rate >= 1:
             raise InvalidArgument(f"must be < 1, got {self.learning_rate!r}", field="hyperparameters.learning_rate")
         if linear_module_names is not None and ALL_LINEAR not in self.target_modules:
