@@ -1,67 +1,86 @@
-"""protobuf ↔ trainer dataclasses, at the servicer edge only."""
+"""protobuf ↔ trainer dataclasses, at the servicer edge only.
+
+Enum numbers and names convert through the tables of ``lorafleet.names`` (``JOB_STATES``, ...),
+so no value of a proto enum is spelled here.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from lorafleet.errors import InvalidArgument
+from lorafleet.names import (
+    ADAPTER_METHODS,
+    COMPUTE_DTYPES,
+    DATASET_FORMATS,
+    ISSUE_SEVERITIES,
+    JOB_STATES,
+    LR_SCHEDULERS,
+    TRAINING_EVENT_TYPES,
+    TRAINING_METHODS,
+    EnumNames,
+)
 from lorafleet.v1 import common_pb2, trainer_pb2
 from trainer_service.data.datasets import DatasetInfo
-from trainer_service.data.formats import DatasetFormat
 from trainer_service.data.validation import DatasetIssue, DatasetStats, ValidationReport
+from trainer_service.enums import DatasetFormat, JobState
 from trainer_service.events import JobEvent
-from trainer_service.jobs import Job
+from trainer_service.job_store import Job
 from trainer_service.training.config import TrainingConfig
 
-FORMAT_TO_PROTO = {None: trainer_pb2.DATASET_FORMAT_UNSPECIFIED, DatasetFormat.CHAT: trainer_pb2.DATASET_FORMAT_CHAT,
-                   DatasetFormat.PROMPT_COMPLETION: trainer_pb2.DATASET_FORMAT_PROMPT_COMPLETION,
-                   DatasetFormat.TEXT: trainer_pb2.DATASET_FORMAT_TEXT}
-FORMAT_FROM_PROTO = {v: k for k, v in FORMAT_TO_PROTO.items()}
-SCHEDULER_FROM_PROTO = {trainer_pb2.LR_SCHEDULER_UNSPECIFIED: None, trainer_pb2.LR_SCHEDULER_LINEAR: "linear",
-                        trainer_pb2.LR_SCHEDULER_COSINE: "cosine", trainer_pb2.LR_SCHEDULER_CONSTANT: "constant"}
-SCHEDULER_TO_PROTO = {v: k for k, v in SCHEDULER_FROM_PROTO.items() if v}
-METHOD_FROM_PROTO = {trainer_pb2.ADAPTER_METHOD_UNSPECIFIED: None, trainer_pb2.ADAPTER_METHOD_LORA: "lora",
-                     trainer_pb2.ADAPTER_METHOD_QLORA: "qlora"}
-METHOD_TO_PROTO = {v: k for k, v in METHOD_FROM_PROTO.items() if v}
-DTYPE_FROM_PROTO = {trainer_pb2.COMPUTE_DTYPE_UNSPECIFIED: "auto", trainer_pb2.COMPUTE_DTYPE_FLOAT32: "float32",
-                    trainer_pb2.COMPUTE_DTYPE_BFLOAT16: "bfloat16"}
-DTYPE_TO_PROTO = {v: k for k, v in DTYPE_FROM_PROTO.items()}
-STATE_TO_PROTO = {"VALIDATING": trainer_pb2.JOB_STATE_VALIDATING, "QUEUED": trainer_pb2.JOB_STATE_QUEUED,
-                  "RUNNING": trainer_pb2.JOB_STATE_RUNNING, "SUCCEEDED": trainer_pb2.JOB_STATE_SUCCEEDED,
-                  "FAILED": trainer_pb2.JOB_STATE_FAILED, "CANCELLED": trainer_pb2.JOB_STATE_CANCELLED}
-STATE_FROM_PROTO = {v: k for k, v in STATE_TO_PROTO.items()}
-EVENT_TO_PROTO = {"state_changed": trainer_pb2.TRAINING_EVENT_TYPE_STATE_CHANGED,
-                  "progress": trainer_pb2.TRAINING_EVENT_TYPE_PROGRESS,
-                  "evaluation": trainer_pb2.TRAINING_EVENT_TYPE_EVALUATION,
-                  "checkpoint_saved": trainer_pb2.TRAINING_EVENT_TYPE_CHECKPOINT_SAVED,
-                  "log": trainer_pb2.TRAINING_EVENT_TYPE_LOG}
+SFT = TRAINING_METHODS.value("sft")
 
 
-def ts(dt: Any) -> Timestamp:
+def ts(dt: datetime | None) -> Timestamp:
     t = Timestamp()
     if dt is not None:
         t.FromDatetime(dt)
     return t
 
 
-def enum_value(mapping: dict, value: int, field: str) -> Any:
-    if value not in mapping:
-        raise InvalidArgument(f"unknown enum value {value}", field=field)
-    return mapping[value]
+def enum_name(table: EnumNames, value: int, field: str) -> str:
+    """Proto enum number -> short name; "" for 0 when it has no name. InvalidArgument naming ``field``."""
+    if value == 0 and table.unspecified is None:
+        return ""
+    try:
+        return table.name(value)
+    except ValueError:
+        raise InvalidArgument(f"unknown enum value {value}", field=field) from None
+
+
+def format_from_proto(value: int, field: str) -> DatasetFormat | None:
+    """A DatasetFormat number -> the format; None for unspecified (detect it)."""
+    name = enum_name(DATASET_FORMATS, value, field)
+    return DatasetFormat(name) if name else None
+
+
+def format_to_proto(fmt: DatasetFormat | str | None) -> int:
+    return DATASET_FORMATS.value(fmt.value if isinstance(fmt, DatasetFormat) else fmt)
+
+
+def state_from_proto(value: int, field: str) -> JobState | None:
+    """A JobState number -> the state; None for unspecified (no filter)."""
+    name = enum_name(JOB_STATES, value, field)
+    return JobState(name.upper()) if name else None
+
+
+def state_to_proto(state: JobState) -> int:
+    return JOB_STATES.value(state.value)
 
 
 def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConfig:
-    """Request → TrainingConfig; unset (zero) fields take the dataclass defaults."""
+    """Request → TrainingConfig; unset (zero) fields take the model's defaults."""
     d = TrainingConfig(adapter_name=req.adapter_name)
-    if req.method not in (trainer_pb2.TRAINING_METHOD_UNSPECIFIED, trainer_pb2.TRAINING_METHOD_SFT):
+    if req.method not in (0, SFT):
         raise InvalidArgument("only supervised fine-tuning (SFT) is supported", field="method")
     h = req.hyperparameters
     lora = req.lora
     values: dict[str, Any] = {
         "adapter_name": req.adapter_name,
-        "adapter_method": enum_value(METHOD_FROM_PROTO, req.adapter_method, "adapter_method") or d.adapter_method,
+        "adapter_method": enum_name(ADAPTER_METHODS, req.adapter_method, "adapter_method") or d.adapter_method,
         "r": lora.r or d.r,
         "alpha": lora.alpha or d.alpha,
         "dropout": lora.dropout if req.HasField("lora") else d.dropout,
@@ -71,7 +90,7 @@ def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConf
         "batch_size": h.batch_size or d.batch_size,
         "gradient_accumulation_steps": h.gradient_accumulation_steps or d.gradient_accumulation_steps,
         "learning_rate": h.learning_rate if h.learning_rate != 0 else d.learning_rate,
-        "lr_scheduler": enum_value(SCHEDULER_FROM_PROTO, h.lr_scheduler, "hyperparameters.lr_scheduler") or d.lr_scheduler,
+        "lr_scheduler": enum_name(LR_SCHEDULERS, h.lr_scheduler, "hyperparameters.lr_scheduler") or d.lr_scheduler,
         "warmup_ratio": h.warmup_ratio if req.HasField("hyperparameters") else d.warmup_ratio,
         "warmup_steps": h.warmup_steps,
         "weight_decay": h.weight_decay,
@@ -80,12 +99,11 @@ def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConf
         "seed": h.seed if h.seed else d.seed,
         "packing": h.packing if h.HasField("packing") else d.packing,
         "gradient_checkpointing": h.gradient_checkpointing if h.HasField("gradient_checkpointing") else None,
-        "compute_dtype": enum_value(DTYPE_FROM_PROTO, h.compute_dtype, "hyperparameters.compute_dtype"),
+        "compute_dtype": enum_name(COMPUTE_DTYPES, h.compute_dtype, "hyperparameters.compute_dtype"),
         "eval_every_steps": h.eval_every_steps,
         "early_stopping_patience": h.early_stopping_patience,
         "validation_split": req.validation_split,
-        "dataset_format": (enum_value(FORMAT_FROM_PROTO, req.dataset_format, "dataset_format") or DatasetFormat.CHAT).value
-        if req.dataset_format else "",
+        "dataset_format": enum_name(DATASET_FORMATS, req.dataset_format, "dataset_format"),
         "training_dataset_id": req.training_dataset_id,
         "training_dataset_path": req.training_dataset_path,
         "validation_dataset_id": req.validation_dataset_id,
@@ -99,21 +117,21 @@ def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConf
 
 def config_to_proto(c: TrainingConfig) -> trainer_pb2.CreateTrainingJobRequest:
     return trainer_pb2.CreateTrainingJobRequest(
-        adapter_name=c.adapter_name, method=trainer_pb2.TRAINING_METHOD_SFT,
-        adapter_method=METHOD_TO_PROTO[c.adapter_method],
+        adapter_name=c.adapter_name, method=SFT, adapter_method=ADAPTER_METHODS.value(c.adapter_method),
         lora=common_pb2.LoraConfig(r=c.r, alpha=c.alpha, dropout=c.dropout, target_modules=list(c.target_modules),
                                    use_rslora=c.use_rslora),
         hyperparameters=trainer_pb2.Hyperparameters(
             epochs=c.epochs, batch_size=c.batch_size, gradient_accumulation_steps=c.gradient_accumulation_steps,
-            learning_rate=c.learning_rate, lr_scheduler=SCHEDULER_TO_PROTO[c.lr_scheduler], warmup_ratio=c.warmup_ratio,
-            warmup_steps=c.warmup_steps, max_seq_length=c.max_seq_length, seed=c.seed, packing=c.packing,
+            learning_rate=c.learning_rate, lr_scheduler=LR_SCHEDULERS.value(c.lr_scheduler),
+            warmup_ratio=c.warmup_ratio, warmup_steps=c.warmup_steps, max_seq_length=c.max_seq_length, seed=c.seed,
+            packing=c.packing,
             eval_every_steps=c.eval_every_steps, early_stopping_patience=c.early_stopping_patience,
-            weight_decay=c.weight_decay, max_steps=c.max_steps, compute_dtype=DTYPE_TO_PROTO[c.compute_dtype],
+            weight_decay=c.weight_decay, max_steps=c.max_steps, compute_dtype=COMPUTE_DTYPES.value(c.compute_dtype),
             **({"gradient_checkpointing": c.gradient_checkpointing} if c.gradient_checkpointing is not None else {})),
         training_dataset_id=c.training_dataset_id, training_dataset_path=c.training_dataset_path,
         validation_dataset_id=c.validation_dataset_id, validation_dataset_path=c.validation_dataset_path,
         validation_split=c.validation_split,
-        dataset_format=FORMAT_TO_PROTO[DatasetFormat(c.dataset_format) if c.dataset_format else None],
+        dataset_format=format_to_proto(c.dataset_format),
         description=c.description)
 
 
@@ -125,8 +143,6 @@ def progress_to_proto(p: dict) -> trainer_pb2.TrainingProgress:
 
 
 def checkpoint_to_proto(c: dict) -> trainer_pb2.Checkpoint:
-    from datetime import datetime
-
     out = trainer_pb2.Checkpoint(step=int(c.get("step", 0)), train_loss=float(c.get("train_loss", 0.0)),
                                  validation_loss=float(c.get("validation_loss", 0.0)),
                                  validation_token_accuracy=float(c.get("validation_token_accuracy", 0.0)),
@@ -138,7 +154,7 @@ def checkpoint_to_proto(c: dict) -> trainer_pb2.Checkpoint:
 
 def job_to_proto(job: Job) -> trainer_pb2.TrainingJob:
     out = trainer_pb2.TrainingJob(
-        id=job.id, adapter_name=job.adapter_name, state=STATE_TO_PROTO[job.state], config=config_to_proto(job.config),
+        id=job.id, adapter_name=job.adapter_name, state=state_to_proto(job.state), config=config_to_proto(job.config),
         progress=progress_to_proto(job.progress), checkpoints=[checkpoint_to_proto(c) for c in job.checkpoints],
         adapter_version=job.adapter_version, error=job.error, metrics=job.metrics, dataset_sha256=job.dataset_sha256)
     for name, dt in (("create_time", job.created_at), ("start_time", job.started_at), ("finish_time", job.finished_at)):
@@ -148,8 +164,8 @@ def job_to_proto(job: Job) -> trainer_pb2.TrainingJob:
 
 
 def event_to_proto(e: JobEvent) -> trainer_pb2.TrainingEvent:
-    out = trainer_pb2.TrainingEvent(sequence=e.sequence, time=ts(e.time), type=EVENT_TO_PROTO[e.type],
-                                    state=STATE_TO_PROTO.get(e.state, 0), message=e.message)
+    out = trainer_pb2.TrainingEvent(sequence=e.sequence, time=ts(e.time), type=TRAINING_EVENT_TYPES.value(e.type.value),
+                                    state=state_to_proto(e.state), message=e.message)
     if e.progress:
         out.progress.CopyFrom(progress_to_proto(e.progress))
     if e.checkpoint:
@@ -169,20 +185,21 @@ def event_to_proto(e: JobEvent) -> trainer_pb2.TrainingEvent:
 
 def dataset_to_proto(info: DatasetInfo) -> trainer_pb2.Dataset:
     return trainer_pb2.Dataset(id=info.id, filename=info.filename, sha256=info.sha256, size_bytes=info.size_bytes,
-                               num_examples=info.num_examples, format=FORMAT_TO_PROTO[info.format],
+                               num_examples=info.num_examples, format=format_to_proto(info.format),
                                create_time=ts(info.created_at))
 
 
 def issue_to_proto(i: DatasetIssue) -> trainer_pb2.DatasetIssue:
-    sev = trainer_pb2.ISSUE_SEVERITY_ERROR if i.severity == "error" else trainer_pb2.ISSUE_SEVERITY_WARNING
-    return trainer_pb2.DatasetIssue(line=i.line, severity=sev, code=i.code, message=i.message, file=i.file)
+    return trainer_pb2.DatasetIssue(line=i.line, severity=ISSUE_SEVERITIES.value(i.severity), code=i.code,
+                                    message=i.message, file=i.file)
 
 
 def stats_to_proto(s: DatasetStats | None) -> trainer_pb2.DatasetStats | None:
     if s is None:
         return None
-    return trainer_pb2.DatasetStats(num_examples=s.num_examples, total_tokens=s.total_tokens, max_tokens=s.max_tokens,
-                                    mean_tokens=s.mean_tokens, format=FORMAT_TO_PROTO[s.format], duplicates=s.duplicates)
+    return trainer_pb2.DatasetStats(num_examples=s.num_examples, total_tokens=s.total_tokens,
+                                    max_tokens=s.max_tokens, mean_tokens=s.mean_tokens,
+                                    format=format_to_proto(s.format), duplicates=s.duplicates)
 
 
 def report_to_proto(r: ValidationReport) -> trainer_pb2.ValidateDatasetResponse:

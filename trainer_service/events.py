@@ -12,16 +12,13 @@ from that ``history`` and continues numbering after it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-STATE_CHANGED = "state_changed"
-PROGRESS = "progress"
-EVALUATION = "evaluation"
-CHECKPOINT_SAVED = "checkpoint_saved"
-LOG = "log"
+from trainer_service.enums import EventType, JobState
 
 MAX_EVENTS = 20000  # progress events beyond this are thinned; state changes always kept
 
@@ -29,8 +26,8 @@ MAX_EVENTS = 20000  # progress events beyond this are thinned; state changes alw
 @dataclass(frozen=True)
 class JobEvent:
     sequence: int
-    type: str
-    state: str
+    type: EventType
+    state: JobState
     time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     progress: dict[str, Any] | None = None
     evaluation: dict[str, Any] | None = None
@@ -40,7 +37,8 @@ class JobEvent:
 
 def event_to_dict(e: JobEvent) -> dict[str, Any]:
     """JSON-safe form, for persisting milestones in the job record."""
-    out: dict[str, Any] = {"sequence": e.sequence, "type": e.type, "state": e.state, "time": e.time.isoformat()}
+    out: dict[str, Any] = {"sequence": e.sequence, "type": e.type.value, "state": e.state.value,
+                           "time": e.time.isoformat()}
     for key in ("progress", "evaluation", "checkpoint"):
         if getattr(e, key) is not None:
             out[key] = getattr(e, key)
@@ -50,7 +48,8 @@ def event_to_dict(e: JobEvent) -> dict[str, Any]:
 
 
 def event_from_dict(d: dict[str, Any]) -> JobEvent:
-    return JobEvent(int(d["sequence"]), str(d["type"]), str(d["state"]), datetime.fromisoformat(d["time"]),
+    """The inverse of :func:`event_to_dict`; KeyError, TypeError or ValueError for a malformed one."""
+    return JobEvent(int(d["sequence"]), EventType(d["type"]), JobState(d["state"]), datetime.fromisoformat(d["time"]),
                     d.get("progress"), d.get("evaluation"), d.get("checkpoint"), str(d.get("message", "")))
 
 
@@ -61,7 +60,7 @@ class EventLog:
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self.closed = False
 
-    def append(self, type: str, state: str, **fields: Any) -> JobEvent:
+    def append(self, type: EventType, state: JobState, **fields: Any) -> JobEvent:
         with self._lock:
             seq = (self._events[-1].sequence + 1) if self._events else 1
             event = JobEvent(seq, type, state, **fields)
@@ -69,14 +68,10 @@ class EventLog:
             if len(self._events) > MAX_EVENTS:
                 # drop every other early progress event; keep sequence numbers as they were
                 head = self._events[: MAX_EVENTS // 2]
-                head = [e for i, e in enumerate(head) if e.type != PROGRESS or i % 2 == 0]
+                head = [e for i, e in enumerate(head) if e.type is not EventType.PROGRESS or i % 2 == 0]
                 self._events = head + self._events[MAX_EVENTS // 2:]
             waiters, self._waiters = self._waiters, []
-        for loop, ev in waiters:
-            try:
-                loop.call_soon_threadsafe(ev.set)
-            except RuntimeError:  # that loop is closed: its watcher is gone
-                pass
+        _wake(waiters)
         return event
 
     def close(self) -> None:
@@ -84,11 +79,7 @@ class EventLog:
         with self._lock:
             self.closed = True
             waiters, self._waiters = self._waiters, []
-        for loop, ev in waiters:
-            try:
-                loop.call_soon_threadsafe(ev.set)
-            except RuntimeError:
-                pass
+        _wake(waiters)
 
     def after(self, sequence: int) -> list[JobEvent]:
         with self._lock:
@@ -106,7 +97,11 @@ class EventLog:
             if self.closed or (self._events and self._events[-1].sequence > sequence):
                 return
             self._waiters.append((asyncio.get_running_loop(), ev))
-        try:
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(ev.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
+
+
+def _wake(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
+    for loop, ev in waiters:
+        with contextlib.suppress(RuntimeError):  # that loop is closed: its watcher is gone
+            loop.call_soon_threadsafe(ev.set)

@@ -29,6 +29,10 @@ latest is in the job record); milestones — state changes, evaluations, checkpo
 are persisted in the job record too, so after a restart a watcher still gets the job's history
 with its original sequence numbers, followed by what happened since.
 
+Modules: this one is the runner (queue, worker thread, lifecycle, restart recovery);
+``job_store`` persists jobs and their state changes, ``milestones`` their event logs,
+``prepare`` checks and splits a job's data, ``worker`` trains one job and registers its adapter.
+
 Cancellation: ``cancel`` sets the job's event; the training loop checks it inside every decoder
 layer's forward and backward, so a running job stops within a fraction of a step. Checkpoints
 are written atomically (artifact store temp + rename) and a cancelled job's checkpoints are
@@ -38,119 +42,56 @@ removed, so no adapter — whole or half — is left behind and nothing is regis
 from __future__ import annotations
 
 import logging
-import math
 import queue
-import random
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lorafleet.errors import FailedPrecondition, InvalidArgument, NotFound
-from trainer_service import metrics
-from trainer_service.data.datasets import DatasetStore
+from lorafleet.base_model import BaseModelSpec
+from lorafleet.errors import FailedPrecondition, InvalidArgument
+from lorafleet.registry.store import Registry
+from trainer_service.data.datasets import CONFIG_FIELDS, DatasetStore
 from trainer_service.data.formats import DatasetFormat
-from trainer_service.data.tokenize import TokenizedExample
 from trainer_service.data.validation import ValidationReport, validate_dataset
-from trainer_service.events import (
-    CHECKPOINT_SAVED,
-    EVALUATION,
-    LOG,
-    PROGRESS,
-    STATE_CHANGED,
-    EventLog,
-    JobEvent,
-    event_from_dict,
-    event_to_dict,
-)
+from trainer_service.enums import TERMINAL_STATES, EventType, JobState
+from trainer_service.events import EventLog
+from trainer_service.job_store import JOB_KIND, Job, JobStore, now
+from trainer_service.prepare import PreparedData, prepare
 from trainer_service.training.checkpoints import ArtifactCheckpointSink
 from trainer_service.training.config import TrainingConfig
+from trainer_service.worker import JobTrainer
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+__all__ = ["JOB_KIND", "Job", "JobRunner"]
 
 log = logging.getLogger(__name__)
-
-JOB_KIND = "training_jobs"
-VALIDATING, QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
-    "VALIDATING", "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
-STATES = (VALIDATING, QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
-TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
-MAX_ISSUES_IN_ERROR = 20
-MILESTONES_KEPT = 500  # persisted events per job (state changes, evaluations, checkpoints, logs)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _finite(values: dict[str, Any]) -> dict[str, Any]:
-    """JSON has no NaN/Infinity: drop such numbers (they mean 'not measured')."""
-    return {k: v for k, v in values.items() if not (isinstance(v, float) and not math.isfinite(v))}
-
-
-@dataclass
-class Job:
-    """Snapshot of one job (what Get/List return)."""
-
-    id: str
-    adapter_name: str
-    state: str
-    config: TrainingConfig
-    progress: dict[str, Any] = field(default_factory=dict)
-    checkpoints: list[dict[str, Any]] = field(default_factory=list)
-    adapter_version: int = 0
-    error: str = ""
-    metrics: dict[str, float] = field(default_factory=dict)
-    dataset_sha256: str = ""
-    validation_dataset_sha256: str = ""
-    created_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-
-    @classmethod
-    def from_record(cls, record: Any) -> Job:
-        p = record.payload
-
-        def ts(key: str) -> datetime | None:
-            return datetime.fromisoformat(p[key]) if p.get(key) else None
-
-        return cls(record.id, record.subject, record.state, TrainingConfig.from_dict(p["config"]),
-                   p.get("progress", {}), p.get("checkpoints", []), p.get("adapter_version", 0), p.get("error", ""),
-                   p.get("metrics", {}), p.get("dataset_sha256", ""), p.get("validation_dataset_sha256", ""),
-                   record.created_at, ts("started_at"), ts("finished_at"))
-
-
-@dataclass
-class _Prepared:
-    train: list[TokenizedExample]
-    validation: list[TokenizedExample]
 
 
 class JobRunner:
     """Owns the job queue and the worker thread. Thread-safe public methods."""
 
-    def __init__(self, registry: Any, datasets: DatasetStore, *, base_model_dir: Callable[[], Path],
-                 base_spec: Callable[[], Any], device: str = "auto", base_model_name: str = "") -> None:
+    def __init__(self, registry: Registry, datasets: DatasetStore, *, base_model_dir: Callable[[], Path],
+                 base_spec: Callable[[], BaseModelSpec], device: str = "auto", base_model_name: str = "") -> None:
         self.registry = registry
-        self.store = registry.records(JOB_KIND)
+        self.jobs = JobStore(registry)
         self.datasets = datasets
         self._base_model_dir = base_model_dir
         self._base_spec = base_spec
-        self.device = device
-        self.base_model_name = base_model_name
+        self.trainer = JobTrainer(registry, self.jobs, base_model_dir=base_model_dir, base_spec=base_spec,
+                                  tokenizer=self.tokenizer, device=device, base_model_name=base_model_name)
         self._queue: queue.Queue[str | None] = queue.Queue()
-        self._events: dict[str, EventLog] = {}
         self._cancels: dict[str, threading.Event] = {}
-        self._prepared: dict[str, _Prepared] = {}
+        self._prepared: dict[str, PreparedData] = {}
         self._lock = threading.Lock()
-        self._persist_lock = threading.Lock()
-        self._tokenizer: Any = None
+        self._tokenizer: PreTrainedTokenizerBase | None = None
         self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._last_persist: dict[str, float] = {}
         self._running_id: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -175,30 +116,23 @@ class JobRunner:
 
     def recover(self) -> None:
         """Apply the restart semantics of the module docstring to jobs left by a previous process."""
-        for state in (RUNNING, VALIDATING):
-            for record in self._all(state):
+        for state in (JobState.RUNNING, JobState.VALIDATING):
+            for record in self.jobs.all(state):
                 ckpts = record.payload.get("checkpoints", [])
                 last = f"; last checkpoint: step {ckpts[-1]['step']} at {ckpts[-1]['path']}" if ckpts else ""
-                reason = (f"trainer restarted while the job was {state.lower()}; jobs are not resumed, "
+                reason = (f"trainer restarted while the job was {state.value.lower()}; jobs are not resumed, "
                           f"create it again{last}")
-                self._set_state(record.id, FAILED, expected=state, error=reason, finished_at=_now().isoformat())
+                self.jobs.set_state(record.id, JobState.FAILED, expected=state, error=reason,
+                                    finished_at=now().isoformat())
                 log.warning("job failed by restart", extra={"job_id": record.id, "previous_state": state})
-        for record in sorted(self._all(QUEUED), key=lambda r: r.created_at):
-            self._append(record.id, STATE_CHANGED, QUEUED, message="re-queued after trainer restart")
+        for record in sorted(self.jobs.all(JobState.QUEUED), key=lambda r: r.created_at):
+            self.jobs.events.append(record.id, EventType.STATE_CHANGED, JobState.QUEUED,
+                                    message="re-queued after trainer restart")
             self._queue.put(record.id)
-        self._refresh_state_gauge()
-
-    def _all(self, state: str) -> list[Any]:
-        out, offset = [], 0
-        while True:
-            page = self.store.list(state=state, limit=500, offset=offset)
-            out += page
-            if len(page) < 500:
-                return out
-            offset += 500
+        self.jobs.refresh_state_gauge()
 
     # -- public API ---------------------------------------------------------------------------
-    def tokenizer(self) -> Any:
+    def tokenizer(self) -> PreTrainedTokenizerBase:
         with self._lock:
             if self._tokenizer is None:
                 from trainer_service.training.model import load_tokenizer
@@ -217,63 +151,50 @@ class JobRunner:
     def create(self, config: TrainingConfig) -> Job:
         """Validate config and data, persist the job, queue it. Blocking: call from a thread."""
         config.validate(self.linear_module_names())
-        train, train_sha = self.datasets.read(dataset_id=config.training_dataset_id, path=config.training_dataset_path,
-                                              id_field="training_dataset_id", path_field="training_dataset_path")
-        validation, val_sha = None, ""
-        if config.validation_dataset_id or config.validation_dataset_path:
-            validation, val_sha = self.datasets.read(
-                dataset_id=config.validation_dataset_id, path=config.validation_dataset_path,
-                id_field="validation_dataset_id", path_field="validation_dataset_path")
+        data = self.datasets.read_pair(config, CONFIG_FIELDS)
         job_id = "job-" + uuid.uuid4().hex[:16]
-        now = _now().isoformat()
-        self.store.put(job_id, state=VALIDATING, subject=config.adapter_name, payload={
-            "config": asdict(config), "dataset_sha256": train_sha, "validation_dataset_sha256": val_sha,
-            "progress": {}, "checkpoints": [], "adapter_version": 0, "error": "", "metrics": {}, "created": now})
-        self._append(job_id, STATE_CHANGED, VALIDATING)
+        self.jobs.create(job_id, config, data)
         try:
-            prepared = self._prepare(config, train, validation)
+            prepared = self._prepare(config, data.train, data.validation)
         except InvalidArgument as exc:
-            self._set_state(job_id, FAILED, error=str(exc), finished_at=_now().isoformat())
+            self.jobs.set_state(job_id, JobState.FAILED, error=str(exc), finished_at=now().isoformat())
             raise
         with self._lock:
             self._prepared[job_id] = prepared
             self._cancels[job_id] = threading.Event()
-        self._set_state(job_id, QUEUED, expected=VALIDATING)
+        self.jobs.set_state(job_id, JobState.QUEUED, expected=JobState.VALIDATING)
         self._queue.put(job_id)
         log.info("job queued", extra={"job_id": job_id, "adapter": config.adapter_name,
                                       "examples": len(prepared.train), "validation_examples": len(prepared.validation)})
         return self.get(job_id)
 
     def get(self, job_id: str) -> Job:
-        record = self.store.get(job_id) if job_id else None
-        if record is None:
-            raise NotFound(f"training job {job_id!r} not found", field="job_id")
-        return Job.from_record(record)
+        return self.jobs.get(job_id)
 
-    def list(self, *, state: str | None = None, adapter_name: str | None = None, limit: int = 100,
+    def list(self, *, state: JobState | None = None, adapter_name: str | None = None, limit: int = 100,
              offset: int = 0) -> list[Job]:
-        return [Job.from_record(r) for r in self.store.list(state=state, subject=adapter_name, limit=limit, offset=offset)]
+        return self.jobs.list(state=state, adapter_name=adapter_name, limit=limit, offset=offset)
 
     def cancel(self, job_id: str) -> Job:
         job = self.get(job_id)
-        if job.state in TERMINAL:
+        if job.state in TERMINAL_STATES:
             raise FailedPrecondition(f"job {job_id} is already {job.state}", field="job_id")
         with self._lock:
             ev = self._cancels.setdefault(job_id, threading.Event())
         ev.set()
-        if job.state in (QUEUED, VALIDATING):
+        if job.state in (JobState.QUEUED, JobState.VALIDATING):
             try:
-                self._finish(job_id, CANCELLED, expected=job.state)
+                self._finish(job_id, JobState.CANCELLED, expected=job.state)
             except Exception:
                 log.info("cancel raced with start", extra={"job_id": job_id})
         return self.get(job_id)
 
     def events(self, job_id: str) -> EventLog:
         job = self.get(job_id)
-        ev_log = self._event_log(job_id)
+        ev_log = self.jobs.events.log(job_id)
         if ev_log.last_sequence == 0:  # no history persisted (an older trainer's job): its state is all we know
-            ev_log.append(STATE_CHANGED, job.state, message=job.error)
-        if job.state in TERMINAL:
+            ev_log.append(EventType.STATE_CHANGED, job.state, message=job.error)
+        if job.state in TERMINAL_STATES:
             ev_log.close()
         return ev_log
 
@@ -282,87 +203,21 @@ class JobRunner:
         deadline = time.monotonic() + timeout
         while True:
             job = self.get(job_id)
-            if job.state in TERMINAL or time.monotonic() > deadline:
+            if job.state in TERMINAL_STATES or time.monotonic() > deadline:
                 return job
             time.sleep(0.1)
 
     # -- internals ----------------------------------------------------------------------------
-    def _event_log(self, job_id: str) -> EventLog:
-        with self._lock:
-            ev_log = self._events.get(job_id)
-        if ev_log is not None:
-            return ev_log
-        history = self._persisted_events(job_id)  # outside the lock: a database read
-        with self._lock:
-            return self._events.setdefault(job_id, EventLog(history))
-
-    def _persisted_events(self, job_id: str) -> list[JobEvent]:
-        record = self.store.get(job_id)
-        out = []
-        for d in (record.payload.get("events", []) if record is not None else []):
-            try:
-                out.append(event_from_dict(d))
-            except (KeyError, TypeError, ValueError) as exc:
-                log.warning("skipping a malformed persisted job event", extra={"job_id": job_id, "error": str(exc)})
-        return out
-
-    def _append(self, job_id: str, type: str, state: str, **fields: Any) -> None:
-        """Add an event to the job's log; milestones (not per-step progress) are persisted too."""
-        ev_log = self._event_log(job_id)
-        ev_log.append(type, state, **fields)
-        if type == PROGRESS:
-            return
-        with self._persist_lock:  # serialised, so an older list never overwrites a newer one
-            # the log was seeded from the stored milestones and never drops one: derive, don't re-read
-            kept = [event_to_dict(e) for e in ev_log.after(0) if e.type != PROGRESS][-MILESTONES_KEPT:]
-            try:
-                self.store.update(job_id, payload={"events": kept})
-            except Exception:
-                log.exception("persisting a job event failed", extra={"job_id": job_id, "event_type": type})
-
-    def _prepare(self, config: TrainingConfig, train: bytes, validation: bytes | None) -> _Prepared:
+    def _prepare(self, config: TrainingConfig, train: bytes, validation: bytes | None) -> PreparedData:
         report = self.validate_data(train=train, validation=validation, max_seq_length=config.max_seq_length,
                                     fmt=config.dataset_format)
-        if not report.valid:
-            errors = report.errors()
-            shown = "; ".join(str(i) for i in errors[:MAX_ISSUES_IN_ERROR])
-            more = f" (+{len(errors) - MAX_ISSUES_IN_ERROR} more)" if len(errors) > MAX_ISSUES_IN_ERROR else ""
-            where = errors[0].file
-            fld = {"training": "training_dataset_path" if config.training_dataset_path else "training_dataset_id",
-                   "validation": "validation_dataset_path" if config.validation_dataset_path else "validation_dataset_id"}[where]
-            raise InvalidArgument(f"{len(errors)} problem(s): {shown}{more}", field=fld)
-        train_ex, val_ex = list(report.train), list(report.validation)
-        if config.validation_split:
-            order = list(range(len(train_ex)))
-            random.Random(config.seed).shuffle(order)
-            n_val = max(1, round(config.validation_split * len(order)))
-            if n_val >= len(order):
-                raise InvalidArgument(f"leaves no training examples out of {len(order)}", field="validation_split")
-            val_ex = [train_ex[i] for i in sorted(order[:n_val])]
-            train_ex = [train_ex[i] for i in sorted(order[n_val:])]
-        if not train_ex:
-            raise InvalidArgument("the dataset holds no usable examples", field="training_dataset_id")
-        return _Prepared(train_ex, val_ex)
+        return prepare(report, config)
 
-    def _set_state(self, job_id: str, state: str, *, expected: str | None = None, **payload: Any) -> None:
-        self.store.update(job_id, state=state, expected_state=expected, payload=payload or None)
-        self._append(job_id, STATE_CHANGED, state, message=payload.get("error", ""))
-        if state in TERMINAL:
-            self._event_log(job_id).close()
-        self._refresh_state_gauge()
-
-    def _finish(self, job_id: str, state: str, *, expected: str | None = None, **payload: Any) -> None:
-        self._set_state(job_id, state, expected=expected, finished_at=_now().isoformat(), **payload)
+    def _finish(self, job_id: str, state: JobState, *, expected: JobState | None = None, **payload: Any) -> None:
+        self.jobs.set_state(job_id, state, expected=expected, finished_at=now().isoformat(), **payload)
         with self._lock:
             self._prepared.pop(job_id, None)
             self._cancels.pop(job_id, None)
-
-    def _refresh_state_gauge(self) -> None:
-        try:
-            for state in STATES:
-                metrics.JOBS_BY_STATE.labels(state=state.lower()).set(len(self._all(state)))
-        except Exception:
-            log.exception("job state gauge refresh failed")
 
     def _work(self) -> None:
         while True:
@@ -379,94 +234,34 @@ class JobRunner:
 
     def _run(self, job_id: str) -> None:
         job = self.get(job_id)
-        if job.state != QUEUED:
+        if job.state is not JobState.QUEUED:
             return  # cancelled while queued
         with self._lock:
             cancel = self._cancels.setdefault(job_id, threading.Event())
             prepared = self._prepared.pop(job_id, None)
         if cancel.is_set():
-            self._finish(job_id, CANCELLED)
+            self._finish(job_id, JobState.CANCELLED)
             return
-        sink = ArtifactCheckpointSink(self.registry.artifacts, f"training_jobs/{job_id}")
+        sink = ArtifactCheckpointSink(self.registry.artifacts, f"{JOB_KIND}/{job_id}")
         try:
             if prepared is None:  # re-queued after a restart: read and check the data again
-                prepared = self._reprepare(job)
-            self._set_state(job_id, RUNNING, expected=QUEUED, started_at=_now().isoformat())
-            result = self._train(job, prepared, sink, cancel)
+                data = self.datasets.read_pair(job.config, CONFIG_FIELDS)
+                prepared = self._prepare(job.config, data.train, data.validation)
+            self.jobs.set_state(job_id, JobState.RUNNING, expected=JobState.QUEUED, started_at=now().isoformat())
+            result = self.trainer.train(job, prepared, sink, cancel)
         except Exception as exc:
-            if cancel.is_set():
-                sink.delete_all()
-                state = FAILED if self._stopping.is_set() else CANCELLED
-                reason = "trainer shut down while the job was running" if state == FAILED else ""
-                self._finish(job_id, state, error=reason)
-                log.info("job stopped", extra={"job_id": job_id, "state": state})
-            else:
-                log.error("job failed", extra={"job_id": job_id, "error": str(exc), "trace": traceback.format_exc()})
-                self._finish(job_id, FAILED, error=f"{type(exc).__name__}: {exc}")
+            self._stopped(job_id, exc, sink, cancel)
             return
-        self._finish(job_id, SUCCEEDED, **result)
+        self._finish(job_id, JobState.SUCCEEDED, **result)
 
-    def _reprepare(self, job: Job) -> _Prepared:
-        c = job.config
-        train, _ = self.datasets.read(dataset_id=c.training_dataset_id, path=c.training_dataset_path,
-                                      id_field="training_dataset_id", path_field="training_dataset_path")
-        validation = None
-        if c.validation_dataset_id or c.validation_dataset_path:
-            validation, _ = self.datasets.read(dataset_id=c.validation_dataset_id, path=c.validation_dataset_path,
-                                               id_field="validation_dataset_id", path_field="validation_dataset_path")
-        return self._prepare(c, train, validation)
-
-    def _train(self, job: Job, prepared: _Prepared, sink: ArtifactCheckpointSink, cancel: threading.Event) -> dict:
-        from trainer_service.training.loop import TrainingLoop
-        from trainer_service.training.model import build_peft_model, pick_device, resolve_compute_dtype
-
-        device = pick_device(self.device)
-        model = build_peft_model(self._base_model_dir(), job.config, device)
-        dtype = str(resolve_compute_dtype(job.config, device)).removeprefix("torch.")
-        self._append(job.id, LOG, RUNNING, message=f"model ready: {job.config.adapter_method} r={job.config.r} on {device}, "
-                                                   f"base matmuls in {dtype} (compute_dtype={job.config.compute_dtype})")
-        checkpoints: list[dict] = []
-
-        def emit(kind: str, payload: dict) -> None:
-            payload = _finite(payload)
-            if kind == "progress":
-                metrics.STEPS.inc()
-                metrics.TOKENS.inc(payload.get("step_tokens", 0))
-                metrics.STEP_SECONDS.observe(payload.get("step_seconds", 0.0))
-                if "train_loss" in payload:
-                    metrics.CURRENT_LOSS.set(payload["train_loss"])
-                self._append(job.id, PROGRESS, RUNNING, progress=payload)
-                now = time.monotonic()
-                if now - self._last_persist.get(job.id, 0) > 1.0 or payload["step"] == payload["total_steps"]:
-                    self._last_persist[job.id] = now
-                    self.store.update(job.id, payload={"progress": payload})
-            elif kind == "evaluation":
-                self._append(job.id, EVALUATION, RUNNING, evaluation=payload)
-            elif kind == "checkpoint":
-                # the loop keeps only the best checkpoint on disk, so the job lists just that one
-                checkpoints[:] = [{**payload, "created": _now().isoformat()}]
-                self._append(job.id, CHECKPOINT_SAVED, RUNNING, checkpoint=payload)
-                self.store.update(job.id, payload={"checkpoints": checkpoints})
-            else:
-                self._append(job.id, LOG, RUNNING, message=str(payload.get("message", "")))
-
-        tok = self.tokenizer()
-        loop = TrainingLoop(job.config, model, tok, device=device, sink=sink, emit=emit, cancel=cancel)
-        result = loop.run(prepared.train, prepared.validation)
+    def _stopped(self, job_id: str, exc: Exception, sink: ArtifactCheckpointSink, cancel: threading.Event) -> None:
+        """A job that raised: CANCELLED (FAILED when the trainer is shutting down) if it was cancelled, else FAILED."""
         if cancel.is_set():
-            from trainer_service.training.loop import TrainingCancelled
-
-            raise TrainingCancelled("cancelled")
-        if result.adapter_dir is None:
-            raise RuntimeError("training produced no adapter")
-        config_json = job.config.to_json()
-        metrics_out = _finite({k: float(v) for k, v in result.metrics.items()})
-        version = self.registry.register_version(
-            job.adapter_name, result.adapter_dir, base_spec=self._base_spec(),
-            lineage={"source": "trained", "training_job_id": job.id, "dataset_sha256": job.dataset_sha256,
-                     "validation_dataset_sha256": job.validation_dataset_sha256, "config_json": config_json,
-                     "base_model": self.base_model_name or str(self._base_spec().name)},
-            metrics=metrics_out, description=job.config.description)
-        self._append(job.id, LOG, RUNNING, message=f"registered {version.ref} (CANDIDATE)")
-        log.info("job succeeded", extra={"job_id": job.id, "adapter": version.ref, **metrics_out})
-        return {"adapter_version": version.version, "metrics": metrics_out}
+            sink.delete_all()
+            state = JobState.FAILED if self._stopping.is_set() else JobState.CANCELLED
+            reason = "trainer shut down while the job was running" if state is JobState.FAILED else ""
+            self._finish(job_id, state, error=reason)
+            log.info("job stopped", extra={"job_id": job_id, "state": state})
+        else:
+            log.error("job failed", extra={"job_id": job_id, "error": str(exc), "trace": traceback.format_exc()})
+            self._finish(job_id, JobState.FAILED, error=f"{type(exc).__name__}: {exc}")

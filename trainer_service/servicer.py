@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 
@@ -24,10 +23,11 @@ from lorafleet.registry import paging
 from lorafleet.server.errors import grpc_errors
 from lorafleet.v1 import trainer_pb2, trainer_pb2_grpc
 from trainer_service import convert
-from trainer_service.data.datasets import DatasetStore
-from trainer_service.data.validation import parse_jsonl
-from trainer_service.jobs import TERMINAL, JobRunner
-from trainer_service.training.config import TrainingConfig
+from trainer_service.data.datasets import VALIDATE_REQUEST_FIELDS, DatasetStore
+from trainer_service.data.validation import ValidationReport, parse_jsonl
+from trainer_service.enums import TERMINAL_STATES
+from trainer_service.jobs import JobRunner
+from trainer_service.training.config import DEFAULT_MAX_SEQ_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ MAX_FILENAME = 255
 
 
 class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
-    def __init__(self, runner: JobRunner, datasets: DatasetStore, *, default_max_seq_length: int = TrainingConfig.max_seq_length) -> None:
+    def __init__(self, runner: JobRunner, datasets: DatasetStore, *,
+                 default_max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> None:
         self.runner = runner
         self.datasets = datasets
         self.default_max_seq_length = default_max_seq_length
@@ -54,7 +55,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         meta = first.metadata
         if len(meta.filename) > MAX_FILENAME or "/" in meta.filename or "\x00" in meta.filename:
             raise InvalidArgument("must be a plain file name of at most 255 characters", field="metadata.filename")
-        fmt = convert.enum_value(convert.FORMAT_FROM_PROTO, meta.format, "metadata.format")
+        fmt = convert.format_from_proto(meta.format, "metadata.format")
 
         async def chunks() -> AsyncIterator[bytes]:
             async for msg in request_iterator:
@@ -71,16 +72,11 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     @grpc_errors
     async def ValidateDataset(self, request: trainer_pb2.ValidateDatasetRequest,
                               context: grpc.aio.ServicerContext) -> trainer_pb2.ValidateDatasetResponse:
-        fmt = convert.enum_value(convert.FORMAT_FROM_PROTO, request.format, "format")
+        fmt = convert.format_from_proto(request.format, "format")
 
-        def run() -> Any:
-            train, _ = self.datasets.read(dataset_id=request.dataset_id, path=request.path,
-                                          id_field="dataset_id", path_field="path")
-            validation = None
-            if request.validation_dataset_id or request.validation_path:
-                validation, _ = self.datasets.read(dataset_id=request.validation_dataset_id, path=request.validation_path,
-                                                   id_field="validation_dataset_id", path_field="validation_path")
-            return self.runner.validate_data(train=train, validation=validation,
+        def run() -> ValidationReport:
+            pair = self.datasets.read_pair(request, VALIDATE_REQUEST_FIELDS)
+            return self.runner.validate_data(train=pair.train, validation=pair.validation,
                                              max_seq_length=request.max_seq_length or self.default_max_seq_length,
                                              fmt=fmt.value if fmt else "")
 
@@ -102,9 +98,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     @grpc_errors
     async def ListTrainingJobs(self, request: trainer_pb2.ListTrainingJobsRequest,
                                context: grpc.aio.ServicerContext) -> trainer_pb2.ListTrainingJobsResponse:
-        state = convert.enum_value(convert.STATE_FROM_PROTO | {0: None}, request.state, "state")
+        state = convert.state_from_proto(request.state, "state")
         size = paging.page_size(request.page_size)
-        digest = paging.filter_digest(state, request.adapter_name)
+        digest = paging.filter_digest(state.value if state else None, request.adapter_name)
         offset = paging.decode_page_token(request.page_token, digest)
         jobs = await asyncio.to_thread(self.runner.list, state=state, adapter_name=request.adapter_name or None,
                                        limit=size + 1, offset=offset)
@@ -119,8 +115,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         return trainer_pb2.CancelTrainingJobResponse(job=convert.job_to_proto(job))
 
     @grpc_errors
-    async def WatchTrainingJob(self, request: trainer_pb2.WatchTrainingJobRequest,
-                               context: grpc.aio.ServicerContext) -> AsyncIterator[trainer_pb2.WatchTrainingJobResponse]:
+    async def WatchTrainingJob(
+            self, request: trainer_pb2.WatchTrainingJobRequest,
+            context: grpc.aio.ServicerContext) -> AsyncIterator[trainer_pb2.WatchTrainingJobResponse]:
         """Replay events after ``after_sequence``, then stream live ones; ends at a terminal state."""
         ev_log = await asyncio.to_thread(self.runner.events, request.job_id)
         cursor = request.after_sequence
@@ -133,9 +130,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
             await ev_log.wait(cursor, WATCH_POLL_S)
             if not ev_log.closed and not ev_log.after(cursor):
                 job = await asyncio.to_thread(self.runner.get, request.job_id)
-                if job.state in TERMINAL:  # e.g. finished by another path; close to end the stream
+                if job.state in TERMINAL_STATES:  # e.g. finished by another path; close to end the stream
                     ev_log.close()
 
 
-def add_to_server(servicer: TrainerServicer, server: Any) -> None:
+def add_to_server(servicer: TrainerServicer, server: grpc.aio.Server) -> None:
     trainer_pb2_grpc.add_TrainerServiceServicer_to_server(servicer, server)

@@ -6,12 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from trainer_testkit import MAX_UPLOAD, chat
 
 from lorafleet.client import connect
+from lorafleet.client.trainer import TrainerClient
 from lorafleet.config import Settings
 from lorafleet.server.background import BackgroundServer
-from lorafleet.client.trainer import TrainerClient
-from trainer_testkit import MAX_UPLOAD, chat
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
 

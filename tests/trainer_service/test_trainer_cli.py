@@ -7,10 +7,9 @@ import json
 
 import grpc
 import pytest
+from trainer_testkit import jsonl
 
 from lorafleet.cli.train import register
-
-from trainer_testkit import jsonl
 
 
 def _run(argv: list[str], capsys) -> tuple[int, str]:

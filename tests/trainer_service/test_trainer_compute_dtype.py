@@ -6,16 +6,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from trainer_testkit import jsonl
 
 from lorafleet.errors import InvalidArgument
-from lorafleet.v1 import trainer_pb2
 from trainer_service.convert import config_from_proto, config_to_proto
 from trainer_service.training import model as model_module
 from trainer_service.training.config import TrainingConfig
 from trainer_service.training.loop import TrainingLoop
 from trainer_service.training.model import build_peft_model, resolve_compute_dtype
-
-from trainer_testkit import jsonl
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 

@@ -60,3 +60,27 @@ def test_schedules() -> None:
     assert [round(lr_at(s, 4, lin), 6) for s in range(4)] == [1.0, 0.75, 0.5, 0.25]
     const = _cfg(learning_rate=0.1, warmup_ratio=0.5, lr_scheduler="constant")
     assert [round(lr_at(s, 4, const), 6) for s in range(4)] == [0.05, 0.1, 0.1, 0.1]
+
+
+def test_construction_raises_invalid_argument_naming_the_api_field_not_a_pydantic_error() -> None:
+    with pytest.raises(InvalidArgument) as err:
+        _cfg(batch_size="many")
+    assert err.value.field == "hyperparameters.batch_size"
+    with pytest.raises(InvalidArgument) as err:
+        _cfg(colour="red")
+    assert err.value.field == "colour"
+    with pytest.raises(InvalidArgument) as err:
+        TrainingConfig.from_dict({**_cfg().model_dump(), "colour": "red"})
+    assert err.value.field == "colour"
+
+
+def test_validate_rechecks_a_copy_made_without_validation() -> None:
+    bad = _cfg().model_copy(update={"r": 0})
+    with pytest.raises(InvalidArgument) as err:
+        bad.validate(LINEARS)
+    assert err.value.field == "lora.r"
+
+
+def test_every_field_is_documented() -> None:
+    assert all(f.description for f in TrainingConfig.model_fields.values())
+    assert TrainingConfig.model_fields["r"].metadata  # its range travels with it (ge=1, le=1024)

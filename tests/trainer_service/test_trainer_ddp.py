@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from trainer_testkit import jsonl
 
 from trainer_service.data.validation import validate_dataset
 from trainer_service.training.checkpoints import DirCheckpointSink
@@ -17,8 +18,6 @@ from trainer_service.training.config import TrainingConfig
 from trainer_service.training.ddp import torchrun_command, write_job_file
 from trainer_service.training.loop import TrainingLoop
 from trainer_service.training.model import build_peft_model
-
-from trainer_testkit import jsonl
 
 
 @pytest.mark.parametrize("method", ["lora", "qlora"])

@@ -8,16 +8,15 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from trainer_testkit import jsonl
 
-from trainer_service.data.validation import validate_dataset
 from trainer_service.data.packing import make_batch
+from trainer_service.data.validation import validate_dataset
 from trainer_service.training.config import TrainingConfig
 from trainer_service.training.dropout import FastMaskDropout, use_fast_mask_dropout
 from trainer_service.training.fused_lora import LoRABranch, fused_lora_forward, use_fused_lora
 from trainer_service.training.loop import TokenLoss
 from trainer_service.training.model import build_peft_model
-
-from trainer_testkit import jsonl
 
 
 @settings(max_examples=40, deadline=None)

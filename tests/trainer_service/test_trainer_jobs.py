@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from trainer_testkit import jsonl
 
 from lorafleet.base_model import read_base_model_spec
 from lorafleet.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -14,8 +15,6 @@ from lorafleet.registry.models import AdapterState
 from trainer_service.data.datasets import DatasetStore, iterate
 from trainer_service.jobs import JOB_KIND, JobRunner
 from trainer_service.training.config import TrainingConfig
-
-from trainer_testkit import jsonl
 
 
 @pytest.fixture()
@@ -78,7 +77,8 @@ def test_job_succeeds_and_registers_a_candidate_with_lineage(make_runner, regist
     assert version.lineage["dataset_sha256"] == registry.records("datasets").get(ds).payload["sha256"]
     assert version.lineage["source"] == "trained" and '"r": 4' in version.lineage["config_json"]
     assert version.metrics["validation_loss"] < version.metrics["initial_validation_loss"]
-    assert {p.name for p in Path(version.artifact_path).iterdir()} >= {"adapter_config.json", "adapter_model.safetensors"}
+    files = {p.name for p in Path(version.artifact_path).iterdir()}
+    assert files >= {"adapter_config.json", "adapter_model.safetensors"}
     states = [e.state for e in runner.events(job.id).after(0) if e.type == "state_changed"]
     assert states == ["VALIDATING", "QUEUED", "RUNNING", "SUCCEEDED"]
     assert done.progress["step"] == done.progress["total_steps"] == 5  # 39 training examples / 8
@@ -159,7 +159,7 @@ def test_restart_fails_running_jobs_with_reason_and_requeues_queued(make_runner,
     ds = _upload(first, jsonl(toy_records))
     cfg = _cfg(ds, max_steps=1)
     store = registry.records(JOB_KIND)
-    base = {"config": __import__("dataclasses").asdict(cfg), "dataset_sha256": "x", "validation_dataset_sha256": "",
+    base = {"config": cfg.model_dump(), "dataset_sha256": "x", "validation_dataset_sha256": "",
             "progress": {"step": 3}, "checkpoints": [{"step": 3, "path": "/a/step-000003", "best": True}],
             "adapter_version": 0, "error": "", "metrics": {}}
     store.put("job-crashed", state="RUNNING", subject="toy-bot", payload=base)
@@ -208,21 +208,25 @@ def test_restarted_trainer_replays_a_jobs_milestones_with_their_sequence_numbers
     assert [e.evaluation for e in evals] == [e.evaluation for e in milestones if e.type == "evaluation"]
     assert any(e.type == "checkpoint_saved" for e in got)
     assert any(e.type == "log" and "registered toy-bot@1" in e.message for e in got)
-    assert any(e.type == "log" and "model ready: " in e.message and "base matmuls in float32 (compute_dtype=auto)" in e.message
+    assert any(e.type == "log" and "model ready: " in e.message
+               and "base matmuls in float32 (compute_dtype=auto)" in e.message
                for e in got)  # the toy job is LoRA: float32 on a CPU
 
 
 def test_a_job_failed_by_restart_continues_its_persisted_history(make_runner, registry, toy_records) -> None:
     first = make_runner(start=False)
     ds = _upload(first, jsonl(toy_records))
-    base = {"config": __import__("dataclasses").asdict(_cfg(ds)), "dataset_sha256": "x",
+    base = {"config": _cfg(ds).model_dump(), "dataset_sha256": "x",
             "validation_dataset_sha256": "", "progress": {"step": 5}, "checkpoints": [], "adapter_version": 0,
             "error": "", "metrics": {},
-            "events": [{"sequence": 1, "type": "state_changed", "state": "VALIDATING", "time": "2026-11-21T10:00:00+00:00"},
-                       {"sequence": 2, "type": "state_changed", "state": "QUEUED", "time": "2026-11-21T10:00:01+00:00"},
-                       {"sequence": 3, "type": "state_changed", "state": "RUNNING", "time": "2026-11-21T10:00:02+00:00"},
-                       {"sequence": 40, "type": "evaluation", "state": "RUNNING", "time": "2026-11-21T10:01:00+00:00",
-                        "evaluation": {"step": 5, "validation_loss": 1.25}},
+            "events": [{"sequence": 1, "type": "state_changed", "state": "VALIDATING",
+                        "time": "2026-11-21T10:00:00+00:00"},
+                       {"sequence": 2, "type": "state_changed", "state": "QUEUED",
+                        "time": "2026-11-21T10:00:01+00:00"},
+                       {"sequence": 3, "type": "state_changed", "state": "RUNNING",
+                        "time": "2026-11-21T10:00:02+00:00"},
+                       {"sequence": 40, "type": "evaluation", "state": "RUNNING",
+                        "time": "2026-11-21T10:01:00+00:00", "evaluation": {"step": 5, "validation_loss": 1.25}},
                        {"bogus": True}]}
     registry.records(JOB_KIND).put("job-cut", state="RUNNING", subject="toy-bot", payload=base)
     runner = make_runner()

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from trainer_testkit import jsonl
 
 from trainer_service.data.validation import validate_dataset
 from trainer_service.training.checkpoints import DirCheckpointSink
 from trainer_service.training.config import TrainingConfig
 from trainer_service.training.loop import TokenLoss, TrainingCancelled, TrainingLoop
 from trainer_service.training.model import build_peft_model
-
-from trainer_testkit import jsonl
 
 
 def _config(**kw) -> TrainingConfig:
@@ -33,7 +32,8 @@ def _data(tokenizer, records):
 
 
 @pytest.mark.parametrize("method", ["lora", "qlora"])
-def test_training_reduces_validation_loss_and_saves_best_adapter(tiny_model_dir, tokenizer, toy_records, tmp_path, method) -> None:
+def test_training_reduces_validation_loss_and_saves_best_adapter(tiny_model_dir, tokenizer, toy_records, tmp_path,
+                                                                 method) -> None:
     train, val = _data(tokenizer, toy_records)
     cfg = _config(adapter_method=method)
     model = build_peft_model(Path(tiny_model_dir), cfg, torch.device("cpu"))

@@ -7,13 +7,12 @@ import time
 
 import grpc
 import pytest
+from trainer_testkit import MAX_UPLOAD, jsonl
 
-from lorafleet.v1 import trainer_pb2
 from lorafleet.client.trainer import upload_requests
+from lorafleet.v1 import trainer_pb2
 from trainer_service.convert import config_to_proto
 from trainer_service.training.config import TrainingConfig
-
-from trainer_testkit import MAX_UPLOAD, jsonl
 
 
 def _code(call) -> tuple[grpc.StatusCode, str]:
@@ -47,7 +46,8 @@ def test_upload_limits_and_protocol_errors(client, server) -> None:
 
 
 def test_validate_dataset_reports_all_issues(client, toy_records) -> None:
-    bad = client.upload_bytes(jsonl(toy_records[:3]) + b"{broken\n" + jsonl([{"messages": [{"role": "bot", "content": "x"}]}]))
+    bad = client.upload_bytes(jsonl(toy_records[:3]) + b"{broken\n"
+                              + jsonl([{"messages": [{"role": "bot", "content": "x"}]}]))
     resp = client.validate_dataset(bad.id, max_seq_length=256)
     assert not resp.valid
     assert [(i.line, i.code) for i in resp.issues] == [(4, "bad_json"), (5, "unknown_role"), (5, "no_assistant")]
@@ -61,14 +61,16 @@ def test_bad_job_requests_get_invalid_argument_or_not_found(client, server, toy_
     malformed = client.upload_bytes(jsonl(toy_records[:4]) + b"not json\n").id
     outside = tmp_path / "outside.jsonl"
     outside.write_bytes(jsonl(toy_records))
+    invalid, not_found = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
     cases = [
-        (dict(training_dataset_id=malformed), grpc.StatusCode.INVALID_ARGUMENT, "training_dataset_id:", "training line 5: bad_json"),
-        (dict(training_dataset_id=good, target_modules=["qkv"]), grpc.StatusCode.INVALID_ARGUMENT, "lora.target_modules:", "qkv"),
-        (dict(training_dataset_id=good, r=0), grpc.StatusCode.INVALID_ARGUMENT, "lora.r:", ""),
-        (dict(training_dataset_id=good, learning_rate=-0.1), grpc.StatusCode.INVALID_ARGUMENT, "hyperparameters.learning_rate:", ""),
-        (dict(training_dataset_id="ds-0000000000000000"), grpc.StatusCode.NOT_FOUND, "training_dataset_id:", ""),
-        (dict(training_dataset_path=str(outside)), grpc.StatusCode.INVALID_ARGUMENT, "training_dataset_path:", "outside"),
-        (dict(training_dataset_id=good, validation_split=0.2, validation_dataset_id=good), grpc.StatusCode.INVALID_ARGUMENT, "validation_split:", ""),
+        (dict(training_dataset_id=malformed), invalid, "training_dataset_id:", "training line 5: bad_json"),
+        (dict(training_dataset_id=good, target_modules=["qkv"]), invalid, "lora.target_modules:", "qkv"),
+        (dict(training_dataset_id=good, r=0), invalid, "lora.r:", ""),
+        (dict(training_dataset_id=good, learning_rate=-0.1), invalid, "hyperparameters.learning_rate:", ""),
+        (dict(training_dataset_id="ds-0000000000000000"), not_found, "training_dataset_id:", ""),
+        (dict(training_dataset_path=str(outside)), invalid, "training_dataset_path:", "outside"),
+        (dict(training_dataset_id=good, validation_split=0.2, validation_dataset_id=good), invalid,
+         "validation_split:", ""),
     ]
     for kwargs, code, prefix, fragment in cases:
         got, details = _code(lambda kw=kwargs: client.create_job("bot", adapter_method="lora", **kw))

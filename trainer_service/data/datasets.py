@@ -20,9 +20,11 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 from lorafleet.errors import AlreadyExists, InvalidArgument, NotFound
+from lorafleet.registry.models import Record
+from lorafleet.registry.store import Registry
 from trainer_service.data.formats import DatasetFormat
 
 log = logging.getLogger(__name__)
@@ -42,11 +44,37 @@ class DatasetInfo:
     created_at: datetime
 
 
+class DatasetFields(NamedTuple):
+    """What a request or a config calls its four dataset fields; read errors name these."""
+
+    train_id: str
+    train_path: str
+    validation_id: str
+    validation_path: str
+
+
+#: TrainingConfig (and CreateTrainingJobRequest)
+CONFIG_FIELDS = DatasetFields("training_dataset_id", "training_dataset_path", "validation_dataset_id",
+                              "validation_dataset_path")
+#: ValidateDatasetRequest
+VALIDATE_REQUEST_FIELDS = DatasetFields("dataset_id", "path", "validation_dataset_id", "validation_path")
+
+
+@dataclass(frozen=True)
+class DatasetPair:
+    """The bytes of a training dataset and of its optional validation dataset, with their sha256."""
+
+    train: bytes
+    train_sha256: str
+    validation: bytes | None = None
+    validation_sha256: str = ""
+
+
 def dataset_id_for(sha256: str) -> str:
     return "ds-" + sha256[:16]
 
 
-def _info_from_record(record: Any, root: Path) -> DatasetInfo:
+def _info_from_record(record: Record, root: Path) -> DatasetInfo:
     p = record.payload
     return DatasetInfo(record.id, p["filename"], p["sha256"], p["size_bytes"], p["num_examples"],
                        DatasetFormat(p["format"]) if p.get("format") else None,
@@ -54,7 +82,7 @@ def _info_from_record(record: Any, root: Path) -> DatasetInfo:
 
 
 class DatasetStore:
-    def __init__(self, registry: Any, data_roots: list[Path], max_upload_bytes: int) -> None:
+    def __init__(self, registry: Registry, data_roots: list[Path], max_upload_bytes: int) -> None:
         self.registry = registry
         self.artifacts = registry.artifacts
         self.data_roots = [Path(r).resolve() for r in data_roots]
@@ -85,8 +113,8 @@ class DatasetStore:
         return self._record(filename, sha, size, final_rel)
 
     def finish_record(self, info: DatasetInfo, num_examples: int, format: DatasetFormat | None) -> DatasetInfo:
-        record = self.registry.records(DATASET_KIND).update(
-            info.id, payload={**self._payload(info), "num_examples": num_examples, "format": format.value if format else ""})
+        payload = {**self._payload(info), "num_examples": num_examples, "format": format.value if format else ""}
+        record = self.registry.records(DATASET_KIND).update(info.id, payload=payload)
         return _info_from_record(record, self.artifacts.root)
 
     def _payload(self, info: DatasetInfo) -> dict:
@@ -100,7 +128,8 @@ class DatasetStore:
         existing = store.get(ds_id)
         if existing is not None:
             return _info_from_record(existing, self.artifacts.root)
-        payload = {"filename": filename, "sha256": sha, "size_bytes": size, "num_examples": 0, "format": "", "relpath": relpath}
+        payload = {"filename": filename, "sha256": sha, "size_bytes": size, "num_examples": 0, "format": "",
+                   "relpath": relpath}
         try:
             record = store.put(ds_id, state="READY", subject=filename, payload=payload)
         except AlreadyExists:  # a concurrent upload of the same bytes won
@@ -120,7 +149,8 @@ class DatasetStore:
     def resolve_path(self, path: str, *, field: str) -> Path:
         """A dataset path the server may read: an existing file under a configured data root."""
         if not self.data_roots:
-            raise InvalidArgument("reading datasets by path is disabled (no data_roots configured); upload it", field=field)
+            raise InvalidArgument("reading datasets by path is disabled (no data_roots configured); upload it",
+                                  field=field)
         resolved = Path(path).expanduser().resolve()
         if not any(resolved.is_relative_to(root) for root in self.data_roots):
             raise InvalidArgument(f"{path!r} is outside the configured data roots", field=field)
@@ -140,6 +170,19 @@ class DatasetStore:
             data = self.resolve_path(path, field=path_field).read_bytes()
             return data, hashlib.sha256(data).hexdigest()
         raise InvalidArgument(f"one of {id_field} or {path_field} is required", field=id_field)
+
+    def read_pair(self, source: object, fields: DatasetFields) -> DatasetPair:
+        """The training dataset and the optional validation dataset that ``source`` (a request or a
+        TrainingConfig) names by id or path in its attributes ``fields``; errors name those fields."""
+        train, train_sha = self.read(dataset_id=getattr(source, fields.train_id),
+                                     path=getattr(source, fields.train_path),
+                                     id_field=fields.train_id, path_field=fields.train_path)
+        validation_id, validation_path = getattr(source, fields.validation_id), getattr(source, fields.validation_path)
+        if not (validation_id or validation_path):
+            return DatasetPair(train, train_sha)
+        validation, validation_sha = self.read(dataset_id=validation_id, path=validation_path,
+                                               id_field=fields.validation_id, path_field=fields.validation_path)
+        return DatasetPair(train, train_sha, validation, validation_sha)
 
 
 async def iterate(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:

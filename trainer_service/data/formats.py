@@ -4,21 +4,18 @@
   loss on assistant turns only.
 - prompt_completion: ``{"prompt": str, "completion": str}`` — loss on the completion only.
 - text: ``{"text": str}`` — continued pre-training, loss on every token.
+
+``DatasetFormat`` (its members come from the proto enum) lives in ``trainer_service.enums``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
+from trainer_service.enums import DatasetFormat
+
 ROLES = ("system", "user", "assistant")
-
-
-class DatasetFormat(str, Enum):
-    CHAT = "chat"
-    PROMPT_COMPLETION = "prompt_completion"
-    TEXT = "text"
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,13 @@ Labels use the Hugging Face convention: ``-100`` (``IGNORE_INDEX``) means "no lo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lorafleet.errors import InvalidArgument
 from trainer_service.data.formats import DatasetFormat, Example
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 IGNORE_INDEX = -100
 
@@ -41,7 +44,8 @@ class TokenizedExample:
         return sum(1 for x in self.labels if x != IGNORE_INDEX)
 
 
-def assistant_char_spans(messages: list[dict[str, str]], tokenizer: Any) -> tuple[str, list[tuple[int, int]]]:
+def assistant_char_spans(messages: list[dict[str, str]],
+                         tokenizer: PreTrainedTokenizerBase) -> tuple[str, list[tuple[int, int]]]:
     """Full rendering of ``messages`` and the [start, end) character spans of assistant turns."""
     full = tokenizer.apply_chat_template(messages, tokenize=False)
     spans: list[tuple[int, int]] = []
@@ -62,7 +66,7 @@ def assistant_char_spans(messages: list[dict[str, str]], tokenizer: Any) -> tupl
     return full, spans
 
 
-def tokenize_example(example: Example, tokenizer: Any) -> TokenizedExample:
+def tokenize_example(example: Example, tokenizer: PreTrainedTokenizerBase) -> TokenizedExample:
     if example.format is DatasetFormat.CHAT:
         messages = [{"role": r, "content": c} for r, c in example.messages]
         text, spans = assistant_char_spans(messages, tokenizer)
@@ -77,7 +81,8 @@ def tokenize_example(example: Example, tokenizer: Any) -> TokenizedExample:
     if example.format is DatasetFormat.PROMPT_COMPLETION:
         prompt = list(tokenizer(example.prompt, add_special_tokens=False)["input_ids"])
         completion = list(tokenizer(example.completion, add_special_tokens=False)["input_ids"]) + eos
-        return TokenizedExample(tuple(prompt + completion), tuple([IGNORE_INDEX] * len(prompt) + completion), example.line)
+        labels = [IGNORE_INDEX] * len(prompt) + completion
+        return TokenizedExample(tuple(prompt + completion), tuple(labels), example.line)
     ids = list(tokenizer(example.text, add_special_tokens=False)["input_ids"]) + eos
     return TokenizedExample(tuple(ids), tuple(ids), example.line)
 

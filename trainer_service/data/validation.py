@@ -14,11 +14,15 @@ Codes: ``empty_file``, ``bad_json``, ``not_object``, ``unknown_format``, ``mixed
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainer_service.data.formats import ROLES, DatasetFormat, Example, detect_format
 from trainer_service.data.tokenize import TokenizedExample, tokenize_example
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 ERROR = "error"
 WARNING = "warning"
@@ -71,48 +75,70 @@ class ValidationReport:
         return [i for i in self.issues if i.severity == ERROR]
 
 
-def _parse_record(record: Any, fmt: DatasetFormat, line: int, file: str) -> tuple[Example | None, list[DatasetIssue]]:
+Report = Callable[[str, str], None]  # report(code, message): one error issue of the current record
+
+
+def _parse_record(record: dict[str, Any], fmt: DatasetFormat, line: int,
+                  file: str) -> tuple[Example | None, list[DatasetIssue]]:
+    """One record of format ``fmt``: its Example (None when it has an error) and all its issues."""
     issues: list[DatasetIssue] = []
 
     def err(code: str, msg: str) -> None:
         issues.append(DatasetIssue(line, ERROR, code, msg, file))
 
-    if fmt is DatasetFormat.CHAT:
-        messages = record.get("messages")
-        if not isinstance(messages, list) or not messages:
-            err("bad_messages", '"messages" must be a non-empty list')
-            return None, issues
-        turns: list[tuple[str, str]] = []
-        for i, m in enumerate(messages):
-            if not isinstance(m, dict):
-                err("bad_messages", f"message {i} is not an object")
-                continue
-            role, content = m.get("role"), m.get("content")
-            if role is None:
-                err("missing_role", f"message {i} has no role")
-            elif role not in ROLES:
-                err("unknown_role", f"message {i} has unknown role {role!r} (expected one of {', '.join(ROLES)})")
-            if not isinstance(content, str):
-                err("bad_content", f"message {i} content must be a string")
-            elif role == "assistant" and not content.strip():
-                err("empty_assistant", f"message {i} is an empty assistant turn")
-            if isinstance(role, str) and isinstance(content, str):
-                turns.append((role, content))
-        if not any(m.get("role") == "assistant" for m in messages if isinstance(m, dict)):
-            err("no_assistant", "conversation has no assistant turn to learn from")
-        return (None if issues else Example(fmt, line, messages=tuple(turns))), issues
-    if fmt is DatasetFormat.PROMPT_COMPLETION:
-        prompt, completion = record.get("prompt"), record.get("completion")
-        if not isinstance(prompt, str):
-            err("bad_prompt", '"prompt" must be a string')
-        if not isinstance(completion, str) or not completion.strip():
-            err("empty_completion", '"completion" must be a non-empty string')
-        return (None if issues else Example(fmt, line, prompt=prompt, completion=completion)), issues
+    fields = _FIELDS_OF[fmt](record, err)
+    return (None if issues or fields is None else Example(fmt, line, **fields)), issues
+
+
+def _chat_fields(record: dict[str, Any], err: Report) -> dict[str, Any] | None:
+    messages = record.get("messages")
+    if not isinstance(messages, list) or not messages:
+        err("bad_messages", '"messages" must be a non-empty list')
+        return None
+    turns = [turn for i, m in enumerate(messages) if (turn := _chat_turn(i, m, err)) is not None]
+    if not any(m.get("role") == "assistant" for m in messages if isinstance(m, dict)):
+        err("no_assistant", "conversation has no assistant turn to learn from")
+    return {"messages": tuple(turns)}
+
+
+def _chat_turn(i: int, m: Any, err: Report) -> tuple[str, str] | None:
+    """Message ``i`` as (role, content), reporting what is wrong with it; None when it has no such pair."""
+    if not isinstance(m, dict):
+        err("bad_messages", f"message {i} is not an object")
+        return None
+    role, content = m.get("role"), m.get("content")
+    if role is None:
+        err("missing_role", f"message {i} has no role")
+    elif role not in ROLES:
+        err("unknown_role", f"message {i} has unknown role {role!r} (expected one of {', '.join(ROLES)})")
+    if not isinstance(content, str):
+        err("bad_content", f"message {i} content must be a string")
+    elif role == "assistant" and not content.strip():
+        err("empty_assistant", f"message {i} is an empty assistant turn")
+    return (role, content) if isinstance(role, str) and isinstance(content, str) else None
+
+
+def _prompt_completion_fields(record: dict[str, Any], err: Report) -> dict[str, Any] | None:
+    prompt, completion = record.get("prompt"), record.get("completion")
+    if not isinstance(prompt, str):
+        err("bad_prompt", '"prompt" must be a string')
+    if not isinstance(completion, str) or not completion.strip():
+        err("empty_completion", '"completion" must be a non-empty string')
+    return {"prompt": prompt, "completion": completion}
+
+
+def _text_fields(record: dict[str, Any], err: Report) -> dict[str, Any] | None:
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
         err("empty_text", '"text" must be a non-empty string')
-        return None, issues
-    return Example(fmt, line, text=text), issues
+        return None
+    return {"text": text}
+
+
+# the Example fields of a record of each format, or None; every problem found is reported
+_FIELDS_OF: dict[DatasetFormat, Callable[[dict[str, Any], Report], dict[str, Any] | None]] = {
+    DatasetFormat.CHAT: _chat_fields, DatasetFormat.PROMPT_COMPLETION: _prompt_completion_fields,
+    DatasetFormat.TEXT: _text_fields}
 
 
 def parse_jsonl(data: bytes | str, *, fmt: DatasetFormat | None = None, file: str = "training") -> ParsedFile:
@@ -134,10 +160,12 @@ def parse_jsonl(data: bytes | str, *, fmt: DatasetFormat | None = None, file: st
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            out.issues.append(DatasetIssue(number, ERROR, "bad_json", f"invalid JSON: {exc.msg} (column {exc.colno})", file))
+            out.issues.append(DatasetIssue(number, ERROR, "bad_json", f"invalid JSON: {exc.msg} (column {exc.colno})",
+                                           file))
             continue
         if not isinstance(record, dict):
-            out.issues.append(DatasetIssue(number, ERROR, "not_object", f"record is a JSON {type(record).__name__}, not an object", file))
+            out.issues.append(DatasetIssue(number, ERROR, "not_object",
+                                           f"record is a JSON {type(record).__name__}, not an object", file))
             continue
         detected = detect_format(record)
         if detected is None:
@@ -165,7 +193,8 @@ def _stats(tokenized: list[TokenizedExample], fmt: DatasetFormat | None, duplica
     )
 
 
-def _tokenize_and_check(parsed: ParsedFile, tokenizer: Any, max_seq_length: int, file: str) -> tuple[list[TokenizedExample], list[DatasetIssue], int]:
+def _tokenize_and_check(parsed: ParsedFile, tokenizer: PreTrainedTokenizerBase, max_seq_length: int,
+                        file: str) -> tuple[list[TokenizedExample], list[DatasetIssue], int]:
     issues: list[DatasetIssue] = []
     tokenized: list[TokenizedExample] = []
     first_line: dict[tuple, int] = {}
@@ -174,20 +203,21 @@ def _tokenize_and_check(parsed: ParsedFile, tokenizer: Any, max_seq_length: int,
         key = example.key()
         if key in first_line:
             duplicates += 1
-            issues.append(DatasetIssue(example.line, WARNING, "duplicate", f"same example as line {first_line[key]}", file))
+            issues.append(DatasetIssue(example.line, WARNING, "duplicate", f"same example as line {first_line[key]}",
+                                       file))
         else:
             first_line[key] = example.line
         tok = tokenize_example(example, tokenizer)
         if max_seq_length and tok.num_tokens > max_seq_length:
-            issues.append(DatasetIssue(example.line, ERROR, "too_long",
-                                       f"example has {tok.num_tokens} tokens, more than max_seq_length {max_seq_length}", file))
+            issues.append(DatasetIssue(example.line, ERROR, "too_long", f"example has {tok.num_tokens} tokens, "
+                                       f"more than max_seq_length {max_seq_length}", file))
         tokenized.append(tok)
     return tokenized, issues, duplicates
 
 
 def validate_dataset(
     train_data: bytes | str,
-    tokenizer: Any,
+    tokenizer: PreTrainedTokenizerBase,
     *,
     max_seq_length: int,
     validation_data: bytes | str | None = None,

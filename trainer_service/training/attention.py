@@ -54,7 +54,8 @@ def packed_sdpa_attention(module: torch.nn.Module, query: torch.Tensor, key: tor
     position_ids = kwargs.get("position_ids")
     q_len, kv_len = query.shape[2], key.shape[2]
     if attention_mask is not None or position_ids is None or q_len != kv_len or q_len == 1:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      **kwargs)
     rows = segments(position_ids.expand(query.shape[0], -1))
     if all(len(r) == 1 for r in rows):
         return sdpa_attention_forward(module, query, key, value, None, dropout=dropout, scaling=scaling, **kwargs)
@@ -65,7 +66,8 @@ def packed_sdpa_attention(module: torch.nn.Module, query: torch.Tensor, key: tor
     outs = []
     for row, (q, k, v) in zip(rows, rows_qkv):
         sizes = [e - s for s, e in row]
-        parts = [sdpa_attention_forward(module, qs, ks, vs, None, dropout=dropout, scaling=scaling, is_causal=True, **kwargs)[0]
+        parts = [sdpa_attention_forward(module, qs, ks, vs, None, dropout=dropout, scaling=scaling, is_causal=True,
+                                        **kwargs)[0]
                  for qs, ks, vs in zip(q.split(sizes, dim=2), k.split(sizes, dim=2), v.split(sizes, dim=2))]
         outs.append(torch.cat(parts, dim=1))  # [1, L, heads, head_dim]
     return torch.cat(outs, dim=0), None

@@ -14,15 +14,20 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from lorafleet.registry.artifacts import ArtifactStore
+
+if TYPE_CHECKING:
+    from peft import PeftModel
 
 
 class CheckpointSink(Protocol):
-    def save(self, name: str, model: Any, meta: dict) -> Path: ...
+    def save(self, name: str, model: PeftModel, meta: dict) -> Path: ...
     def delete(self, name: str) -> None: ...
 
 
-def _write_adapter(model: Any, target: Path, meta: dict) -> None:
+def _write_adapter(model: PeftModel, target: Path, meta: dict) -> None:
     model.save_pretrained(str(target), safe_serialization=True)
     (target / "trainer_state.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
 
@@ -30,11 +35,11 @@ def _write_adapter(model: Any, target: Path, meta: dict) -> None:
 class ArtifactCheckpointSink:
     """Checkpoints under ``<prefix>/<name>`` in the registry's artifact store."""
 
-    def __init__(self, artifacts: Any, prefix: str) -> None:
+    def __init__(self, artifacts: ArtifactStore, prefix: str) -> None:
         self.artifacts = artifacts
         self.prefix = prefix.rstrip("/")
 
-    def save(self, name: str, model: Any, meta: dict) -> Path:
+    def save(self, name: str, model: PeftModel, meta: dict) -> Path:
         rel = f"{self.prefix}/{name}"
         with self.artifacts.atomic_dir(rel) as tmp:
             _write_adapter(model, Path(tmp), meta)
@@ -64,7 +69,7 @@ class DirCheckpointSink:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
-    def save(self, name: str, model: Any, meta: dict) -> Path:
+    def save(self, name: str, model: PeftModel, meta: dict) -> Path:
         final = self.root / name
         with self._atomic(final) as tmp:
             _write_adapter(model, tmp, meta)

@@ -1,4 +1,8 @@
-"""The training job configuration: defaults, and validation that names the offending field.
+"""The training job configuration: defaults, documented ranges, and validation that names the offending field.
+
+A pydantic model, so each field carries its range and description in one place; a bad value is
+``lorafleet.errors.InvalidArgument`` naming the field as the API spells it (``lora.r``,
+``hyperparameters.batch_size``), never a pydantic ValidationError.
 
 LoRA: ``W' = W + s · B A`` with ``A ∈ R^{r×in}``, ``B ∈ R^{out×r}`` and ``s = alpha / r``
 (rsLoRA: ``s = alpha / sqrt(r)``, which keeps the update's scale stable as r grows).
@@ -8,115 +12,159 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from collections.abc import Sequence
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from lorafleet import names
 from lorafleet.adapters.lora import lora_scale
 from lorafleet.errors import InvalidArgument
 from lorafleet.refs import validate_name
+from lorafleet.v1 import common_pb2, trainer_pb2
 
-METHODS = ("lora", "qlora")
-SCHEDULERS = ("linear", "cosine", "constant")
+METHODS = names.ADAPTER_METHODS.choices
+SCHEDULERS = names.LR_SCHEDULERS.choices
 ALL_LINEAR = "all-linear"
-FORMATS = ("", "chat", "prompt_completion", "text")
-COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
+FORMATS = ("", *names.DATASET_FORMATS.choices)  # "": detect the format from the first record
+COMPUTE_DTYPES = names.COMPUTE_DTYPES.choices  # "auto" first: the proto's unspecified value
+
+# A config field's name in the API (CreateTrainingJobRequest): LoRA fields sit in its ``lora`` message,
+# optimisation fields in ``hyperparameters``, the rest at the top.
+_LORA_FIELDS = frozenset(common_pb2.LoraConfig.DESCRIPTOR.fields_by_name)
+_HYPERPARAMETER_FIELDS = frozenset(trainer_pb2.Hyperparameters.DESCRIPTOR.fields_by_name)
 
 
-@dataclass(frozen=True)
-class TrainingConfig:
-    adapter_name: str
-    adapter_method: str = "qlora"
+def api_field(name: str) -> str:
+    """The request path of config field ``name``: ``r`` -> ``lora.r``, ``epochs`` -> ``hyperparameters.epochs``."""
+    if name in _LORA_FIELDS:
+        return f"lora.{name}"
+    if name in _HYPERPARAMETER_FIELDS:
+        return f"hyperparameters.{name}"
+    return name
+
+
+def _one_of(choices: Sequence[str], label: str = "") -> AfterValidator:
+    """A check that the value is one of ``choices``; its error names ``label`` ("a dataset format") or the choices."""
+
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"{value!r} is not {label}" if label else f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _targets(value: tuple[str, ...]) -> tuple[str, ...]:
+    if ALL_LINEAR in value and len(value) > 1:
+        raise ValueError(f"{ALL_LINEAR!r} cannot be combined with module names")
+    return value
+
+
+def _invalid_argument(exc: ValidationError) -> InvalidArgument:
+    """The first error of a ValidationError as InvalidArgument, naming the field as the API does."""
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else "config"
+    if error["type"] == "extra_forbidden":
+        return InvalidArgument(f"unknown config key {name!r}", field=name)
+    cause = (error.get("ctx") or {}).get("error")
+    reason = str(cause) if isinstance(cause, ValueError) else f"{error['msg']}, got {error.get('input')!r}"
+    return InvalidArgument(reason, field=api_field(name))
+
+
+class TrainingConfig(BaseModel):
+    """One training job's configuration; immutable. Copy with ``model_copy(update=...)``.
+
+    Every field's range is checked on construction (an InvalidArgument naming the field, such as
+    ``lora.r``). :meth:`validate` adds what only a job needs: what a config may still lack while it
+    is being built (the adapter name, the datasets), a learning rate below 1, and what needs the
+    base model (its module names).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    adapter_name: str = Field(description="registry name of the adapter to write; its next version is the job's")
+    adapter_method: Annotated[str, _one_of(METHODS)] = Field(
+        "qlora", description="lora: a full-precision base; qlora: an nf4-quantized base")
     # LoRA
-    r: int = 16
-    alpha: float = 32.0
-    dropout: float = 0.05
-    target_modules: tuple[str, ...] = (ALL_LINEAR,)
-    use_rslora: bool = False
+    r: int = Field(16, ge=1, le=1024, description="rank of the update B·A")
+    alpha: float = Field(32.0, gt=0, allow_inf_nan=False,
+                         description="scale numerator: the update is scaled by alpha / r (rsLoRA: alpha / sqrt(r))")
+    dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA branch's input, in [0, 1)")
+    target_modules: Annotated[tuple[str, ...], AfterValidator(_targets)] = Field(
+        (ALL_LINEAR,), min_length=1, description="module names such as q_proj, or the single value 'all-linear'")
+    use_rslora: bool = Field(False, description="rank-stabilised scale alpha / sqrt(r) instead of alpha / r")
     # optimisation
-    epochs: int = 1
-    batch_size: int = 8
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 5e-4
-    lr_scheduler: str = "cosine"
-    warmup_ratio: float = 0.05
-    warmup_steps: int = 0
-    weight_decay: float = 0.0
-    max_steps: int = 0
-    max_seq_length: int = 1024
-    seed: int = 42
-    packing: bool = True
-    gradient_checkpointing: bool | None = None  # None: on for CUDA, off on CPU (see model.py)
-    compute_dtype: str = "auto"  # the frozen base's matmuls; see model.resolve_compute_dtype
+    epochs: int = Field(1, ge=1, description="passes over the training data")
+    batch_size: int = Field(8, ge=1, description="examples per micro-batch")
+    gradient_accumulation_steps: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    # < 1 is checked by validate() only, so lr_at can be studied on a config with learning_rate 1
+    learning_rate: float = Field(5e-4, gt=0, allow_inf_nan=False,
+                                 description="peak AdamW learning rate, > 0; a job's must be < 1 (validate())")
+    lr_scheduler: Annotated[str, _one_of(SCHEDULERS)] = Field(
+        "cosine", description="decay after warm-up: linear, cosine or constant (see lr_at)")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="fraction of steps for linear warm-up, in [0, 1)")
+    warmup_steps: int = Field(0, ge=0, description="warm-up steps; overrides warmup_ratio when > 0")
+    weight_decay: float = Field(0.0, ge=0, lt=1, description="AdamW weight decay, in [0, 1)")
+    max_steps: int = Field(0, ge=0, description="hard cap on optimizer steps; 0 for no cap")
+    max_seq_length: int = Field(1024, ge=16, le=131072, description="tokens per example, in [16, 131072]")
+    seed: int = Field(42, description="seed of the data order, the split and the initial weights")
+    packing: bool = Field(True, description="pack short examples into full rows (no attention across examples)")
+    gradient_checkpointing: bool | None = Field(
+        None, description="recompute activations in backward; None: on for CUDA, off on a CPU (see model.py)")
+    compute_dtype: Annotated[str, _one_of(COMPUTE_DTYPES)] = Field(
+        "auto", description="precision of the frozen base's matmuls (see model.resolve_compute_dtype)")
     # evaluation
-    eval_every_steps: int = 0  # 0: once per epoch
-    early_stopping_patience: int = 0
-    validation_split: float = 0.0
+    eval_every_steps: int = Field(0, ge=0, description="evaluate every N optimizer steps; 0 for once per epoch")
+    early_stopping_patience: int = Field(
+        0, ge=0, description="stop after N evaluations without improvement; 0 disables early stopping")
+    validation_split: float = Field(
+        0.0, ge=0, lt=1, description="fraction of the training data held out for validation, in [0, 1)")
     # data
-    dataset_format: str = ""
-    training_dataset_id: str = ""
-    training_dataset_path: str = ""
-    validation_dataset_id: str = ""
-    validation_dataset_path: str = ""
-    description: str = ""
+    dataset_format: Annotated[str, _one_of(FORMATS, "a dataset format")] = Field(
+        "", description="chat, prompt_completion or text; '' detects it from the first record")
+    training_dataset_id: str = Field("", description="an uploaded dataset (ds-...); or training_dataset_path")
+    training_dataset_path: str = Field("", description="a file under the server's data roots; or training_dataset_id")
+    validation_dataset_id: str = Field("", description="an uploaded validation dataset (optional)")
+    validation_dataset_path: str = Field("", description="a validation file under the data roots (optional)")
+    description: str = Field("", description="free text, stored with the adapter version")
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _invalid_argument(exc) from None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
+        """A config from its :meth:`model_dump` / JSON form; InvalidArgument for an unknown key."""
+        unknown = set(data) - set(cls.model_fields)
         if unknown:
             raise InvalidArgument(f"unknown config keys {sorted(unknown)}", field=sorted(unknown)[0])
-        values = dict(data)
-        if "target_modules" in values:
-            values["target_modules"] = tuple(values["target_modules"])
-        return cls(**values)
+        return cls(**data)
 
-    def validate(self, linear_module_names: list[str] | tuple[str, ...] | None = None) -> TrainingConfig:
-        """Raise InvalidArgument naming the first bad field; returns self for chaining."""
+    def validate(self, linear_module_names: Sequence[str] | None = None) -> TrainingConfig:
+        """Raise InvalidArgument naming the first bad field; returns self for chaining.
+
+        The field ranges are checked again (a ``model_copy(update=...)`` skips them), then what only a
+        job needs: the adapter name, a learning rate below 1, the target modules against the base
+        model's ``linear_module_names`` and the datasets.
+        """
         validate_name(self.adapter_name, field="adapter_name")
-        if self.adapter_method not in METHODS:
-            raise InvalidArgument(f"{self.adapter_method!r} is not one of {', '.join(METHODS)}", field="adapter_method")
-        checks = [
-            ("lora.r", self.r >= 1, "must be >= 1"),
-            ("lora.r", self.r <= 1024, "must be <= 1024"),
-            ("lora.alpha", self.alpha > 0 and math.isfinite(self.alpha), "must be > 0"),
-            ("lora.dropout", 0 <= self.dropout < 1, "must be in [0, 1)"),
-            ("hyperparameters.epochs", self.epochs >= 1, "must be >= 1"),
-            ("hyperparameters.batch_size", self.batch_size >= 1, "must be >= 1"),
-            ("hyperparameters.gradient_accumulation_steps", self.gradient_accumulation_steps >= 1, "must be >= 1"),
-            ("hyperparameters.learning_rate", self.learning_rate > 0 and math.isfinite(self.learning_rate), "must be > 0"),
-            ("hyperparameters.learning_rate", self.learning_rate < 1, "must be < 1"),
-            ("hyperparameters.warmup_ratio", 0 <= self.warmup_ratio < 1, "must be in [0, 1)"),
-            ("hyperparameters.warmup_steps", self.warmup_steps >= 0, "must be >= 0"),
-            ("hyperparameters.weight_decay", 0 <= self.weight_decay < 1, "must be in [0, 1)"),
-            ("hyperparameters.max_steps", self.max_steps >= 0, "must be >= 0"),
-            ("hyperparameters.max_seq_length", 16 <= self.max_seq_length <= 131072, "must be in [16, 131072]"),
-            ("hyperparameters.eval_every_steps", self.eval_every_steps >= 0, "must be >= 0"),
-            ("hyperparameters.early_stopping_patience", self.early_stopping_patience >= 0, "must be >= 0"),
-            ("validation_split", 0 <= self.validation_split < 1, "must be in [0, 1)"),
-        ]
-        for name, ok, msg in checks:
-            if not ok:
-                raise InvalidArgument(f"{msg}, got {getattr(self, name.split('.')[-1], None)!r}", field=name)
-        if self.lr_scheduler not in SCHEDULERS:
-            raise InvalidArgument(f"{self.lr_scheduler!r} is not one of {', '.join(SCHEDULERS)}", field="hyperparameters.lr_scheduler")
-        if self.compute_dtype not in COMPUTE_DTYPES:
-            raise InvalidArgument(f"{self.compute_dtype!r} is not one of {', '.join(COMPUTE_DTYPES)}",
-                                  field="hyperparameters.compute_dtype")
-        if self.dataset_format not in FORMATS:
-            raise InvalidArgument(f"{self.dataset_format!r} is not a dataset format", field="dataset_format")
-        if not self.target_modules:
-            raise InvalidArgument("at least one target module (or 'all-linear') is required", field="lora.target_modules")
-        if ALL_LINEAR in self.target_modules and len(self.target_modules) > 1:
-            raise InvalidArgument("'all-linear' cannot be combined with module names", field="lora.target_modules")
+        try:
+            type(self).model_validate(self.model_dump())
+        except ValidationError as exc:
+            raise _invalid_argument(exc) from None
+        if self.learning_rate >= 1:
+            raise InvalidArgument(f"must be < 1, got {self.learning_rate!r}", field="hyperparameters.learning_rate")
         if linear_module_names is not None and ALL_LINEAR not in self.target_modules:
             unknown = [m for m in self.target_modules if m not in linear_module_names]
             if unknown:
-                raise InvalidArgument(
-                    f"unknown target module(s) {unknown}; the base model has {sorted(linear_module_names)} or 'all-linear'",
-                    field="lora.target_modules")
+                raise InvalidArgument(f"unknown target module(s) {unknown}; the base model has "
+                                      f"{sorted(linear_module_names)} or {ALL_LINEAR!r}", field="lora.target_modules")
         if bool(self.training_dataset_id) == bool(self.training_dataset_path):
             raise InvalidArgument("exactly one of training_dataset_id and training_dataset_path is required",
                                   field="training_dataset_id")
@@ -130,6 +178,9 @@ class TrainingConfig:
     @property
     def scale(self) -> float:
         return lora_scale(self.alpha, self.r, self.use_rslora)
+
+
+DEFAULT_MAX_SEQ_LENGTH: int = TrainingConfig.model_fields["max_seq_length"].default
 
 
 def lr_at(step: int, total_steps: int, config: TrainingConfig) -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 from trainer_service.training.config import TrainingConfig
@@ -12,7 +11,7 @@ from trainer_service.training.config import TrainingConfig
 
 def write_job_file(path: Path, config: TrainingConfig, *, base_model_dir: Path, train_path: Path,
                    output_dir: Path, validation_path: Path | None = None) -> Path:
-    path.write_text(json.dumps({"config": asdict(config), "base_model_dir": str(base_model_dir),
+    path.write_text(json.dumps({"config": config.model_dump(mode="json"), "base_model_dir": str(base_model_dir),
                                 "train_path": str(train_path), "output_dir": str(output_dir),
                                 "validation_path": str(validation_path) if validation_path else ""}, indent=2))
     return path

@@ -18,11 +18,14 @@ differs from ``nn.Dropout``'s: results are seeded, not bitwise equal to PEFT's.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from peft import PeftModel
 
 _LEVELS = 1 << 16
 
@@ -60,7 +63,7 @@ class FastMaskDropout(nn.Module):
         return f"p={self.p}"
 
 
-def use_fast_mask_dropout(peft_model: Any) -> int:
+def use_fast_mask_dropout(peft_model: PeftModel) -> int:
     """Swap every LoRA ``nn.Dropout`` for ``FastMaskDropout`` in place; returns how many."""
     swapped = 0
     for module in peft_model.modules():

@@ -31,12 +31,15 @@ mixed dtypes, ``nn.Dropout`` masks — goes through PEFT's own ``forward`` uncha
 from __future__ import annotations
 
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from trainer_service.training.dropout import FastMaskDropout
+
+if TYPE_CHECKING:
+    from peft import PeftModel
 
 
 class LoRABranch(torch.autograd.Function):
@@ -107,7 +110,7 @@ def fused_lora_forward(layer: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -
     return LoRABranch.apply(x, base_out, layer.lora_A[name].weight, layer.lora_B[name].weight, keep, scale)
 
 
-def use_fused_lora(peft_model: Any) -> int:
+def use_fused_lora(peft_model: PeftModel) -> int:
     """Route every PEFT LoRA linear of the model through ``fused_lora_forward``; returns how many."""
     from peft.tuners.lora import LoraLayer
 

@@ -8,9 +8,13 @@ This is a smoke check close to the training code, not the evaluator.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from peft import PeftModel
+    from transformers import PreTrainedTokenizerBase
 
 
 def json_category_ok(reply: str, expected_category: str) -> bool:
@@ -22,8 +26,8 @@ def json_category_ok(reply: str, expected_category: str) -> bool:
 
 
 @torch.no_grad()
-def greedy_replies(model: Any, tokenizer: Any, conversations: list[list[dict]], *, batch: int = 25,
-                   max_new_tokens: int = 48) -> list[str]:
+def greedy_replies(model: PeftModel, tokenizer: PreTrainedTokenizerBase, conversations: list[list[dict]], *,
+                   batch: int = 25, max_new_tokens: int = 48) -> list[str]:
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     device = next(model.parameters()).device
@@ -41,7 +45,7 @@ def greedy_replies(model: Any, tokenizer: Any, conversations: list[list[dict]], 
     return out
 
 
-def category_rate(model: Any, tokenizer: Any, cases: list[dict]) -> tuple[float, list[str]]:
+def category_rate(model: PeftModel, tokenizer: PreTrainedTokenizerBase, cases: list[dict]) -> tuple[float, list[str]]:
     """Share of held-out cases (``{"messages", "expected"}``) answered with valid JSON + right category."""
     replies = greedy_replies(model, tokenizer, [c["messages"] for c in cases])
     ok = sum(json_category_ok(r, c["expected"]["category"]) for r, c in zip(replies, cases))

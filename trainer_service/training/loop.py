@@ -33,11 +33,12 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from trainer_service.data.packing import Batch, make_batch
 from trainer_service.data.tokenize import IGNORE_INDEX, TokenizedExample
@@ -45,6 +46,10 @@ from trainer_service.training.checkpoints import CheckpointSink
 from trainer_service.training.config import TrainingConfig, lr_at
 from trainer_service.training.dropout import use_fast_mask_dropout
 from trainer_service.training.fused_lora import use_fused_lora
+
+if TYPE_CHECKING:
+    from peft import PeftModel
+    from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +65,7 @@ class TokenLoss(nn.Module):
     computation in one module lets DDP see a single forward.
     """
 
-    def __init__(self, peft_model: Any) -> None:
+    def __init__(self, peft_model: PeftModel) -> None:
         super().__init__()
         self.peft_model = peft_model
         base = peft_model.get_base_model()
@@ -96,7 +101,27 @@ class TrainingResult:
     stopped_early: bool = False
 
 
-def install_cancel_hooks(peft_model: Any, cancel: threading.Event) -> list[Any]:
+@dataclass
+class _Run:
+    """What one ``TrainingLoop.run`` tracks from step to step."""
+
+    steps_per_epoch: int
+    total_steps: int
+    eval_every: int
+    optimizer: torch.optim.Optimizer
+    params: list[torch.Tensor]
+    result: TrainingResult = field(default_factory=lambda: TrainingResult(adapter_dir=None, steps=0))
+    step: int = 0
+    train_loss: float = math.nan
+    tokens_trained: int = 0
+    started: float = field(default_factory=time.monotonic)
+    step_times: list[float] = field(default_factory=list)
+    best_loss: float = math.inf
+    best_name: str | None = None
+    since_best: int = 0
+
+
+def install_cancel_hooks(peft_model: PeftModel, cancel: threading.Event) -> list[RemovableHandle]:
     """Raise TrainingCancelled from inside forward and backward of every decoder layer."""
 
     def check(*_: Any) -> None:
@@ -161,8 +186,8 @@ def eval_mode(module: nn.Module) -> None:
 class TrainingLoop:
     """One training run. ``emit(kind, payload)`` receives progress/evaluation/checkpoint events."""
 
-    def __init__(self, config: TrainingConfig, peft_model: Any, tokenizer: Any, *, device: torch.device,
-                 sink: CheckpointSink | None, emit: Callable[[str, dict], None] | None = None,
+    def __init__(self, config: TrainingConfig, peft_model: PeftModel, tokenizer: PreTrainedTokenizerBase, *,
+                 device: torch.device, sink: CheckpointSink | None, emit: Callable[[str, dict], None] | None = None,
                  cancel: threading.Event | None = None, rank: int = 0, world: int = 1,
                  wrap: Callable[[nn.Module], nn.Module] | None = None) -> None:
         """``wrap`` turns the loss module into what runs forward/backward (DDP: ``DistributedDataParallel``)."""
@@ -196,6 +221,8 @@ class TrainingLoop:
         return mine, n_label, n_tokens
 
     def run(self, train: list[TokenizedExample], validation: list[TokenizedExample]) -> TrainingResult:
+        """Train for ``epochs`` (or ``max_steps``), evaluating on ``validation`` when there is one, and
+        keep the best checkpoint (the last one without validation)."""
         cfg = self.config
         rng = random.Random(cfg.seed)
         torch.manual_seed(cfg.seed)
@@ -203,80 +230,102 @@ class TrainingLoop:
         params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         hooks = install_cancel_hooks(self.model, self.cancel)
-        eval_every = cfg.eval_every_steps or steps_per_epoch
-        result = TrainingResult(adapter_dir=None, steps=0)
-        best_loss, best_name, since_best = math.inf, None, 0
-        tokens_trained, started = 0, time.monotonic()
-        step_times: list[float] = []
+        run = _Run(steps_per_epoch, total_steps, cfg.eval_every_steps or steps_per_epoch, optimizer, params)
         self.model.train()
         try:
             if validation:
-                ev = evaluate(self.loss_module, validation, config=cfg, pad_id=self.pad_id, device=self.device, cancel=self.cancel)
-                result.metrics["initial_validation_loss"] = ev.loss
-                result.metrics["initial_validation_token_accuracy"] = ev.token_accuracy
-                self.emit("evaluation", {"step": 0, "validation_loss": ev.loss, "validation_token_accuracy": ev.token_accuracy})
-            step, train_loss = 0, math.nan
+                self._initial_evaluation(validation, run)
             for epoch in range(cfg.epochs):
                 order = list(range(len(train)))
                 rng.shuffle(order)
-                per_step = cfg.batch_size * cfg.gradient_accumulation_steps * self.world
-                for s in range(steps_per_epoch):
-                    if step >= total_steps:
-                        break
-                    t0 = time.monotonic()
-                    step_examples = [train[i] for i in order[s * per_step:(s + 1) * per_step]]
-                    lr = lr_at(step, total_steps, cfg)
-                    for group in optimizer.param_groups:
-                        group["lr"] = lr
-                    train_loss, n_tokens = self._step(step_examples, optimizer, params)
-                    step += 1
-                    tokens_trained += n_tokens
-                    dt = time.monotonic() - t0
-                    step_times.append(dt)
-                    elapsed = time.monotonic() - started
-                    recent = step_times[-10:]
-                    self.emit("progress", {
-                        "step": step, "total_steps": total_steps, "epoch": epoch + (s + 1) / steps_per_epoch,
-                        "train_loss": train_loss, "learning_rate": lr, "step_seconds": dt, "step_tokens": n_tokens,
-                        "tokens_per_second": tokens_trained / max(elapsed, 1e-9),
-                        "eta_seconds": (total_steps - step) * sum(recent) / len(recent),
-                        "tokens_trained": tokens_trained, "elapsed_seconds": elapsed})
-                    last = step == total_steps
-                    if validation and (step % eval_every == 0 or last):
-                        ev = evaluate(self.loss_module, validation, config=cfg, pad_id=self.pad_id, device=self.device, cancel=self.cancel)
-                        improved = ev.loss < best_loss
-                        self.emit("evaluation", {"step": step, "validation_loss": ev.loss,
-                                                 "validation_token_accuracy": ev.token_accuracy, "train_loss": train_loss})
-                        if improved:
-                            previous = best_name
-                            best_loss, since_best = ev.loss, 0
-                            best_name = self._checkpoint(step, train_loss, ev, best=True, result=result)
-                            if previous and self.sink is not None:
-                                if self.rank == 0:
-                                    self.sink.delete(previous)  # keep only the best: disk stays O(1) per job
-                                result.checkpoints = [c for c in result.checkpoints if c["name"] != previous]
-                            result.metrics.update(validation_loss=ev.loss, validation_token_accuracy=ev.token_accuracy,
-                                                  best_step=float(step))
-                        else:
-                            since_best += 1
-                            if cfg.early_stopping_patience and since_best >= cfg.early_stopping_patience:
-                                result.stopped_early = True
-                                self.emit("log", {"message": f"early stopping at step {step}: no improvement "
-                                                             f"in {since_best} evaluations (best {best_loss:.4f})"})
-                                break
-                if result.stopped_early or step >= total_steps:
+                if self._epoch(epoch, [train[i] for i in order], validation, run):
                     break
             if not validation:
-                best_name = self._checkpoint(step, train_loss, None, best=True, result=result)
+                run.best_name = self._checkpoint(run.step, run.train_loss, None, best=True, result=run.result)
         finally:
             for h in hooks:
                 h.remove()
-        elapsed = time.monotonic() - started
-        result.steps = step
-        result.metrics.update(train_loss=train_loss, steps=float(step), tokens_trained=float(tokens_trained),
-                              train_runtime_seconds=elapsed, tokens_per_second=tokens_trained / max(elapsed, 1e-9))
-        if best_name is not None and self.sink is not None:
-            result.adapter_dir = Path(next(c["path"] for c in result.checkpoints if c["name"] == best_name))
+        return self._finish(run)
+
+    def _initial_evaluation(self, validation: list[TokenizedExample], run: _Run) -> None:
+        ev = self._evaluate(validation)
+        run.result.metrics["initial_validation_loss"] = ev.loss
+        run.result.metrics["initial_validation_token_accuracy"] = ev.token_accuracy
+        self.emit("evaluation", {"step": 0, "validation_loss": ev.loss, "validation_token_accuracy": ev.token_accuracy})
+
+    def _epoch(self, epoch: int, shuffled: list[TokenizedExample], validation: list[TokenizedExample],
+               run: _Run) -> bool:
+        """One pass over ``shuffled``; True when training is over (all steps done, or stopped early)."""
+        per_step = self.config.batch_size * self.config.gradient_accumulation_steps * self.world
+        for s in range(run.steps_per_epoch):
+            if run.step >= run.total_steps:
+                break
+            self._train_step(shuffled[s * per_step:(s + 1) * per_step], run,
+                             epoch=epoch + (s + 1) / run.steps_per_epoch)
+            due = run.step % run.eval_every == 0 or run.step == run.total_steps
+            if validation and due and self._evaluation(validation, run):
+                break
+        return run.result.stopped_early or run.step >= run.total_steps
+
+    def _train_step(self, step_examples: list[TokenizedExample], run: _Run, *, epoch: float) -> None:
+        """One optimizer step at the scheduled learning rate, and its progress event."""
+        t0 = time.monotonic()
+        lr = lr_at(run.step, run.total_steps, self.config)
+        for group in run.optimizer.param_groups:
+            group["lr"] = lr
+        run.train_loss, n_tokens = self._step(step_examples, run.optimizer, run.params)
+        run.step += 1
+        run.tokens_trained += n_tokens
+        dt = time.monotonic() - t0
+        run.step_times.append(dt)
+        elapsed = time.monotonic() - run.started
+        recent = run.step_times[-10:]
+        self.emit("progress", {
+            "step": run.step, "total_steps": run.total_steps, "epoch": epoch,
+            "train_loss": run.train_loss, "learning_rate": lr, "step_seconds": dt, "step_tokens": n_tokens,
+            "tokens_per_second": run.tokens_trained / max(elapsed, 1e-9),
+            "eta_seconds": (run.total_steps - run.step) * sum(recent) / len(recent),
+            "tokens_trained": run.tokens_trained, "elapsed_seconds": elapsed})
+
+    def _evaluation(self, validation: list[TokenizedExample], run: _Run) -> bool:
+        """Evaluate after a step; checkpoint an improvement (replacing the previous best), count one that is
+        not. True when early stopping ends the training."""
+        ev = self._evaluate(validation)
+        self.emit("evaluation", {"step": run.step, "validation_loss": ev.loss,
+                                 "validation_token_accuracy": ev.token_accuracy, "train_loss": run.train_loss})
+        if ev.loss < run.best_loss:
+            previous = run.best_name
+            run.best_loss, run.since_best = ev.loss, 0
+            run.best_name = self._checkpoint(run.step, run.train_loss, ev, best=True, result=run.result)
+            if previous and self.sink is not None:
+                if self.rank == 0:
+                    self.sink.delete(previous)  # keep only the best: disk stays O(1) per job
+                run.result.checkpoints = [c for c in run.result.checkpoints if c["name"] != previous]
+            run.result.metrics.update(validation_loss=ev.loss, validation_token_accuracy=ev.token_accuracy,
+                                      best_step=float(run.step))
+            return False
+        run.since_best += 1
+        patience = self.config.early_stopping_patience
+        if patience and run.since_best >= patience:
+            run.result.stopped_early = True
+            self.emit("log", {"message": f"early stopping at step {run.step}: no improvement "
+                                         f"in {run.since_best} evaluations (best {run.best_loss:.4f})"})
+            return True
+        return False
+
+    def _evaluate(self, validation: list[TokenizedExample]) -> EvalResult:
+        return evaluate(self.loss_module, validation, config=self.config, pad_id=self.pad_id, device=self.device,
+                        cancel=self.cancel)
+
+    def _finish(self, run: _Run) -> TrainingResult:
+        elapsed = time.monotonic() - run.started
+        result = run.result
+        result.steps = run.step
+        result.metrics.update(train_loss=run.train_loss, steps=float(run.step),
+                              tokens_trained=float(run.tokens_trained), train_runtime_seconds=elapsed,
+                              tokens_per_second=run.tokens_trained / max(elapsed, 1e-9))
+        if run.best_name is not None and self.sink is not None:
+            result.adapter_dir = Path(next(c["path"] for c in result.checkpoints if c["name"] == run.best_name))
         return result
 
     def _step(self, step_examples: list[TokenizedExample], optimizer: torch.optim.Optimizer,
@@ -288,7 +337,8 @@ class TrainingLoop:
             is_dummy = batch is None
             b = (batch or self._dummy(step_examples)).to(self.device)
             sync = i == len(micro) - 1
-            ctx = self.forward_module.no_sync() if (not sync and hasattr(self.forward_module, "no_sync")) else nullcontext()
+            defer_sync = not sync and hasattr(self.forward_module, "no_sync")
+            ctx = self.forward_module.no_sync() if defer_sync else nullcontext()
             with ctx:
                 loss_sum, _, _ = self.forward_module(b.input_ids, b.labels, b.position_ids, b.attention_mask)
                 (loss_sum * (0.0 if is_dummy else scale)).backward()
@@ -302,7 +352,8 @@ class TrainingLoop:
         return float(loss_total) / max(1, n_label), n_tokens
 
     def _dummy(self, step_examples: list[TokenizedExample]) -> Batch:
-        return make_batch(step_examples[:1], max_len=self.config.max_seq_length, pad_id=self.pad_id, packing=self.config.packing)
+        return make_batch(step_examples[:1], max_len=self.config.max_seq_length, pad_id=self.pad_id,
+                          packing=self.config.packing)
 
     def _checkpoint(self, step: int, train_loss: float, ev: EvalResult | None, *, best: bool,
                     result: TrainingResult) -> str | None:

@@ -23,11 +23,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from trainer_service.training.config import ALL_LINEAR, TrainingConfig
+
+if TYPE_CHECKING:
+    from peft import LoraConfig, PeftModel
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +67,7 @@ def use_gradient_checkpointing(config: TrainingConfig, device: torch.device) -> 
     return config.gradient_checkpointing if config.gradient_checkpointing is not None else device.type == "cuda"
 
 
-def load_tokenizer(base_dir: Path) -> Any:
+def load_tokenizer(base_dir: Path) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(base_dir))
@@ -72,16 +76,16 @@ def load_tokenizer(base_dir: Path) -> Any:
     return tok
 
 
-def lora_config(config: TrainingConfig) -> Any:
+def lora_config(config: TrainingConfig) -> LoraConfig:
     from peft import LoraConfig
 
-    targets: Any = ALL_LINEAR if ALL_LINEAR in config.target_modules else list(config.target_modules)
+    targets: str | list[str] = ALL_LINEAR if ALL_LINEAR in config.target_modules else list(config.target_modules)
     return LoraConfig(r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout, target_modules=targets,
                       use_rslora=config.use_rslora, bias="none", task_type="CAUSAL_LM")
 
 
 def load_base_model(base_dir: Path, method: str, device: torch.device, compute_dtype: torch.dtype,
-                    attn_implementation: str | None = None) -> Any:
+                    attn_implementation: str | None = None) -> PreTrainedModel:
     """QLoRA: nf4 linears dequantized to ``compute_dtype``, the rest float32 on CPU (bf16 on CUDA,
     upcast later by k-bit preparation). LoRA: the whole base in ``compute_dtype``."""
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
@@ -103,7 +107,7 @@ def load_base_model(base_dir: Path, method: str, device: torch.device, compute_d
 
 
 def build_peft_model(base_dir: Path, config: TrainingConfig, device: torch.device,
-                     attn_implementation: str | None = None) -> Any:
+                     attn_implementation: str | None = None) -> PeftModel:
     """Base (LoRA: ``compute_dtype`` weights; QLoRA: nf4) + fresh LoRA adapter, seeded by ``config.seed``."""
     from peft import get_peft_model, prepare_model_for_kbit_training
 

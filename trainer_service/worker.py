@@ -1,0 +1,135 @@
+"""Training one job on the worker thread: the model, the loop, its events, the registered adapter.
+
+Why a module of its own: the job runner (``jobs.py``) owns the queue and the job's state; what
+happens between RUNNING and SUCCEEDED is this: build the PEFT model, run the training loop while
+turning what it emits into job events, metrics and record updates, and register the best
+checkpoint as the adapter's next CANDIDATE version with its lineage.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lorafleet.base_model import BaseModelSpec
+from lorafleet.registry.store import Registry
+from trainer_service import metrics
+from trainer_service.enums import EventType, JobState
+from trainer_service.job_store import Job, JobStore, finite, now
+from trainer_service.prepare import PreparedData
+from trainer_service.training.checkpoints import CheckpointSink
+
+if TYPE_CHECKING:
+    import torch
+    from peft import PeftModel
+    from transformers import PreTrainedTokenizerBase
+
+    from trainer_service.training.loop import TrainingResult
+
+log = logging.getLogger(__name__)
+
+PROGRESS_PERSIST_S = 1.0  # the job record's progress is rewritten at most this often (and at the last step)
+
+
+class JobEvents:
+    """The training loop's ``emit(kind, payload)`` for one job: events, metrics and record updates."""
+
+    def __init__(self, jobs: JobStore, job_id: str) -> None:
+        self.jobs = jobs
+        self.job_id = job_id
+        self._last_persist = 0.0
+        self._checkpoints: list[dict[str, Any]] = []
+
+    def __call__(self, kind: str, payload: dict[str, Any]) -> None:
+        payload = finite(payload)
+        if kind == "progress":
+            self.progress(payload)
+        elif kind == "evaluation":
+            self.log(EventType.EVALUATION, evaluation=payload)
+        elif kind == "checkpoint":
+            self.checkpoint(payload)
+        else:
+            self.log(EventType.LOG, message=str(payload.get("message", "")))
+
+    def log(self, type: EventType, **fields: Any) -> None:
+        self.jobs.events.append(self.job_id, type, JobState.RUNNING, **fields)
+
+    def progress(self, payload: dict[str, Any]) -> None:
+        metrics.STEPS.inc()
+        metrics.TOKENS.inc(payload.get("step_tokens", 0))
+        metrics.STEP_SECONDS.observe(payload.get("step_seconds", 0.0))
+        if "train_loss" in payload:
+            metrics.CURRENT_LOSS.set(payload["train_loss"])
+        self.log(EventType.PROGRESS, progress=payload)
+        t = time.monotonic()
+        if t - self._last_persist > PROGRESS_PERSIST_S or payload["step"] == payload["total_steps"]:
+            self._last_persist = t
+            self.jobs.update(self.job_id, progress=payload)
+
+    def checkpoint(self, payload: dict[str, Any]) -> None:
+        # the loop keeps only the best checkpoint on disk, so the job lists just that one
+        self._checkpoints[:] = [{**payload, "created": now().isoformat()}]
+        self.log(EventType.CHECKPOINT_SAVED, checkpoint=payload)
+        self.jobs.update(self.job_id, checkpoints=self._checkpoints)
+
+
+class JobTrainer:
+    """Trains a prepared job and registers its adapter; the caller handles cancellation and failure."""
+
+    def __init__(self, registry: Registry, jobs: JobStore, *, base_model_dir: Callable[[], Path],
+                 base_spec: Callable[[], BaseModelSpec], tokenizer: Callable[[], PreTrainedTokenizerBase],
+                 device: str = "auto", base_model_name: str = "") -> None:
+        self.registry = registry
+        self.jobs = jobs
+        self.base_model_dir = base_model_dir
+        self.base_spec = base_spec
+        self.tokenizer = tokenizer
+        self.device = device
+        self.base_model_name = base_model_name
+
+    def train(self, job: Job, data: PreparedData, sink: CheckpointSink, cancel: threading.Event) -> dict[str, Any]:
+        """Train ``job``; the record payload of its success (``adapter_version``, ``metrics``).
+
+        Raises TrainingCancelled once ``cancel`` is set, whatever else went wrong."""
+        from trainer_service.training.loop import TrainingCancelled, TrainingLoop
+        from trainer_service.training.model import pick_device
+
+        device = pick_device(self.device)
+        model = self._model(job, device)
+        loop = TrainingLoop(job.config, model, self.tokenizer(), device=device, sink=sink,
+                            emit=JobEvents(self.jobs, job.id), cancel=cancel)
+        result = loop.run(data.train, data.validation)
+        if cancel.is_set():
+            raise TrainingCancelled("cancelled")
+        if result.adapter_dir is None:
+            raise RuntimeError("training produced no adapter")
+        return self._register(job, result, result.adapter_dir)
+
+    def _model(self, job: Job, device: torch.device) -> PeftModel:
+        from trainer_service.training.model import build_peft_model, resolve_compute_dtype
+
+        c = job.config
+        model = build_peft_model(self.base_model_dir(), c, device)
+        dtype = str(resolve_compute_dtype(c, device)).removeprefix("torch.")
+        self.jobs.events.append(job.id, EventType.LOG, JobState.RUNNING,
+                                message=f"model ready: {c.adapter_method} r={c.r} on {device}, "
+                                        f"base matmuls in {dtype} (compute_dtype={c.compute_dtype})")
+        return model
+
+    def _register(self, job: Job, result: TrainingResult, adapter_dir: Path) -> dict[str, Any]:
+        metrics_out = finite({k: float(v) for k, v in result.metrics.items()})
+        spec = self.base_spec()
+        version = self.registry.register_version(
+            job.adapter_name, adapter_dir, base_spec=spec,
+            lineage={"source": "trained", "training_job_id": job.id, "dataset_sha256": job.dataset_sha256,
+                     "validation_dataset_sha256": job.validation_dataset_sha256, "config_json": job.config.to_json(),
+                     "base_model": self.base_model_name or str(spec.name)},
+            metrics=metrics_out, description=job.config.description)
+        self.jobs.events.append(job.id, EventType.LOG, JobState.RUNNING,
+                                message=f"registered {version.ref} (CANDIDATE)")
+        log.info("job succeeded", extra={"job_id": job.id, "adapter": version.ref, **metrics_out})
+        return {"adapter_version": version.version, "metrics": metrics_out}
