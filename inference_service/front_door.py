@@ -37,8 +37,9 @@ from lorafleet.errors import InvalidArgument, LoraFleetError
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-    from inference_service.adapter_resolver import AdapterResolver
+    from inference_service.adapter_resolver import AdapterResolver, ResolvedAdapter
     from inference_service.engine.engine import Engine, RequestHandle
+    from inference_service.model.adapter_weights import HostAdapter
     from inference_service.rollouts import RolloutTable
     from lorafleet.registry.models import RolloutRecord
 
@@ -140,9 +141,7 @@ class Generation:
             return
         self._reported = True
         tally = self._tally
-        if tally.finish is None and not tally.error:
-            tally.error = "CANCELLED"  # the caller went away before the end
-        elif tally.finish is FinishReason.CANCELLED and not tally.error:
+        if not tally.error and tally.finish in (None, FinishReason.CANCELLED):  # stopped before its end
             deadline = self.request.deadline
             tally.error = "DEADLINE_EXCEEDED" if deadline is not None and time.monotonic() >= deadline else "CANCELLED"
         self._sink.report(tally.observation(request_id=self.request_id, route=self.route, arm=self.route.arm,
@@ -187,24 +186,48 @@ class FrontDoor:
 
     # -- shadow ------------------------------------------------------------------------------
     def _spawn_shadow(self, route: Route, request: FrontRequest, production: GenerationRequest) -> None:
-        task = asyncio.get_running_loop().create_task(self._shadow(route.shadow, route, request, production))
+        """Start the shadow re-run. When the candidate is already resolved and in host memory it is
+        submitted right now, next to its production twin (so one prefill serves both); otherwise a
+        background task resolves and loads it first, off the production request's path."""
+        handle = None
+        hot = self.resolver.cached(route.shadow.candidate_ref)
+        if hot is not None:
+            handle = self._submit_shadow(route.shadow, production, *hot)
+            if handle is None:
+                return
+        task = asyncio.get_running_loop().create_task(self._shadow(route, request, production, hot, handle))
         self._shadows.add(task)
         task.add_done_callback(self._shadows.discard)
 
-    async def _shadow(self, rollout: RolloutRecord, route: Route, request: FrontRequest,
-                      production: GenerationRequest) -> None:
-        """Re-run ``production``'s input on the candidate; report it unless the engine shed it."""
-        shadow_id = f"shadow-{uuid.uuid4().hex}"
+    def _submit_shadow(self, rollout: RolloutRecord, production: GenerationRequest, resolved: ResolvedAdapter,
+                       adapter: HostAdapter) -> RequestHandle | None:
         try:
-            resolved = await self.resolver.resolve(rollout.candidate_ref)
-            adapter = await self.resolver.host_adapter(resolved)
-            handle = self.engine.submit(dataclasses.replace(production, request_id=shadow_id, adapter=adapter,
-                                                            deadline=None, shadow=True), asyncio.get_running_loop())
+            return self.engine.submit(dataclasses.replace(production, request_id=f"shadow-{uuid.uuid4().hex}",
+                                                          adapter=adapter, deadline=None, shadow=True),
+                                      asyncio.get_running_loop())
         except Exception as exc:
             metrics.SHADOW_REQUESTS.labels(outcome="failed").inc()
-            log.warning("shadow re-run not started", extra={"rollout_id": rollout.id, "paired_request_id":
-                                                            request.request_id, "error": str(exc)[:300]})
-            return
+            log.warning("shadow re-run not started", extra={"rollout_id": rollout.id, "adapter": resolved.ref,
+                                                            "paired_request_id": production.request_id,
+                                                            "error": str(exc)[:300]})
+            return None
+
+    async def _shadow(self, route: Route, request: FrontRequest, production: GenerationRequest,
+                      hot: tuple[ResolvedAdapter, HostAdapter] | None, handle: RequestHandle | None) -> None:
+        """Run (or, when ``handle`` is None, first start) the re-run; report it unless the engine shed it."""
+        rollout = route.shadow
+        if handle is None:
+            try:
+                resolved = await self.resolver.resolve(rollout.candidate_ref)
+                hot = (resolved, await self.resolver.host_adapter(resolved))
+            except Exception as exc:
+                metrics.SHADOW_REQUESTS.labels(outcome="failed").inc()
+                log.warning("shadow candidate unavailable", extra={"rollout_id": rollout.id,
+                                                                   "error": str(exc)[:300]})
+                return
+            handle = self._submit_shadow(rollout, production, *hot)
+            if handle is None:
+                return
         tally = _Tally(keep_text=True)
         try:
             async for ev in handle.events_async():
@@ -213,8 +236,8 @@ class FrontDoor:
             handle.cancel()
         if handle.shed or self.sink is None:
             return  # shedding is load, not the candidate's doing: nothing to compare
-        shadow_route = dataclasses.replace(route, resolved=resolved)
-        self.sink.report(tally.observation(request_id=shadow_id, route=shadow_route, arm=Arm.SHADOW,
+        self.sink.report(tally.observation(request_id=handle.request.request_id,
+                                           route=dataclasses.replace(route, resolved=hot[0]), arm=Arm.SHADOW,
                                            rollout_id=rollout.id, prompt=request.prompt,
                                            paired_request_id=request.request_id))
 

@@ -90,7 +90,7 @@ async def serve(rt, registry, settings, reporter=None):
         reporter.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
-        yield inference_pb2_grpc.InferenceServiceStub(channel)
+        yield inference_pb2_grpc.InferenceServiceStub(channel), servicer
     finally:
         await channel.close()
         await servicer.front_door.close()
@@ -125,7 +125,7 @@ def test_canary_routes_route_keys_stickily_and_reports_both_arms(tiny_runtime_fa
     async def main():
         async with fake_evaluator() as (evaluator, address):
             reporter = LiveReporter(grpc.aio.insecure_channel(address), max_queue=1000, flush_s=0.05)
-            async with serve(rt, registry, settings, reporter) as stub:
+            async with serve(rt, registry, settings, reporter) as (stub, servicer):
                 with running_rollout(registry, "ro-canary", RolloutMode.CANARY, weight=50.0, sampling_rate=0.5) as ro:
                     served = {}
                     for round_ in range(2):
@@ -165,19 +165,26 @@ def test_canary_routes_route_keys_stickily_and_reports_both_arms(tiny_runtime_fa
     assert all(c.source for c in evaluator.calls)
 
 
-def test_shadow_reruns_on_the_candidate_and_never_changes_the_production_reply(tiny_runtime_factory, registry):
+@pytest.mark.parametrize("hot", [False, True], ids=["candidate-loaded-in-background", "candidate-already-hot"])
+def test_shadow_reruns_on_the_candidate_and_never_changes_the_production_reply(tiny_runtime_factory, registry, hot):
+    """Cold: every lookup goes to the registry (alias_poll_s=0) and the shadow task resolves and loads
+    the candidate itself. Hot: the candidate is cached, so its re-run is submitted next to its twin."""
     rt = tiny_runtime_factory()
-    settings = tiny_settings(alias_poll_s=0.0, live_sample_rate=0.0)
+    settings = tiny_settings(alias_poll_s=60.0 if hot else 0.0, live_sample_rate=0.0)
+    rollout_id = f"ro-shadow-{'hot' if hot else 'cold'}"
     messages = [common_pb2.ChatMessage(role="user", content="Where is my parcel?")]
 
     async def main():
         async with fake_evaluator() as (evaluator, address):
             reporter = LiveReporter(grpc.aio.insecure_channel(address), max_queue=1000, flush_s=0.05)
-            async with serve(rt, registry, settings, reporter) as stub:
+            async with serve(rt, registry, settings, reporter) as (stub, servicer):
                 before = await stub.Generate(gen("attn-r4", "before", max_tokens=12))
-                candidate = await stub.Generate(gen("attn-r4@2", "cand", max_tokens=12))
+                if hot:
+                    candidate = await stub.Generate(gen("attn-r4@2", "cand", max_tokens=12))
                 completed = metrics.SHADOW_REQUESTS.labels(outcome="completed")._value.get()
-                with running_rollout(registry, "ro-shadow", RolloutMode.SHADOW, sampling_rate=1.0):
+                with running_rollout(registry, rollout_id, RolloutMode.SHADOW, sampling_rate=1.0):
+                    await servicer.rollouts.refresh()
+                    assert (servicer.resolver.cached("attn-r4@2") is not None) is hot
                     during = await stub.Generate(gen("attn-r4", "prod-1", max_tokens=12))
                     chunks = [c async for c in stub.GenerateStream(inference_pb2.GenerateStreamRequest(
                         adapter="attn-r4", prompt=PROMPT, request_id="prod-2",
@@ -187,6 +194,8 @@ def test_shadow_reruns_on_the_candidate_and_never_changes_the_production_reply(t
                         sampling=common_pb2.SamplingParams(max_tokens=4)))
                     await wait_for(lambda: len(evaluator.observations) == 1 + 2 * 3)  # "before", 3 twins, 3 shadows
                 shadow_done = metrics.SHADOW_REQUESTS.labels(outcome="completed")._value.get() - completed
+                if not hot:
+                    candidate = await stub.Generate(gen("attn-r4@2", "cand", max_tokens=12))
         return evaluator, before, candidate, during, chunks, chat, shadow_done
 
     evaluator, before, candidate, during, chunks, chat, shadow_done = asyncio.run(main())
@@ -197,11 +206,11 @@ def test_shadow_reruns_on_the_candidate_and_never_changes_the_production_reply(t
     assert {c.resolved_adapter for c in chunks} == {"attn-r4@1"} and chat.resolved_adapter == "attn-r4@1"
     obs = evaluator.observations
     shadows = {o.paired_request_id: o for o in obs if o.arm == ARM.TRAFFIC_ARM_SHADOW}
-    twins = {o.request_id: o for o in obs if o.rollout_id == "ro-shadow" and o.arm == ARM.TRAFFIC_ARM_PRODUCTION}
+    twins = {o.request_id: o for o in obs if o.rollout_id == rollout_id and o.arm == ARM.TRAFFIC_ARM_PRODUCTION}
     assert set(shadows) == set(twins) == {"prod-1", "prod-2", "prod-3"}
     for rid, shadow in shadows.items():
         twin = twins[rid]
-        assert (shadow.adapter_name, shadow.version, shadow.rollout_id) == ("attn-r4", 2, "ro-shadow")
+        assert (shadow.adapter_name, shadow.version, shadow.rollout_id) == ("attn-r4", 2, rollout_id)
         assert twin.version == 1 and twin.sampled and shadow.sampled and shadow.request_id != rid
         assert shadow.request_id not in {o.request_id for o in obs if o.arm != ARM.TRAFFIC_ARM_SHADOW}
     assert shadows["prod-1"].reply == candidate.text and twins["prod-1"].reply == before.text
@@ -215,11 +224,11 @@ def test_an_unreachable_evaluator_changes_nothing_for_callers(tiny_runtime_facto
     settings = tiny_settings(alias_poll_s=0.0, live_sample_rate=1.0)
 
     async def main():
-        async with serve(rt, registry, settings) as stub:
+        async with serve(rt, registry, settings) as (stub, _):
             want = [list((await stub.Generate(gen(ref, max_tokens=6))).token_ids) for ref in ("mlp-r8", "attn-r4")]
         reporter = LiveReporter(grpc.aio.insecure_channel("127.0.0.1:1"), max_queue=1000, flush_s=0.05,
                                 call_timeout_s=1.0)
-        async with serve(rt, registry, settings, reporter) as stub:
+        async with serve(rt, registry, settings, reporter) as (stub, servicer):
             with running_rollout(registry, "ro-unreachable", RolloutMode.SHADOW, sampling_rate=1.0):
                 got = [list((await stub.Generate(gen(ref, max_tokens=6))).token_ids) for ref in ("mlp-r8", "attn-r4")]
                 await wait_for(lambda: reporter.counts["failed"] >= 2 and reporter.queued == 0)
