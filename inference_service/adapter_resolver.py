@@ -66,6 +66,17 @@ class AdapterResolver:
         self._alias_cache[cache_key] = (time.monotonic(), resolved)
         return resolved
 
+    def cached(self, text: str) -> tuple[ResolvedAdapter, HostAdapter] | None:
+        """``text``'s fresh cached resolution and host tensors, or None (no registry, no disk, no await)."""
+        ref = parse_ref(text)
+        if ref is None:
+            return None
+        hit = self._alias_cache.get((ref.name, ref.alias if ref.alias is not None else f"#{ref.version}"))
+        if not hit or not time.monotonic() - hit[0] < self.alias_ttl_s:
+            return None
+        adapter = self.runtime.adapters.get_host(hit[1].key)
+        return (hit[1], adapter) if adapter is not None else None
+
     async def host_adapter(self, resolved: ResolvedAdapter) -> HostAdapter:
         """The adapter's host tensors, read from disk at most once even under concurrent requests."""
         cached = self.runtime.adapters.get_host(resolved.key)

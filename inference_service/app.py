@@ -1,7 +1,8 @@
 """The inference role: how InferenceService starts inside the shared server bootstrap.
 
-``start`` loads the quantized base, installs the adapter bank, starts the engine thread and only
-then builds the servicer around that runtime (see ``lorafleet.server.binding``).
+``start`` loads the quantized base, installs the adapter bank, starts the engine thread and the
+live reporter (observations of served requests, sent to the evaluator at ``eval_address``) and
+only then builds the servicer around that runtime (see ``lorafleet.server.binding``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def build_bindings(ctx: ServerContext) -> list[ServiceBinding]:
     """One InferenceService."""
 
     async def start() -> StartedService:
+        from inference_service.live_reporter import LiveReporter
         from inference_service.runtime import build_runtime
         from inference_service.servicer import InferenceServicer, add_to_server
 
@@ -30,12 +32,17 @@ def build_bindings(ctx: ServerContext) -> list[ServiceBinding]:
         spec = await in_fresh_thread(ctx.base_spec)
         runtime = await in_fresh_thread(build_runtime, model_dir, spec, ctx.settings)
         runtime.engine.start()
-        servicer = InferenceServicer(ctx.settings, ctx.registry, runtime)
+        reporter = LiveReporter.from_settings(ctx.settings)
+        reporter.start()
+        servicer = InferenceServicer(ctx.settings, ctx.registry, runtime, reporter=reporter)
         log.info("inference engine started", extra={"base_model": spec.name, "quantization": ctx.settings.quantization,
-                                                    "slots": ctx.settings.adapter_slots})
+                                                    "slots": ctx.settings.adapter_slots,
+                                                    "live_reports_to": ctx.settings.resolved_eval_address})
 
         async def stop(grace_s: float) -> None:
+            await servicer.front_door.close()
             await asyncio.to_thread(runtime.engine.stop, grace_s)
+            await reporter.close()
 
         return StartedService(servicer, add_to_server, stop)
 

@@ -33,3 +33,17 @@ ADAPTER_HITS = Counter("lorafleet_adapter_hits_total", "Requests whose adapter w
 ADAPTER_LOAD_SECONDS = Histogram("lorafleet_adapter_load_seconds", "Reading an adapter and copying it into a slot.",
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
 ADAPTER_SLOTS_USED = Gauge("lorafleet_adapter_slots_used", "Device slots holding an adapter.")
+
+# Online evaluation (rollouts): routing, shadow re-runs, live reports to the evaluator.
+ROUTED_REQUESTS = Counter("lorafleet_routed_requests_total",
+                          "Requests for a bare adapter name with a running rollout, by the arm that answered "
+                          "(production, canary).", ["arm"])
+SHADOW_REQUESTS = Counter("lorafleet_shadow_requests_total",
+                          "Shadow re-runs of production requests on a rollout's candidate, by outcome "
+                          "(completed, shed, failed).", ["outcome"])
+LIVE_REPORTS = Counter("lorafleet_live_reports_total",
+                       "Observations of served requests for the evaluator, by outcome (sent, dropped, failed).",
+                       ["outcome"])
+ROLLOUT_TABLE_REFRESH_FAILURES = Counter("lorafleet_rollout_table_refresh_failures_total",
+                                         "Reads of the running rollouts from the registry that failed (the last "
+                                         "known table keeps serving).")

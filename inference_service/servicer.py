@@ -1,4 +1,5 @@
-"""InferenceService over grpc.aio: thin — validate, convert, resolve the adapter, hand to the engine.
+"""InferenceService over grpc.aio: thin — validate and convert, then the front door (``front_door``:
+routing, the engine, shadow re-runs and live reports) does the rest.
 
 Cancellation: when the client cancels or its deadline passes, grpc.aio cancels the handler
 task; the ``finally`` blocks then cancel the engine request, which frees its batch row and
@@ -17,9 +18,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from inference_service.adapter_resolver import AdapterResolver, ResolvedAdapter
 from inference_service.engine.adapter_cache import AdapterInfo
-from inference_service.engine.engine import RequestHandle
-from inference_service.engine.types import FinishReason, GenerationRequest, Usage
-from inference_service.request_parsing import encode_prompt, parse_prompt, parse_request_id, parse_sampling
+from inference_service.engine.types import FinishReason, Usage
+from inference_service.front_door import FrontDoor, FrontRequest, Generation, ObservationSink
+from inference_service.request_parsing import parse_prompt, parse_request_id, parse_sampling
+from inference_service.rollouts import RolloutTable
+from inference_service.routing import ROUTE_KEY_HEADER, parse_route_key
 from inference_service.runtime import Runtime
 from lorafleet.config import Settings
 from lorafleet.errors import InvalidArgument, NotFound, ResourceExhausted
@@ -55,42 +58,51 @@ def adapter_info_to_proto(info: AdapterInfo) -> inference_pb2.LoadedAdapter:
         requests_served=info.requests_served, active_requests=info.active_requests)
 
 
-class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
-    """Built once the runtime (``inference_service.runtime.Runtime``: base, bank, engine) runs."""
+def route_key_of(context) -> str | None:
+    """The caller's ``x-lorafleet-route-key`` metadata (validated), or None."""
+    for key, value in context.invocation_metadata() or ():
+        if key == ROUTE_KEY_HEADER:
+            return parse_route_key(value if isinstance(value, str) else value.decode("utf-8", "replace"))
+    return None
 
-    def __init__(self, settings: Settings, registry: Registry, runtime: Runtime) -> None:
+
+class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
+    """Built once the runtime (``inference_service.runtime.Runtime``: base, bank, engine) runs.
+
+    ``reporter`` receives the live observations (``live_reporter.LiveReporter``); None sends none.
+    """
+
+    def __init__(self, settings: Settings, registry: Registry, runtime: Runtime, *,
+                 reporter: ObservationSink | None = None) -> None:
         self.settings = settings
         self.registry = registry
         self.runtime = runtime
         self.resolver = AdapterResolver(registry, runtime, base_fingerprint=runtime.spec.fingerprint,
                                         alias_ttl_s=settings.alias_poll_s)
+        self.rollouts = RolloutTable(registry, poll_s=settings.alias_poll_s)
+        self.front_door = FrontDoor(resolver=self.resolver, rollouts=self.rollouts, engine=runtime.engine,
+                                    tokenizer=runtime.tokenizer, live_sample_rate=settings.live_sample_rate,
+                                    sink=reporter)
 
     # -- generation ------------------------------------------------------------------------
-    async def _start(self, request, context) -> tuple[RequestHandle, str, str]:
-        rt = self.runtime
+    async def _start(self, request, context) -> Generation:
         request_id = parse_request_id(request.request_id) or uuid.uuid4().hex
+        route_key = route_key_of(context)
         prompt = parse_prompt(request)
         sampling = parse_sampling(request.sampling, default_max_tokens=self.settings.default_max_tokens,
                                   max_tokens_limit=self.settings.max_new_tokens_limit)
-        resolved: ResolvedAdapter | None = await self.resolver.resolve(request.adapter)
-        adapter = await self.resolver.host_adapter(resolved) if resolved else None
-        ids = encode_prompt(rt.tokenizer, prompt)
         remaining = context.time_remaining()
         deadline = time.monotonic() + remaining if remaining is not None else None
-        handle = rt.engine.submit(GenerationRequest(request_id=request_id, prompt_ids=ids, sampling=sampling,
-                                                    adapter=adapter, deadline=deadline),
-                                  asyncio.get_running_loop())
-        log.info("generate", extra={"request_id": request_id, "adapter": resolved.ref if resolved else "",
-                                    "prompt_tokens": len(ids), "max_tokens": sampling.max_tokens})
-        return handle, request_id, resolved.ref if resolved else ""
+        return await self.front_door.start(FrontRequest(request_id=request_id, adapter=request.adapter, prompt=prompt,
+                                                        sampling=sampling, route_key=route_key, deadline=deadline))
 
     @grpc_errors
     async def Generate(self, request, context):
-        handle, request_id, ref = await self._start(request, context)
+        generation = await self._start(request, context)
         tokens: list[int] = []
         text: list[str] = []
         try:
-            async for ev in handle.events_async():
+            async for ev in generation.events():
                 if ev.error is not None:
                     raise ev.error
                 tokens.extend(ev.token_ids)
@@ -98,27 +110,28 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
                 if ev.finish_reason is not None:
                     return inference_pb2.GenerateResponse(
                         text="".join(text), finish_reason=_FINISH[ev.finish_reason], usage=usage_to_proto(ev.usage),
-                        resolved_adapter=ref, request_id=request_id, token_ids=tokens)
+                        resolved_adapter=generation.resolved_ref, request_id=generation.request_id, token_ids=tokens)
         finally:
-            handle.cancel()  # no-op when finished; frees the slot when the client went away
+            generation.close()  # no-op when finished; frees the slot when the client went away; reports
 
     @grpc_errors
     async def GenerateStream(self, request, context):
-        handle, request_id, ref = await self._start(request, context)
+        generation = await self._start(request, context)
         index = 0
         try:
-            async for ev in handle.events_async():
+            async for ev in generation.events():
                 if ev.error is not None:
                     raise ev.error
-                chunk = inference_pb2.GenerateStreamResponse(delta=ev.delta, token_ids=ev.token_ids, index=index,
-                                                             resolved_adapter=ref, request_id=request_id)
+                chunk = inference_pb2.GenerateStreamResponse(
+                    delta=ev.delta, token_ids=ev.token_ids, index=index, resolved_adapter=generation.resolved_ref,
+                    request_id=generation.request_id)
                 if ev.finish_reason is not None:
                     chunk.finish_reason = _FINISH[ev.finish_reason]
                     chunk.usage.CopyFrom(usage_to_proto(ev.usage))
                 index += 1
                 yield chunk
         finally:
-            handle.cancel()
+            generation.close()
 
     # -- adapters ----------------------------------------------------------------------------
     async def _resolve_required(self, text: str) -> ResolvedAdapter:

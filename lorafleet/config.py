@@ -69,9 +69,23 @@ def _at_least_one(value: int) -> int:
     return value
 
 
+def _at_least_zero(value: int) -> int:
+    if value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
+def _fraction(value: float) -> float:
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise ValueError(f"must be in [0, 1], got {value!r}")
+    return value
+
+
 Int = Annotated[int, _from_text(int)]
 Positive = Annotated[int, _from_text(int), AfterValidator(_at_least_one)]
+NonNegative = Annotated[int, _from_text(int), AfterValidator(_at_least_zero)]
 Float = Annotated[float, _from_text(float)]
+Fraction = Annotated[float, _from_text(float), AfterValidator(_fraction)]
 ExpandedPath = Annotated[Path, AfterValidator(Path.expanduser)]
 
 
@@ -107,6 +121,9 @@ class Settings(BaseSettings):
     eval_metrics_port: Int = Field(9103, description="Prometheus port of the evaluator (0 disables).")
     inference_address: str = Field("", description="host:port the evaluator and the CLI use to reach inference; "
                                                    "default host:inference_port (a wildcard host means 127.0.0.1).")
+    eval_address: str = Field("", description="host:port inference sends live observations to (the evaluator's "
+                                              "LiveTrafficService); default host:eval_port (a wildcard host means "
+                                              "127.0.0.1).")
     max_message_bytes: Positive = Field(64 * 1024 * 1024, description="Largest gRPC message accepted or sent.")
     grace_period_s: Float = Field(30.0, description="On SIGTERM, seconds in-flight calls get to finish.")
     # Security
@@ -125,7 +142,18 @@ class Settings(BaseSettings):
     max_new_tokens_limit: Positive = Field(1024, description="Upper bound a request's max_tokens may ask for.")
     default_max_tokens: Positive = Field(256, description="max_tokens when a request does not set it.")
     max_queue: Positive = Field(256, description="Waiting requests beyond which Generate answers RESOURCE_EXHAUSTED.")
-    alias_poll_s: Float = Field(2.0, description="How often inference re-reads registry aliases.")
+    alias_poll_s: Float = Field(2.0, description="How often inference re-reads registry aliases and running "
+                                                 "rollouts.")
+    shadow_max_waiting: NonNegative = Field(32, description="Shadow re-runs (a rollout's candidate on a production "
+                                                            "request's input) waiting for a batch row; beyond it the "
+                                                            "oldest is shed (0 disables shadow re-runs).")
+    # Online evaluation
+    live_sample_rate: Fraction = Field(0.05, description="Share of requests for a production adapter without a "
+                                                         "rollout whose prompt and reply inference sends to the "
+                                                         "evaluator for scoring (0..1); a rollout's own "
+                                                         "sampling_rate applies to its requests.")
+    live_report_queue: Positive = Field(10000, description="Observations inference holds for the evaluator; when "
+                                                           "full, new ones are dropped (and counted).")
     # Trainer
     max_upload_bytes: Int = Field(256 * 1024 * 1024, description="Largest dataset upload.")
     # Logging
@@ -173,6 +201,10 @@ class Settings(BaseSettings):
     def resolved_inference_address(self) -> str:
         return service_address("inference", explicit=self.inference_address, host=self.host,
                                port=self.inference_port)
+
+    @property
+    def resolved_eval_address(self) -> str:
+        return service_address("eval", explicit=self.eval_address, host=self.host, port=self.eval_port)
 
     @property
     def data_root_paths(self) -> list[Path]:

@@ -2,7 +2,8 @@
 
 Each loop iteration (a *step*): take new requests, stop cancelled / expired sequences (their
 rows and adapter slots are freed right away), admit newcomers under the prefill budget
-(``scheduler``), run one batched decode step for every running sequence, and push each
+(``scheduler``; shadow requests are shed and admitted by the rules of ``shadow``), run one
+batched decode step for every running sequence, and push each
 sequence's new text to its asyncio queue with ``loop.call_soon_threadsafe``. Rows of one batch
 may use different adapters: the bank's slot vector (``BankBatch``) carries one slot per row.
 
@@ -28,13 +29,14 @@ from transformers import DynamicCache
 from inference_service import metrics
 from inference_service.engine import kv_batch
 from inference_service.engine.adapter_cache import AdapterCache
-from inference_service.engine.requests import RequestHandle, Sequence
+from inference_service.engine.requests import RequestHandle, Sequence, validate_request
 from inference_service.engine.sampling import make_generator, select_tokens
-from inference_service.engine.scheduler import plan_admission
+from inference_service.engine.scheduler import Admission, plan_admission
+from inference_service.engine.shadow import over_limit, rows_to_free
 from inference_service.engine.stop_text import TextTracker
 from inference_service.engine.types import FinishReason, GenerationEvent, GenerationRequest
 from inference_service.model.lora_bank import BankBatch
-from lorafleet.errors import InvalidArgument, ResourceExhausted, Unavailable
+from lorafleet.errors import ResourceExhausted, Unavailable
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -52,6 +54,7 @@ class EngineConfig:
     max_new_tokens_limit: int = 1024
     prefill_token_budget: int = 512
     idle_wait_s: float = 0.05
+    shadow_max_waiting: int = 32
 
 
 class Engine:
@@ -63,6 +66,8 @@ class Engine:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self._cv = threading.Condition()
         self._inbox: deque[Sequence] = deque()
+        self._shadow_inbox: deque[Sequence] = deque()
+        self._shadow_waiting: deque[Sequence] = deque()
         self._controls: deque[tuple[Callable[[], Any], concurrent.futures.Future]] = deque()
         self._waiting: list[Sequence] = []
         self._running: list[Sequence] = []
@@ -96,26 +101,23 @@ class Engine:
 
     @property
     def pending(self) -> int:
+        """Normal requests not finished yet (running rows include shadow sequences)."""
         with self._cv:
             return len(self._inbox) + len(self._waiting) + len(self._running) + (1 if self._chunking else 0)
 
     @property
     def queue_depth(self) -> int:
+        """Normal requests waiting for admission (what ``max_queue`` bounds)."""
         with self._cv:
             return len(self._inbox) + len(self._waiting)
 
     def submit(self, request: GenerationRequest, loop: asyncio.AbstractEventLoop | None = None) -> RequestHandle:
-        """Queue a request; raises InvalidArgument / ResourceExhausted / Unavailable."""
-        n = len(request.prompt_ids)
-        if n == 0:
-            raise InvalidArgument("the prompt is empty after tokenization", field="prompt")
-        if n >= self.config.max_context:
-            raise InvalidArgument(f"the prompt has {n} tokens; the context limit is {self.config.max_context} "
-                                  "tokens including at least one generated token", field="prompt")
-        mt = request.sampling.max_tokens
-        if not 1 <= mt <= self.config.max_new_tokens_limit:
-            raise InvalidArgument(f"max_tokens must be in 1..{self.config.max_new_tokens_limit}, got {mt}",
-                                  field="sampling.max_tokens")
+        """Queue a request; raises InvalidArgument / ResourceExhausted / Unavailable.
+
+        A shadow request never raises ResourceExhausted: its own queue sheds its oldest instead.
+        """
+        validate_request(request, max_context=self.config.max_context,
+                         max_new_tokens_limit=self.config.max_new_tokens_limit)
         if not self._accepting:
             raise Unavailable("the inference engine is shutting down")
         handle = RequestHandle(request, loop)
@@ -124,6 +126,10 @@ class Engine:
                        tracker=TextTracker(self.tokenizer, request.sampling.stop),
                        generator=make_generator(request.sampling))
         with self._cv:
+            if request.shadow:
+                self._shadow_inbox.append(seq)
+                self._cv.notify_all()
+                return handle
             if len(self._inbox) + len(self._waiting) >= self.config.max_queue:
                 raise ResourceExhausted(f"{self.config.max_queue} requests are already waiting; retry later",
                                         field="queue")
@@ -156,9 +162,11 @@ class Engine:
             with self._cv:
                 while self._inbox:
                     self._waiting.append(self._inbox.popleft())
+                while self._shadow_inbox:
+                    self._shadow_waiting.append(self._shadow_inbox.popleft())
                 controls = list(self._controls)
                 self._controls.clear()
-                busy = self._waiting or self._running or self._chunking
+                busy = self._waiting or self._shadow_waiting or self._running or self._chunking
                 if self._stopping:
                     break
                 if not busy and not controls:
@@ -178,6 +186,7 @@ class Engine:
 
     def _step(self) -> None:
         self._reap()
+        self._shed_shadows()
         self._admit()
         if self._running:
             self._decode()
@@ -190,9 +199,10 @@ class Engine:
 
     def _reap(self) -> None:
         now = time.monotonic()
-        for seq in [s for s in self._waiting if self._expired(s, now)]:
-            self._waiting.remove(seq)
-            self._finish(seq, FinishReason.CANCELLED)
+        for queue in (self._waiting, self._shadow_waiting):
+            for seq in [s for s in queue if self._expired(s, now)]:
+                queue.remove(seq)
+                self._finish(seq, FinishReason.CANCELLED)
         if self._chunking is not None and self._expired(self._chunking, now):
             seq, self._chunking = self._chunking, None
             seq.prefill_cache = None
@@ -202,6 +212,19 @@ class Engine:
             for i in gone:
                 self._finish(self._running[i], FinishReason.CANCELLED)
             self._drop_rows(set(gone))
+
+    def _shed_shadows(self) -> None:
+        """Cancel the shadow requests to shed (rules in ``shadow``); ``_reap`` frees them like any cancel."""
+        victims = over_limit(self._shadow_waiting, self.config.shadow_max_waiting)
+        victims += [self._running[i] for i in rows_to_free(self._running, normal_waiting=len(self._waiting),
+                                                           free_rows=self.config.max_batch_size - len(self._running))]
+        if self._chunking is not None and self._chunking.shadow and self._waiting:
+            victims.append(self._chunking)
+        for seq in victims:
+            seq.handle.shed = True
+            seq.handle.cancel()
+        if victims:
+            self._reap()
 
     def _reserve(self, seq: Sequence) -> bool:
         adapter = seq.request.adapter
@@ -219,15 +242,17 @@ class Engine:
             self._prefill_chunk(self._chunking)
             return
         free = self.config.max_batch_size - len(self._running)
-        if free <= 0 or not self._waiting:
+        if free <= 0 or not (self._waiting or self._shadow_waiting):
             return
-        plan = plan_admission(self._waiting, free_rows=free, token_budget=self.config.prefill_token_budget,
-                              prompt_len=lambda s: len(s.request.prompt_ids), try_reserve=self._reserve)
+        plan = self._plan(self._waiting, free, Admission(group=[]))
+        if len(plan.group) == len(self._waiting) and plan.chunked is None and self._shadow_waiting:
+            plan = self._plan(list(self._shadow_waiting), free, plan)  # no normal request waits any more
         now = time.monotonic()
         for seq in plan.group + ([plan.chunked] if plan.chunked else []):
-            self._waiting.remove(seq)
+            (self._shadow_waiting if seq.shadow else self._waiting).remove(seq)
             seq.admitted_at = now
-            metrics.QUEUE_TIME.observe(now - seq.arrival)
+            if not seq.shadow:
+                metrics.QUEUE_TIME.observe(now - seq.arrival)
         if plan.chunked is not None:
             self._chunking = plan.chunked
             self._chunking.prefill_cache = DynamicCache()
@@ -236,6 +261,13 @@ class Engine:
             self._admitting = plan.group
             self._prefill_group(plan.group)
             self._admitting = []
+
+    def _plan(self, waiting: list[Sequence], free: int, chosen: Admission[Sequence]) -> Admission[Sequence]:
+        if not waiting:
+            return chosen
+        return plan_admission(waiting, free_rows=free, token_budget=self.config.prefill_token_budget,
+                              prompt_len=lambda s: len(s.request.prompt_ids), try_reserve=self._reserve,
+                              chosen=chosen.group)
 
     def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
                  cache: DynamicCache | None, slots: list[int]) -> torch.Tensor:
@@ -315,27 +347,12 @@ class Engine:
     def _accept_token(self, seq: Sequence, token: int) -> bool:
         """Record a sampled token, stream its text; True when the sequence is finished."""
         now = time.monotonic()
-        sampling = seq.request.sampling
-        if not seq.generated:
-            seq.first_token_at = now
+        if not seq.shadow and not seq.generated:
             metrics.TIME_TO_FIRST_TOKEN.observe(now - seq.arrival)
-        else:
+        elif not seq.shadow:
             metrics.INTER_TOKEN_LATENCY.observe(now - seq.last_token_at)
-        seq.last_token_at = now
-        seq.generated.append(token)
         metrics.GENERATION_TOKENS.inc()
-        reason: FinishReason | None = None
-        if token in self.eos:
-            delta = seq.tracker.add(None) + seq.tracker.flush()
-            reason = FinishReason.EOS
-        else:
-            delta = seq.tracker.add(token)
-            if seq.tracker.stopped:
-                reason = FinishReason.STOP
-            elif len(seq.generated) >= sampling.max_tokens or seq.length + 1 >= self.config.max_context:
-                reason = FinishReason.LENGTH
-                delta += seq.tracker.flush()
-        seq.next_input = token
+        reason, delta = seq.take(token, now=now, eos=self.eos, max_context=self.config.max_context)
         if reason is None:
             seq.handle._push(GenerationEvent(token_ids=[token], delta=delta))
             return False
@@ -348,8 +365,11 @@ class Engine:
             delta = ""
         self._release(seq)
         usage = seq.usage()
-        metrics.E2E_LATENCY.observe(usage.total_seconds)
-        metrics.REQUESTS_FINISHED.labels(finish_reason=reason.value).inc()
+        if seq.shadow:
+            metrics.SHADOW_REQUESTS.labels(outcome="shed" if reason is FinishReason.CANCELLED else "completed").inc()
+        else:
+            metrics.E2E_LATENCY.observe(usage.total_seconds)
+            metrics.REQUESTS_FINISHED.labels(finish_reason=reason.value).inc()
         seq.handle._push(GenerationEvent(token_ids=last_tokens or [], delta=delta, finish_reason=reason,
                                          usage=usage))
 
@@ -363,13 +383,15 @@ class Engine:
         self._running, self._admitting, self._chunking, self._kv = [], [], None, None
         for seq in victims:
             self._release(seq)
+            if seq.shadow:
+                metrics.SHADOW_REQUESTS.labels(outcome="failed").inc()
             if not seq.handle.done.is_set():
                 seq.handle._push(GenerationEvent(error=exc))
 
     def _shutdown(self) -> None:
         with self._cv:
-            waiting = self._waiting + list(self._inbox)
-            self._waiting, self._inbox = [], deque()
+            waiting = self._waiting + list(self._inbox) + list(self._shadow_waiting) + list(self._shadow_inbox)
+            self._waiting, self._inbox, self._shadow_waiting, self._shadow_inbox = [], deque(), deque(), deque()
         for seq in waiting + self._running + ([self._chunking] if self._chunking else []):
             self._finish(seq, FinishReason.CANCELLED)
         self._running, self._chunking, self._kv = [], None, None

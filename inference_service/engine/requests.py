@@ -19,9 +19,24 @@ import torch
 from transformers import DynamicCache
 
 from inference_service.engine.stop_text import TextTracker
-from inference_service.engine.types import GenerationEvent, GenerationRequest, Usage
+from inference_service.engine.types import FinishReason, GenerationEvent, GenerationRequest, Usage
+from lorafleet.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
+
+
+def validate_request(request: GenerationRequest, *, max_context: int, max_new_tokens_limit: int) -> None:
+    """InvalidArgument (naming the field) unless the request fits the engine's limits."""
+    n = len(request.prompt_ids)
+    if n == 0:
+        raise InvalidArgument("the prompt is empty after tokenization", field="prompt")
+    if n >= max_context:
+        raise InvalidArgument(f"the prompt has {n} tokens; the context limit is {max_context} "
+                              "tokens including at least one generated token", field="prompt")
+    mt = request.sampling.max_tokens
+    if not 1 <= mt <= max_new_tokens_limit:
+        raise InvalidArgument(f"max_tokens must be in 1..{max_new_tokens_limit}, got {mt}",
+                              field="sampling.max_tokens")
 
 
 class RequestHandle:
@@ -33,6 +48,7 @@ class RequestHandle:
         self.queue: asyncio.Queue[GenerationEvent] | None = asyncio.Queue() if loop else None
         self.events: list[GenerationEvent] = []  # filled when no loop (synchronous use)
         self.done = threading.Event()
+        self.shed = False  # set by the worker before the final event when it shed a shadow request
         self._cancelled = threading.Event()
         self._wake: Callable[[], None] = lambda: None
 
@@ -93,6 +109,28 @@ class Sequence:
     @property
     def request(self) -> GenerationRequest:
         return self.handle.request
+
+    @property
+    def shadow(self) -> bool:
+        return self.handle.request.shadow
+
+    def take(self, token: int, *, now: float, eos: set[int], max_context: int) -> tuple[FinishReason | None, str]:
+        """Record a sampled token: its text delta, and the finish reason when it ends the sequence."""
+        if not self.generated:
+            self.first_token_at = now
+        self.last_token_at = now
+        self.generated.append(token)
+        self.next_input = token
+        reason: FinishReason | None = None
+        if token in eos:
+            return FinishReason.EOS, self.tracker.add(None) + self.tracker.flush()
+        delta = self.tracker.add(token)
+        if self.tracker.stopped:
+            reason = FinishReason.STOP
+        elif len(self.generated) >= self.request.sampling.max_tokens or self.length + 1 >= max_context:
+            reason = FinishReason.LENGTH
+            delta += self.tracker.flush()
+        return reason, delta
 
     def usage(self) -> Usage:
         """Token counts and timings so far (queue time runs until admission; now if not admitted)."""

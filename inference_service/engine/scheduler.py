@@ -5,11 +5,15 @@ Bounded prefill keeps running decoders from stalling: one step prefills at most
 whole budget is prefilled alone in chunks of that size, one chunk per step, interleaved with
 decode steps. Sequences whose adapter cannot get a device slot (every slot held by running
 requests) are skipped and keep their place in the queue; FIFO otherwise.
+
+Shadow requests (the low-priority class, ``engine.shadow``) are planned after the normal ones,
+only when every waiting normal request made it into the group, and fill what is left of its rows
+and budget (``chosen``), so both arms are prefilled in one forward pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -23,10 +27,14 @@ class Admission(Generic[T]):
 
 
 def plan_admission(waiting: list[T], *, free_rows: int, token_budget: int, prompt_len: Callable[[T], int],
-                   try_reserve: Callable[[T], bool]) -> Admission[T]:
-    """Pick newcomers in FIFO order. ``try_reserve`` acquires the adapter slot (False: skip)."""
-    group: list[T] = []
-    longest = 0
+                   try_reserve: Callable[[T], bool], chosen: Sequence[T] = ()) -> Admission[T]:
+    """Pick newcomers in FIFO order. ``try_reserve`` acquires the adapter slot (False: skip).
+
+    ``chosen`` were already picked at this step (they count against ``free_rows`` and the budget,
+    and lead the returned group).
+    """
+    group: list[T] = list(chosen)
+    longest = max((prompt_len(s) for s in group), default=0)
     for seq in waiting:
         if len(group) >= free_rows:
             break

@@ -33,13 +33,20 @@ class SamplingSpec:
 
 @dataclass
 class GenerationRequest:
-    """What the engine needs for one request. ``adapter`` None = the bare base model."""
+    """What the engine needs for one request. ``adapter`` None = the bare base model.
+
+    ``shadow`` puts the request in the low-priority class (a candidate re-running a production
+    request's input): admitted only when no normal request waits, held in a bounded queue of its
+    own (``EngineConfig.shadow_max_waiting``, the oldest shed beyond it), shed first under load,
+    and outside the ``max_queue`` limit and the latency histograms of normal requests.
+    """
 
     request_id: str
     prompt_ids: list[int]
     sampling: SamplingSpec
     adapter: HostAdapter | None = None
     deadline: float | None = None  # time.monotonic() after which generation stops
+    shadow: bool = False
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import grpc
 from helpers_inference import host, request, tiny_settings, tokens_of
@@ -11,15 +12,28 @@ from prometheus_client import REGISTRY
 from inference_service.app import SERVICE_NAME, build_bindings
 from lorafleet.registry.store import Registry
 from lorafleet.server.context import ServerContext
-from lorafleet.v1 import common_pb2, inference_pb2, inference_pb2_grpc
+from lorafleet.v1 import common_pb2, inference_pb2, inference_pb2_grpc, rollout_pb2, rollout_pb2_grpc
 
 
 def metric(name: str, labels: dict | None = None) -> float:
     return REGISTRY.get_sample_value(name, labels or {}) or 0.0
 
 
+class FakeEvaluator(rollout_pb2_grpc.LiveTrafficServiceServicer):
+    def __init__(self):
+        self.observations = []
+
+    async def RecordObservations(self, request, context):
+        self.observations.extend(request.observations)
+        return rollout_pb2.RecordObservationsResponse(accepted=len(request.observations))
+
+
 def test_build_bindings_serves_after_start_and_drains_on_stop(tmp_path, tiny_model_dir, tiny_adapters, tiny_spec):
-    settings = tiny_settings(base_model=str(tiny_model_dir), home=tmp_path)
+    evaluator = FakeEvaluator()
+    with socket.socket() as s:  # a free port for the fake evaluator, known before the settings are made
+        s.bind(("127.0.0.1", 0))
+        eval_port = s.getsockname()[1]
+    settings = tiny_settings(base_model=str(tiny_model_dir), home=tmp_path, eval_address=f"127.0.0.1:{eval_port}")
     registry = Registry(settings.resolved_database_url, settings.resolved_artifacts_dir)
     registry.register_version("attn-r4", tiny_adapters["attn-r4"], base_spec=tiny_spec, lineage={"source": "imported"})
     registry.set_alias("attn-r4", "production", 1)
@@ -27,6 +41,10 @@ def test_build_bindings_serves_after_start_and_drains_on_stop(tmp_path, tiny_mod
     assert binding.service_name == SERVICE_NAME
 
     async def main():
+        evaluator_server = grpc.aio.server()
+        rollout_pb2_grpc.add_LiveTrafficServiceServicer_to_server(evaluator, evaluator_server)
+        evaluator_server.add_insecure_port(f"127.0.0.1:{eval_port}")
+        await evaluator_server.start()
         server = grpc.aio.server()
         # start() loads the model first and only then builds the servicer: nothing half-built to call.
         started = await binding.start()
@@ -46,6 +64,10 @@ def test_build_bindings_serves_after_start_and_drains_on_stop(tmp_path, tiny_mod
                 await started.stop(1.0)
                 await server.stop(0)
         assert started.servicer.runtime.engine._thread is None  # worker joined
+        # the live reporter started with the servicer and sent what it had before stopping
+        assert [(o.adapter_name, o.version, o.request_id) for o in evaluator.observations] == [
+            ("attn-r4", 1, r.request_id)]
+        await evaluator_server.stop(0)
 
     asyncio.run(main())
     registry.close()

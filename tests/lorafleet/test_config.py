@@ -15,10 +15,13 @@ from lorafleet.errors import InvalidArgument
 README = Path(__file__).resolve().parents[2] / "README.md"
 SPECS = {spec.name: spec for spec in setting_specs()}
 POSITIVE = ("max_batch_size", "adapter_slots", "adapter_host_cache", "max_adapter_rank", "max_new_tokens_limit",
-            "default_max_tokens", "max_queue", "max_message_bytes")
+            "default_max_tokens", "max_queue", "max_message_bytes", "live_report_queue")
+NON_NEGATIVE = ("shadow_max_waiting",)
+FRACTIONS = ("live_sample_rate",)
 INTS = sorted(name for name, spec in SPECS.items() if spec.type is int)
-UNBOUNDED_INTS = sorted(set(INTS) - set(POSITIVE))
+UNBOUNDED_INTS = sorted(set(INTS) - set(POSITIVE) - set(NON_NEGATIVE))
 FLOATS = sorted(name for name, spec in SPECS.items() if spec.type is float)
+UNBOUNDED_FLOATS = sorted(set(FLOATS) - set(FRACTIONS))
 
 
 def _not_parsed_by(convert) -> st.SearchStrategy[str]:
@@ -37,6 +40,7 @@ def test_defaults_derive_paths_from_home(tmp_path: Path) -> None:
     assert s.resolved_database_url == f"sqlite:///{tmp_path / 'registry.db'}"
     assert s.resolved_artifacts_dir == tmp_path / "artifacts"
     assert s.resolved_inference_address == "127.0.0.1:50052"
+    assert s.resolved_eval_address == "127.0.0.1:50053"
 
 
 def test_env_is_coerced_and_flags_win(tmp_path: Path) -> None:
@@ -103,7 +107,7 @@ def test_integer_env_values_round_trip(name: str, value: int, pad: str) -> None:
     assert getattr(settings, name) == value
 
 
-@given(st.sampled_from(FLOATS), st.floats(allow_nan=False))
+@given(st.sampled_from(UNBOUNDED_FLOATS), st.floats(allow_nan=False))
 def test_float_env_values_round_trip(name: str, value: float) -> None:
     assert getattr(Settings.from_env({SPECS[name].env_name: repr(value)}), name) == value
 
@@ -131,6 +135,34 @@ def test_counts_below_one_name_the_field(name: str, value: int) -> None:
     with pytest.raises(InvalidArgument) as err:
         Settings.from_env({SPECS[name].env_name: str(value)})
     assert err.value.field == name and err.value.message == "must be >= 1"
+
+
+@given(st.sampled_from(NON_NEGATIVE), st.integers())
+def test_non_negative_counts_name_the_field(name: str, value: int) -> None:
+    if value >= 0:
+        assert getattr(Settings.from_env({SPECS[name].env_name: str(value)}), name) == value
+        return
+    with pytest.raises(InvalidArgument) as err:
+        Settings.from_env({SPECS[name].env_name: str(value)})
+    assert err.value.field == name and err.value.message == "must be >= 0"
+
+
+@given(st.sampled_from(FRACTIONS), st.floats())
+def test_fractions_accept_zero_to_one_only(name: str, value: float) -> None:
+    env = {SPECS[name].env_name: repr(value)}
+    if 0.0 <= value <= 1.0:
+        assert getattr(Settings.from_env(env), name) == value
+        return
+    with pytest.raises(InvalidArgument) as err:
+        Settings.from_env(env)
+    assert err.value.field == name and "must be in [0, 1]" in err.value.message
+
+
+def test_online_evaluation_settings(tmp_path: Path) -> None:
+    s = Settings.from_env({"LORAFLEET_HOME": str(tmp_path), "LORAFLEET_HOST": "0.0.0.0", "LORAFLEET_EVAL_PORT": "6003"})
+    assert s.resolved_eval_address == "127.0.0.1:6003"
+    assert (s.live_sample_rate, s.live_report_queue, s.shadow_max_waiting) == (0.05, 10000, 32)
+    assert Settings(eval_address="lorafleet-eval:50053").resolved_eval_address == "lorafleet-eval:50053"
 
 
 @given(st.sampled_from([("quantization", QUANTIZATIONS), ("log_format", LOG_FORMATS)]), st.text())

@@ -1,0 +1,38 @@
+"""The shadow class's two shedding rules, as pure functions over the worker's queues.
+
+Shadow requests (``GenerationRequest.shadow``) must never delay a normal one, so the worker sheds
+them first:
+
+* **queue bound**: at most ``limit`` shadow requests wait; beyond it the oldest are shed (a newer
+  input is as good a sample and has waited less);
+* **under load**: when normal requests wait and the batch has fewer free rows than them, running
+  shadow sequences are cancelled to free rows, the most recently admitted first (the least decode
+  work lost), at most as many as the rows missing.
+
+Admission (``scheduler.plan_admission``) adds the third rule: a shadow request joins the batch
+only when no normal request waits.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TypeVar
+
+from inference_service.engine.requests import Sequence
+
+T = TypeVar("T")
+
+
+def over_limit(waiting: deque[T], limit: int) -> list[T]:
+    """The oldest entries of ``waiting`` beyond ``limit`` (``limit`` >= 0), oldest first."""
+    excess = len(waiting) - max(limit, 0)
+    return [waiting[i] for i in range(excess)] if excess > 0 else []
+
+
+def rows_to_free(running: list[Sequence], *, normal_waiting: int, free_rows: int) -> set[int]:
+    """Indices of the running shadow sequences to cancel so waiting normal requests get rows."""
+    missing = normal_waiting - free_rows
+    if missing <= 0:
+        return set()
+    shadows = [i for i, seq in enumerate(running) if seq.shadow]
+    return set(shadows[-missing:])
