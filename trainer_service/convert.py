@@ -28,6 +28,7 @@ from trainer_service.data.datasets import DatasetInfo
 from trainer_service.data.validation import DatasetIssue, DatasetStats, ValidationReport
 from trainer_service.enums import DatasetFormat, JobState
 from trainer_service.events import JobEvent
+from trainer_service.hyperparameters import check_ranges
 from trainer_service.job_store import Job
 from trainer_service.training.config import TrainingConfig
 
@@ -72,7 +73,8 @@ def state_to_proto(state: JobState) -> int:
 
 
 def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConfig:
-    """Request → TrainingConfig; unset (zero) fields take the model's defaults."""
+    """Request → TrainingConfig; unset (zero) fields take the model's defaults; every field is checked
+    against its documented range (``trainer_service.hyperparameters``)."""
     d = TrainingConfig(adapter_name=req.adapter_name)
     if req.method not in (0, SFT):
         raise InvalidArgument("only supervised fine-tuning (SFT) is supported", field="method")
@@ -112,7 +114,7 @@ def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConf
     }
     if req.HasField("lora") and lora.r == 0:
         values["r"] = 0  # an explicit lora block with r = 0 is an error, not "default"
-    return TrainingConfig(**values)
+    return check_ranges(TrainingConfig(**values))
 
 
 def config_to_proto(c: TrainingConfig) -> trainer_pb2.CreateTrainingJobRequest:
