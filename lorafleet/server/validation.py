@@ -10,6 +10,8 @@
 * :func:`quote` (from ``lorafleet.errors``): how an error message shows a bad value, a short prefix.
 * :func:`safe_details`: what any status message is cut to before it leaves the server, so no error
   ever carries a whole input (gRPC refuses status metadata over its size limits).
+* :func:`is_file`, :func:`parse_error_where`: reading a file a request names without an exception on a
+  bad name, and reporting a parse error by position only (a parser's message quotes the file).
 * :func:`load_json_line`: ``json.loads`` for untrusted text that only ever raises ``JSONDecodeError``:
   deep nesting (``RecursionError``) and integers over Python's digit limit (``ValueError``) become
   short decode errors instead of escaping as bugs.
@@ -25,8 +27,8 @@ from typing import Any
 
 from lorafleet.errors import InvalidArgument, NotFound, quote
 
-__all__ = ["MAX_DETAILS_BYTES", "MAX_PATH_CHARS", "check_text", "confine_path", "load_json_line", "quote",
-           "safe_details"]
+__all__ = ["MAX_DETAILS_BYTES", "MAX_PATH_CHARS", "check_text", "confine_path", "is_file", "load_json_line",
+           "parse_error_where", "quote", "safe_details"]
 
 #: Longest path accepted in a request (Linux's PATH_MAX).
 MAX_PATH_CHARS = 4096
@@ -72,6 +74,24 @@ def _resolve(text: str, field: str) -> Path:
         return Path(os.path.expanduser(text)).resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop is RuntimeError before Python 3.13
         raise InvalidArgument(f"{quote(text)} cannot be resolved: {type(exc).__name__}", field=field) from None
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, but False for a name the file system refuses (too long, a NUL byte) instead of raising."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def parse_error_where(exc: BaseException) -> str:
+    """`` at line L, column C`` of a YAML or JSON parse error, or "": its own text would quote the file."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return f" at line {mark.line + 1}, column {mark.column + 1}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f" at line {exc.lineno}, column {exc.colno}"
+    return ""
 
 
 def check_text(value: str, field: str, limit: int, *, printable: bool = False) -> str:
