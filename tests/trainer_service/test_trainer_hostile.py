@@ -4,6 +4,7 @@ NOT_FOUND) naming the field, never INTERNAL, and nothing is stored or started on
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import grpc
@@ -154,3 +155,25 @@ def test_the_proto_comments_state_every_range() -> None:
             missing.append(f"{name} {allowed}")
     assert missing == []
 
+
+
+def test_undecodable_bodies_are_invalid_argument_on_every_trainer_method(client, server) -> None:
+    channel = client.channel
+    metadata = trainer_pb2.UploadDatasetRequest(metadata=trainer_pb2.DatasetMetadata(filename="f.jsonl"))
+    for method in ("ValidateDataset", "CreateTrainingJob", "GetTrainingJob", "ListTrainingJobs", "CancelTrainingJob"):
+        code, details = _status(lambda m=method: channel.unary_unary(f"/lorafleet.v1.TrainerService/{m}")(
+            b"\x00", timeout=30))
+        assert (code, details) == (grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"request: body is not a valid lorafleet.v1.{method}Request message")
+    watch = channel.unary_stream("/lorafleet.v1.TrainerService/WatchTrainingJob")
+    assert _status(lambda: list(watch(b"\x00", timeout=30)))[0] == grpc.StatusCode.INVALID_ARGUMENT
+    upload = channel.stream_unary("/lorafleet.v1.TrainerService/UploadDataset")
+    for bodies in ([b"\x00"], [metadata.SerializeToString(), b"\x00"],
+                   [metadata.SerializeToString(), trainer_pb2.UploadDatasetRequest(chunk=b'{"text": "a"}\n')
+                    .SerializeToString(), b"\x0a\x05ab"]):
+        code, details = _status(lambda b=bodies: upload(iter(b), timeout=30))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "UploadDatasetRequest" in details
+    deadline = time.monotonic() + 5  # the status is sent before the handler unwinds and removes its temp file
+    while _stored_datasets(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _stored_datasets(server) == []
