@@ -177,3 +177,12 @@ def test_undecodable_bodies_are_invalid_argument_on_every_trainer_method(client,
     while _stored_datasets(server) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _stored_datasets(server) == []
+
+
+def test_a_pathological_dataset_gets_a_bounded_report(client) -> None:
+    long_role = jsonl([{"messages": [{"role": "r" * 50_000, "content": "x"}, {"role": "assistant", "content": "y"}]}])
+    dataset = client.upload_bytes(long_role + b"[]\n" * 10_050)
+    report = client.validate_dataset(dataset.id)
+    assert not report.valid and len(report.issues) == 10_001
+    assert report.issues[0].code == "unknown_role" and len(report.issues[0].message) <= 301
+    assert (report.issues[-1].code, report.issues[-1].message) == ("more_issues", "51 more issues not listed")
