@@ -151,15 +151,18 @@ def rpcs_of(services: Iterable[ServiceDescriptor]) -> list[Rpc]:
 
 
 def body_strategy(rpc: Rpc, messages: MessageStrategies) -> st.SearchStrategy[Any]:
-    """One request body (bytes), or for a client stream a list of bodies."""
-    one = st.one_of(messages.message(rpc.request).map(lambda m: m.SerializeToString()),
-                    st.sampled_from(UNDECODABLE), st.binary(max_size=48))
+    """One request body (bytes): two times in three a generated message, else undecodable or random bytes; for
+    a client stream a list of bodies."""
+    kinds = {"message": messages.message(rpc.request).map(lambda m: m.SerializeToString()),
+             "undecodable": st.sampled_from(UNDECODABLE), "bytes": st.binary(max_size=48)}
+    one = st.sampled_from(["message"] * 4 + ["undecodable", "bytes"]).flatmap(kinds.__getitem__)
     return st.lists(one, max_size=4) if rpc.client_streaming else one
 
 
 @dataclass
 class FuzzStats:
     codes: collections.Counter = field(default_factory=collections.Counter)
+    undecodable: int = 0  # answered "request: body is not a valid ... message"
     failures: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
@@ -172,7 +175,8 @@ class FuzzStats:
         for (_, code), n in self.codes.items():
             by_code[code] += n
         took = time.monotonic() - self.started
-        return f"{self.requests} requests in {took:.1f}s: " + ", ".join(f"{c}={n}" for c, n in by_code.most_common())
+        codes = ", ".join(f"{c}={n}" for c, n in by_code.most_common())
+        return f"{self.requests} requests in {took:.1f}s: {codes} ({self.undecodable} undecodable bodies)"
 
 
 def send(channel: grpc.Channel, rpc: Rpc, body: Any, timeout: float) -> tuple[grpc.StatusCode, str]:
@@ -212,6 +216,7 @@ def fuzz_service(address: str, services: Sequence[ServiceDescriptor], *, example
         for rpc, body in batch:
             code, details = send(channel, rpc, body, timeout)
             stats.codes[(rpc.path, code.name)] += 1
+            stats.undecodable += details.startswith("request: body is not a valid")
             if code in FORBIDDEN:
                 stats.failures.append(f"{rpc.path} -> {code.name}: {details[:300]}")
             assert code not in FORBIDDEN, f"{rpc.path} answered {code.name}: {details[:300]}"

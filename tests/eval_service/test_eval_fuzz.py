@@ -32,13 +32,11 @@ def _fleet(tmp_path: Path, tiny_spec) -> tuple[Settings, Registry, list[str]]:
     for seed in range(3):
         register(registry, tiny_spec, tmp_path / "adapters", seed=seed)
     registry.set_alias("support-bot", "production", 1)
-    registry.records("evaluations").put("eval-v2", state="SUCCEEDED", subject="support-bot@2",
-                                        payload={"adapter": "support-bot@2", "decision": {"verdict": "promote"}})
     policies = tmp_path / "policies"
     policies.mkdir()
     (policies / "broken.yaml").write_text("gates: [unclosed\n")
     (policies / "list.yaml").write_text(yaml.safe_dump([1, 2, 3]))
-    extra = ["support-bot@2", "support-bot@3", "eval-v2", "small-model", "default", "online-default",
+    extra = ["support-bot@2", "support-bot@3", "small-model", "default", "online-default",
              str(policies / "broken.yaml"), str(policies / "list.yaml"), str(policies), "/etc/hostname"]
     return settings, registry, extra
 
