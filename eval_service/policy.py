@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from eval_service.stats import PairedCounts, PairedTest, mcnemar_test, paired_bootstrap
 from eval_service.suites.models import SuiteKind
 from eval_service.validation import StrictModel, describe
-from lorafleet.errors import InvalidArgument, NotFound
+from lorafleet.errors import InvalidArgument, NotFound, quote
+from lorafleet.server.validation import is_file, parse_error_where
 
 POLICIES_DIR = Path(__file__).parent / "policies"
 ONLINE_PREFIX = "online-"  # online policies (eval_service/online/policy.py) live in the same folder
@@ -101,16 +102,18 @@ def load_policy(ref: str = "") -> Policy:
         ref = "default"
     shipped = POLICIES_DIR / f"{ref}.yaml"
     if ref.startswith(ONLINE_PREFIX):
-        raise InvalidArgument(f"{ref!r} is an online policy (rollouts); offline evaluations take "
+        raise InvalidArgument(f"{quote(ref)} is an online policy (rollouts); offline evaluations take "
                               f"{', '.join(offline_policy_names())}", field="policy")
-    path = shipped if "/" not in ref and shipped.is_file() else Path(ref).expanduser()
-    if not path.is_file():
+    path = shipped if "/" not in ref and is_file(shipped) else Path(ref).expanduser()
+    if not is_file(path):
         known = offline_policy_names()
-        raise NotFound(f"policy {ref!r} is neither a shipped policy ({', '.join(known)}) nor a file", field="policy")
+        raise NotFound(f"policy {quote(ref)} is neither a shipped policy ({', '.join(known)}) nor a file",
+                       field="policy")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise InvalidArgument(f"{path}: invalid YAML: {exc}", field="policy") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:  # the parser's text would quote the file: say where only
+        raise InvalidArgument(f"{quote(str(path), 200)}: not a YAML policy file{parse_error_where(exc)}",
+                              field="policy") from exc
     if not isinstance(data, dict):
         raise InvalidArgument(f"{path}: a policy must be a mapping", field="policy")
     data.setdefault("name", path.stem)

@@ -5,6 +5,13 @@ re-resolved through the registry once its cached answer is older than ``alias_po
 a move takes effect within that time without a restart; a request keeps the ``HostAdapter`` of
 the version it resolved to, so requests already running finish on their version. Concrete
 versions (``name@3``) are cached for the same time (a deleted version disappears within it).
+
+Registry outage (the database restarts, its connections are killed): a reference whose refresh
+fails with UNAVAILABLE keeps its last known resolution, with a warning and
+``lorafleet_registry_lookup_failures_total{outcome="stale"}``, and is tried again ``alias_ttl_s``
+later, so Generate keeps serving the aliases it knows. Only a reference never resolved by this
+process fails (UNAVAILABLE, ``outcome="failed"``). An answer of the registry (NOT_FOUND, a foreign
+base) is never papered over.
 """
 
 from __future__ import annotations
@@ -16,10 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from inference_service.metrics import REGISTRY_LOOKUP_FAILURES
 from inference_service.model.adapter_weights import AdapterKey, HostAdapter
 from lorafleet.compute_threads import in_fresh_thread
-from lorafleet.errors import FailedPrecondition
+from lorafleet.errors import FailedPrecondition, Unavailable
 from lorafleet.refs import parse_ref
+from lorafleet.server.errors import domain_error
 
 if TYPE_CHECKING:
     from inference_service.runtime import Runtime
@@ -52,7 +61,10 @@ class AdapterResolver:
         cached = self._alias_cache.get(cache_key)
         if cached and time.monotonic() - cached[0] < self.alias_ttl_s:
             return cached[1]
-        record = await asyncio.to_thread(self.registry.resolve, ref)
+        try:
+            record = await asyncio.to_thread(self.registry.resolve, ref)
+        except Exception as exc:
+            return self._last_known(cache_key, cached, exc)
         if record.base_fingerprint != self.base_fingerprint:
             raise FailedPrecondition(
                 f"{record.ref} was made for base {record.base_fingerprint[:19]}, but this server serves "
@@ -102,3 +114,21 @@ class AdapterResolver:
             raise
         finally:
             del self._reads[resolved.key]
+
+    def _last_known(self, cache_key: tuple[str, str], cached: tuple[float, ResolvedAdapter] | None,
+                    exc: Exception) -> ResolvedAdapter:
+        """During a registry outage, the cached resolution (kept for another TTL); re-raises anything else."""
+        outage = domain_error(exc)
+        if not isinstance(outage, Unavailable):
+            raise exc
+        if cached is None:
+            REGISTRY_LOOKUP_FAILURES.labels(outcome="failed").inc()
+            if outage is exc:
+                raise exc
+            raise outage from exc
+        REGISTRY_LOOKUP_FAILURES.labels(outcome="stale").inc()
+        age_s = round(time.monotonic() - cached[0], 1)
+        log.warning("registry unreachable: serving the last known resolution",
+                    extra={"adapter": cached[1].ref, "error": str(outage), "age_s": age_s})
+        self._alias_cache[cache_key] = (time.monotonic(), cached[1])
+        return cached[1]

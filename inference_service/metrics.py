@@ -27,6 +27,10 @@ GENERATION_TOKENS = Counter("lorafleet_generation_tokens_total", "Tokens generat
 BATCH_SIZE = Histogram("lorafleet_batch_size", "Sequences per decode step.",
                        buckets=(1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128))
 REQUESTS_FINISHED = Counter("lorafleet_requests_finished_total", "Finished requests by reason.", ["finish_reason"])
+REGISTRY_LOOKUP_FAILURES = Counter(
+    "lorafleet_registry_lookup_failures_total",
+    "Adapter resolutions the registry could not answer (unreachable), by outcome: stale (served with the last "
+    "known resolution) or failed (none known: UNAVAILABLE).", ["outcome"])
 ADAPTER_LOADS = Counter("lorafleet_adapter_loads_total", "Adapter copies into a device slot.")
 ADAPTER_EVICTIONS = Counter("lorafleet_adapter_evictions_total", "Adapters evicted from a device slot.")
 ADAPTER_HITS = Counter("lorafleet_adapter_hits_total", "Requests whose adapter was already in a slot.")

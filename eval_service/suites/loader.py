@@ -39,7 +39,7 @@ from pydantic import BeforeValidator, ValidationError, field_validator, model_va
 
 from eval_service.suites.models import Case, CaseId, Kind, Message, NonEmptyText, Suite, SuiteKind, SuiteName
 from eval_service.validation import StrictModel, describe
-from lorafleet.errors import InvalidArgument, NotFound
+from lorafleet.errors import InvalidArgument, NotFound, quote
 
 # The models are defined in models.py; they are importable from here too, where suites are loaded.
 __all__ = ["Case", "CaseDefaults", "CaseEntry", "Message", "Suite", "SuiteCatalog", "SuiteFormatError",
@@ -262,7 +262,7 @@ class SuiteCatalog:
         try:
             return self._suites[name]
         except KeyError:
-            raise NotFound(f"unknown suite {name!r} (known: {', '.join(self.names())})", field=field) from None
+            raise NotFound(f"unknown suite {quote(name)} (known: {', '.join(self.names())})", field=field) from None
 
     def select(self, names: Iterable[str]) -> list[Suite]:
         """Suites by name in the given order (duplicates rejected); every suite when empty."""
@@ -271,5 +271,5 @@ class SuiteCatalog:
             return self.all()
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise InvalidArgument(f"suite(s) listed twice: {', '.join(dup)}", field="suites")
+            raise InvalidArgument(f"suite(s) listed twice: {', '.join(quote(d) for d in dup)}", field="suites")
         return [self.get(n) for n in names]

@@ -17,6 +17,9 @@ import math
 from dataclasses import dataclass
 
 KEY_PREFIX = "base_model.model."
+#: Ranges every adapter keeps, trained or imported: rank 1..MAX_LORA_RANK, 0 < alpha <= MAX_LORA_ALPHA (finite).
+MAX_LORA_RANK = 1024
+MAX_LORA_ALPHA = 8192.0
 _SUFFIXES = {".lora_A.weight": "A", ".lora_B.weight": "B"}
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from safetensors import SafetensorError, safe_open
 
-from lorafleet.adapters.lora import LoraSpec, split_weight_name
+from lorafleet.adapters.lora import MAX_LORA_ALPHA, MAX_LORA_RANK, LoraSpec, split_weight_name
 from lorafleet.errors import FailedPrecondition, InvalidArgument
 
 if TYPE_CHECKING:  # importing lorafleet.base_model pulls in torch; the registry does not need it
@@ -120,8 +121,10 @@ def lora_spec_from_config(path: Path, cfg: dict[str, Any]) -> LoraSpec:
         dropout = float(cfg.get("lora_dropout", 0.0) or 0.0)
     except (KeyError, TypeError, ValueError) as exc:
         raise _invalid(path, f"{CONFIG_FILE} needs an integer 'r' and numeric 'lora_alpha': {exc}") from exc
-    if r < 1:
-        raise _invalid(path, f"r must be >= 1, got {r}")
+    if not 1 <= r <= MAX_LORA_RANK:
+        raise _invalid(path, f"r must be in [1, {MAX_LORA_RANK}], got {r}")
+    if not (math.isfinite(alpha) and 0 < alpha <= MAX_LORA_ALPHA):
+        raise _invalid(path, f"lora_alpha must be a finite number in (0, {MAX_LORA_ALPHA:g}], got {alpha:g}")
     targets = _target_modules(path, cfg.get("target_modules"))
     return LoraSpec(r=r, alpha=alpha, dropout=dropout, target_modules=targets,
                     use_rslora=bool(cfg.get("use_rslora", False)))

@@ -13,22 +13,37 @@ SQLite (default, one file shared by several processes):
 PostgreSQL: read-modify-write transactions lock the row they depend on with
 ``SELECT ... FOR UPDATE`` (the ``adapter_names`` row for versions and aliases), so concurrent
 writers of one name queue behind each other; unique constraints back this up.
+
+Outages (a restarted PostgreSQL server, killed backends, a SQLite file locked past the busy
+timeout): pooled connections are checked before use (``pool_pre_ping``); a write transaction that
+cannot get a connection retries with exponential backoff for up to ``CONNECT_RETRY_S`` (nothing was
+sent yet, so a retry cannot write twice); any connection error, then or inside a transaction (which
+the database rolls back whole), is raised as ``Unavailable``, so a caller sees UNAVAILABLE and may
+retry, never INTERNAL. Reads do not wait: a reader with a fallback (inference's alias cache) uses it.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from lorafleet.errors import InvalidArgument
+from lorafleet.errors import InvalidArgument, Unavailable
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+#: How long a write transaction retries getting a connection (e.g. while PostgreSQL restarts).
+CONNECT_RETRY_S = 5.0
+_FIRST_BACKOFF_S = 0.05
 _WRITE = "lorafleet_write"
+_CONNECTION_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError)
 
 
 def make_engine(database_url: str) -> Engine:
@@ -67,17 +82,56 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def is_connection_error(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached (as opposed to a bad statement)."""
+    return isinstance(error, _CONNECTION_ERRORS) or bool(getattr(error, "connection_invalidated", False))
+
+
+def unavailable(error: BaseException) -> Unavailable:
+    return Unavailable(f"the registry database is unavailable ({type(error).__name__}); retry", field="registry")
+
+
+def _connect(engine: Engine, retry_s: float) -> Connection:
+    """A connection, retried with exponential backoff for ``retry_s`` seconds; Unavailable after that."""
+    deadline = time.monotonic() + retry_s
+    backoff = _FIRST_BACKOFF_S
+    while True:
+        try:
+            return engine.connect()
+        except exc.SQLAlchemyError as error:
+            if not is_connection_error(error):
+                raise
+            if time.monotonic() + backoff > deadline:
+                raise unavailable(error) from error
+            log.warning("registry database unreachable; retrying",
+                        extra={"error": type(error).__name__, "backoff_s": backoff})
+        time.sleep(backoff)
+        backoff = min(backoff * 2, 1.0)
+
+
+@contextmanager
+def _transaction(engine: Engine, *, write: bool, retry_s: float) -> Iterator[Connection]:
+    try:
+        with _connect(engine, retry_s) as conn:
+            if write:
+                conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+    except exc.SQLAlchemyError as error:
+        if is_connection_error(error):
+            raise unavailable(error) from error
+        raise
+
+
 @contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: holds the SQLite write lock from its first statement."""
-    with engine.connect() as conn:
-        conn.execution_options(**{_WRITE: True})
-        with conn.begin():
-            yield conn
+    with _transaction(engine, write=True, retry_s=CONNECT_RETRY_S) as conn:
+        yield conn
 
 
 @contextmanager
 def read_tx(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction: one consistent snapshot, never blocks writers under WAL."""
-    with engine.connect() as conn, conn.begin():
+    with _transaction(engine, write=False, retry_s=0.0) as conn:
         yield conn

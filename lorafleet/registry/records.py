@@ -16,7 +16,7 @@ from sqlalchemy import Engine, Row, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from lorafleet.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
+from lorafleet.errors import Aborted, AlreadyExists, InvalidArgument, NotFound, quote
 from lorafleet.registry import schema
 from lorafleet.registry.db import read_tx, write_tx
 from lorafleet.registry.models import Record
@@ -81,12 +81,12 @@ class RecordStore:
         try:
             with write_tx(self.engine) as conn:
                 if self._get(conn, id) is not None:
-                    raise AlreadyExists(f"{self.kind} record {id!r} already exists", field="id")
+                    raise AlreadyExists(f"{self.kind} record {quote(id)} already exists", field="id")
                 conn.execute(t.insert().values(kind=self.kind, id=id, state=state, subject=subject,
                                                payload=payload, created_at=now, updated_at=now))
                 return _to_record(self._get(conn, id))
         except IntegrityError as exc:  # a concurrent put of the same id won the race (PostgreSQL)
-            raise AlreadyExists(f"{self.kind} record {id!r} already exists", field="id") from exc
+            raise AlreadyExists(f"{self.kind} record {quote(id)} already exists", field="id") from exc
 
     def get(self, id: str) -> Record | None:
         with read_tx(self.engine) as conn:
@@ -121,9 +121,10 @@ class RecordStore:
         with write_tx(self.engine) as conn:
             row = self._get(conn, id, lock=True)
             if row is None:
-                raise NotFound(f"{self.kind} record {id!r} does not exist", field="id")
+                raise NotFound(f"{self.kind} record {quote(id)} does not exist", field="id")
             if expected_state is not None and row.state != expected_state:
-                raise Aborted(f"{self.kind} record {id!r} is {row.state}, expected {expected_state}", field="state")
+                raise Aborted(f"{self.kind} record {quote(id)} is {row.state}, expected {expected_state}",
+                              field="state")
             values: dict[str, Any] = {"updated_at": schema.utcnow()}
             if state is not None:
                 values["state"] = state

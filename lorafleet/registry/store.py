@@ -11,7 +11,10 @@ Registration copies the adapter into a temp directory of the artifact store *bef
 the lock, then, under the lock, allocates ``n``, renames the temp dir to
 ``adapters/<name>/<n>`` and inserts the row. A crash before the commit leaves at worst a
 complete but unregistered directory, which the next registration of ``n`` replaces (the row is
-what makes a version exist). Version numbers are never reused after a delete.
+what makes a version exist); so does a database outage in the middle of registering (the
+transaction rolls back, or committed just before the connection broke: either way the directory is
+complete). Version numbers are never reused after a delete. Weights that are not finite (NaN, Inf)
+are refused before anything is copied (``lorafleet.adapters.finite``), whatever the adapter's source.
 
 This module holds ``Registry`` and its version operations; the alias operations are
 ``lorafleet.registry.aliases.AliasOps`` (a base class of ``Registry``), and the name lock and
@@ -33,8 +36,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from lorafleet.adapters.peft_dir import AdapterInspection, inspect_adapter
-from lorafleet.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from lorafleet.adapters.finite import check_finite_weights
+from lorafleet.adapters.peft_dir import WEIGHTS_FILE, AdapterInspection, inspect_adapter
+from lorafleet.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, Unavailable, quote
 from lorafleet.refs import DEFAULT_ALIAS, AdapterRef, parse_ref, validate_name
 from lorafleet.registry import schema
 from lorafleet.registry.aliases import AliasOps
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_LIST = 1000
+MAX_METRICS = 256
 # Never copied into the store: pickle formats can run code when loaded.
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
@@ -61,18 +66,21 @@ def _state(value: AdapterState | str, field: str = "state") -> AdapterState:
     try:
         return AdapterState(value)
     except ValueError as exc:
-        raise InvalidArgument(f"{value!r} is not one of {[s.value for s in AdapterState]}", field=field) from exc
+        raise InvalidArgument(f"{quote(value)} is not one of {[s.value for s in AdapterState]}",
+                              field=field) from exc
 
 
 def check_metrics(metrics: dict[str, Any] | None) -> dict[str, float]:
+    if len(metrics or {}) > MAX_METRICS:
+        raise InvalidArgument(f"at most {MAX_METRICS} metrics, got {len(metrics or {})}", field="metrics")
     out: dict[str, float] = {}
     for key, value in (metrics or {}).items():
         if not isinstance(key, str) or not key or len(key) > 128:
-            raise InvalidArgument(f"metric names must be 1-128 character strings, got {key!r}", field="metrics")
+            raise InvalidArgument(f"metric names must be 1-128 character strings, got {quote(key)}", field="metrics")
         try:
             f = float(value)
         except (TypeError, ValueError) as exc:
-            raise InvalidArgument(f"metric {key!r} is not a number: {value!r}", field="metrics") from exc
+            raise InvalidArgument(f"metric {quote(key)} is not a number: {quote(value)}", field="metrics") from exc
         if not math.isfinite(f):
             raise InvalidArgument(f"metric {key!r} is {f}; metrics must be finite", field="metrics")
         out[key] = f
@@ -158,6 +166,7 @@ class Registry(AliasOps):
             raise InvalidArgument("must be at most 4096 characters", field="description")
         adapter_dir = Path(adapter_dir)
         inspection = inspect_adapter(adapter_dir, base_spec)
+        check_finite_weights(adapter_dir / WEIGHTS_FILE)  # every source: trained, imported
 
         staged = self.artifacts.stage_dir(f"adapters/{name}/staging")
         try:
@@ -203,8 +212,10 @@ class Registry(AliasOps):
                     size_bytes=size, description=description, created_at=now, updated_at=now,
                 ))
                 record = self._load_version(conn, name, version)
-        except BaseException:
-            if published is not None and published.exists():
+        except BaseException as error:
+            # Unavailable: the connection broke, maybe while COMMIT was under way, so the row may exist;
+            # keep the (complete) directory then: unregistered, the next registration of n replaces it.
+            if published is not None and published.exists() and not isinstance(error, Unavailable):
                 shutil.rmtree(published, ignore_errors=True)
             raise
         log.info("adapter version registered", extra={"adapter": record.ref, "state": state.value,

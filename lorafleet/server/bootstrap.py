@@ -3,9 +3,10 @@
 A server process hosts one *role* (trainer, inference or eval): the bindings of the role's
 ``lorafleet.roles`` entry point (``<service>.app:build_bindings(ctx)``, declared in
 pyproject.toml, so this core never imports a service package) plus RegistryService,
-``grpc.health.v1.Health`` and server reflection, behind two interceptors (metrics outermost, so
-refused calls are counted, then bearer-token auth), with optional TLS/mTLS, and Prometheus
-metrics on an HTTP port.
+``grpc.health.v1.Health`` and server reflection, behind three interceptors (metrics outermost, so
+refused calls are counted, then bearer-token auth, then the guard of ``lorafleet.server.guard``,
+which turns undecodable bodies and any exception into a status with a short message), with
+optional TLS/mTLS, and Prometheus metrics on an HTTP port.
 
 Life cycle::
 
@@ -40,6 +41,7 @@ from lorafleet.errors import InvalidArgument, Unavailable
 from lorafleet.server.auth import AuthInterceptor, parse_auth_tokens
 from lorafleet.server.binding import ServiceBinding, StartedService
 from lorafleet.server.context import ServerContext
+from lorafleet.server.guard import GuardInterceptor
 from lorafleet.server.metrics import MetricsHttpServer, MetricsInterceptor, set_build_info
 from lorafleet.server.tls import server_credentials
 
@@ -169,6 +171,7 @@ class LoraFleetServer:
         interceptors: list[grpc.aio.ServerInterceptor] = [MetricsInterceptor()]
         if self._tokens:
             interceptors.append(AuthInterceptor(self._tokens))
+        interceptors.append(GuardInterceptor())
         server = grpc.aio.server(interceptors=interceptors, options=server_options(self.settings))
         self._server = server
 

@@ -34,12 +34,14 @@ def behavior_of(handler: grpc.RpcMethodHandler) -> Callable[..., Any]:
     return getattr(handler, _kind(handler)[0])
 
 
-def with_behavior(handler: grpc.RpcMethodHandler, behavior: Callable[..., Any]) -> grpc.RpcMethodHandler:
-    """A handler of the same kind and serializers as ``handler`` that runs ``behavior``."""
+def with_behavior(handler: grpc.RpcMethodHandler, behavior: Callable[..., Any], *,
+                  request_deserializer: Callable[[bytes], Any] | None = None) -> grpc.RpcMethodHandler:
+    """A handler of the same kind and serializers as ``handler`` that runs ``behavior`` (and parses
+    requests with ``request_deserializer`` when one is given)."""
     _, factory, _ = _kind(handler)
     return factory(
         behavior,
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=request_deserializer or handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
 

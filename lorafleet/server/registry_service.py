@@ -6,23 +6,28 @@ trainer and evaluator get the same behaviour. Database and file work runs in
 ``asyncio.to_thread`` so one slow import never stalls the other RPCs of the server. The base
 model spec is only computed when an import needs it (``base_spec_provider``), because reading
 it can mean converting the embedded model on first use.
+
+ImportAdapter reads a directory on the server, so its path is confined like a dataset path: it
+must resolve (symlinks followed) inside one of ``settings.data_roots``
+(``lorafleet.server.validation.confine_path``); with no data roots, importing by path is disabled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lorafleet.errors import InvalidArgument
+from lorafleet.errors import InvalidArgument, quote
 from lorafleet.refs import parse_ref, parse_versioned_ref, validate_alias, validate_name
 from lorafleet.registry import paging
 from lorafleet.registry.store import Registry, check_metrics
 from lorafleet.server import registry_convert as convert
 from lorafleet.server.binding import ServiceBinding
 from lorafleet.server.errors import grpc_errors
+from lorafleet.server.validation import check_text, confine_path
 from lorafleet.v1 import registry_pb2, registry_pb2_grpc
 
 if TYPE_CHECKING:
@@ -36,20 +41,14 @@ MAX_DESCRIPTION = 4096
 MAX_REASON = 1024
 
 
-def _check_text(value: str, field: str, limit: int) -> str:
-    if len(value) > limit:
-        raise InvalidArgument(f"must be at most {limit} characters, got {len(value)}", field=field)
-    return value
-
-
 def validate_import_request(request: registry_pb2.ImportAdapterRequest) -> tuple[str, Path, dict[str, float]]:
     name = validate_name(request.name, "name")
     if not request.path:
         raise InvalidArgument("must name a PEFT adapter directory on the server", field="path")
     path = Path(request.path)
     if not path.is_absolute():
-        raise InvalidArgument(f"{request.path!r} must be an absolute path on the server", field="path")
-    _check_text(request.description, "description", MAX_DESCRIPTION)
+        raise InvalidArgument(f"{quote(request.path)} must be an absolute path on the server", field="path")
+    check_text(request.description, "description", MAX_DESCRIPTION)
     return name, path, check_metrics(dict(request.metrics))
 
 
@@ -61,14 +60,18 @@ def validate_set_alias_request(request: registry_pb2.SetAliasRequest) -> tuple[s
         raise InvalidArgument("set either a version or rollback, not both", field="version")
     if not request.rollback and request.version == 0:
         raise InvalidArgument("must be >= 1 (or set rollback to move the alias back)", field="version")
-    _check_text(request.reason, "reason", MAX_REASON)
+    check_text(request.reason, "reason", MAX_REASON)
     return name, alias, (request.expected_current_version or None)
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
-    def __init__(self, registry: Registry, base_spec_provider: Callable[[], BaseModelSpec]) -> None:
+    """``data_roots`` (resolved directories): where ImportAdapter may read; none disables it."""
+
+    def __init__(self, registry: Registry, base_spec_provider: Callable[[], BaseModelSpec],
+                 data_roots: Sequence[Path] = ()) -> None:
         self.registry = registry
         self.base_spec_provider = base_spec_provider
+        self.data_roots = [Path(r).resolve() for r in data_roots]
 
     @grpc_errors
     async def ListAdapters(self, request: registry_pb2.ListAdaptersRequest,
@@ -98,7 +101,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     @grpc_errors
     async def ImportAdapter(self, request: registry_pb2.ImportAdapterRequest,
                             context: Any) -> registry_pb2.ImportAdapterResponse:
-        name, path, metrics = validate_import_request(request)
+        name, _, metrics = validate_import_request(request)
+        path = await asyncio.to_thread(confine_path, request.path, self.data_roots, field="path", kind=None,
+                                       disabled_hint="; set LORAFLEET_DATA_ROOTS to import adapters from a directory")
         base_spec = await asyncio.to_thread(self.base_spec_provider)
         record = await asyncio.to_thread(
             lambda: self.registry.register_version(
@@ -131,5 +136,5 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
 def registry_binding(ctx: ServerContext) -> ServiceBinding:
     """RegistryService for any server; the base spec is read on the first import only."""
-    return ServiceBinding.ready(SERVICE_NAME, RegistryServicer(ctx.registry, ctx.base_spec),
-                                registry_pb2_grpc.add_RegistryServiceServicer_to_server)
+    servicer = RegistryServicer(ctx.registry, ctx.base_spec, ctx.settings.data_root_paths)
+    return ServiceBinding.ready(SERVICE_NAME, servicer, registry_pb2_grpc.add_RegistryServiceServicer_to_server)

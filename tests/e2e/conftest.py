@@ -22,7 +22,9 @@ from lorafleet.datasets import bundled_path  # noqa: E402
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory, real_base_model_dir: Path):
     home = tmp_path_factory.mktemp("e2e-home")
-    with LocalCluster(home, model_cache_dir=real_base_model_dir.parent) as running:
+    # The loop re-imports a trained version from the artifact store: ImportAdapter reads only inside the data roots.
+    with LocalCluster(home, model_cache_dir=real_base_model_dir.parent,
+                      extra_env={"LORAFLEET_DATA_ROOTS": str(home)}) as running:
         yield running
 
 

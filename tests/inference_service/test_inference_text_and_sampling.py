@@ -101,10 +101,20 @@ def test_sampling_defaults_and_limits():
     for kw, field in [({"max_tokens": 65}, "sampling.max_tokens"), ({"max_tokens": 0}, "sampling.max_tokens"),
                       ({"temperature": -1}, "sampling.temperature"), ({"top_p": 0}, "sampling.top_p"),
                       ({"top_p": 1.5}, "sampling.top_p"), ({"stop": [""]}, "sampling.stop[0]"),
-                      ({"stop": ["x"] * 9}, "sampling.stop"), ({"seed": 2**63}, "sampling.seed")]:
+                      ({"stop": ["x"] * 9}, "sampling.stop")]:
         with pytest.raises(InvalidArgument) as exc:
             parse_sampling(sp(**kw), default_max_tokens=16, max_tokens_limit=64)
         assert exc.value.field == field
+
+
+@pytest.mark.parametrize("seed", [0, 2**63 - 1, 2**63, 2**64 - 1])
+def test_every_uint64_seed_is_accepted_and_seeds_sampling(seed):
+    """The field is uint64, so the whole range is a seed (it was refused from 2**63 on)."""
+    spec = parse_sampling(sp(seed=seed, temperature=1.0), default_max_tokens=4, max_tokens_limit=64)
+    assert spec.seed == seed
+    logits = torch.randn(1, 50)
+    first = select_tokens(logits, [spec], [make_generator(spec)])
+    assert select_tokens(logits, [spec], [make_generator(spec)]) == first
 
 
 @given(max_tokens=st.one_of(st.none(), st.integers(0, 2**32 - 1)),

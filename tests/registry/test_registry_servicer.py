@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,8 +49,12 @@ class LoopbackServer:
         self.loop.close()
 
 
+# ImportAdapter reads only inside the data roots; the tests' adapters are under the temp directory.
+TEMP_ROOT = Path(tempfile.gettempdir()).resolve()
+
+
 def _serve(registry: Registry, spec_provider) -> LoopbackServer:
-    servicer = RegistryServicer(registry, spec_provider)
+    servicer = RegistryServicer(registry, spec_provider, [TEMP_ROOT])
     return LoopbackServer(lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, server))
 
 
@@ -209,7 +214,8 @@ def test_list_adapters_paging_and_filters(stub, sqlite_registry, adapter_dir):
 
 
 def test_registry_binding_reads_base_spec_lazily(tmp_path, tiny_base_dir, adapter_dir):
-    settings = Settings.from_env({}, home=tmp_path / "home", base_model=str(tiny_base_dir))
+    settings = Settings.from_env({}, home=tmp_path / "home", base_model=str(tiny_base_dir),
+                                 data_roots=str(adapter_dir.parent))
     registry = Registry.from_settings(settings)
     ctx = ServerContext(settings=settings, registry=registry, role="eval")
     binding = registry_binding(ctx)

@@ -94,11 +94,13 @@ def tiny_adapter_dir(tmp_path_factory: pytest.TempPathFactory, tiny_base_model_d
 
 
 @pytest.fixture
-def fleet_settings(tmp_path: Path, tiny_base_model_dir: Path) -> Settings:
-    """Settings isolated from the caller's environment: a fresh home, the tiny base, loopback."""
+def fleet_settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, tiny_base_model_dir: Path) -> Settings:
+    """Settings isolated from the caller's environment: a fresh home, the tiny base, loopback; the
+    session's temporary directory is the data root (adapters are imported from there)."""
     return Settings.from_env(
         environ={}, home=tmp_path / "home", base_model=str(tiny_base_model_dir),
         host="127.0.0.1", quantization="none", device="cpu", grace_period_s=5.0, log_format="text",
+        data_roots=str(tmp_path_factory.getbasetemp()),
     )
 
 

@@ -5,9 +5,13 @@ then renamed to ``datasets/<sha256>.jsonl`` — the same bytes always get the sa
 (``ds-`` + first 16 hex digits of the sha256), uploading twice is idempotent, and a file is
 either whole or absent. Metadata lives in ``registry.records("datasets")``.
 
+An upload must be non-empty UTF-8 text without binary control bytes (``upload_check``): anything
+else is refused while it streams, naming the line and byte, and nothing of it is kept.
+
 Datasets given by *path* must resolve (symlinks followed) inside one of
-``settings.data_root_paths``; anything else is refused so a client cannot make the server read
-arbitrary files.
+``settings.data_root_paths`` (``lorafleet.server.validation.confine_path``: no NUL bytes, no
+``..``, no symlink out of a root); anything else is refused so a client cannot make the server
+read arbitrary files.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from lorafleet.errors import AlreadyExists, InvalidArgument, NotFound
+from lorafleet.errors import AlreadyExists, InvalidArgument, NotFound, quote
 from lorafleet.registry.models import Record
 from lorafleet.registry.store import Registry
+from lorafleet.server.validation import confine_path
 from trainer_service.data.formats import DatasetFormat
+from trainer_service.data.upload_check import UploadCheck
 
 log = logging.getLogger(__name__)
 
@@ -95,19 +101,23 @@ class DatasetStore:
         incoming = f"datasets/incoming/{uuid.uuid4().hex}.jsonl"
         digest = hashlib.sha256()
         size = 0
+        check = UploadCheck()
         with self.artifacts.atomic_file(incoming) as fh:
             async for chunk in chunks:
                 size += len(chunk)
                 if size > self.max_upload_bytes:
                     raise InvalidArgument(
                         f"upload exceeds the limit of {self.max_upload_bytes} bytes (max_upload_bytes)", field="chunk")
+                check.feed(chunk)
                 digest.update(chunk)
                 fh.write(chunk)
+            check.finish()
         sha = digest.hexdigest()
         tmp_path = self.artifacts.path(incoming)
         if expected_sha256 and expected_sha256.lower() != sha:
             tmp_path.unlink(missing_ok=True)
-            raise InvalidArgument(f"received bytes hash to {sha}, not {expected_sha256}", field="metadata.sha256")
+            raise InvalidArgument(f"received bytes hash to {sha}, not {quote(expected_sha256, 64)}",
+                                  field="metadata.sha256")
         final_rel = f"datasets/{sha}.jsonl"
         os.replace(tmp_path, self.artifacts.path(final_rel))
         return self._record(filename, sha, size, final_rel)
@@ -139,24 +149,16 @@ class DatasetStore:
 
     # -- lookups -----------------------------------------------------------------------------
     def get(self, dataset_id: str, *, field: str = "dataset_id") -> DatasetInfo:
-        if not dataset_id.startswith("ds-"):
-            raise InvalidArgument(f"{dataset_id!r} is not a dataset id (ds-<16 hex>)", field=field)
+        if not dataset_id.startswith("ds-") or len(dataset_id) > 64:
+            raise InvalidArgument(f"{quote(dataset_id)} is not a dataset id (ds-<16 hex>)", field=field)
         record = self.registry.records(DATASET_KIND).get(dataset_id)
         if record is None:
-            raise NotFound(f"dataset {dataset_id!r} not found; upload it first", field=field)
+            raise NotFound(f"dataset {quote(dataset_id)} not found; upload it first", field=field)
         return _info_from_record(record, self.artifacts.root)
 
     def resolve_path(self, path: str, *, field: str) -> Path:
         """A dataset path the server may read: an existing file under a configured data root."""
-        if not self.data_roots:
-            raise InvalidArgument("reading datasets by path is disabled (no data_roots configured); upload it",
-                                  field=field)
-        resolved = Path(path).expanduser().resolve()
-        if not any(resolved.is_relative_to(root) for root in self.data_roots):
-            raise InvalidArgument(f"{path!r} is outside the configured data roots", field=field)
-        if not resolved.is_file():
-            raise NotFound(f"{path!r} does not exist or is not a file", field=field)
-        return resolved
+        return confine_path(path, self.data_roots, field=field, kind="file", disabled_hint="; upload the dataset")
 
     def read(self, *, dataset_id: str = "", path: str = "", id_field: str, path_field: str) -> tuple[bytes, str]:
         """Bytes and sha256 of a dataset given by id or path (exactly one)."""

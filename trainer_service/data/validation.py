@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lorafleet.server.validation import load_json_line
 from trainer_service.data.formats import ROLES, DatasetFormat, Example, detect_format
 from trainer_service.data.tokenize import TokenizedExample, tokenize_example
 
@@ -158,7 +159,7 @@ def parse_jsonl(data: bytes | str, *, fmt: DatasetFormat | None = None, file: st
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = load_json_line(line)  # deep nesting, huge integers: a bad_json issue too
         except json.JSONDecodeError as exc:
             out.issues.append(DatasetIssue(number, ERROR, "bad_json", f"invalid JSON: {exc.msg} (column {exc.colno})",
                                            file))

@@ -10,6 +10,22 @@ from __future__ import annotations
 
 import grpc
 
+#: Characters of a bad value an error message quotes; the rest is only counted.
+QUOTE_CHARS = 40
+
+
+def quote(value: object, limit: int = QUOTE_CHARS) -> str:
+    """A bad value for an error message: ``repr`` of at most ``limit`` characters, and the length when cut.
+
+    Errors must never echo a whole input (a 1 MiB name would not fit in gRPC's status metadata):
+    ``quote("a" * 10_000)`` is ``'aaaa…'… (10000 characters)``. Control characters come out
+    escaped, as ``repr`` writes them.
+    """
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return repr(text) if isinstance(value, str) else text
+    return f"{text[:limit]!r}… ({len(text)} characters)"
+
 
 class LoraFleetError(Exception):
     """Base class. ``field`` names the offending request field (dotted path) when there is one."""

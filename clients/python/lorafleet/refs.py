@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lorafleet.errors import InvalidArgument
+from lorafleet.errors import InvalidArgument, quote
 
 DEFAULT_ALIAS = "production"
 NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
 ALIAS_RE = re.compile(r"[a-z](?:[a-z0-9_-]{0,30}[a-z0-9])?")
 MAX_VERSION = 2**31 - 1
+# Longest reference text parsed at all: a name (64), "@" and an alias (32) or a version, with room for blanks.
+MAX_REF_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ def validate_name(name: str, field: str = "name") -> str:
         raise InvalidArgument("must not be empty", field=field)
     if not NAME_RE.fullmatch(name):
         raise InvalidArgument(
-            f"{name!r} is not a valid adapter name (lower-case letters, digits, '.', '_', '-'; "
+            f"{quote(name)} is not a valid adapter name (lower-case letters, digits, '.', '_', '-'; "
             "1-64 characters; starts and ends with a letter or digit)",
             field=field,
         )
@@ -47,7 +49,7 @@ def validate_alias(alias: str, field: str = "alias") -> str:
         raise InvalidArgument("must not be empty", field=field)
     if not ALIAS_RE.fullmatch(alias):
         raise InvalidArgument(
-            f"{alias!r} is not a valid alias (starts with a lower-case letter; letters, digits, "
+            f"{quote(alias)} is not a valid alias (starts with a lower-case letter; letters, digits, "
             "'_', '-'; at most 32 characters)",
             field=field,
         )
@@ -56,6 +58,9 @@ def validate_alias(alias: str, field: str = "alias") -> str:
 
 def parse_ref(text: str, field: str = "adapter") -> AdapterRef | None:
     """Parse a reference; returns None for the empty reference (the base model)."""
+    if len(text) > MAX_REF_CHARS:
+        raise InvalidArgument(f"{quote(text)} is longer than {MAX_REF_CHARS} characters; use name, name@alias "
+                              "or name@version", field=field)
     text = text.strip()
     if not text:
         return None
@@ -64,11 +69,11 @@ def parse_ref(text: str, field: str = "adapter") -> AdapterRef | None:
     if not sep:
         return AdapterRef(name=name, alias=DEFAULT_ALIAS)
     if not selector:
-        raise InvalidArgument(f"{text!r}: nothing after '@' (use name@alias or name@version)", field=field)
+        raise InvalidArgument(f"{quote(text)}: nothing after '@' (use name@alias or name@version)", field=field)
     if selector.isascii() and selector.isdigit():
         version = int(selector)
         if not 1 <= version <= MAX_VERSION:
-            raise InvalidArgument(f"{text!r}: versions run from 1 to {MAX_VERSION}", field=field)
+            raise InvalidArgument(f"{quote(text)}: versions run from 1 to {MAX_VERSION}", field=field)
         return AdapterRef(name=name, version=version)
     validate_alias(selector, field)
     return AdapterRef(name=name, alias=selector)
@@ -78,5 +83,5 @@ def parse_versioned_ref(text: str, field: str = "adapter") -> AdapterRef:
     """Parse a reference that must name an explicit version (``name@3``)."""
     ref = parse_ref(text, field)
     if ref is None or ref.version is None:
-        raise InvalidArgument(f"{text!r} must name an explicit version, like 'support-bot@3'", field=field)
+        raise InvalidArgument(f"{quote(text)} must name an explicit version, like 'support-bot@3'", field=field)
     return ref
