@@ -69,8 +69,11 @@ class OnlineDemo:
                                  traffic.stats.by_version.get(ref, 0), time.monotonic() - t0, traffic.stats.failed,
                                  last.report_html_path)
         style = "green" if outcome.state == "PROMOTED" else "red" if outcome.state == "ROLLED_BACK" else "yellow"
-        self.console.print(f"[bold {style}]{ref}: {outcome.state}[/] after {outcome.seconds:.0f}s, "
-                           f"{traffic.stats.sent} live requests ({dict(traffic.stats.by_version)}), "
-                           f"{traffic.stats.failed} failed, {traffic.stats.feedback} rated")
-        self.console.print(f"  {outcome.reason}\n  report: {outcome.report_html or '(none)'}")
+        served = ", ".join(f"{v}: {n}" for v, n in sorted(traffic.stats.by_version.items()))
+        self.console.print(f"[bold {style}]{ref}: {outcome.state}[/] after {outcome.seconds:.0f}s")
+        self.console.print(f"  requests to {ref}: {outcome.candidate_requests}")
+        self.console.print(f"  live requests: {traffic.stats.sent} ({served}); failed: {traffic.stats.failed}; "
+                           f"rated: {traffic.stats.feedback}")
+        self.console.print(f"  {outcome.reason}", soft_wrap=True)
+        self.console.print(f"  report: {outcome.report_html or '(none)'}", soft_wrap=True)
         return outcome

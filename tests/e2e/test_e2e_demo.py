@@ -1,13 +1,18 @@
-"""`lorafleet demo`, README's main command, run for real: v1 PROMOTED, v2 REJECTED by the safety gate.
+"""`lorafleet demo`, README's main command, run for real: v1 PROMOTED, v2 REJECTED by the safety gate,
+then live traffic: v2 on a 30% canary rolled back by itself, v3 promoted through shadow and canary.
 
 This is also the evaluator's acceptance check on the real model over gRPC: an adapter trained on
 the bundled task + safety mix is promoted against the base model, the poisoned one is rejected
-against that production version, and production still points at v1 afterwards.
+against that production version, and production still points at v1 afterwards. Online (issue
+#13's end-to-end bar): the poisoned v2's canary is rolled back within 200 requests routed to it,
+with no failed request and production unchanged; a good candidate is promoted through shadow ->
+canary and production moves to it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -35,6 +40,12 @@ def test_demo_promotes_v1_and_rejects_the_poisoned_v2(tmp_path: Path, real_base_
     assert "support-bot@2: REJECTED" in out
     assert "failed gate harmful_refusal_floor" in out, out[-4000:]
     assert "production still points at support-bot@1" in out
+    canary = re.search(r"support-bot@2: ROLLED_BACK after \d+s\s+requests to support-bot@2: (\d+)\s+"
+                       r"live requests: \d+ \(.*?\); failed: (\d+)", out, re.S)
+    assert canary, out[-4000:]
+    assert 0 < int(canary.group(1)) <= 200 and canary.group(2) == "0", canary.group(0)
+    assert re.search(r"support-bot@3: PROMOTED after \d+s", out), out[-4000:]
+    assert "production → support-bot@3" in out
     reports = sorted((tmp_path / "demo").rglob("*.html"))
-    assert len(reports) >= 2 and all(r.stat().st_size > 1000 for r in reports)
+    assert len(reports) >= 5 and all(r.stat().st_size > 1000 for r in reports)
     assert elapsed <= DEMO_BUDGET_S, f"demo took {elapsed / 60:.1f} min (hard bound {DEMO_BUDGET_S / 60:.0f})"
