@@ -154,7 +154,7 @@ class Endpoints:
             return json_response(await retrieve_model(b.front_door.resolver, request.path_params["model"],
                                                       base_model=b.base_model, created=b.created))
         except LoraFleetError as exc:
-            return from_lorafleet(exc, lambda field: field).response()
+            return from_lorafleet(exc, lambda field: "model" if field == "adapter" else field).response()
 
     async def health(self, request: Request) -> Response:
         return json_response({"status": "ok"})

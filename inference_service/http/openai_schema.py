@@ -168,9 +168,10 @@ def parse_body(kind: Literal["chat", "completion"], data: Any) -> ChatCompletion
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         param = param_of_loc(error["loc"])
-        missing = error["type"] == "missing"
-        raise invalid("is required" if missing else error["msg"], param,
-                      code="missing_required_parameter" if missing else "invalid_type") from None
+        kind = error["type"]
+        code = ("missing_required_parameter" if kind == "missing"
+                else "invalid_type" if kind.endswith(("_type", "_parsing")) else "invalid_value")
+        raise invalid("is required" if kind == "missing" else error["msg"], param, code=code) from None
     check_supported(body)
     return body
 
