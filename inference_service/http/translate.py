@@ -134,13 +134,12 @@ def adapter_of(model: str, base_model: str) -> str:
     return "" if model.strip() == base_model else model
 
 
-def route_key_of(header: str | None, user: str | None) -> tuple[str | None, str]:
-    """The route key and the parameter it came from (the header wins over ``user``)."""
-    field = ROUTE_KEY_HEADER if header else "user"
+def route_key_of(header: str | None, user: str | None) -> str | None:
+    """The route key: the ``x-lorafleet-route-key`` header, else OpenAI's ``user`` field."""
     try:
-        return parse_route_key(header or user), field
+        return parse_route_key(header or user)
     except InvalidArgument as exc:
-        raise invalid(exc.message, field) from None
+        raise invalid(exc.message, ROUTE_KEY_HEADER if header else "user") from None
 
 
 def param_names(body: ChatCompletionRequest | CompletionRequest, route_key_header: str | None) -> ParamNames:
@@ -153,7 +152,6 @@ def param_names(body: ChatCompletionRequest | CompletionRequest, route_key_heade
 def front_request(body: ChatCompletionRequest | CompletionRequest, *, request_id: str, route_key_header: str | None,
                   settings: Settings, base_model: str, names: ParamNames) -> FrontRequest:
     """The front door's request for ``body``; an ``OpenAIError`` (400) naming the bad field otherwise."""
-    route_key, _ = route_key_of(route_key_header, body.user)
     return FrontRequest(request_id=request_id, adapter=adapter_of(body.model, base_model),
                         prompt=prompt_of(body, names), sampling=sampling_of(body, settings, names),
-                        route_key=route_key, deadline=None)
+                        route_key=route_key_of(route_key_header, body.user), deadline=None)
