@@ -112,19 +112,25 @@ class Settings(BaseSettings):
         "nf4", description="Base-model quantization for inference: nf4, int8 or none.")
     device: str = Field("auto", description="torch device: auto (cuda if available), cpu or cuda[:N].")
     # Network
-    host: str = Field("127.0.0.1", description="Address the gRPC and metrics servers bind to (0.0.0.0 in containers).")
+    host: str = Field("127.0.0.1", description="Address the gRPC, HTTP and metrics servers bind to (0.0.0.0 in "
+                                               "containers).")
     trainer_port: Int = Field(DEFAULT_PORTS["trainer"], description="gRPC port of the trainer.")
     inference_port: Int = Field(DEFAULT_PORTS["inference"], description="gRPC port of the inference server.")
     eval_port: Int = Field(DEFAULT_PORTS["eval"], description="gRPC port of the evaluator.")
     trainer_metrics_port: Int = Field(9101, description="Prometheus port of the trainer (0 disables).")
     inference_metrics_port: Int = Field(9102, description="Prometheus port of the inference server (0 disables).")
     eval_metrics_port: Int = Field(9103, description="Prometheus port of the evaluator (0 disables).")
+    http_port: NonNegative = Field(8000, description="Port of the inference server's OpenAI-compatible HTTP API "
+                                                     "(/v1/chat/completions, /v1/completions, /v1/models; 0 "
+                                                     "disables).")
     inference_address: str = Field("", description="host:port the evaluator and the CLI use to reach inference; "
                                                    "default host:inference_port (a wildcard host means 127.0.0.1).")
     eval_address: str = Field("", description="host:port inference sends live observations to (the evaluator's "
                                               "LiveTrafficService); default host:eval_port (a wildcard host means "
                                               "127.0.0.1).")
     max_message_bytes: Positive = Field(64 * 1024 * 1024, description="Largest gRPC message accepted or sent.")
+    http_max_body_bytes: Positive = Field(1024 * 1024, description="Largest HTTP request body the OpenAI-compatible "
+                                                                   "API reads; a larger one is answered 413 unread.")
     grace_period_s: Float = Field(30.0, description="On SIGTERM, seconds in-flight calls get to finish.")
     # Security
     auth_tokens: str = Field("", description="Comma-separated bearer tokens; when set every RPC but health checks and "

@@ -44,7 +44,7 @@ BUILTIN_GROUPS = {
 # What each service listens on (lorafleet/config.py defaults; the ConfigMap sets the same).
 SERVICE_PORTS = {
     "trainer": {"grpc": 50051, "metrics": 9101},
-    "inference": {"grpc": 50052, "metrics": 9102},
+    "inference": {"grpc": 50052, "http": 8000, "metrics": 9102},
     "evaluator": {"grpc": 50053, "metrics": 9103},
 }
 

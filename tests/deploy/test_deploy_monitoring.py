@@ -298,7 +298,7 @@ def test_dashboard_is_shipped_as_a_grafana_configmap(rendered):
 
 # --- the services against the contract -----------------------------------------------------
 
-SERVICE_METRIC_MODULES = ("lorafleet.server.metrics", "inference_service.metrics",
+SERVICE_METRIC_MODULES = ("lorafleet.server.metrics", "inference_service.metrics", "inference_service.http.metrics",
                           "trainer_service.metrics", "eval_service.metrics", "eval_service.online.metrics")
 
 

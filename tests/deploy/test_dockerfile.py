@@ -61,7 +61,7 @@ def test_runs_as_a_numeric_non_root_user_with_the_lorafleet_entrypoint():
     env = " ".join(a for ins, a in instructions if ins == "ENV")
     assert "LORAFLEET_HOST=0.0.0.0" in env and "HF_HUB_OFFLINE=1" in env
     exposed = {int(p) for ins, a in instructions if ins == "EXPOSE" for p in a.split()}
-    assert exposed == {50051, 50052, 50053, 9101, 9102, 9103}
+    assert exposed == {50051, 50052, 50053, 8000, 9101, 9102, 9103}
 
 
 def test_the_image_user_matches_the_pod_security_context():

@@ -138,6 +138,8 @@ def test_each_service_has_native_grpc_probes_on_its_grpc_port(overlay, rendered)
         settings_key = {"trainer": "TRAINER", "inference": "INFERENCE", "evaluator": "EVAL"}[component]
         assert int(config[f"LORAFLEET_{settings_key}_PORT"]) == SERVICE_PORTS[component]["grpc"]
         assert int(config[f"LORAFLEET_{settings_key}_METRICS_PORT"]) == SERVICE_PORTS[component]["metrics"]
+        if "http" in SERVICE_PORTS[component]:
+            assert int(config["LORAFLEET_HTTP_PORT"]) == SERVICE_PORTS[component]["http"]
         assert container["args"] == ["serve", {"evaluator": "eval"}.get(component, component)]
 
 
@@ -145,7 +147,8 @@ def test_ports_match_the_settings_defaults():
     defaults = Settings()
     assert SERVICE_PORTS == {
         "trainer": {"grpc": defaults.trainer_port, "metrics": defaults.trainer_metrics_port},
-        "inference": {"grpc": defaults.inference_port, "metrics": defaults.inference_metrics_port},
+        "inference": {"grpc": defaults.inference_port, "http": defaults.http_port,
+                      "metrics": defaults.inference_metrics_port},
         "evaluator": {"grpc": defaults.eval_port, "metrics": defaults.eval_metrics_port},
     }
 
@@ -157,10 +160,7 @@ def test_services_expose_grpc_and_metrics_ports(overlay, rendered):
         pod_labels = the(rendered[overlay], "Deployment", deployment_name)["spec"]["template"]["metadata"]["labels"]
         assert service["spec"]["selector"].items() <= pod_labels.items()
         ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
-        assert ports == {
-            "grpc": (SERVICE_PORTS[component]["grpc"], "grpc"),
-            "metrics": (SERVICE_PORTS[component]["metrics"], "metrics"),
-        }
+        assert ports == {name: (port, name) for name, port in SERVICE_PORTS[component].items()}
     headless = the(rendered[overlay], "Service", "lorafleet-inference-headless")
     assert headless["spec"]["clusterIP"] == "None"
     assert [p["name"] for p in headless["spec"]["ports"]] == ["grpc"]
@@ -355,6 +355,10 @@ def test_network_policy_admits_exactly_the_intended_peers(overlay, rendered):
         assert not _ingress_allows(policies, grpc, other_ns), component
         assert not _ingress_allows(policies, grpc, stranger), component
         assert _ingress_allows(policies, metrics, monitoring), component
+        if "http" in SERVICE_PORTS[component]:  # the OpenAI-compatible API: the same clients as gRPC
+            http = SERVICE_PORTS[component]["http"]
+            assert _ingress_allows(policies, http, client_ns) and not _ingress_allows(policies, http, other_ns)
+            assert not _ingress_allows(policies, http, stranger), component
         assert not _ingress_allows(policies, metrics, client_ns), component
         admin = {"pod_labels": {"lorafleet.io/admin": "true"}}
         assert _ingress_allows(policies, grpc, admin) == (component in ("trainer", "evaluator")), component

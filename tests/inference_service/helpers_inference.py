@@ -63,6 +63,7 @@ def tiny_settings(**kw):
     from lorafleet.config import Settings
 
     base = dict(quantization="none", device="cpu", adapter_slots=4, adapter_host_cache=8, max_batch_size=8,
-                max_adapter_rank=32, max_new_tokens_limit=64, default_max_tokens=16, max_queue=16)
+                max_adapter_rank=32, max_new_tokens_limit=64, default_max_tokens=16, max_queue=16,
+                http_port=0)  # no HTTP front unless a test asks for one (never the default port 8000)
     base.update(kw)
     return Settings.from_env(environ={}, **base)

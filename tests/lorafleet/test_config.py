@@ -15,8 +15,8 @@ from lorafleet.errors import InvalidArgument
 README = Path(__file__).resolve().parents[2] / "README.md"
 SPECS = {spec.name: spec for spec in setting_specs()}
 POSITIVE = ("max_batch_size", "adapter_slots", "adapter_host_cache", "max_adapter_rank", "max_new_tokens_limit",
-            "default_max_tokens", "max_queue", "max_message_bytes", "live_report_queue")
-NON_NEGATIVE = ("shadow_max_waiting",)
+            "default_max_tokens", "max_queue", "max_message_bytes", "live_report_queue", "http_max_body_bytes")
+NON_NEGATIVE = ("shadow_max_waiting", "http_port")
 FRACTIONS = ("live_sample_rate",)
 INTS = sorted(name for name, spec in SPECS.items() if spec.type is int)
 UNBOUNDED_INTS = sorted(set(INTS) - set(POSITIVE) - set(NON_NEGATIVE))
