@@ -6,7 +6,7 @@ bank, starts the engine thread and the live reporter (observations of served req
 evaluator at ``eval_address``), and only then builds the servicer around that runtime (see
 ``lorafleet.server.binding``) and lets the HTTP front serve with the servicer's front door. Both
 transports share one front door, engine and registry; the HTTP server runs on the same asyncio loop
-as gRPC (``inference_service.http.server`` says why). On stop, HTTP drains first (503 to new
+as gRPC (``inference_service.http.server`` says why). On stop, HTTP drains while gRPC drains (503 to new
 requests, ``grace_s`` for those in flight), then the front door, the engine and the reporter stop.
 """
 
@@ -76,11 +76,15 @@ async def _start_inference(ctx: ServerContext, http: HttpServer | None) -> Start
                                                 "live_reports_to": ctx.settings.resolved_eval_address,
                                                 "http_port": http.port if http is not None else None})
 
-    async def stop(grace_s: float) -> None:
+    async def drain(grace_s: float) -> None:  # HTTP drains while gRPC does: one grace period for both
         if http is not None:
             await http.stop(grace_s)
+
+    async def stop(grace_s: float) -> None:
+        if http is not None:
+            await http.stop(0)  # idempotent: already drained
         await servicer.front_door.close()
         await asyncio.to_thread(runtime.engine.stop, grace_s)
         await reporter.close()
 
-    return StartedService(servicer, add_to_server, stop)
+    return StartedService(servicer, add_to_server, stop, drain)

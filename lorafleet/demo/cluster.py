@@ -37,6 +37,7 @@ class LocalCluster:
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=dict)
     metrics_ports: dict[str, int] = field(default_factory=dict)
+    http_port: int = 0  # the inference server's OpenAI-compatible HTTP front (a free port at start)
     log_path: Path | None = None
     _proc: subprocess.Popen | None = None
 
@@ -59,6 +60,7 @@ class LocalCluster:
             key = "EVAL" if role == "eval" else role.upper()
             env[f"LORAFLEET_{key}_PORT"] = str(self.ports[role])
             env[f"LORAFLEET_{key}_METRICS_PORT"] = str(self.metrics_ports[role])
+        env["LORAFLEET_HTTP_PORT"] = str(self.http_port)
         env.update(self.extra_env)
         return env
 
@@ -67,6 +69,7 @@ class LocalCluster:
         for role in ROLES:
             self.ports.setdefault(role, free_port(self.host))
             self.metrics_ports.setdefault(role, free_port(self.host))
+        self.http_port = self.http_port or free_port(self.host)
         self.log_path = self.log_path or self.home / "services.log"
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self._proc = subprocess.Popen(

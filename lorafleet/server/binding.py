@@ -21,11 +21,17 @@ StopHook = Callable[[float], Awaitable[None]]
 
 @dataclass
 class StartedService:
-    """A servicer ready to serve, how to add it to a ``grpc.aio.Server``, and how to stop it."""
+    """A servicer ready to serve, how to add it to a ``grpc.aio.Server``, and how to stop it.
+
+    ``drain(grace_s)`` (optional) runs *while* the gRPC server drains, for what the service serves
+    outside gRPC (the inference server's HTTP front): both get the same grace period at the same
+    time. ``stop(grace_s)`` runs after the gRPC server stopped.
+    """
 
     servicer: Any
     add_to_server: AddToServer
     stop: StopHook | None = None
+    drain: StopHook | None = None
 
 
 @dataclass

@@ -245,8 +245,11 @@ class LoraFleetServer:
         if self.health is not None:
             await self.health.enter_graceful_shutdown()
         log.info("server stopping", extra={"role": self.role, "address": self.address, "grace_s": grace})
-        if server is not None:
-            await server.stop(grace)
+        drains = [started.drain(grace) for started in self._started if started.drain is not None]
+        stops = [server.stop(grace)] if server is not None else []
+        for outcome in await asyncio.gather(*stops, *drains, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                log.error("draining failed", extra={"role": self.role, "error": repr(outcome)[:300]})
         errors: list[BaseException] = []
         for started in reversed(self._started):
             if started.stop is None:

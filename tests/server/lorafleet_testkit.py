@@ -100,7 +100,7 @@ def fleet_settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, tin
     return Settings.from_env(
         environ={}, home=tmp_path / "home", base_model=str(tiny_base_model_dir),
         host="127.0.0.1", quantization="none", device="cpu", grace_period_s=5.0, log_format="text",
-        data_roots=str(tmp_path_factory.getbasetemp()),
+        data_roots=str(tmp_path_factory.getbasetemp()), http_port=0,
     )
 
 
