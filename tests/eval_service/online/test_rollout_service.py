@@ -258,3 +258,29 @@ def test_a_restarted_evaluator_resumes_the_rollout(fleet, policy_file):
         send(live, traffic(ro, 10, candidate_poisoned=False, rng=random.Random(2)))
         assert sum(a.requests for a in rollouts.get(ro.id).arms) == 50
         channel.close()
+
+
+def test_the_rollout_commands(server, fleet, policy_file, capsys, monkeypatch):
+    import json as _json
+
+    from lorafleet.cli.main import main
+
+    monkeypatch.setenv("LORAFLEET_EVAL_ADDRESS", server.address)
+    assert main(["rollout", "start", "support-bot@2", "--mode", "canary", "--weight", "40", "--policy", policy_file,
+                 "--json"]) == 0
+    started = _json.loads(capsys.readouterr().out)
+    assert started["state"] == "ROLLOUT_STATE_RUNNING" and started["weight_percent"] == 40
+    assert main(["rollout", "status", "support-bot"]) == 0
+    table = capsys.readouterr().out
+    assert "support-bot@2 vs production support-bot@1" in table and "RUNNING" in table and "under_refusal" in table
+    assert main(["rollout", "weight", "support-bot", "45", "--reason", "more", "--json"]) == 0
+    assert _json.loads(capsys.readouterr().out)["weight_percent"] == 45
+    assert main(["rollout", "start", "support-bot@2", "--mode", "canary", "--weight", "10"]) == 2
+    assert "ALREADY_EXISTS" in capsys.readouterr().err
+    assert main(["feedback", "not-a-request", "--up"]) == 2
+    assert "NOT_FOUND: request_id" in capsys.readouterr().err
+    assert main(["rollout", "list", "--json"]) == 0
+    assert [r["id"] for r in _json.loads(capsys.readouterr().out)["rollouts"]] == [started["id"]]
+    assert main(["rollout", "abort", "support-bot", "--reason", "demo over", "--json"]) == 0
+    assert _json.loads(capsys.readouterr().out)["state"] == "ROLLOUT_STATE_ABORTED"
+    assert main(["rollout", "status", "support-bot", "--watch", "--json"]) == 3  # ended, not promoted
