@@ -23,7 +23,7 @@ from lorafleet.client.addresses import DEFAULT_PORTS, service_address
 from lorafleet.errors import InvalidArgument
 
 ENV_PREFIX = "LORAFLEET_"
-QUANTIZATIONS = ("nf4", "int8", "none")
+QUANTIZATIONS = ("auto", "int4", "nf4", "int8", "none")
 LOG_FORMATS = ("json", "text")
 _DEFAULT_HOME = Path("~/.lorafleet")
 
@@ -109,7 +109,8 @@ class Settings(BaseSettings):
     model_cache_dir: str = Field("", description="Where the embedded GGUF model is converted to safetensors once; "
                                                  "default $LORAFLEET_HOME/models.")
     quantization: Annotated[str, _one_of(*QUANTIZATIONS)] = Field(
-        "nf4", description="Base-model quantization for inference: nf4, int8 or none.")
+        "auto", description="Base-model weights for inference: auto (int4 on a CPU, nf4 on CUDA), int4 (group-32, "
+                            "bf16 compute), nf4 or int8 (bitsandbytes), none (full precision).")
     device: str = Field("auto", description="torch device: auto (cuda if available), cpu or cuda[:N].")
     # Network
     host: str = Field("127.0.0.1", description="Address the gRPC and metrics servers bind to (0.0.0.0 in containers).")
