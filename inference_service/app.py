@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from lorafleet.compute_threads import in_fresh_thread
+from lorafleet.compute_threads import configure_openmp, in_fresh_thread
 from lorafleet.server.binding import ServiceBinding, StartedService
 from lorafleet.server.context import ServerContext
 
@@ -23,6 +23,7 @@ def build_bindings(ctx: ServerContext) -> list[ServiceBinding]:
     """One InferenceService."""
 
     async def start() -> StartedService:
+        configure_openmp()  # before torch loads libgomp (lorafleet.compute_threads)
         from inference_service.live_reporter import LiveReporter
         from inference_service.runtime import build_runtime
         from inference_service.servicer import InferenceServicer, add_to_server

@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     max_new_tokens_limit: Positive = Field(1024, description="Upper bound a request's max_tokens may ask for.")
     default_max_tokens: Positive = Field(256, description="max_tokens when a request does not set it.")
     max_queue: Positive = Field(256, description="Waiting requests beyond which Generate answers RESOURCE_EXHAUSTED.")
+    num_threads: Int = Field(0, description="Intra-op CPU threads of the inference engine; 0 (or less) derives them "
+                                            "from the cgroup CPU quota (cpu.max) and the affinity mask.")
     alias_poll_s: Float = Field(2.0, description="How often inference re-reads registry aliases and running "
                                                  "rollouts.")
     shadow_max_waiting: NonNegative = Field(32, description="Shadow re-runs (a rollout's candidate on a production "

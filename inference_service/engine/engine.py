@@ -34,6 +34,7 @@ from inference_service.engine.sampling import choose_tokens, make_generator
 from inference_service.engine.scheduler import plan_admission
 from inference_service.engine.shadow import over_limit, rows_to_free
 from inference_service.engine.stop_text import TextTracker
+from inference_service.engine.threads import ThreadGovernor
 from inference_service.engine.types import FinishReason, GenerationEvent, GenerationRequest
 from lorafleet.errors import ResourceExhausted, Unavailable
 
@@ -57,6 +58,7 @@ class EngineConfig:
     prefill_token_budget: int = 512
     idle_wait_s: float = 0.05
     shadow_max_waiting: int = 32
+    num_threads: int = 1  # intra-op threads at most (``lorafleet.compute_threads.resolve_num_threads``)
 
 
 class Engine:
@@ -162,6 +164,8 @@ class Engine:
     # -- worker ------------------------------------------------------------------------------
     def _loop(self) -> None:
         torch.set_grad_enabled(False)
+        threads = ThreadGovernor(self.config.num_threads, torch.set_num_threads)
+        threads.start()
         while True:
             with self._cv:
                 while self._inbox:
@@ -181,6 +185,7 @@ class Engine:
                     fut.set_result(fn())
                 except BaseException as exc:
                     fut.set_exception(exc)
+            metrics.ENGINE_THREADS.set(threads.tick())
             try:
                 self._step()
             except Exception as exc:

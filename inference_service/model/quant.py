@@ -8,8 +8,11 @@ Zen 4 test machine (``benchmarks/decode_formats.py``, 30 layers of the model's s
 * decode is memory-bound: one token through the 30 layers reads 424 MB of fp32 weights (52 ms), 212 MB
   of bf16 (40 ms) or 53 MB of int4 (6.6 ms); at 16 rows int4 and bf16 tie (41-57 ms) and fp32 takes 113 ms;
 * the kernel is slow at many rows (it de-quantizes in its inner loop): a 512-row prefill matmul takes
-  21.6 ms against 9.1 ms for a bf16 GEMM, so from ``DENSE_ROWS`` rows on the weight is de-quantized once
-  into bf16 (4.3 ms for the largest layer) and multiplied densely;
+  21.6 ms against 9.1 ms for a bf16 GEMM, and 64 rows 2.7 against 1.4 ms, while 16 rows are faster in
+  int4 (1.4 vs 1.9 ms per layer). So the layer also keeps its de-quantized bf16 matrix (4 bytes per
+  int4 byte: 212 MB for SmolLM2) and multiplies from ``DENSE_ROWS`` rows on with it. De-quantizing per
+  call instead would cost 8 ms per layer: 0.24 s per prefill forward, as much as the GEMMs of 190
+  prompt tokens (16 short prompts took 0.62 s to prefill that way, against 0.25 s).
 * it is exact for the embedded SmolLM2: that model ships as a Q4_1 GGUF (16 levels per 32 weights, a
   scale and a minimum), and group-32 asymmetric int4 is that format, so the int4 weights are the served
   fp32 weights up to the bf16 rounding of scale and zero (teacher-forced KL to the fp32 model 0.0002,
@@ -29,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 GROUP = 32
-DENSE_ROWS = 256  # from this many rows on, de-quantize to bf16 and run a dense GEMM (see above)
+DENSE_ROWS = 32  # from this many rows on, the dense bf16 copy runs the matmul (see above)
 
 
 def _cpu_int4_kernel(x: torch.Tensor, packed: torch.Tensor, scales_zeros: torch.Tensor) -> torch.Tensor:
@@ -53,7 +56,8 @@ class Int4Weight:
         self.device = device
         # [k/32, n, 2] bf16: the kernel's scale-and-zero layout
         self.scales_zeros = torch.stack([scale.t(), zero.t()], dim=-1).to(torch.bfloat16).contiguous().to(device)
-        self.nibbles = (q[:, 0::2] | (q[:, 1::2] << 4)).contiguous().to(device)  # [n, k/2], for dense()
+        nibbles = (q[:, 0::2] | (q[:, 1::2] << 4)).contiguous().to(device)  # [n, k/2]
+        self.dense_weight = self._dequantize(nibbles)
         if device.type == "cuda":  # tinygemm layout: inner k tiles must divide k / 16
             tiles = next(t for t in (8, 4, 2) if (k // 16) % t == 0)
             hi_lo = ((q[:, 0::2] << 4) | q[:, 1::2]).contiguous().to(device)
@@ -63,21 +67,22 @@ class Int4Weight:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (self.packed, self.scales_zeros, self.nibbles))
+        return sum(t.numel() * t.element_size() for t in (self.packed, self.scales_zeros, self.dense_weight))
+
+    def _dequantize(self, nibbles: torch.Tensor) -> torch.Tensor:
+        """The bf16 weight ``[n, k]``, as the kernel de-quantizes it."""
+        n = nibbles.shape[0]
+        q = torch.stack((nibbles & 15, nibbles >> 4), dim=-1).reshape(n, -1, GROUP).to(torch.bfloat16)
+        scale, zero = self.scales_zeros[..., 0].t()[..., None], self.scales_zeros[..., 1].t()[..., None]
+        return torch.addcmul(zero, q - 8, scale).reshape(n, self.in_features).contiguous()
 
     def dense(self, rows: slice | None = None) -> torch.Tensor:
-        """The bf16 weight ``[n, k]`` (or the rows ``rows`` of it), exactly as the kernel de-quantizes it."""
-        nib = self.nibbles if rows is None else self.nibbles[rows]
-        sz = self.scales_zeros if rows is None else self.scales_zeros[:, rows]
-        n = nib.shape[0]
-        q = torch.stack((nib & 15, nib >> 4), dim=-1).reshape(n, -1, GROUP).to(torch.bfloat16)
-        scale, zero = sz[..., 0].t()[..., None], sz[..., 1].t()[..., None]
-        return torch.addcmul(zero, q - 8, scale).reshape(n, self.in_features)
+        return self.dense_weight if rows is None else self.dense_weight[rows]
 
     def mm(self, x: torch.Tensor) -> torch.Tensor:
         """``x [m, k]`` (bf16) -> ``[m, n]`` bf16."""
         if x.shape[0] >= DENSE_ROWS:
-            return F.linear(x, self.dense())
+            return F.linear(x, self.dense_weight)
         if self.device.type == "cuda":
             return torch.ops.aten._weight_int4pack_mm(x, self.packed, GROUP, self.scales_zeros)
         return _cpu_int4_kernel(x, self.packed, self.scales_zeros)
