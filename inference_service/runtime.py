@@ -14,12 +14,12 @@ import torch
 
 from inference_service.engine.adapter_cache import AdapterCache
 from inference_service.engine.engine import Engine, EngineConfig
+from inference_service.metrics import ENGINE_THREADS_LIMIT
 from inference_service.model.adapter_weights import AdapterKey, HostAdapter, read_adapter
 from inference_service.model.bank_install import install_bank
 from inference_service.model.base_loader import LoadedBase, load_base_model
 from inference_service.model.fast_llama import FastLlama
 from inference_service.model.lora_bank import BankBatch, LoRABankLinear
-from inference_service.metrics import ENGINE_THREADS_LIMIT
 from lorafleet.base_model.spec import BaseModelSpec
 from lorafleet.compute_threads import resolve_num_threads
 from lorafleet.config import Settings

@@ -10,8 +10,9 @@ top-1 token 12% of the time (KL 0.042 to the fp32 head).
 ``CANDIDATES`` best-ranked tokens are scored exactly (fp32 rows of the embedding, a ``[n, 64, 576]``
 product) and the greedy token is the best exact score. On the real model the fp32 argmax ranked at
 most 6th under int4 in every one of 693 teacher-forced positions (int4 alone picked another token at
-11.7% of them), so 64 candidates leave a wide margin: the greedy token is the fp32 head's argmax. Sampled rows get the exact logits of the candidates and
-the int4 logits of the far tail (whose probability mass is negligible after top-k/top-p).
+11.7% of them), so 64 candidates leave a wide margin: the greedy token is the fp32 head's argmax.
+Sampled rows get the exact logits of the candidates and the int4 logits of the far tail (whose
+probability mass is negligible after top-k/top-p).
 
 ``DenseHead`` is the plain product in the compute dtype (``quantization=none``: the reference itself).
 """
