@@ -16,7 +16,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from lorafleet.compute_threads import in_fresh_thread
+from lorafleet.compute_threads import configure_openmp, in_fresh_thread
 from lorafleet.server.binding import ServiceBinding, StartedService
 from lorafleet.server.context import ServerContext
 
@@ -32,6 +32,7 @@ def build_bindings(ctx: ServerContext) -> list[ServiceBinding]:
     """One InferenceService (plus its HTTP front on ``http_port`` unless 0)."""
 
     async def start() -> StartedService:
+        configure_openmp()  # before torch loads libgomp (lorafleet.compute_threads)
         http = await _start_http(ctx)
         try:
             return await _start_inference(ctx, http)

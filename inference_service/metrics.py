@@ -37,6 +37,11 @@ ADAPTER_HITS = Counter("lorafleet_adapter_hits_total", "Requests whose adapter w
 ADAPTER_LOAD_SECONDS = Histogram("lorafleet_adapter_load_seconds", "Reading an adapter and copying it into a slot.",
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
 ADAPTER_SLOTS_USED = Gauge("lorafleet_adapter_slots_used", "Device slots holding an adapter.")
+ENGINE_THREADS_LIMIT = Gauge("lorafleet_engine_threads_limit",
+                             "Intra-op CPU threads the engine may use (LORAFLEET_NUM_THREADS, else the cgroup CPU "
+                             "quota and the affinity mask).")
+ENGINE_THREADS = Gauge("lorafleet_engine_threads",
+                       "Intra-op CPU threads the engine uses now (one while the CPU is contended).")
 
 # Online evaluation (rollouts): routing, shadow re-runs, live reports to the evaluator.
 ROUTED_REQUESTS = Counter("lorafleet_routed_requests_total",

@@ -58,7 +58,12 @@ def parse_sampling(sampling: common_pb2.SamplingParams, *, default_max_tokens: i
             raise InvalidArgument("stop sequences must not be empty", field=f"sampling.stop[{i}]")
         if len(s) > MAX_STOP_CHARS:
             raise InvalidArgument(f"longer than {MAX_STOP_CHARS} characters", field=f"sampling.stop[{i}]")
-    return SamplingSpec(max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k, seed=seed, stop=stops)
+    min_tokens = int(sampling.min_tokens) if has("min_tokens") else 0
+    if min_tokens > max_tokens:
+        raise InvalidArgument(f"must not exceed max_tokens ({max_tokens}), got {min_tokens}",
+                              field="sampling.min_tokens")
+    return SamplingSpec(max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k, seed=seed, stop=stops,
+                        ignore_eos=bool(sampling.ignore_eos) if has("ignore_eos") else False, min_tokens=min_tokens)
 
 
 def parse_prompt(request) -> PromptInput:

@@ -14,11 +14,14 @@ import torch
 
 from inference_service.engine.adapter_cache import AdapterCache
 from inference_service.engine.engine import Engine, EngineConfig
+from inference_service.metrics import ENGINE_THREADS_LIMIT
 from inference_service.model.adapter_weights import AdapterKey, HostAdapter, read_adapter
 from inference_service.model.bank_install import install_bank
 from inference_service.model.base_loader import LoadedBase, load_base_model
+from inference_service.model.fast_llama import FastLlama
 from inference_service.model.lora_bank import BankBatch, LoRABankLinear
 from lorafleet.base_model.spec import BaseModelSpec
+from lorafleet.compute_threads import resolve_num_threads
 from lorafleet.config import Settings
 
 if TYPE_CHECKING:
@@ -36,6 +39,7 @@ class Runtime:
     adapters: AdapterCache
     engine: Engine
     max_adapter_rank: int
+    model: FastLlama
 
     @property
     def tokenizer(self) -> PreTrainedTokenizerBase:
@@ -47,12 +51,16 @@ class Runtime:
     def read_adapter(self, path: Path, key: AdapterKey) -> HostAdapter:
         """Disk -> host tensors (any thread; the worker only copies host -> slot)."""
         return read_adapter(path, key, layer_shapes=self.layer_shapes(), max_rank=self.max_adapter_rank,
-                            dtype=self.base.compute_dtype if self.base.device.type == "cuda" else torch.float32,
-                            pin=self.base.device.type == "cuda")
+                            dtype=bank_dtype(self.base), pin=self.base.device.type == "cuda")
 
     @property
     def target_modules(self) -> tuple[str, ...]:
         return tuple(sorted({n.rsplit(".", 1)[-1] for n in self.layers}))
+
+
+def bank_dtype(base: LoadedBase) -> torch.dtype:
+    """The LoRA bank's dtype: the activations' (``model.fast_llama``): float32 on a CPU, else the compute dtype."""
+    return torch.float32 if base.device.type == "cpu" else base.compute_dtype
 
 
 def eos_token_ids(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) -> set[int]:
@@ -68,15 +76,19 @@ def eos_token_ids(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) ->
 def build_runtime(model_dir: Path, spec: BaseModelSpec, settings: Settings, *, quantization: str | None = None,
                   prefill_token_budget: int = 512, max_context: int | None = None) -> Runtime:
     base = load_base_model(model_dir, quantization=quantization or settings.quantization, device=settings.device)
-    bank_dtype = base.compute_dtype if base.device.type == "cuda" else torch.float32
     bank, layers = install_bank(base.model, spec.linear_modules, num_slots=settings.adapter_slots,
-                                max_rank=settings.max_adapter_rank, dtype=bank_dtype, device=base.device)
+                                max_rank=settings.max_adapter_rank, dtype=bank_dtype(base), device=base.device)
+    model = FastLlama(base.model, layers, bank, fmt=base.weight_format, dtype=base.compute_dtype, device=base.device)
     adapters = AdapterCache(layers, num_slots=settings.adapter_slots, host_capacity=settings.adapter_host_cache)
+    threads, why = resolve_num_threads(settings.num_threads)
+    ENGINE_THREADS_LIMIT.set(threads)
+    log.info("engine compute threads", extra={"threads": threads, "from": why})
     ctx = int(getattr(base.model.config, "max_position_embeddings", 2048) or 2048)
     config = EngineConfig(max_batch_size=settings.max_batch_size, max_queue=settings.max_queue,
                           max_context=min(ctx, max_context or ctx), max_new_tokens_limit=settings.max_new_tokens_limit,
-                          prefill_token_budget=prefill_token_budget, shadow_max_waiting=settings.shadow_max_waiting)
-    engine = Engine(base.model, base.tokenizer, bank, adapters, config, device=base.device,
+                          prefill_token_budget=prefill_token_budget, shadow_max_waiting=settings.shadow_max_waiting,
+                          num_threads=threads)
+    engine = Engine(model, base.tokenizer, bank, adapters, config, device=base.device,
                     eos_token_ids=eos_token_ids(base.model, base.tokenizer))
     return Runtime(base=base, spec=spec, bank=bank, layers=layers, adapters=adapters, engine=engine,
-                   max_adapter_rank=settings.max_adapter_rank)
+                   max_adapter_rank=settings.max_adapter_rank, model=model)

@@ -39,7 +39,7 @@ _FINISH = {
     FinishReason.CANCELLED: inference_pb2.FINISH_REASON_CANCELLED,
 }
 _QUANT = {"none": common_pb2.QUANTIZATION_NONE, "nf4": common_pb2.QUANTIZATION_NF4,
-          "int8": common_pb2.QUANTIZATION_INT8}
+          "int8": common_pb2.QUANTIZATION_INT8, "int4": common_pb2.QUANTIZATION_INT4}
 
 
 def usage_to_proto(u: Usage) -> inference_pb2.Usage:
@@ -145,11 +145,11 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
         t0 = time.perf_counter()
         resolved = await self._resolve_required(request.adapter)
         adapter = await self.resolver.host_adapter(resolved)
-        slot = await asyncio.wrap_future(rt.engine.call(lambda: rt.adapters.pin(adapter)))
-        if slot is None:
+        # the entry is read on the worker, with the pin: a concurrent UnloadAdapter may drop it right after
+        info = await asyncio.wrap_future(rt.engine.call(lambda: rt.adapters.load(adapter)))
+        if info is None:
             raise ResourceExhausted(f"all {rt.adapters.num_slots} adapter slots serve running requests; retry later",
                                     field="adapter")
-        info = rt.adapters.info(resolved.key)
         return inference_pb2.LoadAdapterResponse(adapter=adapter_info_to_proto(info),
                                                  load_seconds=time.perf_counter() - t0)
 

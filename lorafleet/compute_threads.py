@@ -13,14 +13,33 @@ engine thread for the life of the process.
 Rule: steady-state torch work runs on one long-lived thread (the engine's worker, the trainer's
 job worker); model loading, adapter reads and other one-off torch work run here, in a fresh
 thread whose pool dies with it.
+
+How many threads (``default_num_threads``): as many as the process may really use, the smaller of
+the CPU quota of its cgroup (``cpu.max`` in cgroup v2, ``cpu.cfs_quota_us / cpu.cfs_period_us`` in
+v1; a quota of 1.5 CPUs gives 1) and its affinity mask. torch's own default counts the affinity
+mask only: a pod limited to 2 CPUs on a 64-core node would run 64 threads, each parallel region
+then waiting on threads the quota has throttled. ``LORAFLEET_NUM_THREADS`` overrides it.
+
+How they wait (``configure_openmp``): libgomp's workers spin 300,000 rounds by default before they
+sleep. On a shared machine the spinning threads burn the CPU share other runnable threads need, and
+a parallel region waits for whichever of its threads the scheduler preempted: on the 2-core test
+machine with other jobs running, one decode step of 2 spinning threads took 0.75-1.2 s against 16 ms
+on one thread (``benchmarks/thread_contention.py``). ``GOMP_SPINCOUNT=1000`` (tens of microseconds:
+enough to stay awake between the ops of a step, not more) is set before torch loads libgomp, unless
+the environment already chose. The engine also drops to one thread while the CPU is contended
+(``inference_service.engine.threads``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import os
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -73,3 +92,56 @@ async def in_fresh_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
     threading.Thread(target=target, name=f"lorafleet-oneoff-{getattr(fn, '__name__', 'call')}", daemon=True).start()
     return await future
+
+
+SPIN_COUNT = "1000"
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def configure_openmp(environ: dict[str, str] | None = None) -> bool:
+    """Set libgomp's spin count unless chosen already; True when it can still take effect (torch not loaded)."""
+    env = os.environ if environ is None else environ
+    if "GOMP_SPINCOUNT" in env or "OMP_WAIT_POLICY" in env:
+        return "torch" not in sys.modules
+    if "torch" in sys.modules:
+        log.debug("torch is loaded already: libgomp keeps its spin count")
+        return False
+    env["GOMP_SPINCOUNT"] = SPIN_COUNT
+    return True
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def cgroup_cpu_limit(root: Path = CGROUP) -> float | None:
+    """CPUs the cgroup quota allows (None: no quota), from cgroup v2 ``cpu.max`` or v1 CFS files."""
+    v2 = _read(root / "cpu.max")
+    if v2:
+        quota, _, period = v2.partition(" ")
+        return None if quota == "max" else int(quota) / int(period or 100000)
+    for v1 in (root / "cpu", root / "cpu,cpuacct"):
+        quota, period = _read(v1 / "cpu.cfs_quota_us"), _read(v1 / "cpu.cfs_period_us")
+        if quota and period and int(quota) > 0:
+            return int(quota) / int(period)
+    return None
+
+
+def default_num_threads(root: Path = CGROUP) -> tuple[int, str]:
+    """``(threads, why)``: the smaller of the cgroup CPU quota (rounded down, at least 1) and the affinity mask."""
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = cgroup_cpu_limit(root)
+    if quota is None:
+        return affinity, f"affinity mask of {affinity} CPUs, no cgroup CPU quota"
+    return max(1, min(affinity, math.floor(quota))), f"cgroup CPU quota {quota:g}, affinity mask of {affinity} CPUs"
+
+
+def resolve_num_threads(setting: int = 0, environ: Mapping[str, str] | None = None,
+                        root: Path = CGROUP) -> tuple[int, str]:
+    """The engine's intra-op threads: ``setting`` (``LORAFLEET_NUM_THREADS``) when > 0, else the default."""
+    if setting > 0:
+        return setting, "LORAFLEET_NUM_THREADS"
+    return default_num_threads(root)

@@ -23,7 +23,7 @@ from lorafleet.client.addresses import DEFAULT_PORTS, service_address
 from lorafleet.errors import InvalidArgument
 
 ENV_PREFIX = "LORAFLEET_"
-QUANTIZATIONS = ("nf4", "int8", "none")
+QUANTIZATIONS = ("auto", "int4", "nf4", "int8", "none")
 LOG_FORMATS = ("json", "text")
 _DEFAULT_HOME = Path("~/.lorafleet")
 
@@ -109,7 +109,8 @@ class Settings(BaseSettings):
     model_cache_dir: str = Field("", description="Where the embedded GGUF model is converted to safetensors once; "
                                                  "default $LORAFLEET_HOME/models.")
     quantization: Annotated[str, _one_of(*QUANTIZATIONS)] = Field(
-        "nf4", description="Base-model quantization for inference: nf4, int8 or none.")
+        "auto", description="Base-model weights for inference: auto (int4 on a CPU, nf4 on CUDA), int4 (group-32, "
+                            "bf16 compute), nf4 or int8 (bitsandbytes), none (full precision).")
     device: str = Field("auto", description="torch device: auto (cuda if available), cpu or cuda[:N].")
     # Network
     host: str = Field("127.0.0.1", description="Address the gRPC, HTTP and metrics servers bind to (0.0.0.0 in "
@@ -148,6 +149,8 @@ class Settings(BaseSettings):
     max_new_tokens_limit: Positive = Field(1024, description="Upper bound a request's max_tokens may ask for.")
     default_max_tokens: Positive = Field(256, description="max_tokens when a request does not set it.")
     max_queue: Positive = Field(256, description="Waiting requests beyond which Generate answers RESOURCE_EXHAUSTED.")
+    num_threads: Int = Field(0, description="Intra-op CPU threads of the inference engine; 0 (or less) derives them "
+                                            "from the cgroup CPU quota (cpu.max) and the affinity mask.")
     alias_poll_s: Float = Field(2.0, description="How often inference re-reads registry aliases and running "
                                                  "rollouts.")
     shadow_max_waiting: NonNegative = Field(32, description="Shadow re-runs (a rollout's candidate on a production "

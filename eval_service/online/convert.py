@@ -68,14 +68,34 @@ def observation_from_proto(o: rollout_pb2.Observation, index: int) -> LiveObserv
     text = len(o.prompt) + len(o.reply) + sum(len(m.content) for m in o.messages)
     if text > MAX_TEXT:
         raise InvalidArgument(f"holds {text} characters of text; at most {MAX_TEXT}", field=field)
-    when = o.time.ToDatetime(tzinfo=timezone.utc) if o.HasField("time") else datetime.now(timezone.utc)
+    when = _time_of(o, field)
+    finish = _finish_reason_of(o, field)
     return LiveObservation(
         request_id=o.request_id, adapter_name=o.adapter_name, version=o.version, arm=arm, time=when,
         rollout_id=o.rollout_id, paired_request_id=o.paired_request_id, sampled=o.sampled, prompt=o.prompt,
         messages=tuple(Message(m.role, m.content) for m in o.messages), reply=o.reply,
-        finish_reason=FINISH_REASONS.name(o.finish_reason) if o.finish_reason else "",
+        finish_reason=finish,
         completion_tokens=o.completion_tokens, time_to_first_token_s=o.time_to_first_token_seconds,
         total_s=o.total_seconds, error_code=o.error_code[:64])
+
+
+def _time_of(o: rollout_pb2.Observation, field: str) -> datetime:
+    if not o.HasField("time"):
+        return datetime.now(timezone.utc)
+    try:
+        return o.time.ToDatetime(tzinfo=timezone.utc)
+    except (ValueError, OverflowError):
+        raise InvalidArgument(f"not a valid timestamp (seconds={o.time.seconds}, nanos={o.time.nanos})",
+                              field=f"{field}.time") from None
+
+
+def _finish_reason_of(o: rollout_pb2.Observation, field: str) -> str:
+    if not o.finish_reason:
+        return ""
+    try:
+        return FINISH_REASONS.name(o.finish_reason)
+    except ValueError:
+        raise InvalidArgument(f"unknown finish reason {o.finish_reason}", field=f"{field}.finish_reason") from None
 
 
 def observations_from_proto(req: rollout_pb2.RecordObservationsRequest) -> list[LiveObservation]:

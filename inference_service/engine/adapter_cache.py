@@ -84,33 +84,44 @@ class AdapterCache:
 
     # -- device tier (worker thread) --------------------------------------------------------
     def acquire(self, adapter: HostAdapter) -> int | None:
-        """Hold ``adapter`` in a slot for one sequence; returns the slot or None if all are held."""
+        """Hold ``adapter`` in a slot for one sequence; returns the slot or None if all are held.
+
+        The entry is held (``refcount``) from the moment its slot is chosen, so a concurrent
+        ``put_host`` trimming the host tier cannot drop it while its weights are being copied.
+        """
         with self._lock:
             entry = self._entries.get(adapter.key)
             if entry is None:
                 entry = AdapterEntry(adapter=adapter)
                 self._entries[adapter.key] = entry
             self._entries.move_to_end(adapter.key)
+            entry.refcount += 1
+            entry.last_used = time.time()
+            entry.requests_served += 1
             if entry.slot:
-                entry.refcount += 1
-                entry.last_used = time.time()
-                entry.requests_served += 1
                 self.hits += 1
                 metrics.ADAPTER_HITS.inc()
                 return entry.slot
             slot = self._free_slot_locked()
             if slot is None:
+                entry.refcount -= 1
+                entry.requests_served -= 1
                 return None
-        # the copy happens outside the lock; only this thread writes slots
+            entry.slot = slot
+            self._slot_owner[slot] = adapter.key
+        # the copy happens outside the lock; only the engine worker thread writes slots
         t0 = time.perf_counter()
-        self._write_slot(slot, entry.adapter)
+        try:
+            self._write_slot(slot, entry.adapter)
+        except BaseException:
+            with self._lock:
+                entry.slot, entry.refcount, entry.requests_served = 0, entry.refcount - 1, entry.requests_served - 1
+                del self._slot_owner[slot]
+            for layer in self.layers.values():
+                layer.clear_slot(slot)
+            raise
         seconds = time.perf_counter() - t0
         with self._lock:
-            entry.slot = slot
-            entry.refcount += 1
-            entry.last_used = time.time()
-            entry.requests_served += 1
-            self._slot_owner[slot] = adapter.key
             self.loads += 1
             self._trim_host_locked()
         metrics.ADAPTER_LOADS.inc()
@@ -122,13 +133,34 @@ class AdapterCache:
 
     def pin(self, adapter: HostAdapter) -> int | None:
         """Explicit LoadAdapter: put it in a slot without holding it."""
+        info = self.load(adapter)
+        return info.slot if info is not None else None
+
+    def load(self, adapter: HostAdapter) -> AdapterInfo | None:
+        """``pin`` and the entry's state read under the same lock hold (None: every slot is held).
+
+        LoadAdapter answers with this snapshot: reading ``info`` afterwards raced a concurrent
+        UnloadAdapter (the entry could be gone by then: issue #15's AttributeError).
+        """
         slot = self.acquire(adapter)
-        if slot is not None:
-            with self._lock:
-                entry = self._entries[adapter.key]
-                entry.refcount -= 1
-                entry.requests_served -= 1
-        return slot
+        if slot is None:
+            return None
+        with self._lock:
+            entry = self._entries[adapter.key]
+            entry.refcount -= 1
+            entry.requests_served -= 1
+            return self._info(entry)
+
+    def is_held(self, key: AdapterKey) -> bool:
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry is not None and entry.slot != 0 and entry.refcount > 0
+
+    def drain_candidate(self) -> AdapterKey | None:
+        """The held slot to drain for a blocked request: fewest running holders, least recently used."""
+        with self._lock:
+            held = [(e.refcount, i, key) for i, (key, e) in enumerate(self._entries.items()) if e.slot and e.refcount]
+        return min(held)[2] if held else None
 
     def release(self, key: AdapterKey) -> None:
         with self._lock:

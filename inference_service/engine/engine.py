@@ -1,11 +1,12 @@
 """The generation engine: one worker thread owns the model and runs continuous batching.
 
-Each loop iteration (a *step*): take new requests, stop cancelled / expired sequences (their
-rows and adapter slots are freed right away), admit newcomers under the prefill budget
-(``scheduler``; shadow requests are shed and admitted by the rules of ``shadow``), run one
-batched decode step for every running sequence, and push each
-sequence's new text to its asyncio queue with ``loop.call_soon_threadsafe``. Rows of one batch
-may use different adapters: the bank's slot vector (``BankBatch``) carries one slot per row.
+Each loop iteration (a *step*): take new requests, stop cancelled / expired sequences (their rows
+and adapter slots are freed right away), shed shadow requests by the rules of ``shadow``, admit
+newcomers into free rows (``scheduler``: FIFO, adapter slots drained for a blocked head), prefill
+up to ``prefill_token_budget`` prompt tokens of the admitted sequences (``batch``: chunked and
+packed into one forward), run one decode step for every running sequence (``model.fast_llama``),
+and hand the step's events to the callers' event loops in one callback per loop
+(``requests.Outbox``). Rows of one batch may use different adapters: each row carries its slot.
 
 The per-request state (``RequestHandle``, ``Sequence``) lives in ``engine.requests``;
 ``RequestHandle`` is importable from here too.
@@ -24,22 +25,24 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
-from transformers import DynamicCache
 
 from inference_service import metrics
-from inference_service.engine import kv_batch
 from inference_service.engine.adapter_cache import AdapterCache
-from inference_service.engine.requests import RequestHandle, Sequence, validate_request
-from inference_service.engine.sampling import make_generator, select_tokens
-from inference_service.engine.scheduler import Admission, plan_admission
+from inference_service.engine.batch import Batch
+from inference_service.engine.requests import Outbox, RequestHandle, Sequence, validate_request
+from inference_service.engine.sampling import choose_tokens, make_generator
+from inference_service.engine.scheduler import plan_admission
 from inference_service.engine.shadow import over_limit, rows_to_free
 from inference_service.engine.stop_text import TextTracker
+from inference_service.engine.threads import ThreadGovernor
 from inference_service.engine.types import FinishReason, GenerationEvent, GenerationRequest
-from inference_service.model.lora_bank import BankBatch
 from lorafleet.errors import ResourceExhausted, Unavailable
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
+
+    from inference_service.model.fast_llama import FastLlama
+    from inference_service.model.lora_bank import BankBatch
 
 __all__ = ["Engine", "EngineConfig", "RequestHandle"]
 
@@ -55,29 +58,32 @@ class EngineConfig:
     prefill_token_budget: int = 512
     idle_wait_s: float = 0.05
     shadow_max_waiting: int = 32
+    num_threads: int = 1  # intra-op threads at most (``lorafleet.compute_threads.resolve_num_threads``)
 
 
 class Engine:
-    def __init__(self, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, bank: BankBatch,
+    def __init__(self, model: FastLlama, tokenizer: PreTrainedTokenizerBase, bank: BankBatch,
                  adapters: AdapterCache, config: EngineConfig, *, device: torch.device,
                  eos_token_ids: set[int]) -> None:
         self.model, self.tokenizer, self.bank, self.adapters = model, tokenizer, bank, adapters
         self.config, self.device, self.eos = config, device, set(eos_token_ids)
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self._cv = threading.Condition()
         self._inbox: deque[Sequence] = deque()
         self._shadow_inbox: deque[Sequence] = deque()
         self._shadow_waiting: deque[Sequence] = deque()
         self._controls: deque[tuple[Callable[[], Any], concurrent.futures.Future]] = deque()
         self._waiting: list[Sequence] = []
-        self._running: list[Sequence] = []
-        self._chunking: Sequence | None = None
-        self._admitting: list[Sequence] = []  # admitted, prefill in progress (for failure cleanup)
-        self._kv: DynamicCache | None = None
+        self.batch = Batch(model, config.max_batch_size)
+        self._draining = None  # adapter key whose slot is being freed for the blocked head
+        self._outbox = Outbox()
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._accepting = True
         self.steps = 0
+
+    @property
+    def _running(self) -> list[Sequence]:
+        return self.batch.running
 
     # -- public, any thread ------------------------------------------------------------------
     def start(self) -> None:
@@ -103,7 +109,7 @@ class Engine:
     def pending(self) -> int:
         """Normal requests not finished yet (running rows include shadow sequences)."""
         with self._cv:
-            return len(self._inbox) + len(self._waiting) + len(self._running) + (1 if self._chunking else 0)
+            return len(self._inbox) + len(self._waiting) + len(self.batch.running) + len(self.batch.prefilling)
 
     @property
     def queue_depth(self) -> int:
@@ -158,6 +164,8 @@ class Engine:
     # -- worker ------------------------------------------------------------------------------
     def _loop(self) -> None:
         torch.set_grad_enabled(False)
+        threads = ThreadGovernor(self.config.num_threads, torch.set_num_threads)
+        threads.start()
         while True:
             with self._cv:
                 while self._inbox:
@@ -166,7 +174,7 @@ class Engine:
                     self._shadow_waiting.append(self._shadow_inbox.popleft())
                 controls = list(self._controls)
                 self._controls.clear()
-                busy = self._waiting or self._shadow_waiting or self._running or self._chunking
+                busy = self._waiting or self._shadow_waiting or self.batch.running or self.batch.prefilling
                 if self._stopping:
                     break
                 if not busy and not controls:
@@ -177,20 +185,25 @@ class Engine:
                     fut.set_result(fn())
                 except BaseException as exc:
                     fut.set_exception(exc)
+            metrics.ENGINE_THREADS.set(threads.tick())
             try:
                 self._step()
             except Exception as exc:
                 log.exception("engine step failed; failing the sequences in flight")
                 self._fail_all(exc)
+            self._outbox.flush()
         self._shutdown()
+        self._outbox.flush()
 
     def _step(self) -> None:
         self._reap()
         self._shed_shadows()
         self._admit()
-        if self._running:
+        if self.batch.prefilling:
+            self._prefill_group(self._next_prefill_group())
+        if self.batch.running:
             self._decode()
-        metrics.REQUESTS_RUNNING.set(len(self._running) + (1 if self._chunking else 0))
+        metrics.REQUESTS_RUNNING.set(len(self.batch.running) + len(self.batch.prefilling))
         metrics.REQUESTS_WAITING.set(len(self._waiting))
         self.steps += 1
 
@@ -203,23 +216,24 @@ class Engine:
             for seq in [s for s in queue if self._expired(s, now)]:
                 queue.remove(seq)
                 self._finish(seq, FinishReason.CANCELLED)
-        if self._chunking is not None and self._expired(self._chunking, now):
-            seq, self._chunking = self._chunking, None
-            seq.prefill_cache = None
+        for seq in [s for s in self.batch.prefilling if self._expired(s, now)]:
+            self.batch.drop_prefilling(seq)
             self._finish(seq, FinishReason.CANCELLED)
-        gone = [i for i, s in enumerate(self._running) if self._expired(s, now)]
+        gone = {i for i, s in enumerate(self.batch.running) if self._expired(s, now)}
         if gone:
             for i in gone:
-                self._finish(self._running[i], FinishReason.CANCELLED)
-            self._drop_rows(set(gone))
+                self._finish(self.batch.running[i], FinishReason.CANCELLED)
+            self.batch.drop(gone)
 
     def _shed_shadows(self) -> None:
         """Cancel the shadow requests to shed (rules in ``shadow``); ``_reap`` frees them like any cancel."""
         victims = over_limit(self._shadow_waiting, self.config.shadow_max_waiting)
-        victims += [self._running[i] for i in rows_to_free(self._running, normal_waiting=len(self._waiting),
-                                                           free_rows=self.config.max_batch_size - len(self._running))]
-        if self._chunking is not None and self._chunking.shadow and self._waiting:
-            victims.append(self._chunking)
+        missing = len(self._waiting) - self.batch.free_rows
+        prefilling = [s for s in self.batch.prefilling if s.shadow][-max(missing, 0):] if missing > 0 else []
+        victims += prefilling
+        running = self.batch.running
+        victims += [running[i] for i in rows_to_free(running, normal_waiting=len(self._waiting),
+                                                     free_rows=self.batch.free_rows + len(prefilling))]
         for seq in victims:
             seq.handle.shed = True
             seq.handle.cancel()
@@ -237,112 +251,72 @@ class Engine:
         seq.slot, seq.holds_slot = slot, True
         return True
 
+    @staticmethod
+    def _adapter_of(seq: Sequence):
+        return seq.request.adapter.key if seq.request.adapter is not None else None
+
     def _admit(self) -> None:
-        if self._chunking is not None:
-            self._prefill_chunk(self._chunking)
-            return
-        free = self.config.max_batch_size - len(self._running)
+        free = self.batch.free_rows
         if free <= 0 or not (self._waiting or self._shadow_waiting):
             return
-        plan = self._plan(self._waiting, free, Admission(group=[]))
-        if len(plan.group) == len(self._waiting) and plan.chunked is None and self._shadow_waiting:
-            plan = self._plan(list(self._shadow_waiting), free, plan)  # no normal request waits any more
+        plan = plan_admission(self._waiting, free_rows=free, try_reserve=self._reserve, adapter_of=self._adapter_of,
+                              draining=self._draining)
+        if plan.blocked is None:
+            self._draining = None
+        elif self._draining is None or not self.adapters.is_held(self._draining):
+            self._draining = self.adapters.drain_candidate()
+        if len(plan.group) == len(self._waiting) and self._shadow_waiting:  # no normal request waits any more
+            plan = plan_admission(list(self._shadow_waiting), free_rows=free, try_reserve=self._reserve,
+                                  adapter_of=self._adapter_of, draining=self._draining, chosen=plan.group)
         now = time.monotonic()
-        for seq in plan.group + ([plan.chunked] if plan.chunked else []):
+        for seq in plan.group:
             (self._shadow_waiting if seq.shadow else self._waiting).remove(seq)
             seq.admitted_at = now
             if not seq.shadow:
                 metrics.QUEUE_TIME.observe(now - seq.arrival)
-        if plan.chunked is not None:
-            self._chunking = plan.chunked
-            self._chunking.prefill_cache = DynamicCache()
-            self._prefill_chunk(self._chunking)
-        elif plan.group:
-            self._admitting = plan.group
-            self._prefill_group(plan.group)
-            self._admitting = []
+            self.batch.start_prefill(seq)
 
-    def _plan(self, waiting: list[Sequence], free: int, chosen: Admission[Sequence]) -> Admission[Sequence]:
-        if not waiting:
-            return chosen
-        return plan_admission(waiting, free_rows=free, token_budget=self.config.prefill_token_budget,
-                              prompt_len=lambda s: len(s.request.prompt_ids), try_reserve=self._reserve,
-                              chosen=chosen.group)
+    def _forward(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Every model call goes through here (one place to observe or fail them)."""
+        return fn(*args)
 
-    def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
-                 cache: DynamicCache | None, slots: list[int]) -> torch.Tensor:
-        if any(slots):
-            self.bank.set_slots(slots, self.device)
-        else:
-            self.bank.clear()
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                         past_key_values=cache, use_cache=True, logits_to_keep=1)
-        return out.logits[:, -1, :]
+    def _next_prefill_group(self) -> list[Sequence]:
+        budget = self.config.prefill_token_budget
+        group, left = [], budget
+        for seq in self.batch.prefilling:
+            if left <= 0:
+                break
+            group.append(seq)
+            left -= len(seq.request.prompt_ids) - seq.prefill_pos
+        return group
 
     def _prefill_group(self, group: list[Sequence]) -> None:
-        lens = [len(s.request.prompt_ids) for s in group]
-        width = max(lens)
-        ids = torch.full((len(group), width), self.pad_id, dtype=torch.long)
-        for i, s in enumerate(group):
-            ids[i, width - lens[i]:] = torch.tensor(s.request.prompt_ids, dtype=torch.long)
-        mask = kv_batch.attention_mask(lens, width, "cpu")
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache()
-        logits = self._forward(ids.to(self.device), mask.to(self.device), pos.to(self.device), cache,
-                               [s.slot for s in group])
-        kv_batch.zero_left_padding(cache, [width - n for n in lens])
-        for s, n in zip(group, lens):
-            s.length = n
-            metrics.PROMPT_TOKENS.inc(n)
-        self._join(group, cache, logits)
-
-    def _prefill_chunk(self, seq: Sequence) -> None:
-        prompt = seq.request.prompt_ids
-        start, end = seq.prefill_pos, min(len(prompt), seq.prefill_pos + self.config.prefill_token_budget)
-        ids = torch.tensor([prompt[start:end]], dtype=torch.long, device=self.device)
-        mask = torch.ones((1, end), dtype=torch.long, device=self.device)
-        pos = torch.arange(start, end, device=self.device)[None, :]
-        logits = self._forward(ids, mask, pos, seq.prefill_cache, [seq.slot])
-        seq.prefill_pos = end
-        if end < len(prompt):
+        """Prefill the next pieces of ``group`` (the oldest prefilling sequences, within the budget)."""
+        done, hidden = self._forward(self.batch.prefill, self.config.prefill_token_budget)
+        for seq in group:
+            if seq.prefill_pos == len(seq.request.prompt_ids) and seq in done:
+                metrics.PROMPT_TOKENS.inc(seq.prefill_pos)
+        if not done:
             return
-        self._chunking = None
-        cache, seq.prefill_cache = seq.prefill_cache, None
-        seq.length = len(prompt)
-        metrics.PROMPT_TOKENS.inc(len(prompt))
-        self._join([seq], cache, logits)
+        tokens = self._choose(hidden, done)
+        for seq, token in zip(done, tokens):
+            if self._accept_token(seq, token):
+                self.batch.drop_prefilling(seq)
+            else:
+                self.batch.join(seq)
 
-    def _join(self, group: list[Sequence], cache: DynamicCache, logits: torch.Tensor) -> None:
-        """Sample each newcomer's first token; the unfinished ones join the running batch."""
-        tokens = select_tokens(logits, [s.request.sampling for s in group], [s.generator for s in group])
-        keep = [i for i, (s, t) in enumerate(zip(group, tokens)) if not self._accept_token(s, t)]
-        if not keep:
-            return
-        if len(keep) < len(group):
-            cache = kv_batch.keep_rows(cache, keep, [group[i].length for i in keep])
-        self._kv = kv_batch.merge(self._kv, cache)
-        self._running.extend(group[i] for i in keep)
+    def _choose(self, hidden: torch.Tensor, seqs: list[Sequence]) -> list[int]:
+        return choose_tokens(self.model.head, hidden, [s.request.sampling for s in seqs],
+                             [s.generator for s in seqs], [s.banned(self.eos) for s in seqs])
 
     def _decode(self) -> None:
-        rows = self._running
-        width = kv_batch.cache_width(self._kv) + 1
-        lengths = [s.length + 1 for s in rows]
-        ids = torch.tensor([[s.next_input] for s in rows], dtype=torch.long, device=self.device)
-        mask = kv_batch.attention_mask(lengths, width, self.device)
-        pos = torch.tensor([[s.length] for s in rows], dtype=torch.long, device=self.device)
+        rows = self.batch.running
         metrics.BATCH_SIZE.observe(len(rows))
-        logits = self._forward(ids, mask, pos, self._kv, [s.slot for s in rows])
-        for s in rows:
-            s.length += 1
-        tokens = select_tokens(logits, [s.request.sampling for s in rows], [s.generator for s in rows])
+        hidden = self._forward(self.batch.decode)
+        tokens = self._choose(hidden, rows)
         done = {i for i, (s, t) in enumerate(zip(rows, tokens)) if self._accept_token(s, t)}
         if done:
-            self._drop_rows(done)
-
-    def _drop_rows(self, drop: set[int]) -> None:
-        keep = [i for i in range(len(self._running)) if i not in drop]
-        self._kv = kv_batch.keep_rows(self._kv, keep, [self._running[i].length for i in keep]) if self._kv else None
-        self._running = [self._running[i] for i in keep]
+            self.batch.drop(done)
 
     def _accept_token(self, seq: Sequence, token: int) -> bool:
         """Record a sampled token, stream its text; True when the sequence is finished."""
@@ -354,7 +328,7 @@ class Engine:
         metrics.GENERATION_TOKENS.inc()
         reason, delta = seq.take(token, now=now, eos=self.eos, max_context=self.config.max_context)
         if reason is None:
-            seq.handle._push(GenerationEvent(token_ids=[token], delta=delta))
+            self._outbox.add(seq.handle, GenerationEvent(token_ids=[token], delta=delta))
             return False
         self._finish(seq, reason, last_tokens=[token], delta=delta)
         return True
@@ -370,8 +344,8 @@ class Engine:
         else:
             metrics.E2E_LATENCY.observe(usage.total_seconds)
             metrics.REQUESTS_FINISHED.labels(finish_reason=reason.value).inc()
-        seq.handle._push(GenerationEvent(token_ids=last_tokens or [], delta=delta, finish_reason=reason,
-                                         usage=usage))
+        self._outbox.add(seq.handle, GenerationEvent(token_ids=last_tokens or [], delta=delta, finish_reason=reason,
+                                                     usage=usage))
 
     def _release(self, seq: Sequence) -> None:
         if seq.holds_slot and seq.request.adapter is not None:
@@ -379,19 +353,16 @@ class Engine:
             seq.holds_slot = False
 
     def _fail_all(self, exc: Exception) -> None:
-        victims = self._running + self._admitting + ([self._chunking] if self._chunking else [])
-        self._running, self._admitting, self._chunking, self._kv = [], [], None, None
-        for seq in victims:
+        for seq in self.batch.clear():
             self._release(seq)
             if seq.shadow:
                 metrics.SHADOW_REQUESTS.labels(outcome="failed").inc()
             if not seq.handle.done.is_set():
-                seq.handle._push(GenerationEvent(error=exc))
+                self._outbox.add(seq.handle, GenerationEvent(error=exc))
 
     def _shutdown(self) -> None:
         with self._cv:
             waiting = self._waiting + list(self._inbox) + list(self._shadow_waiting) + list(self._shadow_inbox)
             self._waiting, self._inbox, self._shadow_waiting, self._shadow_inbox = [], deque(), deque(), deque()
-        for seq in waiting + self._running + ([self._chunking] if self._chunking else []):
+        for seq in waiting + self.batch.clear():
             self._finish(seq, FinishReason.CANCELLED)
-        self._running, self._chunking, self._kv = [], None, None

@@ -2,8 +2,14 @@
 
 Split from ``engine`` so the step loop there reads apart from the per-request bookkeeping:
 ``RequestHandle`` is what ``Engine.submit`` returns to the caller (events, cancel), ``Sequence``
-is the worker thread's state of that request (slot, KV length, tokens, timings). Only the
+is the worker thread's state of that request (slot, KV row and length, tokens, timings). Only the
 worker thread touches a ``Sequence``; a ``RequestHandle`` is safe to use from any thread.
+
+Events cross threads in batches (``Outbox``): the worker collects every event of a step and hands
+each event loop ONE callback per step, instead of one ``call_soon_threadsafe`` (a self-pipe write
+and a wake-up of the loop) per token per row. On the asyncio side ``events_async`` merges the
+events that are already queued into one, so a transport that fell behind sends one chunk for
+several tokens instead of one message per token.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import torch
-from transformers import DynamicCache
 
 from inference_service.engine.stop_text import TextTracker
 from inference_service.engine.types import FinishReason, GenerationEvent, GenerationRequest, Usage
@@ -49,6 +54,7 @@ class RequestHandle:
         self.events: list[GenerationEvent] = []  # filled when no loop (synchronous use)
         self.done = threading.Event()
         self.shed = False  # set by the worker before the final event when it shed a shadow request
+        self.outcome: FinishReason | str | None = None  # how it ended: finish reason or error, once final
         self._cancelled = threading.Event()
         self._wake: Callable[[], None] = lambda: None
 
@@ -62,29 +68,61 @@ class RequestHandle:
         return self._cancelled.is_set()
 
     def _push(self, event: GenerationEvent) -> None:
-        if event.finish_reason is not None or event.error is not None:
-            self.done.set()
-        if self.loop is None:
-            self.events.append(event)
-            return
-        try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
-        except RuntimeError:  # the caller's loop is closed: nobody is listening any more
-            log.debug("dropped event for closed loop", extra={"request_id": self.request.request_id})
+        """Deliver one event now (outside a step's ``Outbox``)."""
+        outbox = Outbox()
+        outbox.add(self, event)
+        outbox.flush()
 
     async def events_async(self) -> AsyncIterator[GenerationEvent]:
-        """Yield events until the final one (async iterator for the servicer)."""
+        """Yield events until the final one; events already queued are merged into one."""
         assert self.queue is not None
         while True:
             ev = await self.queue.get()
+            while not ev.final and not self.queue.empty():
+                ev = merge_events(ev, self.queue.get_nowait())
             yield ev
-            if ev.finish_reason is not None or ev.error is not None:
+            if ev.final:
                 return
 
     def wait_sync(self, timeout: float | None = None) -> list[GenerationEvent]:
         if not self.done.wait(timeout):
             raise TimeoutError(f"request {self.request.request_id} did not finish in {timeout}s")
         return self.events
+
+
+def merge_events(first: GenerationEvent, second: GenerationEvent) -> GenerationEvent:
+    """One event carrying both: tokens and text concatenated, the second's ending (if any)."""
+    return GenerationEvent(token_ids=first.token_ids + second.token_ids, delta=first.delta + second.delta,
+                           finish_reason=second.finish_reason, usage=second.usage, error=second.error)
+
+
+def _deliver(batch: list[tuple[RequestHandle, GenerationEvent]]) -> None:
+    for handle, event in batch:
+        handle.queue.put_nowait(event)
+
+
+class Outbox:
+    """The events of one engine step, handed to each caller's event loop in one callback."""
+
+    def __init__(self) -> None:
+        self._by_loop: dict[asyncio.AbstractEventLoop, list[tuple[RequestHandle, GenerationEvent]]] = {}
+
+    def add(self, handle: RequestHandle, event: GenerationEvent) -> None:
+        if handle.loop is None:
+            handle.events.append(event)
+        else:
+            self._by_loop.setdefault(handle.loop, []).append((handle, event))
+        if event.final:  # after the append: wait_sync reads the events once this is set
+            handle.outcome = event.finish_reason or event.error
+            handle.done.set()
+
+    def flush(self) -> None:
+        by_loop, self._by_loop = self._by_loop, {}
+        for loop, batch in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, batch)
+            except RuntimeError:  # the callers' loop is closed: nobody is listening any more
+                log.debug("dropped events for a closed loop", extra={"events": len(batch)})
 
 
 @dataclass
@@ -96,14 +134,14 @@ class Sequence:
     tracker: TextTracker
     generator: torch.Generator | None
     slot: int = 0
+    row: int = -1            # KV cache row (``engine.batch``)
     length: int = 0          # tokens in this row's KV cache
     next_input: int = -1     # last sampled token, fed at the next decode step
     generated: list[int] = field(default_factory=list)
     admitted_at: float = 0.0
     first_token_at: float = 0.0
     last_token_at: float = 0.0
-    prefill_pos: int = 0
-    prefill_cache: DynamicCache | None = None
+    prefill_pos: int = 0     # prompt tokens already in the cache
     holds_slot: bool = False
 
     @property
@@ -114,17 +152,27 @@ class Sequence:
     def shadow(self) -> bool:
         return self.handle.request.shadow
 
+    def banned(self, eos: set[int]) -> set[int]:
+        """Tokens this row must not sample now: EOS until ``min_tokens`` are generated."""
+        spec = self.request.sampling
+        return eos if spec.min_tokens and len(self.generated) < spec.min_tokens and not spec.ignore_eos else set()
+
     def take(self, token: int, *, now: float, eos: set[int], max_context: int) -> tuple[FinishReason | None, str]:
-        """Record a sampled token: its text delta, and the finish reason when it ends the sequence."""
+        """Record a sampled token: its text delta, and the finish reason when it ends the sequence.
+
+        ``ignore_eos``: an EOS token is an ordinary token. Before ``min_tokens`` tokens, neither EOS
+        (banned from sampling) nor a stop sequence ends the sequence (vLLM's rule).
+        """
         if not self.generated:
             self.first_token_at = now
         self.last_token_at = now
         self.generated.append(token)
         self.next_input = token
+        spec = self.request.sampling
         reason: FinishReason | None = None
-        if token in eos:
+        if token in eos and not spec.ignore_eos:
             return FinishReason.EOS, self.tracker.add(None) + self.tracker.flush()
-        delta = self.tracker.add(token)
+        delta = self.tracker.add(token, stops_active=len(self.generated) >= spec.min_tokens)
         if self.tracker.stopped:
             reason = FinishReason.STOP
         elif len(self.generated) >= self.request.sampling.max_tokens or self.length + 1 >= max_context:

@@ -56,3 +56,29 @@ def select_tokens(logits: torch.Tensor, specs: list[SamplingSpec],
         probs = filter_logits(cpu_logits[i], spec.temperature, spec.top_k, spec.top_p)
         out.append(int(torch.multinomial(probs, 1, generator=generators[i]).item()))
     return out
+
+
+def choose_tokens(head, hidden: torch.Tensor, specs: list[SamplingSpec], generators: list[torch.Generator | None],
+                  bans: list[set[int]]) -> list[int]:
+    """One token per row from the final hidden states ``[N, D]``, through the model's LM head.
+
+    Greedy rows without banned tokens take ``head.greedy`` (the fast path: no ``[N, V]`` float copy
+    leaves the head); sampled rows and rows with bans (``min_tokens``) get full logits, the banned
+    ids at ``-inf``, then ``select_tokens``.
+    """
+    n = hidden.shape[0]
+    fast = [i for i in range(n) if specs[i].greedy and not bans[i]]
+    out = [0] * n
+    if fast:
+        rows = hidden if len(fast) == n else hidden[fast]
+        for i, token in zip(fast, head.greedy(rows).tolist()):
+            out[i] = int(token)
+    rest = [i for i in range(n) if not (specs[i].greedy and not bans[i])]
+    if rest:
+        logits = head.logits(hidden[rest])
+        for j, i in enumerate(rest):
+            if bans[i]:
+                logits[j, sorted(bans[i])] = float("-inf")
+        for i, token in zip(rest, select_tokens(logits, [specs[i] for i in rest], [generators[i] for i in rest])):
+            out[i] = token
+    return out

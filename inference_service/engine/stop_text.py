@@ -34,15 +34,22 @@ class TextTracker:
         self.text = ""
         self.stopped = False
 
-    def add(self, token_id: int | None) -> str:
-        """Add a token (None: none, e.g. at EOS); return the newly releasable text."""
+    def add(self, token_id: int | None, *, stops_active: bool = True) -> str:
+        """Add a token (None: none, e.g. at EOS); return the newly releasable text.
+
+        With ``stops_active`` False (before ``min_tokens``) stop sequences neither end the text nor
+        hold it back.
+        """
         if token_id is not None:
             self.token_ids.append(token_id)
         text = self.tokenizer.decode(self.token_ids, skip_special_tokens=True)
-        search_from = max(0, self.emitted - max((len(s) for s in self.stops), default=0))
+        stops = self.stops if stops_active else ()
+        search_from = max(0, self.emitted - max((len(s) for s in stops), default=0))
         cut = -1
-        for stop in self.stops:
+        for stop in stops:
             idx = text.find(stop, search_from)
+            if idx != -1 and idx + len(stop) <= self.emitted:  # released before stops applied (min_tokens)
+                idx = text.find(stop, self.emitted - len(stop) + 1)
             if idx != -1 and (cut == -1 or idx < cut):
                 cut = idx
         if cut != -1:
@@ -53,7 +60,7 @@ class TextTracker:
         safe = len(text)
         if text.endswith("\ufffd"):
             safe = len(text.rstrip("\ufffd"))
-        safe -= partial_stop_suffix(text[:safe], self.stops)
+        safe -= partial_stop_suffix(text[:safe], stops)
         return self._release(max(safe, self.emitted))
 
     def flush(self) -> str:

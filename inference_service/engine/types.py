@@ -17,7 +17,12 @@ class FinishReason(str, enum.Enum):
 
 @dataclass(frozen=True)
 class SamplingSpec:
-    """Validated sampling parameters. ``temperature == 0`` means greedy; ``top_k == 0`` disables it."""
+    """Validated sampling parameters. ``temperature == 0`` means greedy; ``top_k == 0`` disables it.
+
+    ``ignore_eos``: EOS is generated like any token (the sequence runs to ``max_tokens`` or a stop
+    sequence). ``min_tokens``: EOS cannot be sampled, and stop sequences do not end the sequence,
+    before that many tokens (``min_tokens <= max_tokens``).
+    """
 
     max_tokens: int
     temperature: float = 0.0
@@ -25,6 +30,8 @@ class SamplingSpec:
     top_k: int = 0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    ignore_eos: bool = False
+    min_tokens: int = 0
 
     @property
     def greedy(self) -> bool:
@@ -72,3 +79,7 @@ class GenerationEvent:
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
     error: BaseException | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.finish_reason is not None or self.error is not None

@@ -2,9 +2,9 @@
 
 Field names and types are OpenAI's. What LoRAFleet cannot honour is refused, never ignored:
 ``n`` above 1, ``logprobs``, tools, penalties, a non-text ``response_format``, several prompts or
-token-id prompts, and vLLM's extra fields ``ignore_eos`` (true) and ``min_tokens`` (above 0) are
-accepted only at their neutral value and otherwise answered 400 naming the field
-(``check_supported``). Fields OpenAI or vLLM define that change nothing here (``user`` is the route
+token-id prompts are accepted only at their neutral value and otherwise answered 400 naming the
+field (``check_supported``); vLLM's extra fields ``top_k``, ``ignore_eos`` and ``min_tokens`` are
+honoured. Fields OpenAI or vLLM define that change nothing here (``user`` is the route
 key; ``metadata``, ``store``, ``service_tier``, ``parallel_tool_calls``) are accepted; fields no
 one defines are ignored, as vLLM ignores them (``ignored_fields`` names them for the log).
 """
@@ -93,15 +93,13 @@ class CompletionRequest(_Common):
 # field -> the values that leave the request as LoRAFleet serves it (anything else: 400)
 _NEUTRAL: dict[str, tuple[Any, ...]] = {
     "n": (None, 1), "frequency_penalty": (None, 0.0), "presence_penalty": (None, 0.0), "logit_bias": (None, {}),
-    "ignore_eos": (None, False), "min_tokens": (None, 0), "repetition_penalty": (None, 1.0),
+    "repetition_penalty": (None, 1.0),
     "logprobs": (None, False), "top_logprobs": (None, 0), "tools": (None, []), "tool_choice": (None, "none"),
     "functions": (None, []), "function_call": (None, "none"), "echo": (None, False), "suffix": (None, ""),
     "best_of": (None, 1),
 }
 _WHY = {
     "n": "only n=1 is supported; send n requests (with different seeds) instead",
-    "ignore_eos": "the engine always stops at the end-of-sequence token; only false is supported",
-    "min_tokens": "the engine has no minimum length; only 0 is supported",
 }
 
 

@@ -13,6 +13,7 @@ OpenAI                            engine
 ``temperature``                   ``temperature``, default 1.0 as in OpenAI's API (0 = greedy)
 ``top_p``, ``seed``, ``stop``     the same (``stop``: a string or up to 8 strings)
 ``top_k`` (vLLM extra)            ``top_k``; -1 or 0 disables it
+``ignore_eos``, ``min_tokens``    the same (vLLM extras; ``min_tokens`` at most max_tokens)
 ``user`` / ``x-lorafleet-route-   the route key of canary routing (the header wins)
 key`` header
 ================================  ========================================================
@@ -52,7 +53,8 @@ class ParamNames:
         self._names = {"adapter": "model", "prompt": prompt_field, "messages": "messages",
                        "sampling.max_tokens": max_tokens_field, "sampling.temperature": "temperature",
                        "sampling.top_p": "top_p", "sampling.top_k": "top_k", "sampling.seed": "seed",
-                       "sampling.stop": "stop", ROUTE_KEY_HEADER: route_key_field, "queue": None}
+                       "sampling.stop": "stop", "sampling.min_tokens": "min_tokens",
+                       ROUTE_KEY_HEADER: route_key_field, "queue": None}
 
     def __call__(self, field: str | None) -> str | None:
         if field is None:
@@ -98,6 +100,10 @@ def sampling_of(body: ChatCompletionRequest | CompletionRequest, settings: Setti
         _set(params, "top_k", body.top_k, param="top_k", high=_UINT32)
     if body.seed is not None:
         _set(params, "seed", body.seed, param="seed", high=_UINT64)
+    if body.ignore_eos:
+        params.ignore_eos = True
+    if body.min_tokens:
+        _set(params, "min_tokens", body.min_tokens, param="min_tokens", high=_UINT32)
     stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or ())
     params.stop.extend(stop)
     try:

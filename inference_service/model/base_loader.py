@@ -1,9 +1,17 @@
-"""Load the ONE base model copy inference serves, quantized with bitsandbytes.
+"""Load the ONE base model copy inference serves, and pick the format its weights are served in.
 
-``nf4`` (default) and ``int8`` go through transformers' ``BitsAndBytesConfig``; ``none`` keeps
-full precision. Compute dtype is float32 on CPU (bitsandbytes 0.50 runs 4-bit on CPU by
-de-quantizing per call; fp32 keeps results comparable with PEFT in tests) and bfloat16 on CUDA.
-The LM head stays unquantized (transformers skips it), tied to the embeddings as in the file.
+``quantization`` (``lorafleet.config``):
+
+* ``int4`` loads the model in fp32 and hands it to the fast forward, which stores each fused layer as
+  group-32 int4 (``model.quant``) and computes in bfloat16: the fastest format on a CPU, and exact
+  for the embedded Q4_1 SmolLM2 (see ``model.quant`` for the measurements);
+* ``nf4`` and ``int8`` go through transformers' ``BitsAndBytesConfig`` (bitsandbytes modules,
+  called as they are): on CUDA bitsandbytes has fast kernels, on a CPU it de-quantizes per call;
+* ``none`` keeps full precision (float32 on a CPU: the reference numerics the tests compare with);
+* ``auto`` (the default) is ``int4`` on a CPU and ``nf4`` on CUDA.
+
+Compute dtype: bfloat16 for ``int4`` (its kernel takes bf16 activations) and on CUDA, float32
+otherwise. The LM head stays unquantized in the bitsandbytes formats (transformers skips it).
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-QUANTIZATIONS = ("nf4", "int8", "none")
+QUANTIZATIONS = ("auto", "int4", "nf4", "int8", "none")
+FORMATS = {"int4": "int4", "none": "dense", "nf4": "module", "int8": "module"}  # quantization -> model.quant
 
 
 class _DropInt8CastNotice(logging.Filter):
@@ -37,8 +46,12 @@ class LoadedBase:
     tokenizer: PreTrainedTokenizerBase
     device: torch.device
     compute_dtype: torch.dtype
-    quantization: str
+    quantization: str  # resolved: never "auto"
     load_seconds: float
+
+    @property
+    def weight_format(self) -> str:
+        return FORMATS[self.quantization]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -53,16 +66,25 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-def load_base_model(model_dir: Path, *, quantization: str = "nf4", device: str = "auto",
+def resolve_quantization(quantization: str, device: torch.device) -> str:
+    if quantization not in QUANTIZATIONS:
+        raise InvalidArgument(f"{quantization!r} is not one of {', '.join(QUANTIZATIONS)}", field="quantization")
+    if quantization == "auto":
+        return "nf4" if device.type == "cuda" else "int4"
+    return quantization
+
+
+def load_base_model(model_dir: Path, *, quantization: str = "auto", device: str = "auto",
                     compute_dtype: torch.dtype | None = None) -> LoadedBase:
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
-    if quantization not in QUANTIZATIONS:
-        raise InvalidArgument(f"{quantization!r} is not one of {', '.join(QUANTIZATIONS)}", field="quantization")
     dev = resolve_device(device)
+    quantization = resolve_quantization(quantization, dev)
     if compute_dtype is None:
-        compute_dtype = torch.bfloat16 if dev.type == "cuda" and quantization != "none" else torch.float32
-    kwargs: dict = {"dtype": compute_dtype}
+        bf16 = quantization == "int4" or (dev.type == "cuda" and quantization != "none")
+        compute_dtype = torch.bfloat16 if bf16 else torch.float32
+    # int4: read fp32, the fast forward quantizes (model.quant)
+    kwargs: dict = {"dtype": torch.float32 if quantization == "int4" else compute_dtype}
     if quantization == "nf4":
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute_dtype,
@@ -71,11 +93,11 @@ def load_base_model(model_dir: Path, *, quantization: str = "nf4", device: str =
         kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
         # LLM.int8() always multiplies in fp16 and logs so on every call: expected, not actionable
         logging.getLogger("bitsandbytes.autograd._functions").addFilter(_DropInt8CastNotice())
-    if quantization != "none":
+    if quantization in ("nf4", "int8"):
         kwargs["device_map"] = {"": str(dev) if dev.type != "cuda" else (dev.index or 0)}
     t0 = time.perf_counter()
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs)
-    if quantization == "none":
+    if quantization in ("none", "int4"):
         model = model.to(dev)
     model.eval()
     model.requires_grad_(False)

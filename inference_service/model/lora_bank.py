@@ -42,6 +42,7 @@ class BankBatch:
 
     slots: torch.Tensor | None = None
     version: int = 0
+    writes: int = 0  # bumped by every slot write of any layer: fused operand caches key on it
     _key: tuple[int, ...] | None = field(default=None, repr=False)
     _known: dict[tuple[int, ...], int] = field(default_factory=dict, repr=False)
 
@@ -125,6 +126,7 @@ class LoRABankLinear(nn.Module):
         self.scale[slot] = scale
         self.slot_rank[slot] = r
         self._gathered.clear()
+        self.batch.writes += 1
 
     def clear_slot(self, slot: int) -> None:
         if self.slot_rank[slot] == 0:
@@ -135,6 +137,7 @@ class LoRABankLinear(nn.Module):
         self.scale[slot] = 0.0
         self.slot_rank[slot] = 0
         self._gathered.clear()
+        self.batch.writes += 1
 
     # -- forward -----------------------------------------------------------------------------
     def _operands(self) -> _Grouped | None:
@@ -144,7 +147,7 @@ class LoRABankLinear(nn.Module):
             return None
         if batch.version in self._gathered:
             return self._gathered[batch.version]
-        ops = _Grouped.build(batch._key or (), self)
+        ops = _Grouped.build(batch._key or (), [self])
         if len(self._gathered) >= 3:  # the decode batch, a prefill group, one spare
             self._gathered.pop(next(iter(self._gathered)))
         self._gathered[batch.version] = ops
@@ -184,20 +187,22 @@ class _Grouped:
     group_size: int
 
     @classmethod
-    def build(cls, slots: tuple[int, ...], layer: LoRABankLinear) -> _Grouped | None:
+    def build(cls, slots: tuple[int, ...], layers: list[LoRABankLinear]) -> _Grouped | None:
+        """Operands for ``layers`` sharing one input (one layer, or the parts of a fused q|k|v / gate|up).
+
+        Parts are stacked along the rank: ``A`` rows concatenated, ``B`` block-diagonal (each part's
+        rank columns feed only its own output columns; the zero blocks add exact zeros).
+        """
         rows_by_slot: dict[int, list[int]] = {}
         for row, slot in enumerate(slots):
-            if slot and layer.slot_rank[slot]:
+            if slot and any(layer.slot_rank[slot] for layer in layers):
                 rows_by_slot.setdefault(slot, []).append(row)
         if not rows_by_slot:
             return None
         uslots = list(rows_by_slot)
-        r_eff = max(layer.slot_rank[s] for s in uslots)
         g = max(len(r) for r in rows_by_slot.values())
-        device = layer.A.device
-        index = torch.tensor(uslots, dtype=torch.long, device=device)
-        a = layer.A.index_select(0, index)[:, :r_eff, :]
-        b = layer.B.index_select(0, index)[:, :, :r_eff] * layer.scale.index_select(0, index)[:, None, None]
+        a_t, b_t = _stacked_operands(layers, uslots)
+        device = a_t.device
         cells, cell_rows = [], []
         grid = []
         for u, s in enumerate(uslots):
@@ -209,7 +214,7 @@ class _Grouped:
                     cell_rows.append(rows[j])
         identity = grid == list(range(len(slots)))
         all_valid = len(cells) == len(grid)
-        return cls(num_rows=len(slots), a_t=a.transpose(1, 2).contiguous(), b_t=b.transpose(1, 2).contiguous(),
+        return cls(num_rows=len(slots), a_t=a_t, b_t=b_t,
                    grid=None if identity else torch.tensor(grid, dtype=torch.long, device=device),
                    valid_cells=None if all_valid else torch.tensor(cells, dtype=torch.long, device=device),
                    valid_rows=torch.tensor(cell_rows, dtype=torch.long, device=device), groups=len(uslots),
@@ -233,3 +238,22 @@ class _Grouped:
         if self.grid is None and self.valid_cells is None:
             return (y3 + delta.to(y.dtype)).reshape(y.shape)
         return y3.index_add(0, self.valid_rows, delta.to(y.dtype)).reshape(y.shape)
+
+
+def _stacked_operands(layers: list[LoRABankLinear], uslots: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(Aᵀ [U, in, R], (s·B)ᵀ [U, R, out_total])`` for slots ``uslots``, ``R`` the parts' summed ranks."""
+    ranks = [max(layer.slot_rank[s] for s in uslots) for layer in layers]
+    live = [(layer, r) for layer, r in zip(layers, ranks) if r]
+    ref = live[0][0]
+    index = torch.tensor(uslots, dtype=torch.long, device=ref.A.device)
+    a = torch.cat([layer.A.index_select(0, index)[:, :r, :] for layer, r in live], dim=1)
+    out_total = sum(layer.out_features for layer in layers)
+    b = torch.zeros(len(uslots), out_total, a.shape[1], dtype=ref.B.dtype, device=ref.B.device)
+    o0 = r0 = 0
+    for layer, r in zip(layers, ranks):
+        if r:
+            part = layer.B.index_select(0, index)[:, :, :r] * layer.scale.index_select(0, index)[:, None, None]
+            b[:, o0:o0 + layer.out_features, r0:r0 + r] = part
+            r0 += r
+        o0 += layer.out_features
+    return a.transpose(1, 2).contiguous(), b.transpose(1, 2).contiguous()

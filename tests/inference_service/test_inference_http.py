@@ -103,6 +103,18 @@ def test_completions_match_grpc_streamed_or_not_with_sampling_fields(front):
         assert stopped.choices[0].finish_reason == "stop"
 
 
+def test_ignore_eos_and_min_tokens_reach_the_engine(front):
+    """vLLM's load-test fields: ignore_eos runs to max_tokens; min_tokens holds the end back, as over gRPC."""
+    client = front.client()
+    full = client.completions.create(model="attn-r4", prompt=PROMPT, max_tokens=12, temperature=0,
+                                     extra_body={"ignore_eos": True})
+    assert full.usage.completion_tokens == 12 and full.choices[0].finish_reason == "length"
+    want = grpc_generate(front, "attn-r4", prompt=PROMPT, max_tokens=12, temperature=0.0, min_tokens=9)
+    got = client.completions.create(model="attn-r4", prompt=PROMPT, max_tokens=12, temperature=0,
+                                    extra_body={"min_tokens": 9})
+    assert got.choices[0].text == want.text and got.usage.completion_tokens == want.usage.completion_tokens >= 9
+
+
 def test_model_takes_the_same_references_as_grpc(front):
     client = front.client()
     for model, answered in (("attn-r4@canary", "attn-r4@2"), ("attn-r4@2", "attn-r4@2"), ("attn-r4@1", "attn-r4@1"),
@@ -161,10 +173,10 @@ def test_client_disconnect_cancels_the_engine_request(front):
         with http.stream("POST", "/completions", json={**body, "stream": True}) as response:
             assert response.status_code == 200
             next(response.iter_lines())  # the first token is out; now the client goes away
-        wait_until(lambda: front.submitted[-1].finish is not None, timeout=1.5, what="stream ended in the engine")
-    assert front.submitted[-1].finish == FinishReason.CANCELLED
+        wait_until(lambda: front.submitted[-1].outcome is not None, timeout=1.5, what="stream ended in the engine")
+    assert front.submitted[-1].outcome == FinishReason.CANCELLED
     with httpx.Client(base_url=front.base_url, timeout=0.5) as http, pytest.raises(httpx.ReadTimeout):
         http.post("/chat/completions", json={"model": "mlp-r8", "messages": CHAT, "max_tokens": 60, "temperature": 0})
-    wait_until(lambda: front.submitted[-1].finish is not None, timeout=1.5, what="request ended in the engine")
-    assert front.submitted[-1].finish == FinishReason.CANCELLED and len(front.submitted) == 2
+    wait_until(lambda: front.submitted[-1].outcome is not None, timeout=1.5, what="request ended in the engine")
+    assert front.submitted[-1].outcome == FinishReason.CANCELLED and len(front.submitted) == 2
     wait_until(lambda: rt.engine.pending == 0, timeout=5, what="engine idle")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from importlib import metadata
 
 import grpc
@@ -25,7 +26,17 @@ def test_metrics_record_calls_by_method_and_code(fleet_settings):
                 fleet.registry.get_adapter("missing@2")
             with pytest.raises(grpc.RpcError):
                 fleet.registry.get_adapter("Not A Name")
-        after = scrape_metrics(server.metrics_port)
+        # the interceptor counts a call after its status went out: give the last one a moment
+        deadline = time.monotonic() + 5
+        while True:
+            after = scrape_metrics(server.metrics_port)
+            done = sum(sample(after, "lorafleet_grpc_server_handled_total", **RPC, grpc_method=m, grpc_code=c)
+                       - sample(before, "lorafleet_grpc_server_handled_total", **RPC, grpc_method=m, grpc_code=c)
+                       for m, c in (("ListAdapters", "OK"), ("GetAdapter", "NOT_FOUND"),
+                                    ("GetAdapter", "INVALID_ARGUMENT")))
+            if done >= 4 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
 
     def delta(name: str, **labels: str) -> float:
         return sample(after, name, **labels) - sample(before, name, **labels)

@@ -24,6 +24,7 @@ class Quantization(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     QUANTIZATION_NONE: _ClassVar[Quantization]
     QUANTIZATION_NF4: _ClassVar[Quantization]
     QUANTIZATION_INT8: _ClassVar[Quantization]
+    QUANTIZATION_INT4: _ClassVar[Quantization]
 ADAPTER_STATE_UNSPECIFIED: AdapterState
 ADAPTER_STATE_CANDIDATE: AdapterState
 ADAPTER_STATE_EVALUATING: AdapterState
@@ -33,6 +34,7 @@ QUANTIZATION_UNSPECIFIED: Quantization
 QUANTIZATION_NONE: Quantization
 QUANTIZATION_NF4: Quantization
 QUANTIZATION_INT8: Quantization
+QUANTIZATION_INT4: Quantization
 
 class LoraConfig(_message.Message):
     __slots__ = ("r", "alpha", "dropout", "target_modules", "use_rslora")
@@ -158,17 +160,21 @@ class AliasChange(_message.Message):
     def __init__(self, name: _Optional[str] = ..., alias: _Optional[str] = ..., from_version: _Optional[int] = ..., to_version: _Optional[int] = ..., reason: _Optional[str] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SamplingParams(_message.Message):
-    __slots__ = ("max_tokens", "temperature", "top_p", "top_k", "seed", "stop")
+    __slots__ = ("max_tokens", "temperature", "top_p", "top_k", "seed", "stop", "ignore_eos", "min_tokens")
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     TOP_P_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
+    IGNORE_EOS_FIELD_NUMBER: _ClassVar[int]
+    MIN_TOKENS_FIELD_NUMBER: _ClassVar[int]
     max_tokens: int
     temperature: float
     top_p: float
     top_k: int
     seed: int
     stop: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., top_k: _Optional[int] = ..., seed: _Optional[int] = ..., stop: _Optional[_Iterable[str]] = ...) -> None: ...
+    ignore_eos: bool
+    min_tokens: int
+    def __init__(self, max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., top_k: _Optional[int] = ..., seed: _Optional[int] = ..., stop: _Optional[_Iterable[str]] = ..., ignore_eos: _Optional[bool] = ..., min_tokens: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,175 @@
+"""Weight formats of the decode fast path: how one (fused) linear layer's base weight is stored and multiplied.
+
+``Int4Weight`` (``quantization=int4``, the CPU default): asymmetric 4-bit, one bf16 scale and zero per
+32 input values, multiplied by torch's own weight-only kernel (``aten._weight_int4pack_mm_for_cpu``, the
+kernel torchao's int4 weight-only CPU layout calls) with bf16 activations. Why, measured on the 2-core
+Zen 4 test machine (``benchmarks/decode_formats.py``, 30 layers of the model's shapes, one thread):
+
+* decode is memory-bound: one token through the 30 layers reads 424 MB of fp32 weights (52 ms), 212 MB
+  of bf16 (40 ms) or 53 MB of int4 (6.6 ms); at 16 rows int4 and bf16 tie (41-57 ms) and fp32 takes 113 ms;
+* the kernel is slow at many rows (it de-quantizes in its inner loop): a 512-row prefill matmul takes
+  21.6 ms against 9.1 ms for a bf16 GEMM, and 64 rows 2.7 against 1.4 ms, while 16 rows are faster in
+  int4 (1.4 vs 1.9 ms per layer). So the layer also keeps its de-quantized bf16 matrix (4 bytes per
+  int4 byte: 212 MB for SmolLM2) and multiplies from ``DENSE_ROWS`` rows on with it. De-quantizing per
+  call instead would cost 8 ms per layer: 0.24 s per prefill forward, as much as the GEMMs of 190
+  prompt tokens (16 short prompts took 0.62 s to prefill that way, against 0.25 s).
+* it is exact for the embedded SmolLM2: that model ships as a Q4_1 GGUF (16 levels per 32 weights, a
+  scale and a minimum), and group-32 asymmetric int4 is that format, so the int4 weights are the served
+  fp32 weights up to the bf16 rounding of scale and zero (teacher-forced KL to the fp32 model 0.0002,
+  top-1 agreement 99.4%), while nf4 re-quantizes them (KL 0.61, top-1 72%) and group 64 too (KL 0.45).
+  fp32 activations would keep it fp32-exact, but the kernel has no fast path for them (28x slower).
+
+``DenseWeight`` is a plain matrix in the compute dtype (``quantization=none``; float32 keeps the
+reference's numerics). ``ModuleWeight`` calls a bitsandbytes module (``nf4``/``int8``: the CUDA default
+and the memory-lean choice; on a CPU bitsandbytes de-quantizes on every call). A fused weight (q|k|v,
+gate|up) is one matrix when its parts share a format that can be concatenated, else one call per part.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+GROUP = 32
+DENSE_ROWS = 32  # from this many rows on, the dense bf16 copy runs the matmul (see above)
+
+
+def _cpu_int4_kernel(x: torch.Tensor, packed: torch.Tensor, scales_zeros: torch.Tensor) -> torch.Tensor:
+    return torch.ops.aten._weight_int4pack_mm_for_cpu(x, packed, GROUP, scales_zeros)
+
+
+class Int4Weight:
+    """``w[n, k] = (q[n, k] - 8) · s[n, k/32] + z[n, k/32]`` with ``q`` in 0..15 (torch's int4 convention)."""
+
+    def __init__(self, weight: torch.Tensor, *, device: torch.device) -> None:
+        n, k = weight.shape
+        if k % GROUP:
+            raise ValueError(f"int4 needs in_features divisible by {GROUP}, got {k}")
+        w = weight.detach().float().reshape(n, k // GROUP, GROUP)
+        lo, hi = w.amin(-1, keepdim=True), w.amax(-1, keepdim=True)
+        step = ((hi - lo) / 15).clamp(min=1e-12)
+        q = ((w - lo) / step).round().clamp(0, 15).to(torch.uint8).reshape(n, k)
+        scale = step.squeeze(-1)
+        zero = (lo + 8 * step).squeeze(-1)
+        self.in_features, self.out_features = k, n
+        self.device = device
+        # [k/32, n, 2] bf16: the kernel's scale-and-zero layout
+        self.scales_zeros = torch.stack([scale.t(), zero.t()], dim=-1).to(torch.bfloat16).contiguous().to(device)
+        nibbles = (q[:, 0::2] | (q[:, 1::2] << 4)).contiguous().to(device)  # [n, k/2]
+        self.dense_weight = self._dequantize(nibbles)
+        if device.type == "cuda":  # tinygemm layout: inner k tiles must divide k / 16
+            tiles = next(t for t in (8, 4, 2) if (k // 16) % t == 0)
+            hi_lo = ((q[:, 0::2] << 4) | q[:, 1::2]).contiguous().to(device)
+            self.packed = torch.ops.aten._convert_weight_to_int4pack(hi_lo, tiles)
+        else:
+            self.packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q.to(torch.int32), 1)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.packed, self.scales_zeros, self.dense_weight))
+
+    def _dequantize(self, nibbles: torch.Tensor) -> torch.Tensor:
+        """The bf16 weight ``[n, k]``, as the kernel de-quantizes it."""
+        n = nibbles.shape[0]
+        q = torch.stack((nibbles & 15, nibbles >> 4), dim=-1).reshape(n, -1, GROUP).to(torch.bfloat16)
+        scale, zero = self.scales_zeros[..., 0].t()[..., None], self.scales_zeros[..., 1].t()[..., None]
+        return torch.addcmul(zero, q - 8, scale).reshape(n, self.in_features).contiguous()
+
+    def dense(self, rows: slice | None = None) -> torch.Tensor:
+        return self.dense_weight if rows is None else self.dense_weight[rows]
+
+    def mm(self, x: torch.Tensor) -> torch.Tensor:
+        """``x [m, k]`` (bf16) -> ``[m, n]`` bf16."""
+        if x.shape[0] >= DENSE_ROWS:
+            return F.linear(x, self.dense_weight)
+        if self.device.type == "cuda":
+            return torch.ops.aten._weight_int4pack_mm(x, self.packed, GROUP, self.scales_zeros)
+        return _cpu_int4_kernel(x, self.packed, self.scales_zeros)
+
+
+class DenseWeight:
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, *, dtype: torch.dtype,
+                 device: torch.device) -> None:
+        self.weight = weight.detach().to(device=device, dtype=dtype).contiguous()
+        self.bias = None if bias is None else bias.detach().to(device=device, dtype=dtype)
+        self.out_features, self.in_features = self.weight.shape
+
+    @property
+    def nbytes(self) -> int:
+        return self.weight.numel() * self.weight.element_size()
+
+    def mm(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+
+class ModuleWeight:
+    """A quantized module (bitsandbytes) called as it is; fused parts are concatenated after the calls."""
+
+    def __init__(self, modules: list[nn.Module]) -> None:
+        self.modules = modules
+        self.out_features = sum(int(m.out_features) for m in modules)
+        self.in_features = int(modules[0].in_features)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(p.numel() * p.element_size() for m in self.modules for p in m.parameters())
+
+    def mm(self, x: torch.Tensor) -> torch.Tensor:
+        outs = [m(x) for m in self.modules]
+        return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
+
+
+class Int4Bias:
+    """An ``Int4Weight`` plus an optional bias (q/k/v biases of Qwen2-style models)."""
+
+    def __init__(self, weight: Int4Weight, bias: torch.Tensor | None) -> None:
+        self.w, self.bias = weight, bias
+        self.in_features, self.out_features = weight.in_features, weight.out_features
+
+    @property
+    def nbytes(self) -> int:
+        return self.w.nbytes
+
+    def dense(self, rows: slice | None = None) -> torch.Tensor:
+        return self.w.dense(rows)
+
+    def mm(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.w.mm(x)
+        return y if self.bias is None else y + self.bias
+
+
+def fuse(linears: list[nn.Module], *, fmt: str, dtype: torch.dtype, device: torch.device):
+    """One weight for ``linears`` (same input), in ``fmt``: 'int4', 'dense' or 'module'."""
+    if fmt == "module":
+        return ModuleWeight(linears)
+    weight = torch.cat([m.weight.detach().float() for m in linears], dim=0)
+    biases = [getattr(m, "bias", None) for m in linears]
+    bias = None
+    if any(b is not None for b in biases):
+        bias = torch.cat([b.detach().float() if b is not None else torch.zeros(m.out_features)
+                          for b, m in zip(biases, linears)])
+    if fmt == "int4":
+        return Int4Bias(Int4Weight(weight, device=device), None if bias is None else bias.to(device, dtype))
+    return DenseWeight(weight, bias, dtype=dtype, device=device)
+
+
+class WeightSlice(nn.Module):
+    """Rows ``rows`` of a fused weight as an ``nn.Linear``-like module (the bank layer's ``base``).
+
+    The decode path multiplies the fused weight directly; this view keeps the per-module layers of the
+    transformers model callable (tests, tools) without a second copy of the weights.
+    """
+
+    def __init__(self, fused, rows: slice, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.fused, self.rows, self.dtype = fused, rows, dtype
+        self.in_features, self.out_features = fused.in_features, rows.stop - rows.start
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.fused, DenseWeight):
+            w, b = self.fused.weight[self.rows], self.fused.bias
+        else:
+            w, b = self.fused.dense(self.rows), self.fused.bias
+        y = F.linear(x.to(w.dtype), w, None if b is None else b[self.rows])
+        return y.to(x.dtype)
