@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19lorafleet/v1/common.proto\x12\x0clorafleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"c\n\nLoraConfig\x12\t\n\x01r\x18\x01 \x01(\r\x12\r\n\x05\x61lpha\x18\x02 \x01(\x02\x12\x0f\n\x07\x64ropout\x18\x03 \x01(\x02\x12\x16\n\x0etarget_modules\x18\x04 \x03(\t\x12\x12\n\nuse_rslora\x18\x05 \x01(\x08\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xad\x01\n\x07Lineage\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x17\n\x0ftraining_job_id\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x61taset_sha256\x18\x03 \x01(\t\x12!\n\x19validation_dataset_sha256\x18\x04 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x05 \x01(\t\x12\x12\n\nbase_model\x18\x06 \x01(\t\x12\x15\n\rimported_from\x18\x07 \x01(\t\"\x99\x01\n\nEvalRecord\x12\x15\n\revaluation_id\x18\x01 \x01(\t\x12\x0f\n\x07verdict\x18\x02 \x01(\t\x12\x18\n\x10report_json_path\x18\x03 \x01(\t\x12\x18\n\x10report_html_path\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xba\x04\n\x0e\x41\x64\x61pterVersion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.lorafleet.v1.AdapterState\x12\x18\n\x10\x62\x61se_fingerprint\x18\x04 \x01(\t\x12-\n\x0blora_config\x18\x05 \x01(\x0b\x32\x18.lorafleet.v1.LoraConfig\x12&\n\x07lineage\x18\x06 \x01(\x0b\x32\x15.lorafleet.v1.Lineage\x12:\n\x07metrics\x18\x07 \x03(\x0b\x32).lorafleet.v1.AdapterVersion.MetricsEntry\x12\x0f\n\x07\x61liases\x18\x08 \x03(\t\x12\x15\n\rartifact_path\x18\t \x01(\t\x12\x12\n\nsize_bytes\x18\n \x01(\x04\x12\x13\n\x0b\x64\x65scription\x18\x0b \x01(\t\x12-\n\x0b\x65valuations\x18\x0c \x03(\x0b\x32\x18.lorafleet.v1.EvalRecord\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x17resolved_target_modules\x18\x0f \x03(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"f\n\x05\x41lias\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x61lias\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\r\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\x0b\x41liasChange\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x61lias\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_version\x18\x03 \x01(\r\x12\x12\n\nto_version\x18\x04 \x01(\r\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12/\n\x0b\x63hange_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc8\x01\n\x0eSamplingParams\x12\x17\n\nmax_tokens\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x18\n\x0btemperature\x18\x02 \x01(\x02H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x02H\x02\x88\x01\x01\x12\x12\n\x05top_k\x18\x04 \x01(\rH\x03\x88\x01\x01\x12\x11\n\x04seed\x18\x05 \x01(\x04H\x04\x88\x01\x01\x12\x0c\n\x04stop\x18\x06 \x03(\tB\r\n\x0b_max_tokensB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x08\n\x06_top_kB\x07\n\x05_seed*\xa0\x01\n\x0c\x41\x64\x61pterState\x12\x1d\n\x19\x41\x44\x41PTER_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41\x44\x41PTER_STATE_CANDIDATE\x10\x01\x12\x1c\n\x18\x41\x44\x41PTER_STATE_EVALUATING\x10\x02\x12\x1a\n\x16\x41\x44\x41PTER_STATE_PROMOTED\x10\x03\x12\x1a\n\x16\x41\x44\x41PTER_STATE_REJECTED\x10\x04*p\n\x0cQuantization\x12\x1c\n\x18QUANTIZATION_UNSPECIFIED\x10\x00\x12\x15\n\x11QUANTIZATION_NONE\x10\x01\x12\x14\n\x10QUANTIZATION_NF4\x10\x02\x12\x15\n\x11QUANTIZATION_INT8\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19lorafleet/v1/common.proto\x12\x0clorafleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"c\n\nLoraConfig\x12\t\n\x01r\x18\x01 \x01(\r\x12\r\n\x05\x61lpha\x18\x02 \x01(\x02\x12\x0f\n\x07\x64ropout\x18\x03 \x01(\x02\x12\x16\n\x0etarget_modules\x18\x04 \x03(\t\x12\x12\n\nuse_rslora\x18\x05 \x01(\x08\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xc0\x01\n\x07Lineage\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x17\n\x0ftraining_job_id\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x61taset_sha256\x18\x03 \x01(\t\x12!\n\x19validation_dataset_sha256\x18\x04 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x05 \x01(\t\x12\x12\n\nbase_model\x18\x06 \x01(\t\x12\x15\n\rimported_from\x18\x07 \x01(\t\x12\x11\n\tinit_from\x18\x08 \x01(\t\"\x99\x01\n\nEvalRecord\x12\x15\n\revaluation_id\x18\x01 \x01(\t\x12\x0f\n\x07verdict\x18\x02 \x01(\t\x12\x18\n\x10report_json_path\x18\x03 \x01(\t\x12\x18\n\x10report_html_path\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xba\x04\n\x0e\x41\x64\x61pterVersion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.lorafleet.v1.AdapterState\x12\x18\n\x10\x62\x61se_fingerprint\x18\x04 \x01(\t\x12-\n\x0blora_config\x18\x05 \x01(\x0b\x32\x18.lorafleet.v1.LoraConfig\x12&\n\x07lineage\x18\x06 \x01(\x0b\x32\x15.lorafleet.v1.Lineage\x12:\n\x07metrics\x18\x07 \x03(\x0b\x32).lorafleet.v1.AdapterVersion.MetricsEntry\x12\x0f\n\x07\x61liases\x18\x08 \x03(\t\x12\x15\n\rartifact_path\x18\t \x01(\t\x12\x12\n\nsize_bytes\x18\n \x01(\x04\x12\x13\n\x0b\x64\x65scription\x18\x0b \x01(\t\x12-\n\x0b\x65valuations\x18\x0c \x03(\x0b\x32\x18.lorafleet.v1.EvalRecord\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x17resolved_target_modules\x18\x0f \x03(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"f\n\x05\x41lias\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x61lias\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\r\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\x0b\x41liasChange\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x61lias\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_version\x18\x03 \x01(\r\x12\x12\n\nto_version\x18\x04 \x01(\r\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12/\n\x0b\x63hange_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc8\x01\n\x0eSamplingParams\x12\x17\n\nmax_tokens\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x18\n\x0btemperature\x18\x02 \x01(\x02H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x02H\x02\x88\x01\x01\x12\x12\n\x05top_k\x18\x04 \x01(\rH\x03\x88\x01\x01\x12\x11\n\x04seed\x18\x05 \x01(\x04H\x04\x88\x01\x01\x12\x0c\n\x04stop\x18\x06 \x03(\tB\r\n\x0b_max_tokensB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x08\n\x06_top_kB\x07\n\x05_seed*\xa0\x01\n\x0c\x41\x64\x61pterState\x12\x1d\n\x19\x41\x44\x41PTER_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41\x44\x41PTER_STATE_CANDIDATE\x10\x01\x12\x1c\n\x18\x41\x44\x41PTER_STATE_EVALUATING\x10\x02\x12\x1a\n\x16\x41\x44\x41PTER_STATE_PROMOTED\x10\x03\x12\x1a\n\x16\x41\x44\x41PTER_STATE_REJECTED\x10\x04*p\n\x0cQuantization\x12\x1c\n\x18QUANTIZATION_UNSPECIFIED\x10\x00\x12\x15\n\x11QUANTIZATION_NONE\x10\x01\x12\x14\n\x10QUANTIZATION_NF4\x10\x02\x12\x15\n\x11QUANTIZATION_INT8\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,26 +34,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ADAPTERVERSION_METRICSENTRY']._loaded_options = None
   _globals['_ADAPTERVERSION_METRICSENTRY']._serialized_options = b'8\001'
-  _globals['_ADAPTERSTATE']._serialized_start=1588
-  _globals['_ADAPTERSTATE']._serialized_end=1748
-  _globals['_QUANTIZATION']._serialized_start=1750
-  _globals['_QUANTIZATION']._serialized_end=1862
+  _globals['_ADAPTERSTATE']._serialized_start=1607
+  _globals['_ADAPTERSTATE']._serialized_end=1767
+  _globals['_QUANTIZATION']._serialized_start=1769
+  _globals['_QUANTIZATION']._serialized_end=1881
   _globals['_LORACONFIG']._serialized_start=76
   _globals['_LORACONFIG']._serialized_end=175
   _globals['_CHATMESSAGE']._serialized_start=177
   _globals['_CHATMESSAGE']._serialized_end=221
   _globals['_LINEAGE']._serialized_start=224
-  _globals['_LINEAGE']._serialized_end=397
-  _globals['_EVALRECORD']._serialized_start=400
-  _globals['_EVALRECORD']._serialized_end=553
-  _globals['_ADAPTERVERSION']._serialized_start=556
-  _globals['_ADAPTERVERSION']._serialized_end=1126
-  _globals['_ADAPTERVERSION_METRICSENTRY']._serialized_start=1080
-  _globals['_ADAPTERVERSION_METRICSENTRY']._serialized_end=1126
-  _globals['_ALIAS']._serialized_start=1128
-  _globals['_ALIAS']._serialized_end=1230
-  _globals['_ALIASCHANGE']._serialized_start=1233
-  _globals['_ALIASCHANGE']._serialized_end=1382
-  _globals['_SAMPLINGPARAMS']._serialized_start=1385
-  _globals['_SAMPLINGPARAMS']._serialized_end=1585
+  _globals['_LINEAGE']._serialized_end=416
+  _globals['_EVALRECORD']._serialized_start=419
+  _globals['_EVALRECORD']._serialized_end=572
+  _globals['_ADAPTERVERSION']._serialized_start=575
+  _globals['_ADAPTERVERSION']._serialized_end=1145
+  _globals['_ADAPTERVERSION_METRICSENTRY']._serialized_start=1099
+  _globals['_ADAPTERVERSION_METRICSENTRY']._serialized_end=1145
+  _globals['_ALIAS']._serialized_start=1147
+  _globals['_ALIAS']._serialized_end=1249
+  _globals['_ALIASCHANGE']._serialized_start=1252
+  _globals['_ALIASCHANGE']._serialized_end=1401
+  _globals['_SAMPLINGPARAMS']._serialized_start=1404
+  _globals['_SAMPLINGPARAMS']._serialized_end=1604
 # @@protoc_insertion_point(module_scope)
