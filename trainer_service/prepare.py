@@ -13,8 +13,9 @@ import random
 from dataclasses import dataclass
 
 from lorafleet.errors import InvalidArgument
-from trainer_service.data.tokenize import TokenizedExample
+from trainer_service.data.tokenize import PreferencePair, TokenizedExample
 from trainer_service.data.validation import ValidationReport
+from trainer_service.enums import DatasetFormat
 from trainer_service.training.config import TrainingConfig
 
 MAX_ISSUES_IN_ERROR = 20
@@ -22,8 +23,8 @@ MAX_ISSUES_IN_ERROR = 20
 
 @dataclass
 class PreparedData:
-    train: list[TokenizedExample]
-    validation: list[TokenizedExample]
+    train: list[TokenizedExample] | list[PreferencePair]  # pairs for DPO
+    validation: list[TokenizedExample] | list[PreferencePair]
 
 
 def prepare(report: ValidationReport, config: TrainingConfig) -> PreparedData:
@@ -34,6 +35,7 @@ def prepare(report: ValidationReport, config: TrainingConfig) -> PreparedData:
     """
     if not report.valid:
         raise _data_error(report, config)
+    _check_method(report, config)
     train_ex, val_ex = list(report.train), list(report.validation)
     if config.validation_split:
         order = list(range(len(train_ex)))
@@ -46,6 +48,17 @@ def prepare(report: ValidationReport, config: TrainingConfig) -> PreparedData:
     if not train_ex:
         raise InvalidArgument("the dataset holds no usable examples", field="training_dataset_id")
     return PreparedData(train_ex, val_ex)
+
+
+def _check_method(report: ValidationReport, config: TrainingConfig) -> None:
+    """DPO trains on preference records and only on them."""
+    preference = report.format is DatasetFormat.PREFERENCE
+    if config.method == "dpo" and not preference:
+        field = "training_dataset_path" if config.training_dataset_path else "training_dataset_id"
+        raise InvalidArgument(f"method dpo trains on preference records ({{prompt or messages, chosen, rejected}}); "
+                              f"this dataset is {report.format.value if report.format else 'empty'}", field=field)
+    if config.method != "dpo" and preference:
+        raise InvalidArgument("preference records (chosen/rejected) train with method dpo", field="method")
 
 
 def _data_error(report: ValidationReport, config: TrainingConfig) -> InvalidArgument:

@@ -73,12 +73,18 @@ def test_gradients_reach_only_the_lora_parameters(tiny_model_dir, tokenizer, pre
     assert all(not p.requires_grad for n, p in model.named_parameters() if n not in lora)
 
 
-def test_sequence_log_probs_match_the_model_on_each_sequence_alone(tiny_model_dir, tokenizer,
-                                                                   preference_records) -> None:
+@pytest.mark.parametrize("packing", [True, False])
+def test_sequence_log_probs_match_the_model_on_each_sequence_alone(tiny_model_dir, tokenizer, preference_records,
+                                                                   packing) -> None:
+    """Packed, a pair's prompt is computed once ([prompt, chosen] + the branch [last prompt token, rejected]);
+    padded, each sequence has its row. Either way each answer's log-probability is the model's on it alone."""
     train, _ = _pairs(tokenizer, preference_records)
     model = build_peft_model(Path(tiny_model_dir), _config(), CPU).eval()
-    objective = PreferenceObjective(_config(), model, tokenizer.pad_token_id, CPU)
+    objective = PreferenceObjective(_config(packing=packing), model, tokenizer.pad_token_id, CPU)
     pb = objective.batch(train[:3])
+    separate = sum(p.num_tokens for p in train[:3])
+    assert pb.batch.num_tokens == (separate - sum(p.shared - 1 for p in train[:3]) if packing else separate)
+    assert all(p.shared > 5 for p in train[:3])
     with torch.no_grad():
         packed, counts = objective._log_probs(objective.loss_module, pb)
         for k, seq in enumerate(s for p in train[:3] for s in (p.chosen, p.rejected)):
@@ -173,3 +179,23 @@ def test_preference_data_is_validated_line_by_line(tokenizer) -> None:
         (6, "mixed_format"), (7, "too_long"), (8, "duplicate"), (9, "bad_json")]
     assert "chosen sequence" in next(i.message for i in report.issues if i.code == "too_long")
     assert report.format.value == "preference" and report.stats.num_examples == 4
+
+
+def test_shared_prefix_layout_gives_the_same_gradients(tiny_model_dir, tokenizer, preference_records) -> None:
+    train, _ = _pairs(tokenizer, preference_records)
+    model = build_peft_model(Path(tiny_model_dir), _config(), CPU)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)
+    grads = []
+    for packing in (True, False):
+        objective = PreferenceObjective(_config(packing=packing), model, tokenizer.pad_token_id, CPU)
+        pairs, _ = objective.prepare(train[:4], [], rank=0, world=1)
+        model.zero_grad(set_to_none=True)
+        loss_sum, _ = objective.forward(objective.loss_module, objective.batch(pairs))
+        loss_sum.backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    for name, g in grads[0].items():
+        torch.testing.assert_close(g, grads[1][name], atol=1e-5, rtol=1e-4)

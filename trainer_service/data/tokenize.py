@@ -59,6 +59,7 @@ class PreferencePair:
     line: int = 0
     ref_chosen: float = math.nan
     ref_rejected: float = math.nan
+    shared: int = 0  # leading tokens both sequences share, none of them labelled (the prompt)
 
     @property
     def num_tokens(self) -> int:
@@ -131,10 +132,21 @@ def _answer_only(example: Example, answer: str, tokenizer: PreTrainedTokenizerBa
     return TokenizedExample(tuple(prompt + completion), tuple([IGNORE_INDEX] * len(prompt) + completion), example.line)
 
 
+def shared_prefix(a: TokenizedExample, b: TokenizedExample) -> int:
+    """How many leading tokens ``a`` and ``b`` share before either carries a label."""
+    n = 0
+    for ia, ib, la, lb in zip(a.input_ids, b.input_ids, a.labels, b.labels):
+        if ia != ib or la != IGNORE_INDEX or lb != IGNORE_INDEX:
+            break
+        n += 1
+    return n
+
+
 def tokenize_pair(example: Example, tokenizer: PreTrainedTokenizerBase) -> PreferencePair:
-    """A preference record as its two labelled sequences."""
-    return PreferencePair(_answer_only(example, example.chosen, tokenizer),
-                          _answer_only(example, example.rejected, tokenizer), example.line)
+    """A preference record as its two labelled sequences and the length of their common prompt."""
+    chosen, rejected = _answer_only(example, example.chosen, tokenizer), _answer_only(example, example.rejected,
+                                                                                      tokenizer)
+    return PreferencePair(chosen, rejected, example.line, shared=shared_prefix(chosen, rejected))
 
 
 def truncate(example: TokenizedExample, max_len: int) -> TokenizedExample:

@@ -36,8 +36,13 @@ margin (``best_metric``).
 Reference log-probabilities are computed once per pair before the first step (no gradients,
 dropout off) and kept with the pair; under DDP each rank computes every ``world``-th chunk and
 an all-reduce gives every rank all of them. Both sequences of a pair go into the same packed
-micro-batch (``batch_size`` pairs: ``2·batch_size`` sequences), one forward and backward for
-both, with the LM head evaluated only on answer tokens.
+micro-batch (``batch_size`` pairs), one forward and backward for both, with the LM head evaluated
+only on answer tokens. With packing the prompt is computed once per pair: the row holds
+``[prompt, chosen]`` and then the branch ``[last prompt token, rejected]``, whose positions
+continue the prompt's and whose attention sees the prompt (``attention.py``), so ``π(y_l|x)`` is
+exactly what a separate ``[prompt, rejected]`` sequence gives, for ~30 % fewer tokens on the
+bundled data; the repeated prompt token makes the usual shift-by-one predict the first rejected
+token from the prompt.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer_service.data.packing import Batch, make_batch
+from trainer_service.data.packing import Batch, make_batch, pack_indices
 from trainer_service.data.tokenize import IGNORE_INDEX, PreferencePair
 from trainer_service.training.config import TrainingConfig
 from trainer_service.training.objective import Evaluation, check_cancel, eval_mode
@@ -111,6 +116,43 @@ class SequenceLogProbs(nn.Module):
         return sums, counts
 
 
+def _pair_row(index: int, pair: PreferencePair) -> tuple[list[int], list[int], list[int], list[int]]:
+    """(ids, labels, positions, owners) of one pair: ``[prompt, chosen]`` and the branch ``[last prompt token,
+    rejected]`` (module docstring), or the two sequences side by side when they share no prompt."""
+    c, r, k = pair.chosen, pair.rejected, pair.shared
+    c_labels = [IGNORE_INDEX, *c.labels[1:]]
+    if k < 1:
+        return ([*c.input_ids, *r.input_ids], c_labels + [IGNORE_INDEX, *r.labels[1:]],
+                [*range(c.num_tokens), *range(r.num_tokens)],
+                [2 * index] * c.num_tokens + [2 * index + 1] * r.num_tokens)
+    branch = r.num_tokens - k + 1
+    return ([*c.input_ids, c.input_ids[k - 1], *r.input_ids[k:]], c_labels + [IGNORE_INDEX, *r.labels[k:]],
+            [*range(c.num_tokens), *range(k - 1, r.num_tokens)], [2 * index] * c.num_tokens + [2 * index + 1] * branch)
+
+
+def pair_batch(pairs: list[PreferencePair], max_len: int, pad_id: int) -> Batch:
+    """Packed rows of whole pairs (first-fit decreasing); ``example_index`` is ``2i`` on pair i's chosen
+    sequence, ``2i+1`` on its rejected one. Row padding is its own segment and carries no labels."""
+    items = [_pair_row(i, p) for i, p in enumerate(pairs)]
+    lengths = [len(item[0]) for item in items]
+    rows = pack_indices(lengths, max(max_len, *lengths))
+    length = max(sum(lengths[i] for i in row) for row in rows)
+    ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), length), IGNORE_INDEX, dtype=torch.long)
+    pos = torch.zeros((len(rows), length), dtype=torch.long)
+    owner = torch.full((len(rows), length), -1, dtype=torch.long)
+    for r, row in enumerate(rows):
+        at = 0
+        for i in row:
+            n = lengths[i]
+            for tensor, values in zip((ids, labels, pos, owner), items[i]):
+                tensor[r, at:at + n] = torch.tensor(values)
+            at += n
+        pos[r, at:] = torch.arange(length - at)
+    return Batch(ids, labels, pos, None, sum(lengths), int((labels[:, 1:] != IGNORE_INDEX).sum()), 2 * len(pairs),
+                 owner)
+
+
 @dataclass
 class PairBatch:
     """One micro-batch of ``n`` pairs: sequence ``2i`` is pair i's chosen answer, ``2i+1`` its rejected one."""
@@ -137,8 +179,11 @@ class PreferenceObjective:
 
     # -- micro-batches -------------------------------------------------------------------------
     def batch(self, pairs: list[PreferencePair]) -> PairBatch:
-        sequences = [s for p in pairs for s in (p.chosen, p.rejected)]
-        b = make_batch(sequences, max_len=self.config.max_seq_length, pad_id=self.pad_id, packing=self.config.packing)
+        if self.config.packing:
+            b = pair_batch(pairs, self.config.max_seq_length, self.pad_id)
+        else:  # one sequence per row, right-padded
+            b = make_batch([s for p in pairs for s in (p.chosen, p.rejected)], max_len=self.config.max_seq_length,
+                           pad_id=self.pad_id, packing=False)
         return PairBatch(b, torch.tensor([p.ref_chosen for p in pairs]), torch.tensor([p.ref_rejected for p in pairs]),
                          len(pairs))
 
