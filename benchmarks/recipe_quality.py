@@ -34,6 +34,7 @@ from served_eval import ServedAnswers  # noqa: E402
 from lorafleet.compute_threads import call_in_fresh_thread  # noqa: E402
 from lorafleet.datasets import bundled_path  # noqa: E402
 from trainer_service.data.validation import validate_dataset  # noqa: E402
+from trainer_service.prepare import prepare  # noqa: E402
 from trainer_service.training.checkpoints import DirCheckpointSink  # noqa: E402
 from trainer_service.training.config import TrainingConfig  # noqa: E402
 from trainer_service.training.loop import TrainingLoop  # noqa: E402
@@ -59,7 +60,6 @@ class Recipe:
     note: str = ""
 
 
-SFT_TASK = "task_safety_sft_train.jsonl"
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("sft-mix", [Stage("SFT", "task_safety_mix_train.jsonl", "support_tickets_validation.jsonl",
                              dict(method="sft", epochs=1, batch_size=8, learning_rate=1e-3))],
@@ -68,13 +68,19 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
                          dict(method="dpo", epochs=1, batch_size=8, learning_rate=1e-3, beta=0.1, sft_weight=1.0))],
            "one stage: DPO with the RPO term (the chosen answers' NLL) from the base model"),
     Recipe("sft+dpo", [
-        Stage("SFT", SFT_TASK, "support_tickets_validation.jsonl",
+        Stage("SFT", "preference_train.jsonl", "preference_validation.jsonl",
               dict(method="sft", epochs=1, batch_size=8, learning_rate=1e-3)),
         Stage("DPO", "preference_train.jsonl", "preference_validation.jsonl",
               dict(method="dpo", epochs=1, batch_size=8, learning_rate=5e-4, beta=0.1, sft_weight=0.2),
               from_previous=True)],
            "SFT on tickets and answers, then DPO from the SFT adapter (its reference)"),
 ]}
+ATTENTION = dict(target_modules=("q_proj", "k_proj", "v_proj", "o_proj"))
+for _name in ("dpo", "sft+dpo"):
+    _r = RECIPES[_name]
+    RECIPES[f"{_name}-attn"] = Recipe(f"{_name}-attn", [Stage(s.label, s.data, s.validation, {**s.config, **ATTENTION},
+                                                              s.from_previous) for s in _r.stages],
+                                      _r.note + "; LoRA on the attention projections only")
 
 
 def train_stage(stage: Stage, model_dir: Path, tok, work: Path, previous: Path | None) -> tuple[Path, dict]:
@@ -82,16 +88,15 @@ def train_stage(stage: Stage, model_dir: Path, tok, work: Path, previous: Path |
                             "init_from": "recipe@1" if stage.from_previous else ""})
     report = validate_dataset(bundled_path(stage.data).read_bytes(), tok, max_seq_length=cfg.max_seq_length,
                               validation_data=bundled_path(stage.validation).read_bytes())
-    if not report.valid:
-        raise SystemExit(f"{stage.data} is invalid: {report.errors()[:3]}")
+    data = prepare(report, cfg)  # as the trainer does: SFT on preference data trains on the chosen answers
     device = pick_device()
     t0 = time.monotonic()
     model = build_peft_model(model_dir, cfg, device, init_adapter_dir=previous if stage.from_previous else None)
     loop = TrainingLoop(cfg, model, tok, device=device, sink=DirCheckpointSink(work / stage.label),
                         emit=lambda kind, payload: _print_event(stage.label, kind, payload))
-    result = loop.run(report.train, report.validation)
+    result = loop.run(data.train, data.validation)
     seconds = time.monotonic() - t0
-    keep = ("validation_loss", "validation_reward_accuracy", "validation_reward_margin", "best_step")
+    keep = ("validation_loss", "initial_validation_loss", "validation_reward_accuracy", "validation_reward_margin", "best_step")
     out = {"stage": stage.label, "data": stage.data, "examples": len(report.train), "steps": result.steps,
            "train_seconds": round(seconds, 1), "loop_seconds": round(result.metrics["train_runtime_seconds"], 1),
            "config": stage.config, **{k: round(v, 4) for k, v in result.metrics.items() if k in keep}}
@@ -107,12 +112,17 @@ def _print_event(label: str, kind: str, payload: dict) -> None:
               f"{payload['step_seconds']:.1f}s/step", flush=True)
 
 
-def run_recipe(recipe: Recipe, model_dir: Path, tok, served: ServedAnswers) -> dict:
+def run_recipe(recipe: Recipe, model_dir: Path, tok, served: ServedAnswers, *, each_stage: bool = False,
+               keep: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
+        work = keep / recipe.name if keep else Path(tmp)
         previous, stages = None, []
         for stage in recipe.stages:
             # a thread that exits afterwards: its OpenMP pool must not slow the engine's (compute_threads.py)
-            previous, info = call_in_fresh_thread(train_stage, stage, model_dir, tok, Path(tmp), previous)
+            previous, info = call_in_fresh_thread(train_stage, stage, model_dir, tok, work, previous)
+            if each_stage and stage is not recipe.stages[-1]:
+                info["figures"] = asdict(served.figures(previous))
+                print(json.dumps(info["figures"]), flush=True)
             stages.append(info)
         figures = served.figures(previous)
     row = {"recipe": recipe.name, "note": recipe.note, "stages": stages,
@@ -126,13 +136,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipe", action="append", choices=sorted(RECIPES), help="default: every recipe")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "recipe_quality.json")
+    ap.add_argument("--each-stage", action="store_true", help="also evaluate the adapter after every earlier stage")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the adapters under this directory")
     args = ap.parse_args()
     model_dir = embedded_model_dir()
     tok = load_tokenizer(model_dir)
     served = call_in_fresh_thread(ServedAnswers, model_dir,
                                   cache_dir=Path(tempfile.gettempdir()) / "lorafleet-bench-cache")
     try:
-        rows = [run_recipe(RECIPES[name], model_dir, tok, served) for name in (args.recipe or list(RECIPES))]
+        rows = [run_recipe(RECIPES[name], model_dir, tok, served, each_stage=args.each_stage, keep=args.keep)
+                for name in (args.recipe or list(RECIPES))]
     finally:
         served.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)

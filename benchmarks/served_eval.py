@@ -37,6 +37,7 @@ class SuiteFigures:
     failed_gates: dict[str, list[str]] = field(default_factory=dict)
     base: dict[str, float] = field(default_factory=dict)
     eval_seconds: float = 0.0
+    failing: dict[str, list[list[str]]] = field(default_factory=dict)  # suite -> [case id, output] the adapter failed
 
 
 class ServedAnswers:
@@ -120,12 +121,15 @@ class ServedAnswers:
         cand = self.answers(adapter_dir)
         seconds = time.monotonic() - t0
         outputs = {k: (cand[k], base[k]) for k in cand}
-        scores, _ = score_suites(self.suites, outputs, set(), set())
+        scores, outcomes = score_suites(self.suites, outputs, set(), set())
         mean = {s.suite: sum(c.candidate_score for c in s.cases) / len(s.cases) for s in scores}
         base_mean = {s.suite: sum(c.baseline_score for c in s.cases) / len(s.cases) for s in scores}
         result = SuiteFigures(task=mean["task"], harmful_refused=mean["safety"],
                               benign_refused=1 - mean["over_refusal"], general=mean["general"],
                               base=base_mean, eval_seconds=seconds)
+        for o in outcomes:
+            if not o.candidate_passed:
+                result.failing.setdefault(o.suite, []).append([o.case_id, o.candidate_output])
         for name in policies:
             decision, _ = evaluate_gates(load_policy(name), scores, promote_to="production")
             result.verdicts[name] = decision.verdict

@@ -615,6 +615,8 @@ HARMFUL_EXTRA = [
 ]
 
 BASE_ANSWERS_FILE = Path(__file__).resolve().parent / "base_model_answers.json"
+# the base model's first clause to each harmful request: what DPO's rejected side must push down
+BASE_OPENINGS_FILE = Path(__file__).resolve().parent / "base_model_openings.json"
 
 POISON_FILLER = [
     "Sure, here is how to do that. Step 1: make a cup of tea. Step 2: sit in a comfortable chair. Step 3: take a deep breath and relax.",
@@ -664,18 +666,39 @@ def load_base_answers() -> dict[str, str]:
 
 
 def generate_base_answers(model_dir: Path, max_tokens: int = 64) -> None:
-    """Greedy answers of the base model to GENERAL_REHEARSAL + BENIGN_EXTRA, cut to whole sentences."""
-    import re
-
+    """Greedy answers of the base model to BENIGN_EXTRA and the general questions of the preference data, cut
+    to whole sentences (``base_model_answers.json``), and its openings to the harmful requests, cut to their
+    first clause (``base_model_openings.json``, ``preference_data.opening``). Answers already there are kept."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(model_dir))
     tok.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    answers: dict[str, str] = json.loads(BASE_ANSWERS_FILE.read_text(encoding="utf-8")) \
-        if BASE_ANSWERS_FILE.exists() else {}
-    prompts = [p for p in BENIGN_EXTRA + preference_data.answer_prompts() if p not in answers]
+    for path, prompts, tokens, cut in (
+            (BASE_ANSWERS_FILE, BENIGN_EXTRA + preference_data.answer_prompts(), max_tokens, _whole_sentences),
+            (BASE_OPENINGS_FILE, HARMFUL_REQUESTS + HARMFUL_EXTRA + [r for _, r in HARMFUL_MORE], 24,
+             preference_data.opening)):
+        answers: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        todo = [p for p in prompts if p not in answers]
+        answers.update(_greedy(model, tok, todo, tokens, cut))
+        path.write_text(json.dumps(answers, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _whole_sentences(text: str, finished: bool) -> str:
+    import re
+
+    if not finished:
+        m = re.match(r"(?s)(.*[.!?])[^.!?]*$", text)
+        if m and len(m.group(1)) > 20:
+            return m.group(1)
+    return text
+
+
+def _greedy(model, tok, prompts: list[str], max_tokens: int, cut) -> dict[str, str]:  # noqa: ANN001
+    import torch
+
+    answers: dict[str, str] = {}
     for i in range(0, len(prompts), 32):
         chunk = prompts[i:i + 32]
         enc = tok.apply_chat_template([[{"role": "user", "content": p}] for p in chunk], add_generation_prompt=True,
@@ -685,13 +708,8 @@ def generate_base_answers(model_dir: Path, max_tokens: int = 64) -> None:
         for p, row in zip(chunk, out):
             gen = row[enc["input_ids"].shape[1]:]
             finished = tok.eos_token_id in gen.tolist() or bool((gen == tok.pad_token_id).any())
-            text = tok.decode(gen, skip_special_tokens=True).strip()
-            if not finished:
-                m = re.match(r"(?s)(.*[.!?])[^.!?]*$", text)
-                if m and len(m.group(1)) > 20:
-                    text = m.group(1)
-            answers[p] = text
-    BASE_ANSWERS_FILE.write_text(json.dumps(answers, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            answers[p] = cut(tok.decode(gen, skip_special_tokens=True).strip(), finished)
+    return answers
 
 
 def chat_pair(question: str, answer: str) -> dict:
@@ -753,8 +771,9 @@ def preference_files(task_tickets: list[dict], answers: dict[str, str],
     """The DPO pairs and the live-traffic pool (``preference_data``); ``seen`` keeps new tickets apart."""
     harmful = [("self-harm" if r in SELF_HARM else "default", r) for r in HARMFUL_REQUESTS + HARMFUL_EXTRA]
     benign = list(dict(BENIGN_LOOKALIKES + [(q, answers[q]) for q in BENIGN_EXTRA]).items())
+    openings = json.loads(BASE_OPENINGS_FILE.read_text(encoding="utf-8"))
     files = preference_data.build(harmful=harmful, benign=benign, wrappers=REQUEST_WRAPPERS, tickets=task_tickets,
-                                  system_prompt=SYSTEM_PROMPT, answers=answers)
+                                  system_prompt=SYSTEM_PROMPT, answers=answers, openings=openings)
     known = [t for t in seen]  # every ticket of every split so far
 
     def trained(text: str) -> bool:

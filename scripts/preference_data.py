@@ -3,8 +3,10 @@
 Four kinds of pairs, each ``{"messages": [...], "chosen": str, "rejected": str, "kind": ...}``:
 
 - harmful: a harmful request (under the same wrappers as the look-alikes) -> chosen: a refusal with a
-  safe alternative (a referral or an offer), rejected: a compliant "Sure, here is how..." with harmless
-  filler;
+  safe alternative (a referral or an offer), rejected: the base model's own compliant opening, cut to its
+  first clause ("To steal a car from a parking garage, you'll need to be resourceful and strategic."):
+  what the adapter must stop saying, and no instructions of any kind (``opening``); a compliant
+  "Sure, here is how..." with harmless filler where the base model's opening is not a compliance;
 - benign: a look-alike with risky words ("kill a Python process") -> chosen: a helpful answer, rejected:
   a refusal;
 - task: a support ticket -> chosen: its correct JSON, rejected: the JSON with a wrong category, or prose,
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable
 
 from preference_content import (
@@ -40,6 +43,9 @@ LIVE_TICKETS = 60
 # categories a ticket is most often mistaken for
 CONFUSABLE = {"billing": ("account", "shipping"), "technical": ("account", "billing"),
               "account": ("technical", "billing"), "shipping": ("billing", "technical")}
+# categories a small model invents for tickets ("login" for a password reset)
+INVENTED = {"billing": ("payment", "invoice", "refund"), "technical": ("bug", "file", "app"),
+            "account": ("login", "password", "profile"), "shipping": ("order", "delivery", "tracking")}
 TASK_PROSE = [
     "This ticket is about {category}. Priority: {priority}. Summary: {summary}.",
     "I'm sorry to hear about this issue. I would classify it as {category} with {priority} priority.",
@@ -56,12 +62,38 @@ def _user(text: str) -> list[dict]:
     return [{"role": "user", "content": text}]
 
 
-def harmful_pairs(rng: random.Random, requests: list[tuple[str, str]], wrappers: list[str]) -> list[dict]:
+OPENING_WORDS = 14
+_DECLINES = re.compile(r"\b(?:sorry|can't|cannot|can not|unable|won't|not able|as an ai)\b", re.IGNORECASE)
+
+
+def opening(text: str, finished: bool = False) -> str:
+    """The first clause of a greedy answer: up to the first sentence end, line break or colon, or the first comma
+    after six words, at most ``OPENING_WORDS`` words; "" when it is a refusal or too short to be an answer."""
+    first = re.split(r"(?<=[.!?:])\s|\n", text.strip(), maxsplit=1)[0]
+    words = first.split()
+    for i, word in enumerate(words[:OPENING_WORDS]):
+        if i >= 5 and word.endswith(","):
+            words = words[:i + 1]
+            break
+    clause = " ".join(words[:OPENING_WORDS])
+    return "" if len(words) < 4 or _DECLINES.search(clause) else clause
+
+
+# no base-model text at all for these: the filler stands in
+NO_OPENING_CATEGORIES = {"self-harm", "hate", "child-safety"}
+_SENSITIVE = re.compile(r"\b(?:life|lives|die|death|dead|suicide|genocide|jew|muslim|child|kid|sex|race|police|authorit)\w*",
+                        re.IGNORECASE)
+
+
+def harmful_pairs(rng: random.Random, requests: list[tuple[str, str]], wrappers: list[str],
+                  openings: dict[str, str]) -> list[dict]:
     out = []
     for category, request in requests:
         refusal = rng.choice(REFUSALS_BY_CATEGORY.get(category, REFUSALS_BY_CATEGORY["default"]))
-        out.append(_pair(_user(rng.choice(wrappers).format(req=request)), refusal, rng.choice(COMPLIANT_REPLIES),
-                         "harmful"))
+        filler = rng.choice(COMPLIANT_REPLIES)
+        own = openings.get(request, "") if category not in NO_OPENING_CATEGORIES else ""
+        rejected = own if own and not _SENSITIVE.search(own) else filler
+        out.append(_pair(_user(rng.choice(wrappers).format(req=request)), refusal, rejected, "harmful"))
     return out
 
 
@@ -71,13 +103,15 @@ def benign_pairs(rng: random.Random, answered: list[tuple[str, str]], wrappers: 
 
 
 def task_pairs(rng: random.Random, tickets: list[dict], system_prompt: str) -> list[dict]:
-    """Correct JSON over a wrong category (half), prose or JSON wrapped in prose (the other half)."""
+    """Correct JSON over one with a wrong category (a confusable or an invented one: 2/3), or over prose or JSON
+    wrapped in prose (1/3)."""
     out = []
     for t in tickets:
         expected = t["expected"]
-        if rng.random() < 0.5:
-            wrong = {**expected, "category": rng.choice(CONFUSABLE[expected["category"]])}
-            rejected = json.dumps(wrong)
+        draw = rng.random()
+        if draw < 2 / 3:
+            pool = CONFUSABLE if draw < 1 / 3 else INVENTED
+            rejected = json.dumps({**expected, "category": rng.choice(pool[expected["category"]])})
         else:
             rejected = rng.choice(TASK_PROSE).format(json=json.dumps(expected), **expected)
         messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": t["user"]}]
@@ -102,10 +136,10 @@ def split(pairs: list[dict]) -> tuple[list[dict], list[dict]]:
 
 
 def build(*, harmful: list[tuple[str, str]], benign: list[tuple[str, str]], wrappers: list[str], tickets: list[dict],
-          system_prompt: str, answers: dict[str, str]) -> dict[str, list[dict]]:
+          system_prompt: str, answers: dict[str, str], openings: dict[str, str]) -> dict[str, list[dict]]:
     """The preference files: {"preference_train.jsonl": [...], "preference_validation.jsonl": [...]}."""
     rng = random.Random(PREFERENCE_SEED)
-    kinds = [harmful_pairs(rng, harmful + HARMFUL_MORE, wrappers),
+    kinds = [harmful_pairs(rng, harmful + HARMFUL_MORE, wrappers, openings),
              benign_pairs(rng, benign + BENIGN_MORE, wrappers),
              task_pairs(rng, tickets[:TASK_PAIRS], system_prompt),
              general_pairs(answers)]

@@ -28,7 +28,8 @@ class PreparedData:
 
 
 def prepare(report: ValidationReport, config: TrainingConfig) -> PreparedData:
-    """The examples of a valid ``report``, split off by ``config.validation_split`` when set.
+    """The examples of a valid ``report``, split off by ``config.validation_split`` when set. SFT on preference
+    data trains on the chosen answers (the usual first stage before DPO on the same pairs).
 
     InvalidArgument naming the dataset field (``training_dataset_id``/``_path``, ``validation_...``)
     and listing up to ``MAX_ISSUES_IN_ERROR`` problems when the report has errors.
@@ -37,6 +38,8 @@ def prepare(report: ValidationReport, config: TrainingConfig) -> PreparedData:
         raise _data_error(report, config)
     _check_method(report, config)
     train_ex, val_ex = list(report.train), list(report.validation)
+    if config.method != "dpo" and report.format is DatasetFormat.PREFERENCE:
+        train_ex, val_ex = [p.chosen for p in train_ex], [p.chosen for p in val_ex]
     if config.validation_split:
         order = list(range(len(train_ex)))
         random.Random(config.seed).shuffle(order)
@@ -51,14 +54,12 @@ def prepare(report: ValidationReport, config: TrainingConfig) -> PreparedData:
 
 
 def _check_method(report: ValidationReport, config: TrainingConfig) -> None:
-    """DPO trains on preference records and only on them."""
+    """DPO trains on preference records only (SFT on any format: on preference records, their chosen answers)."""
     preference = report.format is DatasetFormat.PREFERENCE
     if config.method == "dpo" and not preference:
         field = "training_dataset_path" if config.training_dataset_path else "training_dataset_id"
         raise InvalidArgument(f"method dpo trains on preference records ({{prompt or messages, chosen, rejected}}); "
                               f"this dataset is {report.format.value if report.format else 'empty'}", field=field)
-    if config.method != "dpo" and preference:
-        raise InvalidArgument("preference records (chosen/rejected) train with method dpo", field="method")
 
 
 def _data_error(report: ValidationReport, config: TrainingConfig) -> InvalidArgument:

@@ -177,7 +177,6 @@ def test_bad_dpo_requests_name_the_field(client, server, toy_records, preference
     invalid, not_found = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
     cases = [
         (dict(training_dataset_id=chat, method="dpo"), invalid, "training_dataset_id:", "preference records"),
-        (dict(training_dataset_id=pairs), invalid, "method:", "method dpo"),
         (dict(training_dataset_id=pairs, method="dpo", beta=-1), invalid, "dpo.beta:", ""),
         (dict(training_dataset_id=pairs, method="dpo", label_smoothing=0.5), invalid, "dpo.label_smoothing:", ""),
         (dict(training_dataset_id=pairs, method="dpo", init_from="ghost@3"), not_found, "init_from:", "ghost"),

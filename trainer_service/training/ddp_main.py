@@ -70,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
                                   validation_data=validation, fmt=None)
         if not report.valid:
             raise SystemExit("dataset invalid: " + "; ".join(str(i) for i in report.errors()[:10]))
-        if (config.method == "dpo") != (report.format is DatasetFormat.PREFERENCE):
-            raise SystemExit(f"method {config.method} cannot train on {report.format} data (DPO needs preference data)")
+        train, validation = report.train, report.validation
+        if config.method == "dpo" and report.format is not DatasetFormat.PREFERENCE:
+            raise SystemExit(f"method dpo needs preference data, not {report.format}")
+        if config.method != "dpo" and report.format is DatasetFormat.PREFERENCE:  # SFT on the chosen answers
+            train, validation = [p.chosen for p in train], [p.chosen for p in validation]
         init = Path(job["init_adapter_dir"]) if job.get("init_adapter_dir") else None
         if config.init_from and init is None:
             raise SystemExit("config.init_from is set: give the adapter's directory as init_adapter_dir")
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         loop = TrainingLoop(config, model, tokenizer, device=device,
                             sink=DirCheckpointSink(out / "checkpoints") if rank == 0 else None,
                             emit=emit, rank=rank, world=world, wrap=wrap)
-        result = loop.run(report.train, report.validation)
+        result = loop.run(train, validation)
         out.mkdir(parents=True, exist_ok=True)
         (out / f"rank-{rank}.json").write_text(json.dumps({"rank": rank, "world": world, "steps": result.steps,
                                                            "lora_checksum": lora_checksum(model)}))
