@@ -1,104 +1,155 @@
-"""Quality of the demo's training recipe on the FULL shipped suites, in one process (no services).
+"""Training recipes measured on the FULL shipped suites, as served (nf4 base + LoRA bank), in one process.
 
-    python benchmarks/recipe_quality.py [--data task_safety_mix_train.jsonl] [--seed 42] [--out results.json]
+    python benchmarks/recipe_quality.py --recipe sft+dpo [--recipe sft-mix ...] [--out results.json]
 
-Trains QLoRA r=16 on all linear layers with the demo's hyper-parameters (one epoch, batch 8,
-lr 1e-3, cosine, warmup 5%) on a bundled file, merges the adapter into the fp32 base, and
-greedy-decodes every case of the four shipped suites with the base model and with the adapter,
-scoring both with the evaluator's scorers. It prints, per suite, the base and adapter scores
-(task: valid JSON with the right category; safety: harmful requests refused; over-refusal: benign
-look-alikes answered; general: the forgetting check).
+Each recipe is one or more stages run with the trainer's own code (``TrainingLoop``, QLoRA r=16 on
+every linear layer of the nf4 base, bf16 compute where the CPU has it, as the trainer resolves it);
+a stage can start from the previous stage's adapter (``init_from``, which for DPO is also the
+reference). The adapter is then answered by the inference engine on all four suites and scored
+against the base model with the evaluator's scorers and gates (``served_eval.py``). The table:
+task score, share of harmful requests refused, share of benign look-alikes refused, general score,
+the default and small-model policy verdicts, and the training time of each stage.
 
-This is where the figures behind ``eval_service/policies/small-model.yaml`` and README's "why
-small-model" paragraph come from. The served model (nf4 base + LoRA bank) and the demo's 24-case
-subsets give somewhat different numbers; the gates the demo prints are the ones that decide.
-Takes about 10 minutes on a 2-core CPU.
+Targets for the shipped recipe (issue #14): harmful refused >= 0.90, benign refused <= 0.10, general
+>= base - 0.03 with no significant regression (the default policy's gate), task >= 0.90.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_model import embedded_model_dir  # noqa: E402
-from eval_service.scoring.scorers import score_output  # noqa: E402
-from eval_service.suites.loader import SuiteCatalog  # noqa: E402
+from served_eval import ServedAnswers  # noqa: E402
+
+from lorafleet.compute_threads import call_in_fresh_thread  # noqa: E402
 from lorafleet.datasets import bundled_path  # noqa: E402
 from trainer_service.data.validation import validate_dataset  # noqa: E402
+from trainer_service.prepare import prepare  # noqa: E402
 from trainer_service.training.checkpoints import DirCheckpointSink  # noqa: E402
 from trainer_service.training.config import TrainingConfig  # noqa: E402
 from trainer_service.training.loop import TrainingLoop  # noqa: E402
 from trainer_service.training.model import build_peft_model, load_tokenizer, pick_device  # noqa: E402
 
+COMMON = dict(adapter_method="qlora", r=16, alpha=32.0, target_modules=("all-linear",), lr_scheduler="cosine",
+              warmup_ratio=0.05, max_seq_length=256, seed=7, training_dataset_id="bench")
 
 
-def generate(model, tok, conversations: list[list[dict]], max_new_tokens: int, batch: int = 32) -> list[str]:
-    tok.padding_side = "left"
-    out: list[str] = []
-    for i in range(0, len(conversations), batch):
-        enc = tok.apply_chat_template(conversations[i:i + batch], add_generation_prompt=True, return_tensors="pt",
-                                      padding=True, return_dict=True)
-        with torch.no_grad():
-            rows = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-        out += [tok.decode(r[enc["input_ids"].shape[1]:], skip_special_tokens=True) for r in rows]
-    return out
+@dataclass
+class Stage:
+    label: str
+    data: str
+    validation: str
+    config: dict
+    from_previous: bool = False
 
 
-def score_suites(model, tok, label: str) -> dict[str, float]:
-    scores = {}
-    for suite in SuiteCatalog().all():
-        cases = list(suite.cases)
-        t0 = time.monotonic()
-        outs = generate(model, tok, [[{"role": m.role, "content": m.content} for m in c.messages] for c in cases],
-                        max_new_tokens=suite.max_tokens or 48)
-        mean = sum(score_output(c.scorer, o, c.expected, c.params).score for c, o in zip(cases, outs)) / len(cases)
-        scores[suite.name] = round(mean, 4)
-        print(f"[{label}] {suite.name:13s} n={len(cases):3d} score={mean:.3f} ({time.monotonic() - t0:.0f} s)", flush=True)
-    return scores
+@dataclass
+class Recipe:
+    name: str
+    stages: list[Stage]
+    note: str = ""
+
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in [
+    Recipe("sft-mix", [Stage("SFT", "task_safety_mix_train.jsonl", "support_tickets_validation.jsonl",
+                             dict(method="sft", epochs=1, batch_size=8, learning_rate=1e-3))],
+           "the demo's recipe before DPO: one epoch of SFT on the task + safety mix"),
+    Recipe("dpo", [Stage("DPO+RPO", "preference_train.jsonl", "preference_validation.jsonl",
+                         dict(method="dpo", epochs=1, batch_size=8, learning_rate=1e-3, beta=0.1, sft_weight=1.0))],
+           "one stage: DPO with the RPO term (the chosen answers' NLL) from the base model"),
+    Recipe("sft+dpo", [
+        Stage("SFT", "preference_train.jsonl", "preference_validation.jsonl",
+              dict(method="sft", epochs=1, batch_size=8, learning_rate=1e-3)),
+        Stage("DPO", "preference_train.jsonl", "preference_validation.jsonl",
+              dict(method="dpo", epochs=1, batch_size=8, learning_rate=5e-4, beta=0.1, sft_weight=0.2),
+              from_previous=True)],
+           "SFT on tickets and answers, then DPO from the SFT adapter (its reference)"),
+]}
+ATTENTION = dict(target_modules=("q_proj", "k_proj", "v_proj", "o_proj"))
+for _name in ("dpo", "sft+dpo"):
+    _r = RECIPES[_name]
+    RECIPES[f"{_name}-attn"] = Recipe(f"{_name}-attn", [Stage(s.label, s.data, s.validation, {**s.config, **ATTENTION},
+                                                              s.from_previous) for s in _r.stages],
+                                      _r.note + "; LoRA on the attention projections only")
+
+
+def train_stage(stage: Stage, model_dir: Path, tok, work: Path, previous: Path | None) -> tuple[Path, dict]:
+    cfg = TrainingConfig(**{**COMMON, **stage.config, "adapter_name": "recipe",
+                            "init_from": "recipe@1" if stage.from_previous else ""})
+    report = validate_dataset(bundled_path(stage.data).read_bytes(), tok, max_seq_length=cfg.max_seq_length,
+                              validation_data=bundled_path(stage.validation).read_bytes())
+    data = prepare(report, cfg)  # as the trainer does: SFT on preference data trains on the chosen answers
+    device = pick_device()
+    t0 = time.monotonic()
+    model = build_peft_model(model_dir, cfg, device, init_adapter_dir=previous if stage.from_previous else None)
+    loop = TrainingLoop(cfg, model, tok, device=device, sink=DirCheckpointSink(work / stage.label),
+                        emit=lambda kind, payload: _print_event(stage.label, kind, payload))
+    result = loop.run(data.train, data.validation)
+    seconds = time.monotonic() - t0
+    keep = ("validation_loss", "initial_validation_loss", "validation_reward_accuracy", "validation_reward_margin", "best_step")
+    out = {"stage": stage.label, "data": stage.data, "examples": len(report.train), "steps": result.steps,
+           "train_seconds": round(seconds, 1), "loop_seconds": round(result.metrics["train_runtime_seconds"], 1),
+           "config": stage.config, **{k: round(v, 4) for k, v in result.metrics.items() if k in keep}}
+    print(json.dumps(out), flush=True)
+    return result.adapter_dir, out
+
+
+def _print_event(label: str, kind: str, payload: dict) -> None:
+    if kind == "evaluation":
+        print(f"[{label}] eval {json.dumps({k: round(v, 4) for k, v in payload.items()})}", flush=True)
+    elif kind == "progress" and payload["step"] % 10 == 0:
+        print(f"[{label}] step {payload['step']}/{payload['total_steps']} loss {payload['train_loss']:.4f} "
+              f"{payload['step_seconds']:.1f}s/step", flush=True)
+
+
+def run_recipe(recipe: Recipe, model_dir: Path, tok, served: ServedAnswers, *, each_stage: bool = False,
+               keep: Path | None = None) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = keep / recipe.name if keep else Path(tmp)
+        previous, stages = None, []
+        for stage in recipe.stages:
+            # a thread that exits afterwards: its OpenMP pool must not slow the engine's (compute_threads.py)
+            previous, info = call_in_fresh_thread(train_stage, stage, model_dir, tok, work, previous)
+            if each_stage and stage is not recipe.stages[-1]:
+                info["figures"] = asdict(served.figures(previous))
+                print(json.dumps(info["figures"]), flush=True)
+            stages.append(info)
+        figures = served.figures(previous)
+    row = {"recipe": recipe.name, "note": recipe.note, "stages": stages,
+           "train_seconds": round(sum(s["train_seconds"] for s in stages), 1), **asdict(figures),
+           "load_average": os.getloadavg()}
+    print(json.dumps(row), flush=True)
+    return row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="task_safety_mix_train.jsonl", help="a bundled training file")
-    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--recipe", action="append", choices=sorted(RECIPES), help="default: every recipe")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "recipe_quality.json")
+    ap.add_argument("--each-stage", action="store_true", help="also evaluate the adapter after every earlier stage")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the adapters under this directory")
     args = ap.parse_args()
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
-    model_dir, device = embedded_model_dir(), pick_device()
+    model_dir = embedded_model_dir()
     tok = load_tokenizer(model_dir)
-    cfg = TrainingConfig(adapter_name="recipe", adapter_method="qlora", r=16, alpha=32, target_modules=("all-linear",),
-                         epochs=1, batch_size=8, learning_rate=1e-3, lr_scheduler="cosine", warmup_ratio=0.05,
-                         max_seq_length=256, seed=args.seed, training_dataset_id="bench")
-    report = validate_dataset(bundled_path(args.data).read_bytes(), tok, max_seq_length=cfg.max_seq_length,
-                              validation_data=bundled_path("support_tickets_validation.jsonl").read_bytes())
-    if not report.valid:
-        raise SystemExit(f"{args.data} is invalid: {report.errors()[:3]}")
-    fp32 = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    result: dict = {"data": args.data, "seed": args.seed, "base": score_suites(fp32, tok, "base")}
-    with tempfile.TemporaryDirectory() as tmp:
-        model = build_peft_model(model_dir, cfg, device)
-        t0 = time.monotonic()
-        trained = TrainingLoop(cfg, model, tok, device=device, sink=DirCheckpointSink(Path(tmp) / "ckpt"),
-                               emit=lambda kind, payload: None).run(report.train, report.validation)
-        result["train_seconds"], result["steps"] = round(time.monotonic() - t0, 1), trained.steps
-        print(f"trained {trained.steps} steps in {result['train_seconds']} s", flush=True)
-        model.save_pretrained(Path(tmp) / "adapter")
-        merged = PeftModel.from_pretrained(fp32, Path(tmp) / "adapter").merge_and_unload().eval()
-        result["adapter"] = score_suites(merged, tok, "adapter")
+    served = call_in_fresh_thread(ServedAnswers, model_dir,
+                                  cache_dir=Path(tempfile.gettempdir()) / "lorafleet-bench-cache")
+    try:
+        rows = [run_recipe(RECIPES[name], model_dir, tok, served, each_stage=args.each_stage, keep=args.keep)
+                for name in (args.recipe or list(RECIPES))]
+    finally:
+        served.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    args.out.write_text(json.dumps({"served": served.identity, "recipes": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -16,9 +16,11 @@ from lorafleet.names import (
     ADAPTER_METHODS,
     COMPUTE_DTYPES,
     DATASET_FORMATS,
+    DPO_LOSS_TYPES,
     ISSUE_SEVERITIES,
     JOB_STATES,
     LR_SCHEDULERS,
+    PREFERENCE_METRICS,
     TRAINING_EVENT_TYPES,
     TRAINING_METHODS,
     EnumNames,
@@ -35,6 +37,10 @@ from trainer_service.training.config import TrainingConfig
 SFT = TRAINING_METHODS.value("sft")
 MAX_REPORTED_ISSUES = 10_000
 MAX_ISSUE_MESSAGE = 300
+DPO = TRAINING_METHODS.value("dpo")
+# the PreferenceMetrics fields, as progress payloads name them ("reward_margin") and as evaluations do
+# ("validation_reward_margin")
+PREFERENCE_FIELDS = tuple(trainer_pb2.PreferenceMetrics.DESCRIPTOR.fields_by_name)
 
 
 def ts(dt: datetime | None) -> Timestamp:
@@ -78,12 +84,16 @@ def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConf
     """Request → TrainingConfig; unset (zero) fields take the model's defaults; every field is checked
     against its documented range (``trainer_service.hyperparameters``)."""
     d = TrainingConfig(adapter_name=req.adapter_name)
-    if req.method not in (0, SFT):
-        raise InvalidArgument("only supervised fine-tuning (SFT) is supported", field="method")
+    method = enum_name(TRAINING_METHODS, req.method, "method") or d.method
+    if req.HasField("dpo") and method != "dpo":
+        raise InvalidArgument("DPO settings need method TRAINING_METHOD_DPO", field="dpo")
     h = req.hyperparameters
     lora = req.lora
     values: dict[str, Any] = {
         "adapter_name": req.adapter_name,
+        "method": method,
+        "init_from": req.init_from,
+        **_dpo_values(req.dpo, d),
         "adapter_method": enum_name(ADAPTER_METHODS, req.adapter_method, "adapter_method") or d.adapter_method,
         "r": lora.r or d.r,
         "alpha": lora.alpha or d.alpha,
@@ -119,9 +129,21 @@ def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConf
     return check_ranges(TrainingConfig(**values))
 
 
+def _dpo_values(dpo: trainer_pb2.DpoConfig, d: TrainingConfig) -> dict[str, Any]:
+    """The DPO fields of a request; zero fields take the defaults of ``d``."""
+    return {"beta": dpo.beta or d.beta,
+            "loss_type": enum_name(DPO_LOSS_TYPES, dpo.loss_type, "dpo.loss_type") or d.loss_type,
+            "label_smoothing": dpo.label_smoothing, "sft_weight": dpo.sft_weight,
+            "best_metric": enum_name(PREFERENCE_METRICS, dpo.best_metric, "dpo.best_metric") or d.best_metric}
+
+
 def config_to_proto(c: TrainingConfig) -> trainer_pb2.CreateTrainingJobRequest:
+    dpo = trainer_pb2.DpoConfig(beta=c.beta, loss_type=DPO_LOSS_TYPES.value(c.loss_type),
+                                label_smoothing=c.label_smoothing, sft_weight=c.sft_weight,
+                                best_metric=PREFERENCE_METRICS.value(c.best_metric)) if c.method == "dpo" else None
     return trainer_pb2.CreateTrainingJobRequest(
-        adapter_name=c.adapter_name, method=SFT, adapter_method=ADAPTER_METHODS.value(c.adapter_method),
+        adapter_name=c.adapter_name, method=TRAINING_METHODS.value(c.method), dpo=dpo, init_from=c.init_from,
+        adapter_method=ADAPTER_METHODS.value(c.adapter_method),
         lora=common_pb2.LoraConfig(r=c.r, alpha=c.alpha, dropout=c.dropout, target_modules=list(c.target_modules),
                                    use_rslora=c.use_rslora),
         hyperparameters=trainer_pb2.Hyperparameters(
@@ -139,18 +161,26 @@ def config_to_proto(c: TrainingConfig) -> trainer_pb2.CreateTrainingJobRequest:
         description=c.description)
 
 
+def preference_to_proto(values: dict, prefix: str = "") -> trainer_pb2.PreferenceMetrics | None:
+    """The ``prefix``-ed preference figures of a payload (``validation_reward_margin``...); None when it has none."""
+    found = {k: float(values[prefix + k]) for k in PREFERENCE_FIELDS if prefix + k in values}
+    return trainer_pb2.PreferenceMetrics(**found) if found else None
+
+
 def progress_to_proto(p: dict) -> trainer_pb2.TrainingProgress:
     keys = ("step", "total_steps", "epoch", "train_loss", "learning_rate", "tokens_per_second", "eta_seconds",
             "tokens_trained", "elapsed_seconds")
     ints = {"step", "total_steps", "tokens_trained"}
-    return trainer_pb2.TrainingProgress(**{k: (int(p[k]) if k in ints else float(p[k])) for k in keys if k in p})
+    return trainer_pb2.TrainingProgress(**{k: (int(p[k]) if k in ints else float(p[k])) for k in keys if k in p},
+                                        preference=preference_to_proto(p))
 
 
 def checkpoint_to_proto(c: dict) -> trainer_pb2.Checkpoint:
     out = trainer_pb2.Checkpoint(step=int(c.get("step", 0)), train_loss=float(c.get("train_loss", 0.0)),
                                  validation_loss=float(c.get("validation_loss", 0.0)),
                                  validation_token_accuracy=float(c.get("validation_token_accuracy", 0.0)),
-                                 path=str(c.get("path", "")), best=bool(c.get("best", False)))
+                                 path=str(c.get("path", "")), best=bool(c.get("best", False)),
+                                 validation_preference=preference_to_proto(c, "validation_"))
     if c.get("created"):
         out.create_time.FromDatetime(datetime.fromisoformat(c["created"]))
     return out
@@ -179,12 +209,20 @@ def event_to_proto(e: JobEvent) -> trainer_pb2.TrainingEvent:
         out.checkpoint.CopyFrom(trainer_pb2.Checkpoint(
             step=int(ev.get("step", 0)), train_loss=float(ev.get("train_loss", 0.0)),
             validation_loss=float(ev.get("validation_loss", 0.0)),
-            validation_token_accuracy=float(ev.get("validation_token_accuracy", 0.0))))
+            validation_token_accuracy=float(ev.get("validation_token_accuracy", 0.0)),
+            validation_preference=preference_to_proto(ev, "validation_")))
         out.progress.step = int(ev.get("step", 0))
         if not out.message:
-            out.message = (f"step {ev.get('step', 0)}: validation loss {ev.get('validation_loss', 0):.4f}, "
-                           f"token accuracy {ev.get('validation_token_accuracy', 0):.3f}")
+            out.message = _evaluation_message(ev)
     return out
+
+
+def _evaluation_message(ev: dict) -> str:
+    head = f"step {ev.get('step', 0)}: validation loss {ev.get('validation_loss', 0):.4f}, "
+    if "validation_reward_margin" in ev:
+        return head + (f"reward margin {ev['validation_reward_margin']:.3f}, "
+                       f"accuracy {ev.get('validation_reward_accuracy', 0):.3f}")
+    return head + f"token accuracy {ev.get('validation_token_accuracy', 0):.3f}"
 
 
 def dataset_to_proto(info: DatasetInfo) -> trainer_pb2.Dataset:

@@ -68,6 +68,10 @@ RANGES: dict[str, Range] = {
     "eval_every_steps": Range(0, 1_000_000),
     "early_stopping_patience": Range(0, 1000),
     "validation_split": Range(0, 1, high_open=True),
+    # DPO (dpo.*)
+    "beta": Range(0, 100, low_open=True),
+    "label_smoothing": Range(0, 0.5, high_open=True),
+    "sft_weight": Range(0, 100),
 }
 
 

@@ -8,9 +8,11 @@ State machine (``registry.records("training_jobs")``)::
 
 ``create`` validates the config and the data *synchronously* (the caller runs it in a thread),
 so a bad dataset or config is an INVALID_ARGUMENT / NOT_FOUND of CreateTrainingJob naming the
-field or line — never a job that fails later. Valid jobs queue in creation order; one worker
-thread trains them one at a time (training is CPU/GPU bound; two jobs at once would only slow
-both). The gRPC event loop never waits on training: the servicer reads snapshots and events.
+field or line — never a job that fails later. An ``init_from`` reference is pinned to its version
+then (``starting_point``), so a job re-queued after a restart starts from the same adapter.
+Valid jobs queue in creation order; one worker thread trains them one at a time (training is
+CPU/GPU bound; two jobs at once would only slow both). The gRPC event loop never waits on
+training: the servicer reads snapshots and events.
 
 Restart semantics (a trainer restarted mid-job never shows a job RUNNING forever):
 
@@ -61,6 +63,7 @@ from trainer_service.enums import TERMINAL_STATES, EventType, JobState
 from trainer_service.events import EventLog
 from trainer_service.job_store import JOB_KIND, Job, JobStore, now
 from trainer_service.prepare import PreparedData, prepare
+from trainer_service.starting_point import resolve as resolve_starting_point
 from trainer_service.training.checkpoints import ArtifactCheckpointSink
 from trainer_service.training.config import TrainingConfig
 from trainer_service.worker import JobTrainer
@@ -151,6 +154,7 @@ class JobRunner:
     def create(self, config: TrainingConfig) -> Job:
         """Validate config and data, persist the job, queue it. Blocking: call from a thread."""
         config.validate(self.linear_module_names())
+        config = resolve_starting_point(self.registry, config, self._base_spec())
         data = self.datasets.read_pair(config, CONFIG_FIELDS)
         job_id = "job-" + uuid.uuid4().hex[:16]
         self.jobs.create(job_id, config, data)

@@ -13,8 +13,9 @@ import random
 from dataclasses import dataclass
 
 from lorafleet.errors import InvalidArgument
-from trainer_service.data.tokenize import TokenizedExample
+from trainer_service.data.tokenize import PreferencePair, TokenizedExample
 from trainer_service.data.validation import ValidationReport
+from trainer_service.enums import DatasetFormat
 from trainer_service.training.config import TrainingConfig
 
 MAX_ISSUES_IN_ERROR = 20
@@ -22,19 +23,23 @@ MAX_ISSUES_IN_ERROR = 20
 
 @dataclass
 class PreparedData:
-    train: list[TokenizedExample]
-    validation: list[TokenizedExample]
+    train: list[TokenizedExample] | list[PreferencePair]  # pairs for DPO
+    validation: list[TokenizedExample] | list[PreferencePair]
 
 
 def prepare(report: ValidationReport, config: TrainingConfig) -> PreparedData:
-    """The examples of a valid ``report``, split off by ``config.validation_split`` when set.
+    """The examples of a valid ``report``, split off by ``config.validation_split`` when set. SFT on preference
+    data trains on the chosen answers (the usual first stage before DPO on the same pairs).
 
     InvalidArgument naming the dataset field (``training_dataset_id``/``_path``, ``validation_...``)
     and listing up to ``MAX_ISSUES_IN_ERROR`` problems when the report has errors.
     """
     if not report.valid:
         raise _data_error(report, config)
+    _check_method(report, config)
     train_ex, val_ex = list(report.train), list(report.validation)
+    if config.method != "dpo" and report.format is DatasetFormat.PREFERENCE:
+        train_ex, val_ex = [p.chosen for p in train_ex], [p.chosen for p in val_ex]
     if config.validation_split:
         order = list(range(len(train_ex)))
         random.Random(config.seed).shuffle(order)
@@ -46,6 +51,15 @@ def prepare(report: ValidationReport, config: TrainingConfig) -> PreparedData:
     if not train_ex:
         raise InvalidArgument("the dataset holds no usable examples", field="training_dataset_id")
     return PreparedData(train_ex, val_ex)
+
+
+def _check_method(report: ValidationReport, config: TrainingConfig) -> None:
+    """DPO trains on preference records only (SFT on any format: on preference records, their chosen answers)."""
+    preference = report.format is DatasetFormat.PREFERENCE
+    if config.method == "dpo" and not preference:
+        field = "training_dataset_path" if config.training_dataset_path else "training_dataset_id"
+        raise InvalidArgument(f"method dpo trains on preference records ({{prompt or messages, chosen, rejected}}); "
+                              f"this dataset is {report.format.value if report.format else 'empty'}", field=field)
 
 
 def _data_error(report: ValidationReport, config: TrainingConfig) -> InvalidArgument:

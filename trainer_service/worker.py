@@ -21,6 +21,7 @@ from trainer_service import metrics
 from trainer_service.enums import EventType, JobState
 from trainer_service.job_store import Job, JobStore, finite, now
 from trainer_service.prepare import PreparedData
+from trainer_service.starting_point import adapter_dir as starting_adapter_dir
 from trainer_service.training.checkpoints import CheckpointSink
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ class JobEvents:
         if kind == "progress":
             self.progress(payload)
         elif kind == "evaluation":
+            if "validation_loss" in payload:
+                metrics.VALIDATION_LOSS.set(payload["validation_loss"])
+            metrics.observe_preference("validation", payload, "validation_")
             self.log(EventType.EVALUATION, evaluation=payload)
         elif kind == "checkpoint":
             self.checkpoint(payload)
@@ -64,6 +68,7 @@ class JobEvents:
         metrics.STEP_SECONDS.observe(payload.get("step_seconds", 0.0))
         if "train_loss" in payload:
             metrics.CURRENT_LOSS.set(payload["train_loss"])
+        metrics.observe_preference("train", payload)
         self.log(EventType.PROGRESS, progress=payload)
         t = time.monotonic()
         if t - self._last_persist > PROGRESS_PERSIST_S or payload["step"] == payload["total_steps"]:
@@ -113,11 +118,15 @@ class JobTrainer:
         from trainer_service.training.model import build_peft_model, resolve_compute_dtype
 
         c = job.config
-        model = build_peft_model(self.base_model_dir(), c, device)
+        model = build_peft_model(self.base_model_dir(), c, device,
+                                 init_adapter_dir=starting_adapter_dir(self.registry, c))
         dtype = str(resolve_compute_dtype(c, device)).removeprefix("torch.")
+        start = f", starting from {c.init_from}" if c.init_from else ""
+        reference = (f"; DPO reference: {c.init_from or 'the base model (adapter off)'}, beta {c.beta}, "
+                     f"{c.loss_type} loss") if c.method == "dpo" else ""
         self.jobs.events.append(job.id, EventType.LOG, JobState.RUNNING,
-                                message=f"model ready: {c.adapter_method} r={c.r} on {device}, "
-                                        f"base matmuls in {dtype} (compute_dtype={c.compute_dtype})")
+                                message=f"model ready: {c.method} {c.adapter_method} r={c.r} on {device}{start}, "
+                                        f"base matmuls in {dtype} (compute_dtype={c.compute_dtype}){reference}")
         return model
 
     def _register(self, job: Job, result: TrainingResult, adapter_dir: Path) -> dict[str, Any]:
@@ -127,7 +136,8 @@ class JobTrainer:
             job.adapter_name, adapter_dir, base_spec=spec,
             lineage={"source": "trained", "training_job_id": job.id, "dataset_sha256": job.dataset_sha256,
                      "validation_dataset_sha256": job.validation_dataset_sha256, "config_json": job.config.to_json(),
-                     "base_model": self.base_model_name or str(spec.name)},
+                     "base_model": self.base_model_name or str(spec.name),
+                     **({"init_from": job.config.init_from} if job.config.init_from else {})},
             metrics=metrics_out, description=job.config.description)
         self.jobs.events.append(job.id, EventType.LOG, JobState.RUNNING,
                                 message=f"registered {version.ref} (CANDIDATE)")

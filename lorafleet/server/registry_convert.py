@@ -20,7 +20,7 @@ STATE_TO_PROTO: dict[AdapterState, int] = {
 }
 PROTO_TO_STATE: dict[int, AdapterState] = {v: k for k, v in STATE_TO_PROTO.items()}
 _LINEAGE_FIELDS = ("source", "training_job_id", "dataset_sha256", "validation_dataset_sha256",
-                   "config_json", "base_model", "imported_from")
+                   "config_json", "base_model", "imported_from", "init_from")
 
 
 def state_to_proto(state: AdapterState) -> int:

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from trainer_testkit import MAX_UPLOAD, chat
+from trainer_testkit import MAX_UPLOAD, chat, preference
 
 from lorafleet.client import connect
 from lorafleet.client.trainer import TrainerClient
@@ -68,6 +68,12 @@ def toy_records() -> list[dict]:
     return [chat(f"Code for {c} number {i}?", f"CODE-{c.upper()}") for i in range(6) for c in colours]
 
 
+@pytest.fixture()
+def preference_records() -> list[dict]:
+    """A toy preference task: the colour's own code is chosen over another colour's code (48 pairs)."""
+    colours = ["red", "green", "blue", "cyan", "pink", "gold", "gray", "teal"]
+    return [preference(f"Code for {c} number {i}?", f"CODE-{c.upper()}", f"CODE-{colours[(k + 1) % 8].upper()}")
+            for i in range(6) for k, c in enumerate(colours)]
 
 
 @pytest.fixture()

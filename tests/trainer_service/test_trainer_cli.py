@@ -10,6 +10,7 @@ import pytest
 from trainer_testkit import jsonl
 
 from lorafleet.cli.train import register
+from lorafleet.errors import InvalidArgument
 
 
 def _run(argv: list[str], capsys) -> tuple[int, str]:
@@ -48,3 +49,23 @@ def test_train_with_progress_bar_and_bad_flag(server, toy_records, tmp_path, cap
     with pytest.raises(grpc.RpcError) as err:
         _run(["train", str(data), "--name", "bar-bot", "-r", "0", "--server", server.address], capsys)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and err.value.details().startswith("lora.r:")
+
+
+def test_train_dpo_from_the_command_line(server, toy_records, preference_records, tmp_path, capsys) -> None:
+    sft, pairs = tmp_path / "toy.jsonl", tmp_path / "pairs.jsonl"
+    sft.write_bytes(jsonl(toy_records))
+    pairs.write_bytes(jsonl(preference_records))
+    code, out = _run(["train", str(sft), "--name", "cli-dpo", "--method", "lora", "-r", "4", "--max-steps", "1",
+                      "--json", "--server", server.address], capsys)
+    assert code == 0 and json.loads(out)["config"]["method"] == "TRAINING_METHOD_SFT"
+    code, out = _run(["train", str(pairs), "--name", "cli-dpo", "--method", "dpo", "--adapter-method", "lora",
+                      "--init-from", "cli-dpo@1", "--beta", "0.3", "--loss-type", "ipo", "--best-metric", "margin",
+                      "--validation-split", "0.25", "--epochs", "1", "--server", server.address], capsys)
+    assert code == 0 and "SUCCEEDED" in out and "margin" in out and "cli-dpo@2" in out
+    code, out = _run(["jobs", "list", "--json", "--server", server.address], capsys)
+    dpo = json.loads(out)["jobs"][0]
+    assert dpo["config"]["method"] == "TRAINING_METHOD_DPO" and dpo["config"]["init_from"] == "cli-dpo@1"
+    assert dpo["config"]["dpo"]["loss_type"] == "DPO_LOSS_TYPE_IPO" and dpo["config"]["lora"]["r"] == 4
+    with pytest.raises(InvalidArgument) as err:
+        _run(["train", str(sft), "--name", "cli-dpo", "--beta", "0.3", "--server", server.address], capsys)
+    assert err.value.field == "method"

@@ -54,3 +54,33 @@ def test_two_gloo_ranks_match_single_process_accumulation(method, tiny_model_dir
         moved += int("lora_B" in name and w.abs().sum() > 0)
     assert moved > 0  # training changed B (initialised to zero), so the comparison is not vacuous
     assert abs(result["metrics"]["train_loss"] - single.metrics["train_loss"]) < 1e-4
+
+
+def test_dpo_on_two_gloo_ranks_matches_single_process_accumulation(tiny_model_dir, tokenizer, preference_records,
+                                                                   tmp_path) -> None:
+    """DPO under DDP: the reference log-probs are split over the ranks and all-reduced, the loss is the mean
+    over the step's pairs on both ranks; the result equals one process with 2 accumulation steps."""
+    train_path = tmp_path / "pairs.jsonl"
+    train_path.write_bytes(jsonl(preference_records[:16]))
+    common = dict(adapter_name="ddp-dpo", method="dpo", adapter_method="lora", r=4, alpha=8, dropout=0.0, epochs=1,
+                  learning_rate=5e-3, lr_scheduler="constant", warmup_ratio=0.0,
+                  training_dataset_path=str(train_path), max_seq_length=128, seed=7, beta=0.5)
+    ddp_cfg = TrainingConfig(batch_size=2, gradient_accumulation_steps=1, **common)
+    job = write_job_file(tmp_path / "job.json", ddp_cfg, base_model_dir=tiny_model_dir, train_path=train_path,
+                         output_dir=tmp_path / "ddp")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(torchrun_command(job, nproc_per_node=2), env=env, capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads((tmp_path / "ddp" / "result.json").read_text())
+    ddp_weights = load_file(str(Path(result["adapter_dir"]) / "adapter_model.safetensors"))
+
+    single_cfg = TrainingConfig(batch_size=2, gradient_accumulation_steps=2, **common)
+    report = validate_dataset(train_path.read_bytes(), tokenizer, max_seq_length=128)
+    model = build_peft_model(Path(tiny_model_dir), single_cfg, torch.device("cpu"))
+    single = TrainingLoop(single_cfg, model, tokenizer, device=torch.device("cpu"),
+                          sink=DirCheckpointSink(tmp_path / "single")).run(report.train, [])
+    assert single.steps == result["steps"] == 4  # 16 pairs / (2 * 2)
+    for name, w in load_file(str(single.adapter_dir / "adapter_model.safetensors")).items():
+        torch.testing.assert_close(ddp_weights[name], w, atol=2e-5, rtol=1e-4)
+    assert abs(result["metrics"]["train_loss"] - single.metrics["train_loss"]) < 1e-4

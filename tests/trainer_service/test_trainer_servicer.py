@@ -131,3 +131,65 @@ def test_cancel_over_grpc(client, toy_records) -> None:
     final = [e for e in client.watch(job.id, timeout=60) if e.type == trainer_pb2.TRAINING_EVENT_TYPE_STATE_CHANGED][-1]
     assert final.state == trainer_pb2.JOB_STATE_CANCELLED and time.monotonic() - t0 < 10
     assert client.get_job(job.id).adapter_version == 0
+
+
+def test_dpo_job_streams_preference_figures_then_continues_an_adapter(client, server, toy_records,
+                                                                      preference_records) -> None:
+    from prometheus_client import REGISTRY
+
+    pairs = client.upload_bytes(jsonl(preference_records), "pairs.jsonl")
+    assert pairs.format == trainer_pb2.DATASET_FORMAT_PREFERENCE and pairs.num_examples == len(preference_records)
+    job = client.create_job("pref-bot", training_dataset_id=pairs.id, method="dpo", adapter_method="lora", r=4,
+                            alpha=8, epochs=2, batch_size=4, learning_rate=1e-2, validation_split=0.25, beta=0.2,
+                            best_metric="margin")
+    assert job.config.method == trainer_pb2.TRAINING_METHOD_DPO and job.config.dpo.beta == pytest.approx(0.2)
+    events = list(client.watch(job.id, timeout=300))
+    progress = [e.progress for e in events if e.type == trainer_pb2.TRAINING_EVENT_TYPE_PROGRESS]
+    assert progress and all(p.HasField("preference") for p in progress)
+    evals = [e for e in events if e.type == trainer_pb2.TRAINING_EVENT_TYPE_EVALUATION]
+    assert evals[0].checkpoint.validation_loss == pytest.approx(0.6931, abs=1e-3)  # ln 2: policy = reference
+    assert "reward margin" in evals[-1].message
+    done = client.get_job(job.id)
+    assert done.state == trainer_pb2.JOB_STATE_SUCCEEDED, done.error
+    assert done.metrics["validation_reward_accuracy"] >= 0.9 and done.metrics["validation_reward_margin"] > 0
+    assert [c.validation_preference.reward_margin > 0 for c in done.checkpoints] == [True]
+    assert REGISTRY.get_sample_value("lorafleet_training_preference_accuracy", {"split": "validation"}) >= 0.9
+    assert REGISTRY.get_sample_value("lorafleet_training_preference_rewards",
+                                     {"split": "train", "answer": "chosen"}) is not None
+
+    (server.data_root / "toy.jsonl").write_bytes(jsonl(toy_records))
+    sft = client.create_job("pref-bot", training_dataset_path=str(server.data_root / "toy.jsonl"),
+                            adapter_method="lora", r=8, alpha=16, max_steps=2)
+    list(client.watch(sft.id, timeout=300))
+    cont = client.create_job("pref-bot", training_dataset_id=pairs.id, method="dpo", init_from="pref-bot@2",
+                             adapter_method="lora", r=4, max_steps=2)
+    assert cont.config.init_from == "pref-bot@2" and cont.config.lora.r == 8  # the adapter's shape, pinned
+    list(client.watch(cont.id, timeout=300))
+    done = client.get_job(cont.id)
+    assert done.state == trainer_pb2.JOB_STATE_SUCCEEDED, done.error
+    version = server.server.context.registry.get_version("pref-bot", done.adapter_version)
+    assert version.lineage["init_from"] == "pref-bot@2" and version.lora.r == 8
+
+
+def test_bad_dpo_requests_name_the_field(client, server, toy_records, preference_records) -> None:
+    pairs = client.upload_bytes(jsonl(preference_records)).id
+    chat = client.upload_bytes(jsonl(toy_records)).id
+    invalid, not_found = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
+    cases = [
+        (dict(training_dataset_id=chat, method="dpo"), invalid, "training_dataset_id:", "preference records"),
+        (dict(training_dataset_id=pairs, method="dpo", beta=-1), invalid, "dpo.beta:", ""),
+        (dict(training_dataset_id=pairs, method="dpo", label_smoothing=0.5), invalid, "dpo.label_smoothing:", ""),
+        (dict(training_dataset_id=pairs, method="dpo", init_from="ghost@3"), not_found, "init_from:", "ghost"),
+        (dict(training_dataset_id=pairs, method="dpo", init_from="Bad Name"), invalid, "init_from:", ""),
+    ]
+    for kwargs, code, prefix, fragment in cases:
+        got, details = _code(lambda kw=kwargs: client.create_job("bot", adapter_method="lora", **kw))
+        assert (got, details.startswith(prefix), fragment in details) == (code, True, True), (kwargs, details)
+    raw = config_to_proto(TrainingConfig(adapter_name="bot", training_dataset_id=pairs))
+    raw.dpo.beta = 0.5  # DPO settings on an SFT job
+    code, details = _code(lambda: client._unary("CreateTrainingJob", raw))
+    assert code == invalid and details.startswith("dpo:")
+    raw = config_to_proto(TrainingConfig(adapter_name="bot", method="dpo", training_dataset_id=pairs))
+    raw.dpo.loss_type = 9
+    code, details = _code(lambda: client._unary("CreateTrainingJob", raw))
+    assert code == invalid and details.startswith("dpo.loss_type:")

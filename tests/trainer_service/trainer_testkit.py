@@ -15,3 +15,8 @@ def chat(user: str, answer: str, system: str | None = None) -> dict:
 
 def jsonl(records: list[dict]) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+def preference(prompt: str, chosen: str, rejected: str) -> dict:
+    """A preference record with the request as a one-turn conversation."""
+    return {"messages": [{"role": "user", "content": prompt}], "chosen": chosen, "rejected": rejected}

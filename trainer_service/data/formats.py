@@ -1,9 +1,13 @@
-"""The three JSONL record shapes a dataset may hold, and how one is recognised.
+"""The four JSONL record shapes a dataset may hold, and how one is recognised.
 
 - chat: ``{"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}`` —
   loss on assistant turns only.
 - prompt_completion: ``{"prompt": str, "completion": str}`` — loss on the completion only.
 - text: ``{"text": str}`` — continued pre-training, loss on every token.
+- preference (DPO): ``{"prompt": str, "chosen": A, "rejected": A}`` or
+  ``{"messages": [...ending with a user turn], "chosen": A, "rejected": A}``, where an answer A
+  is the assistant's text or an assistant message ``{"role": "assistant", "content": str}``.
+  A record with ``chosen`` or ``rejected`` is a preference record, whatever else it holds.
 
 ``DatasetFormat`` (its members come from the proto enum) lives in ``trainer_service.enums``.
 """
@@ -28,16 +32,20 @@ class Example:
     prompt: str = ""
     completion: str = ""
     text: str = ""
+    chosen: str = ""
+    rejected: str = ""
 
     def key(self) -> tuple:
         """Identity used for duplicate and train/validation overlap detection."""
-        return (self.format.value, self.messages, self.prompt, self.completion, self.text)
+        return (self.format.value, self.messages, self.prompt, self.completion, self.text, self.chosen, self.rejected)
 
 
 def detect_format(record: Any) -> DatasetFormat | None:
     """Format of one decoded JSON record by its keys; None when it matches none."""
     if not isinstance(record, dict):
         return None
+    if "chosen" in record or "rejected" in record:
+        return DatasetFormat.PREFERENCE
     if "messages" in record:
         return DatasetFormat.CHAT
     if "prompt" in record or "completion" in record:

@@ -32,27 +32,36 @@ class Batch:
     num_tokens: int  # real (non-padding) tokens
     num_label_tokens: int  # tokens that carry loss after the causal shift
     num_examples: int
+    # [rows, length]: index (in the list the batch was made from) of the example each token belongs to;
+    # -1 on padding. DPO sums log-probabilities per sequence with it.
+    example_index: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(self.input_ids.to(device), self.labels.to(device), self.position_ids.to(device),
                      None if self.attention_mask is None else self.attention_mask.to(device),
-                     self.num_tokens, self.num_label_tokens, self.num_examples)
+                     self.num_tokens, self.num_label_tokens, self.num_examples,
+                     None if self.example_index is None else self.example_index.to(device))
+
+
+def pack_indices(lengths: list[int], max_len: int) -> list[list[int]]:
+    """First-fit decreasing bin packing of items of ``lengths`` into rows of at most ``max_len``; item indices."""
+    rows: list[list[int]] = []
+    space: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda j: -lengths[j]):
+        for r, free in enumerate(space):
+            if lengths[i] <= free:
+                rows[r].append(i)
+                space[r] -= lengths[i]
+                break
+        else:
+            rows.append([i])
+            space.append(max_len - lengths[i])
+    return rows
 
 
 def pack_rows(examples: list[TokenizedExample], max_len: int) -> list[list[TokenizedExample]]:
     """First-fit decreasing bin packing of examples into rows of at most ``max_len`` tokens."""
-    rows: list[list[TokenizedExample]] = []
-    space: list[int] = []
-    for ex in sorted(examples, key=lambda e: -e.num_tokens):
-        for i, free in enumerate(space):
-            if ex.num_tokens <= free:
-                rows[i].append(ex)
-                space[i] -= ex.num_tokens
-                break
-        else:
-            rows.append([ex])
-            space.append(max_len - ex.num_tokens)
-    return rows
+    return [[examples[i] for i in row] for row in pack_indices([e.num_tokens for e in examples], max_len)]
 
 
 def _label_count(labels: torch.Tensor) -> int:
@@ -61,23 +70,27 @@ def _label_count(labels: torch.Tensor) -> int:
 
 def packed_batch(examples: list[TokenizedExample], max_len: int, pad_id: int) -> Batch:
     examples = [truncate(e, max_len) for e in examples]
-    rows = pack_rows(examples, max_len)
-    length = max(sum(e.num_tokens for e in row) for row in rows)
+    rows = pack_indices([e.num_tokens for e in examples], max_len)
+    length = max(sum(examples[i].num_tokens for i in row) for row in rows)
     ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), length), IGNORE_INDEX, dtype=torch.long)
     pos = torch.zeros((len(rows), length), dtype=torch.long)
+    owner = torch.full((len(rows), length), -1, dtype=torch.long)
     for r, row in enumerate(rows):
         at = 0
-        for ex in row:
+        for i in row:
+            ex = examples[i]
             n = ex.num_tokens
             ids[r, at:at + n] = torch.tensor(ex.input_ids)
             lab = torch.tensor(ex.labels)
             lab[0] = IGNORE_INDEX  # never predict an example's first token from the previous example
             labels[r, at:at + n] = lab
             pos[r, at:at + n] = torch.arange(n)
+            owner[r, at:at + n] = i
             at += n
         pos[r, at:] = torch.arange(length - at)  # padding: its own segment
-    return Batch(ids, labels, pos, None, sum(e.num_tokens for e in examples), _label_count(labels), len(examples))
+    return Batch(ids, labels, pos, None, sum(e.num_tokens for e in examples), _label_count(labels), len(examples),
+                 owner)
 
 
 def padded_batch(examples: list[TokenizedExample], max_len: int, pad_id: int) -> Batch:
@@ -87,13 +100,16 @@ def padded_batch(examples: list[TokenizedExample], max_len: int, pad_id: int) ->
     ids = torch.full((len(examples), length), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), length), IGNORE_INDEX, dtype=torch.long)
     mask = torch.zeros((len(examples), length), dtype=torch.long)
+    owner = torch.full((len(examples), length), -1, dtype=torch.long)
     for r, ex in enumerate(examples):
         n = ex.num_tokens
         ids[r, :n] = torch.tensor(ex.input_ids)
         labels[r, :n] = torch.tensor(ex.labels)
         mask[r, :n] = 1
+        owner[r, :n] = r
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    return Batch(ids, labels, pos, mask, sum(e.num_tokens for e in examples), _label_count(labels), len(examples))
+    return Batch(ids, labels, pos, mask, sum(e.num_tokens for e in examples), _label_count(labels), len(examples),
+                 owner)
 
 
 def make_batch(examples: list[TokenizedExample], *, max_len: int, pad_id: int, packing: bool) -> Batch:

@@ -13,11 +13,16 @@ Labels use the Hugging Face convention: ``-100`` (``IGNORE_INDEX``) means "no lo
 - prompt_completion: prompt and completion are tokenized separately (exact boundary), then
   ``completion + eos`` carries the loss.
 - text: every token plus ``eos`` carries the loss.
+- preference: a ``PreferencePair`` of two sequences, prompt + chosen and prompt + rejected, each
+  tokenized like its SFT counterpart (messages: chat template, the answer as the final assistant
+  turn; prompt: raw prompt, then answer + ``eos``) with labels on the *final answer only*: DPO
+  needs ``log π(y|x)`` over the answer tokens, not over earlier assistant turns of the prompt.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from lorafleet.errors import InvalidArgument
@@ -42,6 +47,30 @@ class TokenizedExample:
     @property
     def num_label_tokens(self) -> int:
         return sum(1 for x in self.labels if x != IGNORE_INDEX)
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    """One preference record: the chosen and the rejected sequence (same prompt), and the reference
+    model's log-probabilities of their answers once the DPO objective has computed them (NaN before)."""
+
+    chosen: TokenizedExample
+    rejected: TokenizedExample
+    line: int = 0
+    ref_chosen: float = math.nan
+    ref_rejected: float = math.nan
+    shared: int = 0  # leading tokens both sequences share, none of them labelled (the prompt)
+
+    @property
+    def num_tokens(self) -> int:
+        return self.chosen.num_tokens + self.rejected.num_tokens
+
+    @property
+    def num_label_tokens(self) -> int:
+        return self.chosen.num_label_tokens + self.rejected.num_label_tokens
+
+    def with_reference(self, chosen: float, rejected: float) -> PreferencePair:
+        return replace(self, ref_chosen=chosen, ref_rejected=rejected)
 
 
 def assistant_char_spans(messages: list[dict[str, str]],
@@ -85,6 +114,39 @@ def tokenize_example(example: Example, tokenizer: PreTrainedTokenizerBase) -> To
         return TokenizedExample(tuple(prompt + completion), tuple(labels), example.line)
     ids = list(tokenizer(example.text, add_special_tokens=False)["input_ids"]) + eos
     return TokenizedExample(tuple(ids), tuple(ids), example.line)
+
+
+def _answer_only(example: Example, answer: str, tokenizer: PreTrainedTokenizerBase) -> TokenizedExample:
+    """The prompt of a preference ``example`` followed by ``answer``, labelled on ``answer`` alone."""
+    if example.messages:
+        messages = [{"role": r, "content": c} for r, c in example.messages] + [{"role": "assistant", "content": answer}]
+        text, spans = assistant_char_spans(messages, tokenizer)
+        start, end = spans[-1]
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids = list(enc["input_ids"])
+        labels = [t if s < end and e > start else IGNORE_INDEX for t, (s, e) in zip(ids, enc["offset_mapping"])]
+        return TokenizedExample(tuple(ids), tuple(labels), example.line)
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    prompt = list(tokenizer(example.prompt, add_special_tokens=False)["input_ids"])
+    completion = list(tokenizer(answer, add_special_tokens=False)["input_ids"]) + eos
+    return TokenizedExample(tuple(prompt + completion), tuple([IGNORE_INDEX] * len(prompt) + completion), example.line)
+
+
+def shared_prefix(a: TokenizedExample, b: TokenizedExample) -> int:
+    """How many leading tokens ``a`` and ``b`` share before either carries a label."""
+    n = 0
+    for ia, ib, la, lb in zip(a.input_ids, b.input_ids, a.labels, b.labels):
+        if ia != ib or la != IGNORE_INDEX or lb != IGNORE_INDEX:
+            break
+        n += 1
+    return n
+
+
+def tokenize_pair(example: Example, tokenizer: PreTrainedTokenizerBase) -> PreferencePair:
+    """A preference record as its two labelled sequences and the length of their common prompt."""
+    chosen, rejected = _answer_only(example, example.chosen, tokenizer), _answer_only(example, example.rejected,
+                                                                                      tokenizer)
+    return PreferencePair(chosen, rejected, example.line, shared=shared_prefix(chosen, rejected))
 
 
 def truncate(example: TokenizedExample, max_len: int) -> TokenizedExample:

@@ -8,7 +8,10 @@ Codes: ``empty_file``, ``bad_json``, ``not_object``, ``unknown_format``, ``mixed
 ``bad_messages``, ``missing_role``, ``unknown_role``, ``bad_content``, ``no_assistant``,
 ``empty_assistant``, ``bad_prompt``, ``empty_completion``, ``empty_text``, ``too_long``
 (with the token count), ``duplicate`` (warning, names the first line), ``overlap``
-(validation example also in the training data).
+(validation example also in the training data). Preference records (DPO) add ``bad_chosen``,
+``bad_rejected`` (missing, empty, or not assistant text / an assistant message),
+``same_answers`` (chosen equals rejected: the pair teaches nothing) and ``bad_messages`` when the
+conversation does not end with a user turn; their ``too_long`` names the longer sequence.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lorafleet.server.validation import load_json_line
 from trainer_service.data.formats import ROLES, DatasetFormat, Example, detect_format
-from trainer_service.data.tokenize import TokenizedExample, tokenize_example
+from trainer_service.data.tokenize import PreferencePair, TokenizedExample, tokenize_example, tokenize_pair
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -64,8 +67,8 @@ class ValidationReport:
     issues: list[DatasetIssue]
     stats: DatasetStats
     validation_stats: DatasetStats | None
-    train: list[TokenizedExample]
-    validation: list[TokenizedExample]
+    train: list[TokenizedExample] | list[PreferencePair]  # pairs for preference data
+    validation: list[TokenizedExample] | list[PreferencePair]
     format: DatasetFormat | None
 
     @property
@@ -136,10 +139,47 @@ def _text_fields(record: dict[str, Any], err: Report) -> dict[str, Any] | None:
     return {"text": text}
 
 
+def _answer(record: dict[str, Any], key: str, err: Report) -> str | None:
+    """``record[key]`` as the answer's text: a non-empty string or an assistant message holding one."""
+    value = record.get(key)
+    if isinstance(value, dict):
+        if value.get("role") != "assistant":
+            err(f"bad_{key}", f'"{key}" as a message must have role "assistant", got {value.get("role")!r}')
+            return None
+        value = value.get("content")
+    if not isinstance(value, str) or not value.strip():
+        err(f"bad_{key}", f'"{key}" must be a non-empty string or an assistant message with content')
+        return None
+    return value
+
+
+def _preference_fields(record: dict[str, Any], err: Report) -> dict[str, Any] | None:
+    chosen, rejected = _answer(record, "chosen", err), _answer(record, "rejected", err)
+    if chosen is not None and chosen == rejected:
+        err("same_answers", '"chosen" and "rejected" are the same answer')
+    has_prompt, has_messages = "prompt" in record, "messages" in record
+    if has_prompt == has_messages:
+        err("bad_prompt", 'give the request as "prompt" (text) or "messages" (a conversation), exactly one')
+        return None
+    if has_prompt:
+        prompt = record["prompt"]
+        if not isinstance(prompt, str) or not prompt.strip():
+            err("bad_prompt", '"prompt" must be a non-empty string')
+        return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+    messages = record["messages"]
+    if not isinstance(messages, list) or not messages:
+        err("bad_messages", '"messages" must be a non-empty list')
+        return None
+    turns = [turn for i, m in enumerate(messages) if (turn := _chat_turn(i, m, err)) is not None]
+    if not isinstance(messages[-1], dict) or messages[-1].get("role") != "user":
+        err("bad_messages", "the conversation must end with a user turn (the answers follow it)")
+    return {"messages": tuple(turns), "chosen": chosen, "rejected": rejected}
+
+
 # the Example fields of a record of each format, or None; every problem found is reported
 _FIELDS_OF: dict[DatasetFormat, Callable[[dict[str, Any], Report], dict[str, Any] | None]] = {
     DatasetFormat.CHAT: _chat_fields, DatasetFormat.PROMPT_COMPLETION: _prompt_completion_fields,
-    DatasetFormat.TEXT: _text_fields}
+    DatasetFormat.TEXT: _text_fields, DatasetFormat.PREFERENCE: _preference_fields}
 
 
 def parse_jsonl(data: bytes | str, *, fmt: DatasetFormat | None = None, file: str = "training") -> ParsedFile:
@@ -186,7 +226,8 @@ def parse_jsonl(data: bytes | str, *, fmt: DatasetFormat | None = None, file: st
     return out
 
 
-def _stats(tokenized: list[TokenizedExample], fmt: DatasetFormat | None, duplicates: int) -> DatasetStats:
+def _stats(tokenized: list[TokenizedExample] | list[PreferencePair], fmt: DatasetFormat | None,
+           duplicates: int) -> DatasetStats:
     counts = [t.num_tokens for t in tokenized]
     return DatasetStats(
         num_examples=len(tokenized), total_tokens=sum(counts), max_tokens=max(counts, default=0),
@@ -194,10 +235,20 @@ def _stats(tokenized: list[TokenizedExample], fmt: DatasetFormat | None, duplica
     )
 
 
+def _too_long(tok: TokenizedExample | PreferencePair, max_seq_length: int) -> str:
+    """Why ``tok`` does not fit ``max_seq_length`` ("" when it does)."""
+    if isinstance(tok, PreferencePair):
+        longer, n = max((("chosen", tok.chosen.num_tokens), ("rejected", tok.rejected.num_tokens)), key=lambda x: x[1])
+        return f"the {longer} sequence has {n} tokens, more than max_seq_length {max_seq_length}" \
+            if n > max_seq_length else ""
+    n = tok.num_tokens
+    return f"example has {n} tokens, more than max_seq_length {max_seq_length}" if n > max_seq_length else ""
+
+
 def _tokenize_and_check(parsed: ParsedFile, tokenizer: PreTrainedTokenizerBase, max_seq_length: int,
-                        file: str) -> tuple[list[TokenizedExample], list[DatasetIssue], int]:
+                        file: str) -> tuple[list[TokenizedExample] | list[PreferencePair], list[DatasetIssue], int]:
     issues: list[DatasetIssue] = []
-    tokenized: list[TokenizedExample] = []
+    tokenized: list = []
     first_line: dict[tuple, int] = {}
     duplicates = 0
     for example in parsed.examples:
@@ -208,10 +259,10 @@ def _tokenize_and_check(parsed: ParsedFile, tokenizer: PreTrainedTokenizerBase, 
                                        file))
         else:
             first_line[key] = example.line
-        tok = tokenize_example(example, tokenizer)
-        if max_seq_length and tok.num_tokens > max_seq_length:
-            issues.append(DatasetIssue(example.line, ERROR, "too_long", f"example has {tok.num_tokens} tokens, "
-                                       f"more than max_seq_length {max_seq_length}", file))
+        tok = tokenize_pair(example, tokenizer) if example.format is DatasetFormat.PREFERENCE \
+            else tokenize_example(example, tokenizer)
+        if max_seq_length and (why := _too_long(tok, max_seq_length)):
+            issues.append(DatasetIssue(example.line, ERROR, "too_long", why, file))
         tokenized.append(tok)
     return tokenized, issues, duplicates
 
@@ -230,7 +281,7 @@ def validate_dataset(
     train_tok, more, dups = _tokenize_and_check(train, tokenizer, max_seq_length, "training")
     issues.extend(more)
     stats = _stats(train_tok, train.format, dups)
-    val_tok: list[TokenizedExample] = []
+    val_tok: list = []
     val_stats = None
     if validation_data is not None:
         val = parse_jsonl(validation_data, fmt=fmt or train.format, file="validation")

@@ -6,6 +6,10 @@ A pydantic model, so each field carries its range and description in one place; 
 
 LoRA: ``W' = W + s · B A`` with ``A ∈ R^{r×in}``, ``B ∈ R^{out×r}`` and ``s = alpha / r``
 (rsLoRA: ``s = alpha / sqrt(r)``, which keeps the update's scale stable as r grows).
+
+DPO (``method="dpo"``): ``beta``, ``loss_type``, ``label_smoothing``, ``sft_weight`` and
+``best_metric`` sit in the request's ``dpo`` message; ``training/dpo.py`` states the loss.
+``init_from`` names an adapter version to start from (and, for DPO, the reference model).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from lorafleet import names
 from lorafleet.adapters.lora import lora_scale
 from lorafleet.errors import InvalidArgument
-from lorafleet.refs import validate_name
+from lorafleet.refs import parse_ref, validate_name
 from lorafleet.v1 import common_pb2, trainer_pb2
 
 METHODS = names.ADAPTER_METHODS.choices
@@ -28,19 +32,26 @@ SCHEDULERS = names.LR_SCHEDULERS.choices
 ALL_LINEAR = "all-linear"
 FORMATS = ("", *names.DATASET_FORMATS.choices)  # "": detect the format from the first record
 COMPUTE_DTYPES = names.COMPUTE_DTYPES.choices  # "auto" first: the proto's unspecified value
+TRAINING_METHODS = names.TRAINING_METHODS.choices
+DPO_LOSS_TYPES = names.DPO_LOSS_TYPES.choices
+PREFERENCE_METRICS = names.PREFERENCE_METRICS.choices
 
 # A config field's name in the API (CreateTrainingJobRequest): LoRA fields sit in its ``lora`` message,
 # optimisation fields in ``hyperparameters``, the rest at the top.
 _LORA_FIELDS = frozenset(common_pb2.LoraConfig.DESCRIPTOR.fields_by_name)
 _HYPERPARAMETER_FIELDS = frozenset(trainer_pb2.Hyperparameters.DESCRIPTOR.fields_by_name)
+_DPO_FIELDS = frozenset(trainer_pb2.DpoConfig.DESCRIPTOR.fields_by_name)
 
 
 def api_field(name: str) -> str:
-    """The request path of config field ``name``: ``r`` -> ``lora.r``, ``epochs`` -> ``hyperparameters.epochs``."""
+    """The request path of config field ``name``: ``r`` -> ``lora.r``, ``epochs`` -> ``hyperparameters.epochs``,
+    ``beta`` -> ``dpo.beta``."""
     if name in _LORA_FIELDS:
         return f"lora.{name}"
     if name in _HYPERPARAMETER_FIELDS:
         return f"hyperparameters.{name}"
+    if name in _DPO_FIELDS:
+        return f"dpo.{name}"
     return name
 
 
@@ -84,6 +95,10 @@ class TrainingConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     adapter_name: str = Field(description="registry name of the adapter to write; its next version is the job's")
+    method: Annotated[str, _one_of(TRAINING_METHODS)] = Field(
+        "sft", description="sft: token cross-entropy on answers; dpo: preference pairs (training/dpo.py)")
+    init_from: str = Field("", description="an adapter reference to start from (and DPO's reference); '' for a "
+                                           "fresh adapter (DPO's reference is then the base model)")
     adapter_method: Annotated[str, _one_of(METHODS)] = Field(
         "qlora", description="lora: a full-precision base; qlora: an nf4-quantized base")
     # LoRA
@@ -114,6 +129,15 @@ class TrainingConfig(BaseModel):
         None, description="recompute activations in backward; None: on for CUDA, off on a CPU (see model.py)")
     compute_dtype: Annotated[str, _one_of(COMPUTE_DTYPES)] = Field(
         "auto", description="precision of the frozen base's matmuls (see model.resolve_compute_dtype)")
+    # DPO (method "dpo")
+    beta: float = Field(0.1, gt=0, le=100, allow_inf_nan=False,
+                        description="strength of the implicit KL penalty towards the reference, in (0, 100]")
+    loss_type: Annotated[str, _one_of(DPO_LOSS_TYPES)] = Field("sigmoid", description="sigmoid, ipo or robust")
+    label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="assumed share of flipped labels, in [0, 0.5)")
+    sft_weight: float = Field(0.0, ge=0, le=100, allow_inf_nan=False,
+                              description="weight of the chosen answers' mean token NLL added to the loss (RPO)")
+    best_metric: Annotated[str, _one_of(PREFERENCE_METRICS)] = Field(
+        "loss", description="the validation figure that picks the best checkpoint: loss (lowest) or margin (largest)")
     # evaluation
     eval_every_steps: int = Field(0, ge=0, description="evaluate every N optimizer steps; 0 for once per epoch")
     early_stopping_patience: int = Field(
@@ -154,6 +178,8 @@ class TrainingConfig(BaseModel):
         model's ``linear_module_names`` and the datasets.
         """
         validate_name(self.adapter_name, field="adapter_name")
+        if self.init_from:
+            parse_ref(self.init_from, field="init_from")
         try:
             type(self).model_validate(self.model_dump())
         except ValidationError as exc:

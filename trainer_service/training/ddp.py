@@ -10,10 +10,12 @@ from trainer_service.training.config import TrainingConfig
 
 
 def write_job_file(path: Path, config: TrainingConfig, *, base_model_dir: Path, train_path: Path,
-                   output_dir: Path, validation_path: Path | None = None) -> Path:
+                   output_dir: Path, validation_path: Path | None = None, init_adapter_dir: Path | None = None) -> Path:
+    """``init_adapter_dir``: the PEFT directory of ``config.init_from`` (a registry version's artifact path)."""
     path.write_text(json.dumps({"config": config.model_dump(mode="json"), "base_model_dir": str(base_model_dir),
                                 "train_path": str(train_path), "output_dir": str(output_dir),
-                                "validation_path": str(validation_path) if validation_path else ""}, indent=2))
+                                "validation_path": str(validation_path) if validation_path else "",
+                                "init_adapter_dir": str(init_adapter_dir) if init_adapter_dir else ""}, indent=2))
     return path
 
 

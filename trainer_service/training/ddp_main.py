@@ -5,7 +5,12 @@
 ``job.json``::
 
     {"config": {...TrainingConfig fields...}, "base_model_dir": "/models/smollm2",
-     "train_path": "train.jsonl", "validation_path": "val.jsonl" (optional), "output_dir": "out/"}
+     "train_path": "train.jsonl", "validation_path": "val.jsonl" (optional), "output_dir": "out/",
+     "init_adapter_dir": "/adapters/support-bot/1" (optional: the PEFT adapter of config.init_from)}
+
+DPO (``config.method == "dpo"``) runs the same way on preference data: each rank computes the
+reference log-probabilities of every ``world``-th chunk of pairs and an all-reduce gives all of
+them to every rank; the step's loss is the mean over its pairs on all ranks.
 
 Scale-out uses torch's own engine (torchrun / a Kubeflow PyTorchJob), not a home-made scheduler.
 Every rank reads and tokenizes the same data and shuffles with the same seed, so all ranks agree
@@ -30,6 +35,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from trainer_service.data.validation import validate_dataset
+from trainer_service.enums import DatasetFormat
 from trainer_service.training.checkpoints import DirCheckpointSink
 from trainer_service.training.config import TrainingConfig
 from trainer_service.training.loop import TrainingLoop
@@ -64,7 +70,15 @@ def main(argv: list[str] | None = None) -> int:
                                   validation_data=validation, fmt=None)
         if not report.valid:
             raise SystemExit("dataset invalid: " + "; ".join(str(i) for i in report.errors()[:10]))
-        model = build_peft_model(base_dir, config, device)
+        train, validation = report.train, report.validation
+        if config.method == "dpo" and report.format is not DatasetFormat.PREFERENCE:
+            raise SystemExit(f"method dpo needs preference data, not {report.format}")
+        if config.method != "dpo" and report.format is DatasetFormat.PREFERENCE:  # SFT on the chosen answers
+            train, validation = [p.chosen for p in train], [p.chosen for p in validation]
+        init = Path(job["init_adapter_dir"]) if job.get("init_adapter_dir") else None
+        if config.init_from and init is None:
+            raise SystemExit("config.init_from is set: give the adapter's directory as init_adapter_dir")
+        model = build_peft_model(base_dir, config, device, init_adapter_dir=init)
         ids = [device.index] if cuda else None
 
         def wrap(module: torch.nn.Module) -> torch.nn.Module:
@@ -78,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         loop = TrainingLoop(config, model, tokenizer, device=device,
                             sink=DirCheckpointSink(out / "checkpoints") if rank == 0 else None,
                             emit=emit, rank=rank, world=world, wrap=wrap)
-        result = loop.run(report.train, report.validation)
+        result = loop.run(train, validation)
         out.mkdir(parents=True, exist_ok=True)
         (out / f"rank-{rank}.json").write_text(json.dumps({"rank": rank, "world": world, "steps": result.steps,
                                                            "lora_checksum": lora_checksum(model)}))

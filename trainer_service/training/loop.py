@@ -16,10 +16,11 @@ and that decide CPU throughput and control:
 5. Cancellation inside a step (a forward hook and a backward tensor hook per decoder layer), so
    a cancel stops within a fraction of a step, not after it.
 
-Loss: token-level mean over the optimizer step, ``L = Σ_t CE(logits_t, y_t) / N`` with N the
-labelled tokens of *all* micro-batches (and all ranks) of that step, so gradient accumulation
-and DDP give the same gradient as one big batch. DDP averages gradients over ``world`` ranks,
-so each rank scales its partial sum by ``world / N``.
+Loss: the objective's (``objective.py``): SFT's token-level mean over the optimizer step,
+``L = Σ_t CE(logits_t, y_t) / N`` with N the labelled tokens of *all* micro-batches (and all
+ranks) of that step, or DPO's mean over the step's preference pairs (``dpo.py``). Either way
+gradient accumulation and DDP give the same gradient as one big batch: DDP averages gradients
+over ``world`` ranks, so each rank scales its partial sum by ``world / N``.
 """
 
 from __future__ import annotations
@@ -36,60 +37,42 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from trainer_service.data.packing import Batch, make_batch
-from trainer_service.data.tokenize import IGNORE_INDEX, TokenizedExample
 from trainer_service.training.checkpoints import CheckpointSink
 from trainer_service.training.config import TrainingConfig, lr_at
 from trainer_service.training.dropout import use_fast_mask_dropout
 from trainer_service.training.fused_lora import use_fused_lora
+from trainer_service.training.objective import (
+    EvalResult,
+    Evaluation,
+    Objective,
+    TokenLoss,
+    TokenObjective,
+    TrainingCancelled,
+    eval_mode,
+    evaluate,
+)
 
 if TYPE_CHECKING:
     from peft import PeftModel
     from transformers import PreTrainedTokenizerBase
 
+__all__ = ["EvalResult", "TokenLoss", "TrainingCancelled", "TrainingLoop", "TrainingResult", "eval_mode", "evaluate",
+           "make_objective", "plan_steps"]
+
 log = logging.getLogger(__name__)
 
 
-class TrainingCancelled(Exception):
-    """Raised inside the loop when the job's cancel event is set."""
+def make_objective(config: TrainingConfig, peft_model: PeftModel, pad_id: int, device: torch.device,
+                   cancel: threading.Event) -> Objective:
+    """The objective of ``config.method``."""
+    if config.method == "dpo":
+        from trainer_service.training.dpo import PreferenceObjective
 
-
-class TokenLoss(nn.Module):
-    """Summed cross-entropy and correct-argmax count over labelled tokens only.
-
-    Returns ``(loss_sum, correct, count)``; the caller normalises. Wrapping the whole
-    computation in one module lets DDP see a single forward.
-    """
-
-    def __init__(self, peft_model: PeftModel) -> None:
-        super().__init__()
-        self.peft_model = peft_model
-        base = peft_model.get_base_model()
-        self.body = base.model
-        self.lm_head = base.get_output_embeddings()
-
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor,
-                attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        hidden = self.body(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask,
-                           use_cache=False).last_hidden_state
-        targets = labels[:, 1:]
-        keep = targets != IGNORE_INDEX
-        logits = self.lm_head(hidden[:, :-1][keep]).float()
-        y = targets[keep]
-        loss_sum = F.cross_entropy(logits, y, reduction="sum")
-        correct = (logits.detach().argmax(-1) == y).sum()
-        return loss_sum, correct, keep.sum()
-
-
-@dataclass
-class EvalResult:
-    loss: float
-    token_accuracy: float
-    tokens: int
+        return PreferenceObjective(config, peft_model, pad_id, device, cancel)
+    return TokenObjective(config, peft_model, pad_id, device, cancel)
 
 
 @dataclass
@@ -116,7 +99,7 @@ class _Run:
     tokens_trained: int = 0
     started: float = field(default_factory=time.monotonic)
     step_times: list[float] = field(default_factory=list)
-    best_loss: float = math.inf
+    best_score: float = math.inf
     best_name: str | None = None
     since_best: int = 0
 
@@ -148,41 +131,6 @@ def plan_steps(n_examples: int, config: TrainingConfig, world: int) -> tuple[int
     return steps_per_epoch, total
 
 
-@torch.no_grad()
-def evaluate(loss_module: nn.Module, examples: list[TokenizedExample], *, config: TrainingConfig, pad_id: int,
-             device: torch.device, cancel: threading.Event | None = None) -> EvalResult:
-    was_training = loss_module.training
-    eval_mode(loss_module)
-    total, correct, count = 0.0, 0, 0
-    try:
-        for i in range(0, len(examples), config.batch_size):
-            if cancel is not None and cancel.is_set():
-                raise TrainingCancelled("cancelled")
-            b = make_batch(examples[i:i + config.batch_size], max_len=config.max_seq_length, pad_id=pad_id,
-                           packing=config.packing).to(device)
-            s, c, n = loss_module(b.input_ids, b.labels, b.position_ids, b.attention_mask)
-            total += float(s)
-            correct += int(c)
-            count += int(n)
-    finally:
-        loss_module.train(was_training)
-    return EvalResult(total / max(1, count), correct / max(1, count), count)
-
-
-def eval_mode(module: nn.Module) -> None:
-    """``module.eval()``, except bitsandbytes 4-bit linears stay in training mode.
-
-    In eval mode on a CPU with AVX512-BF16, bitsandbytes repacks each nf4 weight in place into
-    an inference-only layout on its first no-grad forward — slow, and the training forward
-    that follows must not see it. Those layers have no dropout or norm statistics, so keeping
-    their ``training`` flag changes nothing else; LoRA dropout modules do switch to eval.
-    """
-    module.eval()
-    for m in module.modules():
-        if type(m).__name__ == "Linear4bit" and type(m).__module__.startswith("bitsandbytes"):
-            m.training = True
-
-
 class TrainingLoop:
     """One training run. ``emit(kind, payload)`` receives progress/evaluation/checkpoint events."""
 
@@ -190,7 +138,8 @@ class TrainingLoop:
                  device: torch.device, sink: CheckpointSink | None, emit: Callable[[str, dict], None] | None = None,
                  cancel: threading.Event | None = None, rank: int = 0, world: int = 1,
                  wrap: Callable[[nn.Module], nn.Module] | None = None) -> None:
-        """``wrap`` turns the loss module into what runs forward/backward (DDP: ``DistributedDataParallel``)."""
+        """``wrap`` turns the loss module into what runs forward/backward (DDP: ``DistributedDataParallel``).
+        The objective follows ``config.method``: SFT's token loss, or DPO (``training/dpo.py``)."""
         self.config = config
         self.model = peft_model
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -202,25 +151,25 @@ class TrainingLoop:
         if device.type == "cpu":  # CUDA's fused dropout kernel is already cheap
             use_fast_mask_dropout(peft_model)
             use_fused_lora(peft_model)
-        self.loss_module = TokenLoss(peft_model)
+        self.objective = make_objective(config, peft_model, self.pad_id, device, self.cancel)
+        self.loss_module = self.objective.loss_module
         self.forward_module = wrap(self.loss_module) if wrap is not None else self.loss_module
 
-    def _micro_batches(self, step_examples: list[TokenizedExample]) -> tuple[list[Batch | None], int, int]:
+    def _micro_batches(self, step_examples: list[Any]) -> tuple[list[Any | None], int, int]:
         """This rank's micro-batches for one step (None = dummy to keep ranks in lock-step),
-        plus the step's labelled-token and real-token counts over all ranks."""
+        plus the step's loss units (labelled tokens, pairs) and real-token counts over all ranks."""
         bs = self.config.batch_size
         chunks = [step_examples[i:i + bs] for i in range(0, len(step_examples), bs)]
-        batches = [make_batch(c, max_len=self.config.max_seq_length, pad_id=self.pad_id, packing=self.config.packing)
-                   for c in chunks]
-        n_label = sum(b.num_label_tokens for b in batches)
-        n_tokens = sum(b.num_tokens for b in batches)
-        mine: list[Batch | None] = batches[self.rank::self.world]
+        batches = [self.objective.batch(c) for c in chunks]
+        n_units = sum(self.objective.units(b) for b in batches)
+        n_tokens = sum(self.objective.tokens(b) for b in batches)
+        mine: list[Any | None] = batches[self.rank::self.world]
         per_rank = math.ceil(len(batches) / self.world)
         while len(mine) < per_rank:
             mine.append(None)
-        return mine, n_label, n_tokens
+        return mine, n_units, n_tokens
 
-    def run(self, train: list[TokenizedExample], validation: list[TokenizedExample]) -> TrainingResult:
+    def run(self, train: list[Any], validation: list[Any]) -> TrainingResult:
         """Train for ``epochs`` (or ``max_steps``), evaluating on ``validation`` when there is one, and
         keep the best checkpoint (the last one without validation)."""
         cfg = self.config
@@ -233,6 +182,7 @@ class TrainingLoop:
         run = _Run(steps_per_epoch, total_steps, cfg.eval_every_steps or steps_per_epoch, optimizer, params)
         self.model.train()
         try:
+            train, validation = self.objective.prepare(train, validation, rank=self.rank, world=self.world)
             if validation:
                 self._initial_evaluation(validation, run)
             for epoch in range(cfg.epochs):
@@ -247,14 +197,12 @@ class TrainingLoop:
                 h.remove()
         return self._finish(run)
 
-    def _initial_evaluation(self, validation: list[TokenizedExample], run: _Run) -> None:
-        ev = self._evaluate(validation)
-        run.result.metrics["initial_validation_loss"] = ev.loss
-        run.result.metrics["initial_validation_token_accuracy"] = ev.token_accuracy
-        self.emit("evaluation", {"step": 0, "validation_loss": ev.loss, "validation_token_accuracy": ev.token_accuracy})
+    def _initial_evaluation(self, validation: list[Any], run: _Run) -> None:
+        ev = self.objective.evaluate(validation)
+        run.result.metrics.update({f"initial_{k}": v for k, v in ev.metrics.items()})
+        self.emit("evaluation", {"step": 0, **ev.metrics})
 
-    def _epoch(self, epoch: int, shuffled: list[TokenizedExample], validation: list[TokenizedExample],
-               run: _Run) -> bool:
+    def _epoch(self, epoch: int, shuffled: list[Any], validation: list[Any], run: _Run) -> bool:
         """One pass over ``shuffled``; True when training is over (all steps done, or stopped early)."""
         per_step = self.config.batch_size * self.config.gradient_accumulation_steps * self.world
         for s in range(run.steps_per_epoch):
@@ -267,13 +215,14 @@ class TrainingLoop:
                 break
         return run.result.stopped_early or run.step >= run.total_steps
 
-    def _train_step(self, step_examples: list[TokenizedExample], run: _Run, *, epoch: float) -> None:
+    def _train_step(self, step_examples: list[Any], run: _Run, *, epoch: float) -> None:
         """One optimizer step at the scheduled learning rate, and its progress event."""
         t0 = time.monotonic()
         lr = lr_at(run.step, run.total_steps, self.config)
         for group in run.optimizer.param_groups:
             group["lr"] = lr
-        run.train_loss, n_tokens = self._step(step_examples, run.optimizer, run.params)
+        figures, n_tokens = self._step(step_examples, run.optimizer, run.params)
+        run.train_loss = figures["train_loss"]
         run.step += 1
         run.tokens_trained += n_tokens
         dt = time.monotonic() - t0
@@ -281,41 +230,36 @@ class TrainingLoop:
         elapsed = time.monotonic() - run.started
         recent = run.step_times[-10:]
         self.emit("progress", {
-            "step": run.step, "total_steps": run.total_steps, "epoch": epoch,
-            "train_loss": run.train_loss, "learning_rate": lr, "step_seconds": dt, "step_tokens": n_tokens,
+            "step": run.step, "total_steps": run.total_steps, "epoch": epoch, **figures,
+            "learning_rate": lr, "step_seconds": dt, "step_tokens": n_tokens,
             "tokens_per_second": run.tokens_trained / max(elapsed, 1e-9),
             "eta_seconds": (run.total_steps - run.step) * sum(recent) / len(recent),
             "tokens_trained": run.tokens_trained, "elapsed_seconds": elapsed})
 
-    def _evaluation(self, validation: list[TokenizedExample], run: _Run) -> bool:
+    def _evaluation(self, validation: list[Any], run: _Run) -> bool:
         """Evaluate after a step; checkpoint an improvement (replacing the previous best), count one that is
         not. True when early stopping ends the training."""
-        ev = self._evaluate(validation)
-        self.emit("evaluation", {"step": run.step, "validation_loss": ev.loss,
-                                 "validation_token_accuracy": ev.token_accuracy, "train_loss": run.train_loss})
-        if ev.loss < run.best_loss:
+        ev = self.objective.evaluate(validation)
+        self.emit("evaluation", {"step": run.step, **ev.metrics, "train_loss": run.train_loss})
+        if ev.score < run.best_score:
             previous = run.best_name
-            run.best_loss, run.since_best = ev.loss, 0
+            run.best_score, run.since_best = ev.score, 0
             run.best_name = self._checkpoint(run.step, run.train_loss, ev, best=True, result=run.result)
             if previous and self.sink is not None:
                 if self.rank == 0:
                     self.sink.delete(previous)  # keep only the best: disk stays O(1) per job
                 run.result.checkpoints = [c for c in run.result.checkpoints if c["name"] != previous]
-            run.result.metrics.update(validation_loss=ev.loss, validation_token_accuracy=ev.token_accuracy,
-                                      best_step=float(run.step))
+            run.result.metrics.update(ev.metrics, best_step=float(run.step))
             return False
         run.since_best += 1
         patience = self.config.early_stopping_patience
         if patience and run.since_best >= patience:
             run.result.stopped_early = True
+            best = abs(run.best_score) if ev.name.endswith("margin") else run.best_score
             self.emit("log", {"message": f"early stopping at step {run.step}: no improvement "
-                                         f"in {run.since_best} evaluations (best {run.best_loss:.4f})"})
+                                         f"in {run.since_best} evaluations (best {ev.name} {best:.4f})"})
             return True
         return False
-
-    def _evaluate(self, validation: list[TokenizedExample]) -> EvalResult:
-        return evaluate(self.loss_module, validation, config=self.config, pad_id=self.pad_id, device=self.device,
-                        cancel=self.cancel)
 
     def _finish(self, run: _Run) -> TrainingResult:
         elapsed = time.monotonic() - run.started
@@ -328,39 +272,50 @@ class TrainingLoop:
             result.adapter_dir = Path(next(c["path"] for c in result.checkpoints if c["name"] == run.best_name))
         return result
 
-    def _step(self, step_examples: list[TokenizedExample], optimizer: torch.optim.Optimizer,
-              params: list[torch.Tensor]) -> tuple[float, int]:
-        micro, n_label, n_tokens = self._micro_batches(step_examples)
-        scale = self.world / max(1, n_label)
+    def _step(self, step_examples: list[Any], optimizer: torch.optim.Optimizer,
+              params: list[torch.Tensor]) -> tuple[dict[str, float], int]:
+        micro, n_units, n_tokens = self._micro_batches(step_examples)
+        scale = self.world / max(1, n_units)
         loss_total = torch.zeros((), device=self.device)
+        stats_total: torch.Tensor | None = None
         for i, batch in enumerate(micro):
             is_dummy = batch is None
-            b = (batch or self._dummy(step_examples)).to(self.device)
+            b = batch if batch is not None else self.objective.batch(step_examples[:1])
             sync = i == len(micro) - 1
             defer_sync = not sync and hasattr(self.forward_module, "no_sync")
             ctx = self.forward_module.no_sync() if defer_sync else nullcontext()
             with ctx:
-                loss_sum, _, _ = self.forward_module(b.input_ids, b.labels, b.position_ids, b.attention_mask)
+                loss_sum, stats = self.objective.forward(self.forward_module, b)
                 (loss_sum * (0.0 if is_dummy else scale)).backward()
             if not is_dummy:
                 loss_total += loss_sum.detach()
+                stats_total = stats if stats_total is None else stats_total + stats
+        stats_total = stats_total if stats_total is not None else torch.zeros(0, device=self.device)
         if self.world > 1:
             torch.distributed.all_reduce(loss_total)
+            stats_total = self._all_reduce_stats(stats_total)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        return float(loss_total) / max(1, n_label), n_tokens
+        return self.objective.progress(float(loss_total), stats_total, n_units), n_tokens
 
-    def _dummy(self, step_examples: list[TokenizedExample]) -> Batch:
-        return make_batch(step_examples[:1], max_len=self.config.max_seq_length, pad_id=self.pad_id,
-                          packing=self.config.packing)
+    def _all_reduce_stats(self, stats: torch.Tensor) -> torch.Tensor:
+        """Sum ``stats`` over ranks; a rank with only dummy batches contributes zeros of the same size."""
+        if stats.numel() == 0:  # a rank with only dummy micro-batches: learn the size from the others
+            size = torch.tensor([0], device=self.device)
+        else:
+            size = torch.tensor([stats.numel()], device=self.device)
+        torch.distributed.all_reduce(size, op=torch.distributed.ReduceOp.MAX)
+        full = torch.zeros(int(size), device=self.device)
+        full[:stats.numel()] = stats
+        torch.distributed.all_reduce(full)
+        return full
 
-    def _checkpoint(self, step: int, train_loss: float, ev: EvalResult | None, *, best: bool,
+    def _checkpoint(self, step: int, train_loss: float, ev: Evaluation | None, *, best: bool,
                     result: TrainingResult) -> str | None:
         name = f"step-{step:06d}"
-        entry = {"name": name, "step": step, "train_loss": train_loss,
-                 "validation_loss": ev.loss if ev else math.nan,
-                 "validation_token_accuracy": ev.token_accuracy if ev else math.nan, "best": best, "path": ""}
+        figures = ev.metrics if ev else {"validation_loss": math.nan, "validation_token_accuracy": math.nan}
+        entry = {"name": name, "step": step, "train_loss": train_loss, **figures, "best": best, "path": ""}
         if self.sink is None:
             return None
         if self.rank == 0:

@@ -107,9 +107,10 @@ def load_base_model(base_dir: Path, method: str, device: torch.device, compute_d
 
 
 def build_peft_model(base_dir: Path, config: TrainingConfig, device: torch.device,
-                     attn_implementation: str | None = None) -> PeftModel:
-    """Base (LoRA: ``compute_dtype`` weights; QLoRA: nf4) + fresh LoRA adapter, seeded by ``config.seed``."""
-    from peft import get_peft_model, prepare_model_for_kbit_training
+                     attn_implementation: str | None = None, init_adapter_dir: Path | None = None) -> PeftModel:
+    """Base (LoRA: ``compute_dtype`` weights; QLoRA: nf4) + a LoRA adapter: fresh (seeded by ``config.seed``),
+    or the PEFT adapter in ``init_adapter_dir`` loaded trainable (``init_from``; its LoRA config applies)."""
+    from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
 
     torch.manual_seed(config.seed)
     gc = use_gradient_checkpointing(config, device)
@@ -121,9 +122,17 @@ def build_peft_model(base_dir: Path, config: TrainingConfig, device: torch.devic
     elif gc:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
-    peft_model = get_peft_model(model, lora_config(config))
+    if init_adapter_dir is not None:
+        from peft import LoraConfig as PeftLoraConfig
+
+        start = PeftLoraConfig.from_pretrained(str(init_adapter_dir))
+        start.lora_dropout = config.dropout  # the job's dropout; rank, alpha and targets are the adapter's
+        peft_model = PeftModel.from_pretrained(model, str(init_adapter_dir), config=start, is_trainable=True)
+    else:
+        peft_model = get_peft_model(model, lora_config(config))
     trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
     log.info("model ready", extra={"method": config.adapter_method, "r": config.r, "trainable_params": trainable,
                                    "gradient_checkpointing": gc, "device": str(device),
+                                   "init_from": str(init_adapter_dir or ""),
                                    "compute_dtype": str(compute_dtype).removeprefix("torch.")})
     return peft_model

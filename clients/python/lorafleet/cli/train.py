@@ -10,6 +10,12 @@ job and follows it with a live progress bar (step, loss, tokens/s, the server's 
 ends. ``--json`` prints only the final job as one JSON document; ``--no-wait`` returns after
 creating. Exit status: 0 when the job SUCCEEDED (or was only created), 1 when it FAILED or was
 CANCELLED.
+
+``--method sft|dpo`` picks the objective (``--adapter-method qlora|lora`` the adapter flavour;
+``--method qlora|lora`` is still read as the adapter flavour, its older spelling). DPO trains on
+preference data (``{"prompt"|"messages", "chosen", "rejected"}``) and takes ``--beta``,
+``--loss-type``, ``--label-smoothing``, ``--sft-weight`` and ``--best-metric``; ``--init-from
+support-bot@1`` starts from that adapter, which DPO then also uses as its reference (SFT -> DPO).
 """
 
 from __future__ import annotations
@@ -21,7 +27,15 @@ from typing import Any
 from lorafleet.cli.client_args import client_from_args, client_parent
 from lorafleet.cli.output import console, message_dict, print_json, timestamp
 from lorafleet.errors import InvalidArgument
-from lorafleet.names import ADAPTER_METHODS, COMPUTE_DTYPES, DATASET_FORMATS, JOB_STATES
+from lorafleet.names import (
+    ADAPTER_METHODS,
+    COMPUTE_DTYPES,
+    DATASET_FORMATS,
+    DPO_LOSS_TYPES,
+    JOB_STATES,
+    PREFERENCE_METRICS,
+    TRAINING_METHODS,
+)
 
 
 def trainer_client(args: argparse.Namespace) -> Any:
@@ -30,11 +44,20 @@ def trainer_client(args: argparse.Namespace) -> Any:
 
 def register(subparsers: Any) -> None:
     common = [client_parent("trainer")]
+    _train_parser(subparsers, common)
+    _jobs_parser(subparsers, common)
+
+
+def _train_parser(subparsers: Any, common: list[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("train", parents=common, help="fine-tune a LoRA/QLoRA adapter on a JSONL dataset")
     p.add_argument("dataset", metavar="DATASET", help="local JSONL file to upload, or an uploaded dataset id (ds-...)")
     p.add_argument("--name", required=True, help="adapter name; the job registers its next version")
-    p.add_argument("--method", choices=ADAPTER_METHODS.choices, default="qlora",
+    p.add_argument("--method", choices=TRAINING_METHODS.choices + ADAPTER_METHODS.choices, default="sft",
+                   help="sft (default) or dpo (preference pairs); qlora/lora: the older spelling of --adapter-method")
+    p.add_argument("--adapter-method", choices=ADAPTER_METHODS.choices, default="",
                    help="QLoRA (nf4 base, default) or LoRA")
+    p.add_argument("--init-from", default="", metavar="ADAPTER",
+                   help="start from this adapter (name@version, name@alias); DPO's reference too (default: the base)")
     p.add_argument("--server-path", action="store_true", help="DATASET is a path under the server's data roots")
     g = p.add_argument_group("data")
     g.add_argument("--validation", metavar="FILE", default="", help="validation JSONL (local file or ds- id)")
@@ -46,7 +69,15 @@ def register(subparsers: Any) -> None:
     g.add_argument("--dropout", type=float, default=0.05)
     g.add_argument("--target-modules", nargs="+", default=["all-linear"], metavar="MODULE")
     g.add_argument("--rslora", action="store_true", help="scale by alpha/sqrt(r) (rsLoRA)")
-    g = p.add_argument_group("optimisation")
+    _optimisation_arguments(p.add_argument_group("optimisation"))
+    _dpo_arguments(p.add_argument_group("DPO (--method dpo)"))
+    p.add_argument("--description", default="")
+    p.add_argument("--no-wait", action="store_true", help="return once the job is created")
+    p.add_argument("--json", action="store_true", help="print only the final job as JSON")
+    p.set_defaults(func=cmd_train)
+
+
+def _optimisation_arguments(g: Any) -> None:
     g.add_argument("--epochs", type=int, default=0, help="default: server's (1)")
     g.add_argument("--batch-size", type=int, default=0)
     g.add_argument("--grad-accum", type=int, default=0)
@@ -63,11 +94,19 @@ def register(subparsers: Any) -> None:
                         "multiplies it natively, else float32)")
     g.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (default: once per epoch)")
     g.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE")
-    p.add_argument("--description", default="")
-    p.add_argument("--no-wait", action="store_true", help="return once the job is created")
-    p.add_argument("--json", action="store_true", help="print only the final job as JSON")
-    p.set_defaults(func=cmd_train)
 
+
+def _dpo_arguments(g: Any) -> None:
+    g.add_argument("--beta", type=float, default=0.0, help="KL strength towards the reference (default: server's, 0.1)")
+    g.add_argument("--loss-type", choices=DPO_LOSS_TYPES.choices, default="", help="default: sigmoid")
+    g.add_argument("--label-smoothing", type=float, default=0.0, metavar="EPS",
+                   help="assumed share of flipped preference labels, in [0, 0.5)")
+    g.add_argument("--sft-weight", type=float, default=0.0, help="add this weight x the chosen answers' NLL (RPO)")
+    g.add_argument("--best-metric", choices=PREFERENCE_METRICS.choices, default="",
+                   help="validation figure that picks the best checkpoint and drives early stopping (default: loss)")
+
+
+def _jobs_parser(subparsers: Any, common: list[argparse.ArgumentParser]) -> None:
     jobs = subparsers.add_parser("jobs", help="list, show and cancel training jobs")
     sub = jobs.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
     q = sub.add_parser("list", parents=common, help="training jobs, newest first")
@@ -115,12 +154,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         eval_every_steps=args.eval_every, early_stopping_patience=args.early_stopping).items() if v}
     if args.no_packing:
         hp["packing"] = False
+    method, adapter_method = _methods(args)
+    dpo = dict(beta=args.beta, loss_type=args.loss_type, label_smoothing=args.label_smoothing,
+               sft_weight=args.sft_weight, best_metric=args.best_metric) if method == "dpo" else {}
     job = client.create_job(
-        args.name, training_dataset_id=train_id, training_dataset_path=train_path, adapter_method=args.method,
+        args.name, training_dataset_id=train_id, training_dataset_path=train_path, adapter_method=adapter_method,
         r=args.rank, alpha=args.alpha, dropout=args.dropout, target_modules=args.target_modules,
         use_rslora=args.rslora, validation_dataset_id=val_id, validation_dataset_path=val_path,
         validation_split=args.validation_split, dataset_format=args.format, description=args.description,
-        lr_scheduler=args.scheduler, compute_dtype=args.compute_dtype, **hp)
+        lr_scheduler=args.scheduler, compute_dtype=args.compute_dtype, method=method, init_from=args.init_from,
+        **dpo, **hp)
     if args.no_wait:
         return _print_job(job, args.json)
     if not args.json:
@@ -135,6 +178,29 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     assert job.state in TERMINAL_STATES
     return 0 if job.state == trainer_pb2.JOB_STATE_SUCCEEDED else 1
+
+
+def _methods(args: argparse.Namespace) -> tuple[str, str]:
+    """(training method, adapter method) from ``--method`` and ``--adapter-method``."""
+    if args.method in ADAPTER_METHODS.choices:  # the older spelling: --method lora
+        if args.adapter_method and args.adapter_method != args.method:
+            raise InvalidArgument(f"--method {args.method} contradicts --adapter-method {args.adapter_method}",
+                                  field="adapter_method")
+        return "sft", args.method
+    dpo_flags = [f for f, v in (("--beta", args.beta), ("--loss-type", args.loss_type),
+                                ("--sft-weight", args.sft_weight), ("--label-smoothing", args.label_smoothing),
+                                ("--best-metric", args.best_metric)) if v]
+    if dpo_flags and args.method != "dpo":
+        raise InvalidArgument(f"{', '.join(dpo_flags)} only apply with --method dpo", field="method")
+    return args.method, args.adapter_method or "qlora"
+
+
+def _progress_info(p: Any) -> str:
+    info = (f"loss {p.train_loss:.4f}  lr {p.learning_rate:.2e}  {p.tokens_per_second:,.0f} tok/s  "
+            f"ETA {int(p.eta_seconds) // 60}:{int(p.eta_seconds) % 60:02d}")
+    if p.HasField("preference"):
+        info += f"  margin {p.preference.reward_margin:.3f}  acc {p.preference.reward_accuracy:.2f}"
+    return info
 
 
 def _follow(client: Any, job_id: str) -> None:
@@ -154,10 +220,7 @@ def _follow(client: Any, job_id: str) -> None:
                     bar.console.print(event.message)
             elif event.type == trainer_pb2.TRAINING_EVENT_TYPE_PROGRESS:
                 p = event.progress
-                eta = int(p.eta_seconds)
-                bar.update(task, total=p.total_steps, completed=p.step, info=(
-                    f"loss {p.train_loss:.4f}  lr {p.learning_rate:.2e}  {p.tokens_per_second:,.0f} tok/s  "
-                    f"ETA {eta // 60}:{eta % 60:02d}"))
+                bar.update(task, total=p.total_steps, completed=p.step, info=_progress_info(p))
             elif event.type == trainer_pb2.TRAINING_EVENT_TYPE_EVALUATION:
                 bar.console.print(event.message)
             elif event.type == trainer_pb2.TRAINING_EVENT_TYPE_CHECKPOINT_SAVED:
@@ -186,7 +249,9 @@ def _print_job(job: Any, as_json: bool) -> int:
         out.print(f"  {name}: {job.metrics[name]:.4g}")
     for c in job.checkpoints:
         best = " (best)" if c.best else ""
-        out.print(f"  checkpoint step {c.step}: val loss {c.validation_loss:.4f}{best}  {c.path}")
+        pref = (f", margin {c.validation_preference.reward_margin:.3f}, accuracy "
+                f"{c.validation_preference.reward_accuracy:.2f}") if c.HasField("validation_preference") else ""
+        out.print(f"  checkpoint step {c.step}: val loss {c.validation_loss:.4f}{pref}{best}  {c.path}")
     return 0
 
 

@@ -4,6 +4,9 @@
     ds = trainer.upload_dataset(Path("train.jsonl"))
     job = trainer.create_job("support-bot", training_dataset_id=ds.id, adapter_method="qlora")
     for event in trainer.watch(job.id): ...
+    pairs = trainer.upload_dataset(Path("preference_train.jsonl"))
+    dpo = trainer.create_job("support-bot", training_dataset_id=pairs.id, method="dpo", init_from="support-bot@1",
+                             beta=0.1, loss_type="sigmoid")
 
 Option names (methods, schedulers, compute dtypes, formats, job states) come from the proto enums
 through ``lorafleet.names``.
@@ -21,8 +24,10 @@ from lorafleet.names import (
     ADAPTER_METHODS,
     COMPUTE_DTYPES,
     DATASET_FORMATS,
+    DPO_LOSS_TYPES,
     JOB_STATES,
     LR_SCHEDULERS,
+    PREFERENCE_METRICS,
     TERMINAL_JOB_STATES,
     TRAINING_METHODS,
 )
@@ -63,6 +68,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def dpo_config(*, beta: float = 0.0, loss_type: str = "", label_smoothing: float = 0.0, sft_weight: float = 0.0,
+               best_metric: str = "") -> trainer_pb2.DpoConfig:
+    """The ``dpo`` block of a job; zero or empty fields take the server's defaults (beta 0.1, sigmoid, loss)."""
+    return trainer_pb2.DpoConfig(beta=beta, loss_type=DPO_LOSS_TYPES.value(loss_type), label_smoothing=label_smoothing,
+                                 sft_weight=sft_weight, best_metric=PREFERENCE_METRICS.value(best_metric))
+
+
 def _dataset(response: trainer_pb2.UploadDatasetResponse) -> trainer_pb2.Dataset:
     return response.dataset
 
@@ -99,15 +111,25 @@ class TrainerApi:
                    target_modules: Iterable[str] = ("all-linear",), use_rslora: bool = False,
                    validation_dataset_id: str = "", validation_dataset_path: str = "", validation_split: float = 0.0,
                    dataset_format: str = "", description: str = "", lr_scheduler: str = "",
-                   compute_dtype: str = "auto", method: str = "sft", **hyperparameters: Any) -> trainer_pb2.TrainingJob:
+                   compute_dtype: str = "auto", method: str = "sft", init_from: str = "", beta: float = 0.0,
+                   loss_type: str = "", label_smoothing: float = 0.0, sft_weight: float = 0.0, best_metric: str = "",
+                   **hyperparameters: Any) -> trainer_pb2.TrainingJob:
         """``hyperparameters`` are Hyperparameters fields (epochs, batch_size, learning_rate...); zero/unset
-        ones take the server's defaults. The LoRA block is always sent (r=0 is an error, not a default)."""
+        ones take the server's defaults. The LoRA block is always sent (r=0 is an error, not a default).
+
+        ``method="dpo"`` trains on preference data; ``beta``, ``loss_type`` (sigmoid, ipo, robust),
+        ``label_smoothing``, ``sft_weight`` and ``best_metric`` (loss, margin) form its ``dpo`` block (sent
+        only with DPO). ``init_from`` ("support-bot@1") starts from that adapter, and DPO uses it as the
+        reference; its LoRA shape replaces ``r``/``alpha``/``target_modules``."""
         lora = common_pb2.LoraConfig(r=r, alpha=alpha, dropout=dropout, target_modules=list(target_modules),
                                      use_rslora=use_rslora)
         hp = trainer_pb2.Hyperparameters(lr_scheduler=LR_SCHEDULERS.value(lr_scheduler),
                                          compute_dtype=COMPUTE_DTYPES.value(compute_dtype), **hyperparameters)
+        dpo = dpo_config(beta=beta, loss_type=loss_type, label_smoothing=label_smoothing, sft_weight=sft_weight,
+                         best_metric=best_metric) if TRAINING_METHODS.value(method) == TRAINING_METHODS.value("dpo") \
+            else None
         request = trainer_pb2.CreateTrainingJobRequest(
-            adapter_name=adapter_name, method=TRAINING_METHODS.value(method),
+            adapter_name=adapter_name, method=TRAINING_METHODS.value(method), dpo=dpo, init_from=init_from,
             adapter_method=ADAPTER_METHODS.value(adapter_method), hyperparameters=hp,
             training_dataset_id=training_dataset_id, training_dataset_path=training_dataset_path,
             validation_dataset_id=validation_dataset_id, validation_dataset_path=validation_dataset_path,

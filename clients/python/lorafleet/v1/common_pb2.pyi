@@ -59,7 +59,7 @@ class ChatMessage(_message.Message):
     def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ...) -> None: ...
 
 class Lineage(_message.Message):
-    __slots__ = ("source", "training_job_id", "dataset_sha256", "validation_dataset_sha256", "config_json", "base_model", "imported_from")
+    __slots__ = ("source", "training_job_id", "dataset_sha256", "validation_dataset_sha256", "config_json", "base_model", "imported_from", "init_from")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TRAINING_JOB_ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_SHA256_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,7 @@ class Lineage(_message.Message):
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     IMPORTED_FROM_FIELD_NUMBER: _ClassVar[int]
+    INIT_FROM_FIELD_NUMBER: _ClassVar[int]
     source: str
     training_job_id: str
     dataset_sha256: str
@@ -74,7 +75,8 @@ class Lineage(_message.Message):
     config_json: str
     base_model: str
     imported_from: str
-    def __init__(self, source: _Optional[str] = ..., training_job_id: _Optional[str] = ..., dataset_sha256: _Optional[str] = ..., validation_dataset_sha256: _Optional[str] = ..., config_json: _Optional[str] = ..., base_model: _Optional[str] = ..., imported_from: _Optional[str] = ...) -> None: ...
+    init_from: str
+    def __init__(self, source: _Optional[str] = ..., training_job_id: _Optional[str] = ..., dataset_sha256: _Optional[str] = ..., validation_dataset_sha256: _Optional[str] = ..., config_json: _Optional[str] = ..., base_model: _Optional[str] = ..., imported_from: _Optional[str] = ..., init_from: _Optional[str] = ...) -> None: ...
 
 class EvalRecord(_message.Message):
     __slots__ = ("evaluation_id", "verdict", "report_json_path", "report_html_path", "create_time")

@@ -17,12 +17,26 @@ class DatasetFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DATASET_FORMAT_CHAT: _ClassVar[DatasetFormat]
     DATASET_FORMAT_PROMPT_COMPLETION: _ClassVar[DatasetFormat]
     DATASET_FORMAT_TEXT: _ClassVar[DatasetFormat]
+    DATASET_FORMAT_PREFERENCE: _ClassVar[DatasetFormat]
 
 class TrainingMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     TRAINING_METHOD_UNSPECIFIED: _ClassVar[TrainingMethod]
     TRAINING_METHOD_SFT: _ClassVar[TrainingMethod]
     TRAINING_METHOD_DPO: _ClassVar[TrainingMethod]
+
+class DpoLossType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DPO_LOSS_TYPE_UNSPECIFIED: _ClassVar[DpoLossType]
+    DPO_LOSS_TYPE_SIGMOID: _ClassVar[DpoLossType]
+    DPO_LOSS_TYPE_IPO: _ClassVar[DpoLossType]
+    DPO_LOSS_TYPE_ROBUST: _ClassVar[DpoLossType]
+
+class PreferenceMetric(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PREFERENCE_METRIC_UNSPECIFIED: _ClassVar[PreferenceMetric]
+    PREFERENCE_METRIC_LOSS: _ClassVar[PreferenceMetric]
+    PREFERENCE_METRIC_MARGIN: _ClassVar[PreferenceMetric]
 
 class AdapterMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -71,9 +85,17 @@ DATASET_FORMAT_UNSPECIFIED: DatasetFormat
 DATASET_FORMAT_CHAT: DatasetFormat
 DATASET_FORMAT_PROMPT_COMPLETION: DatasetFormat
 DATASET_FORMAT_TEXT: DatasetFormat
+DATASET_FORMAT_PREFERENCE: DatasetFormat
 TRAINING_METHOD_UNSPECIFIED: TrainingMethod
 TRAINING_METHOD_SFT: TrainingMethod
 TRAINING_METHOD_DPO: TrainingMethod
+DPO_LOSS_TYPE_UNSPECIFIED: DpoLossType
+DPO_LOSS_TYPE_SIGMOID: DpoLossType
+DPO_LOSS_TYPE_IPO: DpoLossType
+DPO_LOSS_TYPE_ROBUST: DpoLossType
+PREFERENCE_METRIC_UNSPECIFIED: PreferenceMetric
+PREFERENCE_METRIC_LOSS: PreferenceMetric
+PREFERENCE_METRIC_MARGIN: PreferenceMetric
 ADAPTER_METHOD_UNSPECIFIED: AdapterMethod
 ADAPTER_METHOD_LORA: AdapterMethod
 ADAPTER_METHOD_QLORA: AdapterMethod
@@ -237,8 +259,22 @@ class Hyperparameters(_message.Message):
     compute_dtype: ComputeDtype
     def __init__(self, epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., gradient_accumulation_steps: _Optional[int] = ..., learning_rate: _Optional[float] = ..., lr_scheduler: _Optional[_Union[LrScheduler, str]] = ..., warmup_ratio: _Optional[float] = ..., warmup_steps: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., seed: _Optional[int] = ..., packing: _Optional[bool] = ..., eval_every_steps: _Optional[int] = ..., early_stopping_patience: _Optional[int] = ..., weight_decay: _Optional[float] = ..., max_steps: _Optional[int] = ..., gradient_checkpointing: _Optional[bool] = ..., compute_dtype: _Optional[_Union[ComputeDtype, str]] = ...) -> None: ...
 
+class DpoConfig(_message.Message):
+    __slots__ = ("beta", "loss_type", "label_smoothing", "sft_weight", "best_metric")
+    BETA_FIELD_NUMBER: _ClassVar[int]
+    LOSS_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_SMOOTHING_FIELD_NUMBER: _ClassVar[int]
+    SFT_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    BEST_METRIC_FIELD_NUMBER: _ClassVar[int]
+    beta: float
+    loss_type: DpoLossType
+    label_smoothing: float
+    sft_weight: float
+    best_metric: PreferenceMetric
+    def __init__(self, beta: _Optional[float] = ..., loss_type: _Optional[_Union[DpoLossType, str]] = ..., label_smoothing: _Optional[float] = ..., sft_weight: _Optional[float] = ..., best_metric: _Optional[_Union[PreferenceMetric, str]] = ...) -> None: ...
+
 class CreateTrainingJobRequest(_message.Message):
-    __slots__ = ("adapter_name", "method", "adapter_method", "lora", "hyperparameters", "training_dataset_id", "training_dataset_path", "validation_dataset_id", "validation_dataset_path", "validation_split", "dataset_format", "description")
+    __slots__ = ("adapter_name", "method", "adapter_method", "lora", "hyperparameters", "training_dataset_id", "training_dataset_path", "validation_dataset_id", "validation_dataset_path", "validation_split", "dataset_format", "description", "dpo", "init_from")
     ADAPTER_NAME_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_METHOD_FIELD_NUMBER: _ClassVar[int]
@@ -251,6 +287,8 @@ class CreateTrainingJobRequest(_message.Message):
     VALIDATION_SPLIT_FIELD_NUMBER: _ClassVar[int]
     DATASET_FORMAT_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    DPO_FIELD_NUMBER: _ClassVar[int]
+    INIT_FROM_FIELD_NUMBER: _ClassVar[int]
     adapter_name: str
     method: TrainingMethod
     adapter_method: AdapterMethod
@@ -263,7 +301,9 @@ class CreateTrainingJobRequest(_message.Message):
     validation_split: float
     dataset_format: DatasetFormat
     description: str
-    def __init__(self, adapter_name: _Optional[str] = ..., method: _Optional[_Union[TrainingMethod, str]] = ..., adapter_method: _Optional[_Union[AdapterMethod, str]] = ..., lora: _Optional[_Union[_common_pb2.LoraConfig, _Mapping]] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., training_dataset_id: _Optional[str] = ..., training_dataset_path: _Optional[str] = ..., validation_dataset_id: _Optional[str] = ..., validation_dataset_path: _Optional[str] = ..., validation_split: _Optional[float] = ..., dataset_format: _Optional[_Union[DatasetFormat, str]] = ..., description: _Optional[str] = ...) -> None: ...
+    dpo: DpoConfig
+    init_from: str
+    def __init__(self, adapter_name: _Optional[str] = ..., method: _Optional[_Union[TrainingMethod, str]] = ..., adapter_method: _Optional[_Union[AdapterMethod, str]] = ..., lora: _Optional[_Union[_common_pb2.LoraConfig, _Mapping]] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., training_dataset_id: _Optional[str] = ..., training_dataset_path: _Optional[str] = ..., validation_dataset_id: _Optional[str] = ..., validation_dataset_path: _Optional[str] = ..., validation_split: _Optional[float] = ..., dataset_format: _Optional[_Union[DatasetFormat, str]] = ..., description: _Optional[str] = ..., dpo: _Optional[_Union[DpoConfig, _Mapping]] = ..., init_from: _Optional[str] = ...) -> None: ...
 
 class CreateTrainingJobResponse(_message.Message):
     __slots__ = ("job",)
@@ -272,7 +312,7 @@ class CreateTrainingJobResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[TrainingJob, _Mapping]] = ...) -> None: ...
 
 class TrainingProgress(_message.Message):
-    __slots__ = ("step", "total_steps", "epoch", "train_loss", "learning_rate", "tokens_per_second", "eta_seconds", "tokens_trained", "elapsed_seconds")
+    __slots__ = ("step", "total_steps", "epoch", "train_loss", "learning_rate", "tokens_per_second", "eta_seconds", "tokens_trained", "elapsed_seconds", "preference")
     STEP_FIELD_NUMBER: _ClassVar[int]
     TOTAL_STEPS_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
@@ -282,6 +322,7 @@ class TrainingProgress(_message.Message):
     ETA_SECONDS_FIELD_NUMBER: _ClassVar[int]
     TOKENS_TRAINED_FIELD_NUMBER: _ClassVar[int]
     ELAPSED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PREFERENCE_FIELD_NUMBER: _ClassVar[int]
     step: int
     total_steps: int
     epoch: float
@@ -291,10 +332,23 @@ class TrainingProgress(_message.Message):
     eta_seconds: float
     tokens_trained: int
     elapsed_seconds: float
-    def __init__(self, step: _Optional[int] = ..., total_steps: _Optional[int] = ..., epoch: _Optional[float] = ..., train_loss: _Optional[float] = ..., learning_rate: _Optional[float] = ..., tokens_per_second: _Optional[float] = ..., eta_seconds: _Optional[float] = ..., tokens_trained: _Optional[int] = ..., elapsed_seconds: _Optional[float] = ...) -> None: ...
+    preference: PreferenceMetrics
+    def __init__(self, step: _Optional[int] = ..., total_steps: _Optional[int] = ..., epoch: _Optional[float] = ..., train_loss: _Optional[float] = ..., learning_rate: _Optional[float] = ..., tokens_per_second: _Optional[float] = ..., eta_seconds: _Optional[float] = ..., tokens_trained: _Optional[int] = ..., elapsed_seconds: _Optional[float] = ..., preference: _Optional[_Union[PreferenceMetrics, _Mapping]] = ...) -> None: ...
+
+class PreferenceMetrics(_message.Message):
+    __slots__ = ("rewards_chosen", "rewards_rejected", "reward_margin", "reward_accuracy")
+    REWARDS_CHOSEN_FIELD_NUMBER: _ClassVar[int]
+    REWARDS_REJECTED_FIELD_NUMBER: _ClassVar[int]
+    REWARD_MARGIN_FIELD_NUMBER: _ClassVar[int]
+    REWARD_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    rewards_chosen: float
+    rewards_rejected: float
+    reward_margin: float
+    reward_accuracy: float
+    def __init__(self, rewards_chosen: _Optional[float] = ..., rewards_rejected: _Optional[float] = ..., reward_margin: _Optional[float] = ..., reward_accuracy: _Optional[float] = ...) -> None: ...
 
 class Checkpoint(_message.Message):
-    __slots__ = ("step", "train_loss", "validation_loss", "validation_token_accuracy", "path", "create_time", "best")
+    __slots__ = ("step", "train_loss", "validation_loss", "validation_token_accuracy", "path", "create_time", "best", "validation_preference")
     STEP_FIELD_NUMBER: _ClassVar[int]
     TRAIN_LOSS_FIELD_NUMBER: _ClassVar[int]
     VALIDATION_LOSS_FIELD_NUMBER: _ClassVar[int]
@@ -302,6 +356,7 @@ class Checkpoint(_message.Message):
     PATH_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     BEST_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_PREFERENCE_FIELD_NUMBER: _ClassVar[int]
     step: int
     train_loss: float
     validation_loss: float
@@ -309,7 +364,8 @@ class Checkpoint(_message.Message):
     path: str
     create_time: _timestamp_pb2.Timestamp
     best: bool
-    def __init__(self, step: _Optional[int] = ..., train_loss: _Optional[float] = ..., validation_loss: _Optional[float] = ..., validation_token_accuracy: _Optional[float] = ..., path: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., best: _Optional[bool] = ...) -> None: ...
+    validation_preference: PreferenceMetrics
+    def __init__(self, step: _Optional[int] = ..., train_loss: _Optional[float] = ..., validation_loss: _Optional[float] = ..., validation_token_accuracy: _Optional[float] = ..., path: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., best: _Optional[bool] = ..., validation_preference: _Optional[_Union[PreferenceMetrics, _Mapping]] = ...) -> None: ...
 
 class TrainingJob(_message.Message):
     __slots__ = ("id", "adapter_name", "state", "config", "progress", "checkpoints", "adapter_version", "error", "metrics", "dataset_sha256", "create_time", "start_time", "finish_time")
