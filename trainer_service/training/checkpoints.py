@@ -41,7 +41,7 @@ class ArtifactCheckpointSink:
 
     def save(self, name: str, model: PeftModel, meta: dict) -> Path:
         rel = f"{self.prefix}/{name}"
-        with self.artifacts.atomic_dir(rel) as tmp:
+        with self.artifacts.atomic_dir(rel, replace=True) as tmp:  # a resumed run may redo a step
             _write_adapter(model, Path(tmp), meta)
         return self.artifacts.path(rel)
 
