@@ -267,3 +267,22 @@ def test_a_job_requeued_by_restart_continues_its_persisted_history(make_runner, 
     assert runner.events("job-cut").closed
     sequences = [e.sequence for e in runner.events("job-cut").after(0)]
     assert sequences == sorted(set(sequences))
+
+
+def test_a_restarted_log_numbers_after_the_sequences_reserved_for_progress(make_runner, registry, toy_records) -> None:
+    """Progress events are not persisted, but their numbers are reserved: after a restart a watcher that saw
+    progress event 57 (``after_sequence=57``) still gets every new event."""
+    first = make_runner(start=False)
+    ds = _upload(first, jsonl(toy_records))
+    base = {"config": _cfg(ds, max_steps=1).model_dump(), "dataset_sha256": "x", "validation_dataset_sha256": "",
+            "progress": {"step": 50}, "checkpoints": [], "adapter_version": 0, "error": "", "metrics": {},
+            "sequence_reserved": 1057,
+            "events": [{"sequence": 3, "type": "state_changed", "state": "RUNNING",
+                        "time": "2026-11-21T10:00:02+00:00"}]}
+    registry.records(JOB_KIND).put("job-seq", state="RUNNING", subject="toy-bot", payload=base)
+    runner = make_runner()
+    assert runner.wait("job-seq", timeout=300).state == "SUCCEEDED"
+    events = runner.events("job-seq").after(0)
+    assert [e.sequence for e in events[:2]] == [3, 1058]
+    assert runner.events("job-seq").after(57) == events[1:]
+    assert registry.records(JOB_KIND).get("job-seq").payload["sequence_reserved"] > events[-1].sequence - 1000
