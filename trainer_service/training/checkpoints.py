@@ -2,7 +2,8 @@
 
 The job runner writes through the registry's ``ArtifactStore.atomic_dir``; the standalone DDP
 entry point (no registry) through ``DirCheckpointSink``, which follows the same temp + rename
-discipline on a plain directory.
+discipline on a plain directory. These hold the adapter only (what gets registered); what a run
+needs to continue after a restart is in the resume checkpoints of ``resume.py``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ and that decide CPU throughput and control:
    scale and the sum in one ``addmm``, one pass over the output activation instead of four.
 5. Cancellation inside a step (a forward hook and a backward tensor hook per decoder layer), so
    a cancel stops within a fraction of a step, not after it.
+6. Resume (``training/resume.py``): with a ``resume_writer`` the loop writes resume checkpoints as it
+   goes (after each new best, and every N steps or M seconds), and ``run(resume_from=...)`` continues
+   one so that the run ends where an uninterrupted one would (the same weights on a CPU in fp32).
 
 Loss: the objective's (``objective.py``): SFT's token-level mean over the optimizer step,
 ``L = Σ_t CE(logits_t, y_t) / N`` with N the labelled tokens of *all* micro-batches (and all
