@@ -6,7 +6,9 @@ coroutine ever blocks the event loop on a thread primitive.
 
 Milestones (every event but per-step progress) are also persisted with the job (``jobs.py``), so
 a restarted trainer replays a job's history with its original sequence numbers: a log can start
-from that ``history`` and continues numbering after it.
+from that ``history`` and continues numbering after it — or after ``start_after``, a number
+reserved before the restart (``milestones.py``), so that numbers handed out to progress events
+that were never persisted are not handed out again (a watcher resuming ``after`` one misses nothing).
 """
 
 from __future__ import annotations
@@ -54,15 +56,16 @@ def event_from_dict(d: dict[str, Any]) -> JobEvent:
 
 
 class EventLog:
-    def __init__(self, history: list[JobEvent] | None = None) -> None:
+    def __init__(self, history: list[JobEvent] | None = None, start_after: int = 0) -> None:
         self._events: list[JobEvent] = sorted(history or [], key=lambda e: e.sequence)
+        self._floor = start_after  # the next event is numbered after this, whatever the history says
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self.closed = False
 
     def append(self, type: EventType, state: JobState, **fields: Any) -> JobEvent:
         with self._lock:
-            seq = (self._events[-1].sequence + 1) if self._events else 1
+            seq = max(self._events[-1].sequence if self._events else 0, self._floor) + 1
             event = JobEvent(seq, type, state, **fields)
             self._events.append(event)
             if len(self._events) > MAX_EVENTS:

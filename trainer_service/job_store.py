@@ -112,12 +112,14 @@ class JobStore:
         """Merge top-level ``payload`` keys into the job's record; the state stays."""
         self.records.update(job_id, payload=payload)
 
-    def set_state(self, job_id: str, state: JobState, *, expected: JobState | None = None, **payload: Any) -> None:
+    def set_state(self, job_id: str, state: JobState, *, expected: JobState | None = None, message: str = "",
+                  **payload: Any) -> None:
         """Move the job to ``state`` (Aborted unless it is in ``expected``, when given), merging ``payload``;
-        log the change as a milestone, close the log at a terminal state, refresh the gauge."""
+        log the change as a milestone (its message: ``message``, else the error), close the log at a terminal
+        state, refresh the gauge."""
         self.records.update(job_id, state=state.value, expected_state=expected.value if expected else None,
                             payload=payload or None)
-        self.events.append(job_id, EventType.STATE_CHANGED, state, message=payload.get("error", ""))
+        self.events.append(job_id, EventType.STATE_CHANGED, state, message=message or payload.get("error", ""))
         if state in TERMINAL_STATES:
             self.events.log(job_id).close()
         self.refresh_state_gauge()

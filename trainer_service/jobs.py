@@ -14,17 +14,32 @@ Valid jobs queue in creation order; one worker thread trains them one at a time 
 CPU/GPU bound; two jobs at once would only slow both). The gRPC event loop never waits on
 training: the servicer reads snapshots and events.
 
-Restart semantics (a trainer restarted mid-job never shows a job RUNNING forever):
+Restart semantics (a trainer restarted mid-job — killed, crashed or stopped — never shows a job
+RUNNING forever, and loses little of its work):
 
-- RUNNING or VALIDATING jobs found at start-up are marked **FAILED** with the reason
-  ("trainer restarted while the job was running; ..."), naming the last checkpoint if one was
-  written. They are not resumed: optimizer state and the data order are not checkpointed, so a
-  resume would silently differ from an uninterrupted run; re-submitting is explicit and cheap.
-- QUEUED jobs never started, so they are **re-queued** in their original order (their data is
-  re-validated from the stored dataset).
+- A running job writes resume checkpoints (``training/resume.py``: LoRA weights, optimizer state,
+  random streams, data position, best-checkpoint and early-stopping bookkeeping) under
+  ``training_jobs/<job>/resume/`` every ``LORAFLEET_TRAINER_RESUME_EVERY_STEPS`` steps (25) or
+  ``..._EVERY_SECONDS`` seconds (60), whichever comes first, and after each new best adapter;
+  only the newest ``..._KEEP`` (2) are kept, and all are removed when the job ends.
+- A RUNNING job found at start-up is **re-queued** ahead of the queued ones. With a resume
+  checkpoint it **resumes** from it ("resumed from step N after trainer restart" in its events)
+  and ends as an uninterrupted run would (the same weights on a CPU; ``tests/trainer_service/
+  test_trainer_resume.py``). Without one it starts again from step 0 (its ``init_from`` is pinned,
+  ``starting_point``). Its adapter is registered once: a version whose lineage already names the
+  job (registered just before the old process died) is reused.
+- A RUNNING job whose newest checkpoint is unusable (missing or corrupt manifest, missing file,
+  size or checksum mismatch; at resume also a LoRA shape or data mismatch) ends **FAILED** with
+  a reason naming the checkpoint and the problem.
+- A graceful stop (``stop``, SIGTERM) leaves the running job RUNNING, so the next start resumes it.
+- VALIDATING jobs (their CreateTrainingJob call never returned) are marked **FAILED**.
+- QUEUED jobs never started, so they are **re-queued** in their original order. Re-queued jobs'
+  data is re-validated from the stored dataset.
+
+DDP jobs (``training/ddp_main.py``, outside the runner) do not resume: they start from step 0.
 
 One trainer process per registry database is assumed (``lorafleet serve trainer``); a second
-trainer on the same database would fail the first one's running job at its start-up.
+trainer on the same database would take over the first one's running job at its start-up.
 
 Events: WatchTrainingJob replays a job's event log. Per-step progress lives in memory (the
 latest is in the job record); milestones — state changes, evaluations, checkpoints, log lines —
@@ -45,6 +60,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import shutil
 import threading
 import time
 import traceback
@@ -104,8 +120,8 @@ class JobRunner:
         self._worker.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop taking jobs; interrupt the running one (it ends FAILED: the trainer is going away).
-        Queued jobs stay QUEUED in the database and run after the next start."""
+        """Stop taking jobs; interrupt the running one (it stays RUNNING and resumes from its last
+        checkpoint at the next start). Queued jobs stay QUEUED in the database and run after the next start."""
         self._stopping.set()
         running = self._running_id
         if running is not None:
@@ -119,20 +135,47 @@ class JobRunner:
 
     def recover(self) -> None:
         """Apply the restart semantics of the module docstring to jobs left by a previous process."""
-        for state in (JobState.RUNNING, JobState.VALIDATING):
-            for record in self.jobs.all(state):
-                ckpts = record.payload.get("checkpoints", [])
-                last = f"; last checkpoint: step {ckpts[-1]['step']} at {ckpts[-1]['path']}" if ckpts else ""
-                reason = (f"trainer restarted while the job was {state.value.lower()}; jobs are not resumed, "
-                          f"create it again{last}")
-                self.jobs.set_state(record.id, JobState.FAILED, expected=state, error=reason,
-                                    finished_at=now().isoformat())
-                log.warning("job failed by restart", extra={"job_id": record.id, "previous_state": state})
+        for record in self.jobs.all(JobState.VALIDATING):
+            self.jobs.set_state(record.id, JobState.FAILED, expected=JobState.VALIDATING,
+                                error="trainer restarted while the job was validating; create it again",
+                                finished_at=now().isoformat())
+            log.warning("job failed by restart", extra={"job_id": record.id, "previous_state": "VALIDATING"})
+        running = sorted(self.jobs.all(JobState.RUNNING), key=lambda r: r.created_at)
+        requeued = [r.id for r in running if self._requeue_running(r.id)]
         for record in sorted(self.jobs.all(JobState.QUEUED), key=lambda r: r.created_at):
+            if record.id in requeued:
+                continue
             self.jobs.events.append(record.id, EventType.STATE_CHANGED, JobState.QUEUED,
                                     message="re-queued after trainer restart")
-            self._queue.put(record.id)
+            requeued.append(record.id)
+        for job_id in requeued:
+            self._queue.put(job_id)
         self.jobs.refresh_state_gauge()
+
+    def _requeue_running(self, job_id: str) -> bool:
+        """A job a previous process left RUNNING: back to QUEUED (True), or FAILED when its newest resume
+        checkpoint is unusable (False)."""
+        from trainer_service.training import resume  # torch: imported once a job needs it
+
+        last = resume.latest(self._resume_root(job_id))
+        if last is None:
+            message = "re-queued after trainer restart; no resume checkpoint was written, it restarts from step 0"
+        else:
+            try:
+                step = resume.verify(last)["step"]
+            except resume.CheckpointError as exc:
+                self.jobs.set_state(job_id, JobState.FAILED, expected=JobState.RUNNING,
+                                    error=f"trainer restarted while the job was running and its {exc}",
+                                    finished_at=now().isoformat())
+                log.error("job failed by restart: unusable checkpoint", extra={"job_id": job_id, "error": str(exc)})
+                return False
+            message = f"re-queued after trainer restart; it resumes from step {step} ({last})"
+        self.jobs.set_state(job_id, JobState.QUEUED, expected=JobState.RUNNING, message=message)
+        log.info("running job re-queued by restart", extra={"job_id": job_id, "checkpoint": str(last or "")})
+        return True
+
+    def _resume_root(self, job_id: str) -> Path:
+        return self.registry.artifacts.path(f"{JOB_KIND}/{job_id}/resume")
 
     # -- public API ---------------------------------------------------------------------------
     def tokenizer(self) -> PreTrainedTokenizerBase:
@@ -246,26 +289,38 @@ class JobRunner:
         if cancel.is_set():
             self._finish(job_id, JobState.CANCELLED)
             return
+        from trainer_service.training import resume
+
         sink = ArtifactCheckpointSink(self.registry.artifacts, f"{JOB_KIND}/{job_id}")
+        root = self._resume_root(job_id)
         try:
             if prepared is None:  # re-queued after a restart: read and check the data again
                 data = self.datasets.read_pair(job.config, CONFIG_FIELDS)
                 prepared = self._prepare(job.config, data.train, data.validation)
-            self.jobs.set_state(job_id, JobState.RUNNING, expected=JobState.QUEUED, started_at=now().isoformat())
-            result = self.trainer.train(job, prepared, sink, cancel)
+            last = resume.latest(root)
+            if last is None:  # a fresh start: no best checkpoint of an earlier attempt may linger
+                sink.delete_all()
+            self.jobs.set_state(job_id, JobState.RUNNING, expected=JobState.QUEUED,
+                                **({} if last else {"started_at": now().isoformat()}))
+            result = self.trainer.train(job, prepared, sink, cancel, resume_root=root, resume_from=last)
         except Exception as exc:
             self._stopped(job_id, exc, sink, cancel)
             return
+        shutil.rmtree(root, ignore_errors=True)  # the job is done: nothing to resume
         self._finish(job_id, JobState.SUCCEEDED, **result)
 
     def _stopped(self, job_id: str, exc: Exception, sink: ArtifactCheckpointSink, cancel: threading.Event) -> None:
-        """A job that raised: CANCELLED (FAILED when the trainer is shutting down) if it was cancelled, else FAILED."""
-        if cancel.is_set():
+        """A job that raised: left RUNNING when the trainer is shutting down (the next start resumes it),
+        CANCELLED if it was cancelled, else FAILED."""
+        if cancel.is_set() and self._stopping.is_set():
+            self.jobs.events.append(job_id, EventType.LOG, JobState.RUNNING, message="trainer shut down; the job "
+                                    "resumes from its last checkpoint at the next start")
+            log.info("job interrupted by shutdown", extra={"job_id": job_id})
+        elif cancel.is_set():
             sink.delete_all()
-            state = JobState.FAILED if self._stopping.is_set() else JobState.CANCELLED
-            reason = "trainer shut down while the job was running" if state is JobState.FAILED else ""
-            self._finish(job_id, state, error=reason)
-            log.info("job stopped", extra={"job_id": job_id, "state": state})
+            self._finish(job_id, JobState.CANCELLED)
+            log.info("job stopped", extra={"job_id": job_id, "state": JobState.CANCELLED})
         else:
             log.error("job failed", extra={"job_id": job_id, "error": str(exc), "trace": traceback.format_exc()})
+            shutil.rmtree(self._resume_root(job_id), ignore_errors=True)
             self._finish(job_id, JobState.FAILED, error=f"{type(exc).__name__}: {exc}")

@@ -4,6 +4,10 @@ Why a module of its own: the job runner (``jobs.py``) owns the queue and the job
 happens between RUNNING and SUCCEEDED is this: build the PEFT model, run the training loop while
 turning what it emits into job events, metrics and record updates, and register the best
 checkpoint as the adapter's next CANDIDATE version with its lineage.
+
+A job resumed after a restart (``resume_from``) may have been registered already by the process
+that died (killed between registering and recording SUCCEEDED): its version is found by the
+lineage's ``training_job_id`` and reused, so a job is never registered twice.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lorafleet.base_model import BaseModelSpec
+from lorafleet.registry.models import VersionRecord
 from lorafleet.registry.store import Registry
 from trainer_service import metrics
 from trainer_service.enums import EventType, JobState
@@ -56,6 +61,9 @@ class JobEvents:
             self.log(EventType.EVALUATION, evaluation=payload)
         elif kind == "checkpoint":
             self.checkpoint(payload)
+        elif kind == "resumed":
+            self.log(EventType.LOG, message=f"resumed from step {payload['step']} after trainer restart "
+                                            f"(checkpoint {payload['checkpoint']})")
         else:
             self.log(EventType.LOG, message=str(payload.get("message", "")))
 
@@ -96,23 +104,40 @@ class JobTrainer:
         self.device = device
         self.base_model_name = base_model_name
 
-    def train(self, job: Job, data: PreparedData, sink: CheckpointSink, cancel: threading.Event) -> dict[str, Any]:
+    def train(self, job: Job, data: PreparedData, sink: CheckpointSink, cancel: threading.Event, *,
+              resume_root: Path | None = None, resume_from: Path | None = None) -> dict[str, Any]:
         """Train ``job``; the record payload of its success (``adapter_version``, ``metrics``).
 
-        Raises TrainingCancelled once ``cancel`` is set, whatever else went wrong."""
+        Resume checkpoints are written under ``resume_root`` (``training/resume.py``); ``resume_from`` is
+        one to continue from. Raises TrainingCancelled once ``cancel`` is set, whatever else went wrong;
+        CheckpointError when ``resume_from`` is unusable."""
         from trainer_service.training.loop import TrainingCancelled, TrainingLoop
         from trainer_service.training.model import pick_device
+        from trainer_service.training.resume import ResumeSettings, ResumeWriter
 
         device = pick_device(self.device)
         model = self._model(job, device)
+        writer = ResumeWriter(resume_root, ResumeSettings.from_env()) if resume_root is not None else None
         loop = TrainingLoop(job.config, model, self.tokenizer(), device=device, sink=sink,
-                            emit=JobEvents(self.jobs, job.id), cancel=cancel)
-        result = loop.run(data.train, data.validation)
+                            emit=JobEvents(self.jobs, job.id), cancel=cancel, resume_writer=writer)
+        result = loop.run(data.train, data.validation, resume_from=resume_from)
         if cancel.is_set():
             raise TrainingCancelled("cancelled")
         if result.adapter_dir is None:
             raise RuntimeError("training produced no adapter")
         return self._register(job, result, result.adapter_dir)
+
+    def _registered(self, job: Job) -> VersionRecord | None:
+        """The version this job registered already (a previous process died before recording SUCCEEDED)."""
+        offset = 0
+        while True:
+            page = self.registry.list_versions(job.adapter_name, limit=100, offset=offset)
+            for v in page:
+                if v.lineage.get("training_job_id") == job.id:
+                    return v
+            if len(page) < 100:
+                return None
+            offset += len(page)
 
     def _model(self, job: Job, device: torch.device) -> PeftModel:
         from trainer_service.training.model import build_peft_model, resolve_compute_dtype
@@ -131,6 +156,10 @@ class JobTrainer:
 
     def _register(self, job: Job, result: TrainingResult, adapter_dir: Path) -> dict[str, Any]:
         metrics_out = finite({k: float(v) for k, v in result.metrics.items()})
+        existing = self._registered(job)
+        if existing is not None:
+            log.warning("job already registered before a restart", extra={"job_id": job.id, "adapter": existing.ref})
+            return {"adapter_version": existing.version, "metrics": metrics_out}
         spec = self.base_spec()
         version = self.registry.register_version(
             job.adapter_name, adapter_dir, base_spec=spec,

@@ -154,7 +154,8 @@ def test_bad_inputs_are_refused_naming_field_or_line(make_runner, registry, data
     assert err.value.field == "lora.target_modules"
 
 
-def test_restart_fails_running_jobs_with_reason_and_requeues_queued(make_runner, registry, toy_records) -> None:
+def test_restart_requeues_running_jobs_without_checkpoint_from_step_0_and_queued_ones(make_runner, registry,
+                                                                                     toy_records) -> None:
     first = make_runner(start=False)
     ds = _upload(first, jsonl(toy_records))
     cfg = _cfg(ds, max_steps=1)
@@ -165,25 +166,52 @@ def test_restart_fails_running_jobs_with_reason_and_requeues_queued(make_runner,
     store.put("job-crashed", state="RUNNING", subject="toy-bot", payload=base)
     store.put("job-waiting", state="QUEUED", subject="toy-bot", payload={**base, "progress": {}, "checkpoints": []})
     runner = make_runner()  # a fresh process's runner finds them
-    crashed = runner.get("job-crashed")
-    assert crashed.state == "FAILED"
-    assert "trainer restarted while the job was running" in crashed.error and "step 3" in crashed.error
+    assert runner.wait("job-crashed", timeout=300).state == "SUCCEEDED"
     assert runner.wait("job-waiting", timeout=300).state == "SUCCEEDED"
+    events = runner.events("job-crashed").after(0)
+    assert "no resume checkpoint was written, it restarts from step 0" in events[0].message
+    assert [e.progress["step"] for e in events if e.type == "progress"][0] == 1
+    assert runner.get("job-crashed").adapter_version != runner.get("job-waiting").adapter_version
 
 
-def test_graceful_stop_fails_the_running_job_and_keeps_queued_ones(make_runner, toy_records) -> None:
+def test_restart_fails_a_running_job_whose_checkpoint_is_unusable(make_runner, registry, toy_records) -> None:
+    first = make_runner(start=False)
+    ds = _upload(first, jsonl(toy_records))
+    base = {"config": _cfg(ds, max_steps=1).model_dump(), "dataset_sha256": "x", "validation_dataset_sha256": "",
+            "progress": {"step": 3}, "checkpoints": [], "adapter_version": 0, "error": "", "metrics": {}}
+    registry.records(JOB_KIND).put("job-broken", state="RUNNING", subject="toy-bot", payload=base)
+    ckpt = registry.artifacts.path(f"{JOB_KIND}/job-broken/resume/step-000003")
+    ckpt.mkdir(parents=True)
+    (ckpt / "lora.safetensors").write_bytes(b"not a checkpoint")
+    broken = make_runner().get("job-broken")
+    assert broken.state == "FAILED"
+    assert f"resume checkpoint {ckpt} is unusable: manifest.json is missing" in broken.error
+
+
+def test_graceful_stop_keeps_the_running_job_for_the_next_start_to_resume(make_runner, registry, toy_records,
+                                                                          monkeypatch) -> None:
+    monkeypatch.setenv("LORAFLEET_TRAINER_RESUME_EVERY_STEPS", "2")
     runner = make_runner()
     ds = _upload(runner, jsonl(toy_records))
-    running = runner.create(_cfg(ds, epochs=500))
-    queued = runner.create(_cfg(ds, adapter_name="later"))
+    running = runner.create(_cfg(ds, max_steps=60, epochs=20))
+    queued = runner.create(_cfg(ds, adapter_name="later", max_steps=2))
+    root = registry.artifacts.path(f"{JOB_KIND}/{running.id}/resume")
     deadline = time.monotonic() + 120
-    while runner.get(running.id).state != "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    while not (root.is_dir() and any(p.name.startswith("step-") for p in root.iterdir())):
+        assert time.monotonic() < deadline and runner.get(running.id).state in ("QUEUED", "RUNNING")
+        time.sleep(0.02)
     runner.stop(timeout=30)
-    stopped = runner.get(running.id)
-    assert stopped.state == "FAILED" and "shut down" in stopped.error
+    assert runner.get(running.id).state == "RUNNING"
     assert runner.get(queued.id).state == "QUEUED"
+    assert any("resumes from its last checkpoint at the next start" in e.message
+               for e in runner.events(running.id).after(0))
+
+    second = make_runner()
+    assert second.wait(running.id, timeout=300).state == "SUCCEEDED"
+    assert second.wait(queued.id, timeout=300).state == "SUCCEEDED"
+    resumed = [e for e in second.events(running.id).after(0) if "after trainer restart" in e.message]
+    assert "it resumes from step" in resumed[0].message and "resumed from step" in resumed[1].message
+    assert not root.exists()  # resume checkpoints go when the job ends
 
 
 def test_restarted_trainer_replays_a_jobs_milestones_with_their_sequence_numbers(make_runner, toy_records) -> None:
@@ -213,7 +241,7 @@ def test_restarted_trainer_replays_a_jobs_milestones_with_their_sequence_numbers
                for e in got)  # the toy job is LoRA: float32 on a CPU
 
 
-def test_a_job_failed_by_restart_continues_its_persisted_history(make_runner, registry, toy_records) -> None:
+def test_a_job_requeued_by_restart_continues_its_persisted_history(make_runner, registry, toy_records) -> None:
     first = make_runner(start=False)
     ds = _upload(first, jsonl(toy_records))
     base = {"config": _cfg(ds).model_dump(), "dataset_sha256": "x",
@@ -231,8 +259,30 @@ def test_a_job_failed_by_restart_continues_its_persisted_history(make_runner, re
     registry.records(JOB_KIND).put("job-cut", state="RUNNING", subject="toy-bot", payload=base)
     runner = make_runner()
     events = runner.events("job-cut").after(0)
-    assert [(e.sequence, e.state) for e in events] == [(1, "VALIDATING"), (2, "QUEUED"), (3, "RUNNING"),
-                                                      (40, "RUNNING"), (41, "FAILED")]
+    assert [(e.sequence, e.state) for e in events[:5]] == [(1, "VALIDATING"), (2, "QUEUED"), (3, "RUNNING"),
+                                                          (40, "RUNNING"), (41, "QUEUED")]
     assert events[3].evaluation == {"step": 5, "validation_loss": 1.25}
-    assert "trainer restarted" in events[-1].message
+    assert "re-queued after trainer restart" in events[4].message
+    assert runner.wait("job-cut", timeout=300).state == "SUCCEEDED"
     assert runner.events("job-cut").closed
+    sequences = [e.sequence for e in runner.events("job-cut").after(0)]
+    assert sequences == sorted(set(sequences))
+
+
+def test_a_restarted_log_numbers_after_the_sequences_reserved_for_progress(make_runner, registry, toy_records) -> None:
+    """Progress events are not persisted, but their numbers are reserved: after a restart a watcher that saw
+    progress event 57 (``after_sequence=57``) still gets every new event."""
+    first = make_runner(start=False)
+    ds = _upload(first, jsonl(toy_records))
+    base = {"config": _cfg(ds, max_steps=1).model_dump(), "dataset_sha256": "x", "validation_dataset_sha256": "",
+            "progress": {"step": 50}, "checkpoints": [], "adapter_version": 0, "error": "", "metrics": {},
+            "sequence_reserved": 1057,
+            "events": [{"sequence": 3, "type": "state_changed", "state": "RUNNING",
+                        "time": "2026-11-21T10:00:02+00:00"}]}
+    registry.records(JOB_KIND).put("job-seq", state="RUNNING", subject="toy-bot", payload=base)
+    runner = make_runner()
+    assert runner.wait("job-seq", timeout=300).state == "SUCCEEDED"
+    events = runner.events("job-seq").after(0)
+    assert [e.sequence for e in events[:2]] == [3, 1058]
+    assert runner.events("job-seq").after(57) == events[1:]
+    assert registry.records(JOB_KIND).get("job-seq").payload["sequence_reserved"] > events[-1].sequence - 1000

@@ -2,7 +2,8 @@
 
 The job runner writes through the registry's ``ArtifactStore.atomic_dir``; the standalone DDP
 entry point (no registry) through ``DirCheckpointSink``, which follows the same temp + rename
-discipline on a plain directory.
+discipline on a plain directory. These hold the adapter only (what gets registered); what a run
+needs to continue after a restart is in the resume checkpoints of ``resume.py``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class ArtifactCheckpointSink:
 
     def save(self, name: str, model: PeftModel, meta: dict) -> Path:
         rel = f"{self.prefix}/{name}"
-        with self.artifacts.atomic_dir(rel) as tmp:
+        with self.artifacts.atomic_dir(rel, replace=True) as tmp:  # a resumed run may redo a step
             _write_adapter(model, Path(tmp), meta)
         return self.artifacts.path(rel)
 

@@ -20,6 +20,9 @@ by the step's labelled tokens over all ranks — so N ranks × batch b give the 
 process with batch b and N accumulation steps. Rank 0 writes checkpoints to
 ``output_dir/checkpoints`` and ``output_dir/result.json``; every rank writes
 ``output_dir/rank-<r>.json`` with a checksum of its LoRA weights (equal on all ranks).
+
+No resume: a DDP job writes no resume checkpoints (``training/resume.py`` keeps one process's random
+streams, not every rank's) and a restarted torchrun starts again from step 0.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ and that decide CPU throughput and control:
    scale and the sum in one ``addmm``, one pass over the output activation instead of four.
 5. Cancellation inside a step (a forward hook and a backward tensor hook per decoder layer), so
    a cancel stops within a fraction of a step, not after it.
+6. Resume (``training/resume.py``): with a ``resume_writer`` the loop writes resume checkpoints as it
+   goes (after each new best, and every N steps or M seconds), and ``run(resume_from=...)`` continues
+   one so that the run ends where an uninterrupted one would (the same weights on a CPU in fp32).
 
 Loss: the objective's (``objective.py``): SFT's token-level mean over the optimizer step,
 ``L = Σ_t CE(logits_t, y_t) / N`` with N the labelled tokens of *all* micro-batches (and all
@@ -40,6 +43,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from trainer_service.training import resume
 from trainer_service.training.checkpoints import CheckpointSink
 from trainer_service.training.config import TrainingConfig, lr_at
 from trainer_service.training.dropout import use_fast_mask_dropout
@@ -102,6 +106,8 @@ class _Run:
     best_score: float = math.inf
     best_name: str | None = None
     since_best: int = 0
+    n_train: int = 0
+    superseded: str | None = None  # the previous best checkpoint, deleted once a resume checkpoint no longer needs it
 
 
 def install_cancel_hooks(peft_model: PeftModel, cancel: threading.Event) -> list[RemovableHandle]:
@@ -137,9 +143,11 @@ class TrainingLoop:
     def __init__(self, config: TrainingConfig, peft_model: PeftModel, tokenizer: PreTrainedTokenizerBase, *,
                  device: torch.device, sink: CheckpointSink | None, emit: Callable[[str, dict], None] | None = None,
                  cancel: threading.Event | None = None, rank: int = 0, world: int = 1,
-                 wrap: Callable[[nn.Module], nn.Module] | None = None) -> None:
+                 wrap: Callable[[nn.Module], nn.Module] | None = None,
+                 resume_writer: resume.ResumeWriter | None = None) -> None:
         """``wrap`` turns the loss module into what runs forward/backward (DDP: ``DistributedDataParallel``).
-        The objective follows ``config.method``: SFT's token loss, or DPO (``training/dpo.py``)."""
+        The objective follows ``config.method``: SFT's token loss, or DPO (``training/dpo.py``).
+        ``resume_writer`` (rank 0) writes resume checkpoints (``training/resume.py``) as the run goes."""
         self.config = config
         self.model = peft_model
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -148,6 +156,7 @@ class TrainingLoop:
         self.emit = emit or (lambda kind, payload: None)
         self.cancel = cancel or threading.Event()
         self.rank, self.world = rank, world
+        self.resume_writer = resume_writer if rank == 0 else None
         if device.type == "cpu":  # CUDA's fused dropout kernel is already cheap
             use_fast_mask_dropout(peft_model)
             use_fused_lora(peft_model)
@@ -169,9 +178,15 @@ class TrainingLoop:
             mine.append(None)
         return mine, n_units, n_tokens
 
-    def run(self, train: list[Any], validation: list[Any]) -> TrainingResult:
+    def run(self, train: list[Any], validation: list[Any], resume_from: Path | None = None) -> TrainingResult:
         """Train for ``epochs`` (or ``max_steps``), evaluating on ``validation`` when there is one, and
-        keep the best checkpoint (the last one without validation)."""
+        keep the best checkpoint (the last one without validation).
+
+        ``resume_from``: a resume checkpoint (``training/resume.py``) to continue from: weights, optimizer,
+        random streams, step and bookkeeping are restored after ``objective.prepare`` (so DPO's reference
+        log-probabilities are recomputed from the starting adapter, as in the first run), the epochs before
+        the checkpoint's replay only their shuffle, and its epoch continues at the checkpoint's position.
+        CheckpointError when it does not fit this run."""
         cfg = self.config
         rng = random.Random(cfg.seed)
         torch.manual_seed(cfg.seed)
@@ -179,15 +194,21 @@ class TrainingLoop:
         params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         hooks = install_cancel_hooks(self.model, self.cancel)
-        run = _Run(steps_per_epoch, total_steps, cfg.eval_every_steps or steps_per_epoch, optimizer, params)
+        run = _Run(steps_per_epoch, total_steps, cfg.eval_every_steps or steps_per_epoch, optimizer, params,
+                   n_train=len(train))
         self.model.train()
         try:
             train, validation = self.objective.prepare(train, validation, rank=self.rank, world=self.world)
-            if validation:
+            if resume_from is not None:
+                self._resume(resume_from, run)
+            elif validation:
                 self._initial_evaluation(validation, run)
+            first_epoch = run.step // run.steps_per_epoch
             for epoch in range(cfg.epochs):
                 order = list(range(len(train)))
-                rng.shuffle(order)
+                rng.shuffle(order)  # an epoch before the resumed one still draws its order: the stream stays in step
+                if epoch < first_epoch:
+                    continue
                 if self._epoch(epoch, [train[i] for i in order], validation, run):
                     break
             if not validation:
@@ -197,6 +218,44 @@ class TrainingLoop:
                 h.remove()
         return self._finish(run)
 
+    def _resume(self, path: Path, run: _Run) -> None:
+        """Continue ``run`` from the resume checkpoint at ``path``; CheckpointError when it does not fit."""
+        state = resume.load(path)
+        saved = state.loop
+        expected = {"seed": self.config.seed, "method": self.config.method, "n_train": run.n_train,
+                    "steps_per_epoch": run.steps_per_epoch, "total_steps": run.total_steps}
+        for key, value in expected.items():
+            if saved.get(key) != value:
+                raise resume.CheckpointError(path, f"{key} is {saved.get(key)!r} in the checkpoint but {value!r} "
+                                                   "for this run (the data or the configuration changed)")
+        resume.restore(state, self.model, run.optimizer)
+        run.step, run.train_loss, run.tokens_trained = state.step, saved["train_loss"], saved["tokens_trained"]
+        run.started = time.monotonic() - saved["elapsed_seconds"]
+        run.best_score, run.best_name, run.since_best = saved["best_score"], saved["best_name"], saved["since_best"]
+        run.result.metrics.update(saved["metrics"])
+        run.result.checkpoints = saved["checkpoints"]
+        log.info("training resumed", extra={"checkpoint": str(path), "step": run.step, "total_steps": run.total_steps})
+        self.emit("resumed", {"step": run.step, "checkpoint": str(path),
+                              "message": f"resumed from step {run.step} (checkpoint {path})"})
+
+    def _resume_point(self, run: _Run, *, final: bool) -> None:
+        """After a step: write a resume checkpoint when one is due (always after a new best, which the
+        checkpoint then refers to), then delete the best checkpoint it superseded."""
+        writer = self.resume_writer
+        if writer is not None and not final and writer.due(run.step, force=run.superseded is not None):
+            if self.cancel.is_set():
+                raise TrainingCancelled("cancelled")
+            writer.save(run.step, self.model, run.optimizer, {
+                "seed": self.config.seed, "method": self.config.method, "n_train": run.n_train,
+                "steps_per_epoch": run.steps_per_epoch, "total_steps": run.total_steps,
+                "train_loss": run.train_loss, "tokens_trained": run.tokens_trained,
+                "elapsed_seconds": time.monotonic() - run.started, "best_score": run.best_score,
+                "best_name": run.best_name, "since_best": run.since_best, "metrics": run.result.metrics,
+                "checkpoints": run.result.checkpoints})
+        if run.superseded is not None and self.sink is not None and self.rank == 0:
+            self.sink.delete(run.superseded)
+        run.superseded = None
+
     def _initial_evaluation(self, validation: list[Any], run: _Run) -> None:
         ev = self.objective.evaluate(validation)
         run.result.metrics.update({f"initial_{k}": v for k, v in ev.metrics.items()})
@@ -205,13 +264,15 @@ class TrainingLoop:
     def _epoch(self, epoch: int, shuffled: list[Any], validation: list[Any], run: _Run) -> bool:
         """One pass over ``shuffled``; True when training is over (all steps done, or stopped early)."""
         per_step = self.config.batch_size * self.config.gradient_accumulation_steps * self.world
-        for s in range(run.steps_per_epoch):
+        for s in range(max(0, run.step - epoch * run.steps_per_epoch), run.steps_per_epoch):
             if run.step >= run.total_steps:
                 break
             self._train_step(shuffled[s * per_step:(s + 1) * per_step], run,
                              epoch=epoch + (s + 1) / run.steps_per_epoch)
             due = run.step % run.eval_every == 0 or run.step == run.total_steps
-            if validation and due and self._evaluation(validation, run):
+            stop = bool(validation and due and self._evaluation(validation, run))
+            self._resume_point(run, final=stop or run.step >= run.total_steps)
+            if stop:
                 break
         return run.result.stopped_early or run.step >= run.total_steps
 
@@ -246,8 +307,7 @@ class TrainingLoop:
             run.best_score, run.since_best = ev.score, 0
             run.best_name = self._checkpoint(run.step, run.train_loss, ev, best=True, result=run.result)
             if previous and self.sink is not None:
-                if self.rank == 0:
-                    self.sink.delete(previous)  # keep only the best: disk stays O(1) per job
+                run.superseded = previous  # deleted after the next resume checkpoint: disk stays O(1) per job
                 run.result.checkpoints = [c for c in run.result.checkpoints if c["name"] != previous]
             run.result.metrics.update(ev.metrics, best_step=float(run.step))
             return False
