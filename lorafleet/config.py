@@ -165,6 +165,14 @@ class Settings(BaseSettings):
                                                            "full, new ones are dropped (and counted).")
     # Trainer
     max_upload_bytes: Int = Field(256 * 1024 * 1024, description="Largest dataset upload.")
+    trainer_resume_every_steps: Positive = Field(25, description="A running job writes a resume checkpoint "
+                                                                 "(weights, optimizer, RNG, data position) every "
+                                                                 "this many steps ...")
+    trainer_resume_every_seconds: Float = Field(60.0, gt=0, description="... or after this many seconds, whichever "
+                                                                        "comes first; a restarted trainer resumes "
+                                                                        "the job from the newest.")
+    trainer_resume_keep: Positive = Field(2, description="Resume checkpoints kept per running job (older ones are "
+                                                         "deleted).")
     # Logging
     log_level: str = Field("INFO", description="Python log level.")
     log_format: Annotated[str, _one_of(*LOG_FORMATS)] = Field(

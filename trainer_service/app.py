@@ -21,11 +21,13 @@ def build_bindings(ctx: ServerContext) -> list[ServiceBinding]:
         from trainer_service.data.datasets import DatasetStore
         from trainer_service.jobs import JobRunner
         from trainer_service.servicer import TrainerServicer, add_to_server
+        from trainer_service.training.resume import ResumeSettings
 
         s = ctx.settings
         datasets = DatasetStore(ctx.registry, s.data_root_paths, s.max_upload_bytes)
         runner = JobRunner(ctx.registry, datasets, base_model_dir=ctx.base_model_dir, base_spec=ctx.base_spec,
-                           device=s.device, base_model_name=s.base_model)
+                           device=s.device, base_model_name=s.base_model,
+                           resume=ResumeSettings.from_settings(s))
         await asyncio.to_thread(runner.start)
 
         async def stop(grace_s: float) -> None:

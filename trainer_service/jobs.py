@@ -87,6 +87,8 @@ from trainer_service.worker import JobTrainer
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
+    from trainer_service.training.resume import ResumeSettings
+
 __all__ = ["JOB_KIND", "Job", "JobRunner"]
 
 log = logging.getLogger(__name__)
@@ -96,14 +98,16 @@ class JobRunner:
     """Owns the job queue and the worker thread. Thread-safe public methods."""
 
     def __init__(self, registry: Registry, datasets: DatasetStore, *, base_model_dir: Callable[[], Path],
-                 base_spec: Callable[[], BaseModelSpec], device: str = "auto", base_model_name: str = "") -> None:
+                 base_spec: Callable[[], BaseModelSpec], device: str = "auto", base_model_name: str = "",
+                 resume: ResumeSettings | None = None) -> None:
         self.registry = registry
         self.jobs = JobStore(registry)
         self.datasets = datasets
         self._base_model_dir = base_model_dir
         self._base_spec = base_spec
         self.trainer = JobTrainer(registry, self.jobs, base_model_dir=base_model_dir, base_spec=base_spec,
-                                  tokenizer=self.tokenizer, device=device, base_model_name=base_model_name)
+                                  tokenizer=self.tokenizer, device=device, base_model_name=base_model_name,
+                                  resume=resume)
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._cancels: dict[str, threading.Event] = {}
         self._prepared: dict[str, PreparedData] = {}

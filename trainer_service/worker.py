@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
     from trainer_service.training.loop import TrainingResult
+    from trainer_service.training.resume import ResumeSettings
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +96,10 @@ class JobTrainer:
 
     def __init__(self, registry: Registry, jobs: JobStore, *, base_model_dir: Callable[[], Path],
                  base_spec: Callable[[], BaseModelSpec], tokenizer: Callable[[], PreTrainedTokenizerBase],
-                 device: str = "auto", base_model_name: str = "") -> None:
+                 device: str = "auto", base_model_name: str = "", resume: ResumeSettings | None = None) -> None:
         self.registry = registry
         self.jobs = jobs
+        self.resume = resume
         self.base_model_dir = base_model_dir
         self.base_spec = base_spec
         self.tokenizer = tokenizer
@@ -117,7 +119,8 @@ class JobTrainer:
 
         device = pick_device(self.device)
         model = self._model(job, device)
-        writer = ResumeWriter(resume_root, ResumeSettings.from_env()) if resume_root is not None else None
+        resume = self.resume or ResumeSettings.from_settings()
+        writer = ResumeWriter(resume_root, resume) if resume_root is not None else None
         loop = TrainingLoop(job.config, model, self.tokenizer(), device=device, sink=sink,
                             emit=JobEvents(self.jobs, job.id), cancel=cancel, resume_writer=writer)
         result = loop.run(data.train, data.validation, resume_from=resume_from)

@@ -15,13 +15,15 @@ from lorafleet.errors import InvalidArgument
 README = Path(__file__).resolve().parents[2] / "README.md"
 SPECS = {spec.name: spec for spec in setting_specs()}
 POSITIVE = ("max_batch_size", "adapter_slots", "adapter_host_cache", "max_adapter_rank", "max_new_tokens_limit",
-            "default_max_tokens", "max_queue", "max_message_bytes", "live_report_queue", "http_max_body_bytes")
+            "default_max_tokens", "max_queue", "max_message_bytes", "live_report_queue", "http_max_body_bytes",
+            "trainer_resume_every_steps", "trainer_resume_keep")
 NON_NEGATIVE = ("shadow_max_waiting", "http_port")
 FRACTIONS = ("live_sample_rate",)
+POSITIVE_FLOATS = ("trainer_resume_every_seconds",)
 INTS = sorted(name for name, spec in SPECS.items() if spec.type is int)
 UNBOUNDED_INTS = sorted(set(INTS) - set(POSITIVE) - set(NON_NEGATIVE))
 FLOATS = sorted(name for name, spec in SPECS.items() if spec.type is float)
-UNBOUNDED_FLOATS = sorted(set(FLOATS) - set(FRACTIONS))
+UNBOUNDED_FLOATS = sorted(set(FLOATS) - set(FRACTIONS) - set(POSITIVE_FLOATS))
 
 
 def _not_parsed_by(convert) -> st.SearchStrategy[str]:
@@ -110,6 +112,12 @@ def test_integer_env_values_round_trip(name: str, value: int, pad: str) -> None:
 @given(st.sampled_from(UNBOUNDED_FLOATS), st.floats(allow_nan=False))
 def test_float_env_values_round_trip(name: str, value: float) -> None:
     assert getattr(Settings.from_env({SPECS[name].env_name: repr(value)}), name) == value
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "nan"])
+def test_resume_cadence_must_be_positive(raw: str) -> None:
+    with pytest.raises(InvalidArgument, match="trainer_resume_every_seconds"):
+        Settings.from_env({"LORAFLEET_TRAINER_RESUME_EVERY_SECONDS": raw})
 
 
 def test_float_env_accepts_nan() -> None:

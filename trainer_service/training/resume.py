@@ -28,8 +28,8 @@ the problem; ``restore`` adds name and shape checks against the model being resu
 
 Frequency (``ResumeSettings``): every ``every_steps`` optimizer steps or ``every_seconds`` seconds,
 whichever comes first, plus whenever a new best adapter is saved; only the newest ``keep`` are
-kept. The environment can override the defaults (``LORAFLEET_TRAINER_RESUME_EVERY_STEPS``,
-``..._EVERY_SECONDS``, ``..._KEEP``).
+kept. Settings ``LORAFLEET_TRAINER_RESUME_EVERY_STEPS``, ``..._EVERY_SECONDS`` and ``..._KEEP``
+(``lorafleet.config``) change the defaults.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ from trainer_service.training.dropout import FastMaskDropout
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from lorafleet.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +86,12 @@ class ResumeSettings:
     keep: int = 2
 
     @classmethod
-    def from_env(cls) -> ResumeSettings:
-        env = os.environ.get
-        prefix = "LORAFLEET_TRAINER_RESUME_"
-        d = cls()
-        return cls(int(env(prefix + "EVERY_STEPS", d.every_steps)),
-                   float(env(prefix + "EVERY_SECONDS", d.every_seconds)), max(1, int(env(prefix + "KEEP", d.keep))))
+    def from_settings(cls, settings: Settings | None = None) -> ResumeSettings:
+        """``LORAFLEET_TRAINER_RESUME_*`` (``lorafleet.config``); ``settings`` read from the environment when None."""
+        from lorafleet.config import Settings
+
+        s = settings if settings is not None else Settings()
+        return cls(s.trainer_resume_every_steps, s.trainer_resume_every_seconds, s.trainer_resume_keep)
 
 
 @dataclass
