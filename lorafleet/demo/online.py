@@ -68,6 +68,8 @@ class OnlineDemo:
         outcome = RolloutOutcome(ref, mode, ROLLOUT_STATES.name(last.state).upper(), last.reason,
                                  traffic.stats.by_version.get(ref, 0), time.monotonic() - t0, traffic.stats.failed,
                                  last.report_html_path)
+        if not self.console.is_terminal:
+            self.console.line()  # Live's last frame ends without a newline when the output is a file or a pipe
         style = "green" if outcome.state == "PROMOTED" else "red" if outcome.state == "ROLLED_BACK" else "yellow"
         served = ", ".join(f"{v}: {n}" for v, n in sorted(traffic.stats.by_version.items()))
         self.console.print(f"[bold {style}]{ref}: {outcome.state}[/] after {outcome.seconds:.0f}s")
