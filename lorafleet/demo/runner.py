@@ -17,6 +17,7 @@ cached outside it).
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -32,7 +33,7 @@ from lorafleet.client.evaluator import EvalClient
 from lorafleet.client.inference import InferenceClient
 from lorafleet.client.trainer import TrainerClient
 from lorafleet.datasets import bundled_path
-from lorafleet.demo import DEMO_CASES_PER_SUITE, DEMO_POLICY
+from lorafleet.demo import DEMO_CASES_PER_SUITE, DEMO_POLICY, DEMO_QUANTIZATION
 from lorafleet.demo.cluster import LocalCluster
 from lorafleet.demo.online import OnlineDemo, RolloutOutcome
 from lorafleet.v1 import eval_pb2, trainer_pb2
@@ -98,7 +99,9 @@ class Demo:
             shutil.rmtree(self.home)
         c.rule("[bold]LoRAFleet demo")
         c.print(f"demo directory: {self.home}\nstarting trainer, inference and evaluator on loopback…")
-        self.cluster = LocalCluster(self.home, model_cache_dir=self.model_cache_dir)
+        quantization = os.environ.get("LORAFLEET_QUANTIZATION", DEMO_QUANTIZATION)
+        self.cluster = LocalCluster(self.home, model_cache_dir=self.model_cache_dir,
+                                    extra_env={"LORAFLEET_QUANTIZATION": quantization})
         with self.cluster as cluster:
             c.print(f"  trainer {cluster.address('trainer')}   inference {cluster.address('inference')}   "
                     f"evaluator {cluster.address('eval')}   (logs: {cluster.log_path})")
