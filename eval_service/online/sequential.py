@@ -62,7 +62,7 @@ Confidence sequence and always-valid p-values (Ville: P(∃t: E_t >= 1/a) <= a; 
 
 Decisions (terminal: the test stops at its first crossing; later data only move the estimates)
     WORSE      (roll back) at the first t with p⁺_t <= α/2: the candidate is worse (L_s > 0).
-    NOT_WORSE  (may promote) at the first t with p⁻_t <= α/2 and min_samples on each arm:
+    NOT_WORSE  (may promote) at the first t with p⁻_t <= α/2 and min_samples pairs:
                non-inferiority with margin δ (U_s < δ). A tie at one observation goes to WORSE.
     As in Wald's SPRT between D = 0 and D = δ: if the candidate is not worse (D <= 0), P(WORSE ever)
     <= α/2 (false rollback); if it is worse by at least δ (D >= δ), P(NOT_WORSE ever) <= α/2 (false
@@ -83,7 +83,7 @@ independent draws from that arm's distribution, independent of which arm the nex
 (true for per-user routing when what a user asks does not depend on the version answering), and
 whether a request is scored must not depend on its arm; the share is not needed for validity. Not
 addressed: when users' prompt distributions differ, per-user routing randomises clusters (users),
-not requests, and a per-request analysis of either design is then still anti-conservative.
+not requests, and this per-request canary analysis is then still anti-conservative.
 """
 
 from __future__ import annotations
