@@ -1,22 +1,26 @@
 """The live comparison of one rollout stage: every guardrail's sequential test, and both arms' counts.
 
 A stage is watched from its first observation: in canary, each observation of the candidate
-(``CANARY``) or the incumbent (``PRODUCTION``) feeds a ``CanaryGuardrail`` whose split is the
-stage's weight; in shadow, a production reply and the candidate's re-run of the same input are
-joined by request id and feed a ``ShadowGuardrail`` as one pair. A new stage (the next weight, a
-manual weight change) starts fresh tests: the split is part of each test's assumptions.
+(``CANARY``) or the incumbent (``PRODUCTION``) feeds a ``CanaryGuardrail``, which pairs the arms'
+observations in arrival order (valid under the router's sticky per-key split, whatever share it
+realises); in shadow, a production reply and the candidate's re-run of the same input are joined
+by request id and feed a ``ShadowGuardrail`` as one pair. A new stage (the next weight, a manual
+weight change) starts fresh tests: moving keys between arms changes who each arm serves.
 
 What a stage does not measure is left out of its verdict rather than guessed: shadow requests
 queue behind production on purpose, so their latency is not the candidate's (no latency
 guardrail in shadow), and callers never see shadow replies (no feedback); a format guardrail
 needs the adapter to declare its task format.
 
-Everything a restarted evaluator needs is in ``to_state()`` (the tests' sufficient statistics and
-the arm counters); text is kept only in memory, for the cases behind a decision.
+Everything a restarted evaluator needs is in ``to_state()`` (the tests' sufficient statistics, a
+canary's unpaired observations, and the arm counters); text is kept only in memory, for the cases
+behind a decision. A guardrail state that cannot be resumed (an older format, e.g. a version 1
+canary test, or a damaged one) is logged and that test starts afresh; the arm counters are kept.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +38,8 @@ from eval_service.online.sequential import (
     guardrail_from_state,
 )
 from eval_service.online.spec import Arm, Decision, GuardrailStatus
+
+log = logging.getLogger(__name__)
 
 PAIR_BUFFER = 4096       # shadow halves waiting for their other half
 CASES_KEPT = 20          # notable sampled cases per guardrail and kind, in memory only
@@ -264,8 +270,13 @@ class StageMonitor:
         if state.get("shadow") != self.shadow or state.get("weight_percent") != self.weight_percent:
             return  # saved for another stage: this one starts fresh
         for gname, gstate in state.get("guardrails", {}).items():
-            if gname in self.guardrails:
+            if gname not in self.guardrails:
+                continue
+            try:
                 self.guardrails[gname] = guardrail_from_state(gstate)
+            except ValueError as exc:  # an older format (v1 canary) or damaged: a fresh test beats a dead evaluator
+                log.warning("saved guardrail state not resumed; its test starts afresh",
+                            extra={"rollout": self.name, "guardrail": gname, "error": str(exc)})
         for arm, astate in state.get("arms", {}).items():
             if arm in self.arms:
                 self.arms[arm] = ArmStats.from_state(astate)

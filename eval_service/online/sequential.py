@@ -12,14 +12,29 @@ Effect
     h = x (higher is worse) or h = 1 - x (lower is worse). The effect is the harm difference
     D = E[h | candidate] - E[h | incumbent] in [-1, 1]; D > 0 means the candidate is worse.
 
-Pseudo-outcome φ_i (E[φ_i | past] = D) and predictable centre μ̂_i (fixed before observation i)
-    shadow (paired, same prompt on both):  φ_i = h_cand - h_inc,  μ̂_i = clip(Σ_{j<i} φ_j / i, -1/2, 1/2).
-    canary (unpaired): the router sends request i to the candidate (Z_i = 1) with known probability π,
-    independently of the past. With the arms' predictable means m_c = (1/2 + Σh_c) / (1 + n_c) and m_i
-    likewise (both before i): φ_i = m_c - m_i + Z_i (h - m_c) / π - (1 - Z_i)(h - m_i) / (1 - π), the
-    augmented inverse-propensity estimate: E[φ_i | past] = D whatever m_c, m_i are, and its variance is
-    the two-sample Var_c / π + Var_i / (1 - π) once m_c, m_i settle. Here μ̂_i = m_c - m_i.
-    The residual r_i = φ_i - μ̂_i is bounded, |r_i| <= c: c = 3/2 (shadow), c = 1 / min(π, 1 - π) (canary).
+Pseudo-outcome φ_i (E[φ_i | past] = D), predictable centre μ̂_i (fixed before φ_i), residual bound c
+    shadow (paired, same prompt on both): φ_i = h_cand - h_inc, μ̂_i = clip(Σ_{j<i} φ_j / i, -1/2, 1/2).
+    canary (unpaired): the same, on pairs formed in arrival order. Each arm's not-yet-paired harms wait
+    in a FIFO queue; whenever both queues are non-empty the oldest of each leave together as pair k,
+    φ_k = h_c(k) - h_i(k) (``pairing.py``). Which observations pair depends on the sequence of arms
+    only, so if each arm's observations are independent draws from that arm's distribution, whatever
+    the order the arms arrive in, E[φ_k | past] = D exactly, however far the realised share drifts
+    from the weight. Then t counts pairs and min_samples is a number of pairs. A queue keeps its
+    most recent 5000 values (an arrival to a full one drops the oldest): what is dropped is chosen by
+    position, never by value, so this keeps every guarantee (it only wastes those observations).
+    In both designs |r_i| = |φ_i - μ̂_i| <= c = 3/2.
+    Why not inverse-propensity weighting of single requests (φ_i = m_c - m_i + Z_i (h - m_c) / π
+    - (1 - Z_i)(h - m_i) / (1 - π), with m the arms' predictable means): it is a martingale
+    difference only if each request goes to the candidate independently with known probability π.
+    Canary routing is sticky (``inference_service/routing.py`` hashes the caller's route key, so one
+    user always sees one version): Z_i given the past is then not Bernoulli(π), the realised share
+    drifts (175 vs 214 requests at π = 1/2), and the biased early m's turned that into a steady drift
+    (both arms 0 errors in ~200, declared WORSE with CS [+0.001, +0.073]). Cost of pairing: the test
+    uses min(n_c, n_i) pairs of variance V_c + V_i, against V_c / π + V_i / (1 - π) per request for
+    the weighted estimate: with π <= 1/2 that is (V_c + V_i) / (V_c + V_i π / (1 - π)) times the
+    requests to a decision, 2 (1 - π) for equal variances (1.4 at π = 0.3, at most 2; the larger
+    arm's surplus waits unused), more only when the larger arm is the noisier. It is the one design
+    here that stays valid under sticky routing without modelling users.
 
 E-processes: betting on the residual
     For a bet η in (0, 1/c) and a hypothesised effect m, with S_t = Σ φ_i,
@@ -47,7 +62,7 @@ Confidence sequence and always-valid p-values (Ville: P(∃t: E_t >= 1/a) <= a; 
 
 Decisions (terminal: the test stops at its first crossing; later data only move the estimates)
     WORSE      (roll back) at the first t with p⁺_t <= α/2: the candidate is worse (L_s > 0).
-    NOT_WORSE  (may promote) at the first t with p⁻_t <= α/2 and min_samples on each arm:
+    NOT_WORSE  (may promote) at the first t with p⁻_t <= α/2 and min_samples pairs:
                non-inferiority with margin δ (U_s < δ). A tie at one observation goes to WORSE.
     As in Wald's SPRT between D = 0 and D = δ: if the candidate is not worse (D <= 0), P(WORSE ever)
     <= α/2 (false rollback); if it is worse by at least δ (D >= δ), P(NOT_WORSE ever) <= α/2 (false
@@ -63,9 +78,12 @@ observations depend on each other and void the guarantees.
 
 Assumptions: given the past, each observation's expected effect is D (independent requests, or
 prompts in shadow; under drifting traffic it is enough that it stays <= 0, resp. >= δ, at every step
-for the false-rollback, resp. false-promotion, bound). In canary the share π is fixed for the
-guardrail's life (a new share starts a new guardrail) and whether a request is scored must not
-depend on its arm.
+for the false-rollback, resp. false-promotion, bound). In canary, each arm's observations are
+independent draws from that arm's distribution, independent of which arm the next request goes to
+(true for per-user routing when what a user asks does not depend on the version answering), and
+whether a request is scored must not depend on its arm; the share is not needed for validity. Not
+addressed: when users' prompt distributions differ, per-user routing randomises clusters (users),
+not requests, and this per-request canary analysis is then still anti-conservative.
 """
 
 from __future__ import annotations
@@ -77,6 +95,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
+from eval_service.online.pairing import pair_arrivals
 from eval_service.online.spec import (
     Arm,
     Arms,
@@ -95,10 +114,11 @@ from eval_service.online.spec import (
 __all__ = ["BET_FRACTIONS", "Arm", "CanaryGuardrail", "Decision", "GuardrailSpec", "GuardrailStatus",
            "SequentialGuardrail", "ShadowGuardrail", "guardrail_from_state"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: canary guardrails pair the arms in arrival order (1: inverse-propensity weighting)
+MAX_UNPAIRED = 5000
 BET_FRACTIONS: tuple[float, ...] = tuple(0.8 * 0.5 ** k for k in range(6))
 _LOG_WEIGHT = -math.log(len(BET_FRACTIONS))
-SHADOW_RESIDUAL_BOUND = 1.5  # |d - clip(centre, -1/2, 1/2)| for d in [-1, 1]
+PAIR_RESIDUAL_BOUND = 1.5  # |d - clip(centre, -1/2, 1/2)| for d in [-1, 1]
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -150,16 +170,16 @@ class SequentialGuardrail:
         log_not_worse = _mix((self.spec.delta * steps - s)[:, None] * self._eta - down)
         max_worse = np.maximum.accumulate(np.concatenate(([self._max_log_e[0]], log_worse)))[1:]
         max_not_worse = np.maximum.accumulate(np.concatenate(([self._max_log_e[1]], log_not_worse)))[1:]
-        self._decide(max_worse, max_not_worse, n_cand, n_inc)
+        self._decide(max_worse, max_not_worse, n_cand, n_inc, steps)
         self._s, self._pen_up, self._pen_down = float(s[-1]), up[-1].copy(), down[-1].copy()
         self._max_log_e = [float(max_worse[-1]), float(max_not_worse[-1])]
 
     def _decide(self, max_worse: np.ndarray, max_not_worse: np.ndarray, n_cand: np.ndarray,
-                n_inc: np.ndarray) -> None:
+                n_inc: np.ndarray, steps: np.ndarray) -> None:
         if self._decision is not Decision.CONTINUE:
             return
         threshold = math.log(2.0 / self.spec.alpha)
-        enough = (n_cand >= self.spec.min_samples) & (n_inc >= self.spec.min_samples)
+        enough = steps >= self.spec.min_samples  # pairs: as many of each arm
         worse, not_worse = _first(max_worse >= threshold), _first((max_not_worse >= threshold) & enough)
         if worse is not None and (not_worse is None or worse <= not_worse):
             self._decision, at = Decision.WORSE, worse
@@ -247,39 +267,67 @@ class SequentialGuardrail:
 
 
 class CanaryGuardrail(SequentialGuardrail):
-    """Unpaired (canary) guardrail: each observation comes from one arm; the candidate gets a known
-    share π of requests at random. Feed observations in arrival order, one at a time or in batches."""
+    """Unpaired (canary) guardrail: each observation comes from one arm, routed however the router
+    likes (sticky per user included) as long as each arm's values are independent draws; the test
+    runs on the arms' observations paired in arrival order. Feed observations in arrival order, one
+    at a time or in batches. ``canary_share`` (the stage's weight) is kept for reports only."""
 
     design = "canary"
+    max_unpaired = MAX_UNPAIRED  # per arm; an arrival to a full queue drops the arm's oldest
 
     def __init__(self, spec: GuardrailSpec, canary_share: float) -> None:
         if not is_real(canary_share) or not 0 < canary_share < 1:
             raise ValueError(f"canary_share must be in (0, 1), got {canary_share!r}")
-        super().__init__(spec, 1.0 / min(canary_share, 1.0 - canary_share))
+        super().__init__(spec, PAIR_RESIDUAL_BOUND)
         self.canary_share = float(canary_share)
+        self._pairs = 0
+        self._waiting = (np.zeros(0), np.zeros(0))  # unpaired harms, oldest first: candidate, incumbent
 
     def _steps(self) -> int:
-        return self._n[0] + self._n[1]
+        return self._pairs
 
     def update(self, arm: Arms, values: Values) -> None:
         """Adds observations: ``arm`` is one arm for all values, one arm per value, or a bool array
         (True = candidate)."""
         harm = harm_values(values, self.spec, "observed")
         cand = candidate_mask(arm, len(harm))
-        if not len(harm):
-            return
-        n_c, n_i = self._n[0] + np.cumsum(cand), self._n[1] + np.cumsum(~cand)
-        sum_c = _running(self._sum[0], np.where(cand, harm, 0.0))
-        sum_i = _running(self._sum[1], np.where(cand, 0.0, harm))
-        m_c = (0.5 + sum_c[:-1]) / (1.0 + n_c - cand)
-        m_i = (0.5 + sum_i[:-1]) / (1.0 + n_i - ~cand)
-        pi = self.canary_share
-        resid = np.where(cand, (harm - m_c) / pi, -(harm - m_i) / (1.0 - pi))
-        self._ingest(m_c - m_i + resid, resid, n_c, n_i, n_c + n_i)
-        self._n, self._sum = [int(n_c[-1]), int(n_i[-1])], [float(sum_c[-1]), float(sum_i[-1])]
+        step = 2 * self.max_unpaired
+        for lo in range(0, len(harm), step):
+            self._add(cand[lo:lo + step], harm[lo:lo + step])
+
+    def _add(self, cand: np.ndarray, harm: np.ndarray) -> None:
+        (n_c, n_i), (wait_c, wait_i) = self._n, self._waiting
+        pairs = pair_arrivals(cand, (n_c, n_i), len(wait_c) - len(wait_i), self.max_unpaired)
+        stream_c, stream_i = np.concatenate((wait_c, harm[cand])), np.concatenate((wait_i, harm[~cand]))
+        if len(pairs.at):
+            d = stream_c[pairs.candidate - (n_c - len(wait_c))] - stream_i[pairs.incumbent - (n_i - len(wait_i))]
+            before = self._pairs + np.arange(len(d))
+            centre = np.clip(_running(self._s, d)[:-1] / (1.0 + before), -0.5, 0.5)
+            self._ingest(d, d - centre, n_c + np.cumsum(cand)[pairs.at], n_i + np.cumsum(~cand)[pairs.at], before + 1)
+            self._pairs += len(d)
+        self._n = [n_c + int(cand.sum()), n_i + int((~cand).sum())]
+        self._sum = [float(_running(self._sum[0], harm[cand])[-1]), float(_running(self._sum[1], harm[~cand])[-1])]
+        b = pairs.backlog
+        self._waiting = (stream_c[len(stream_c) - max(b, 0):], stream_i[len(stream_i) - max(-b, 0):])
 
     def to_state(self) -> dict[str, Any]:
-        return {**super().to_state(), "canary_share": self.canary_share}
+        return {**super().to_state(), "canary_share": self.canary_share, "pairs": self._pairs,
+                "unpaired": [self._waiting[0].tolist(), self._waiting[1].tolist()]}
+
+    def _load(self, state: Mapping[str, Any]) -> None:
+        super()._load(state)
+        pairs, waiting = state_field(state, "pairs"), state_field(state, "unpaired")
+        if not isinstance(pairs, int) or isinstance(pairs, bool) or not 0 <= pairs <= min(self._n):
+            raise ValueError("canary guardrail state: 'pairs' must be an integer within both arms' counts")
+        if not isinstance(waiting, list) or len(waiting) != 2 or not all(isinstance(w, list) for w in waiting) \
+                or (waiting[0] and waiting[1]):
+            raise ValueError("canary guardrail state: 'unpaired' must be two lists (candidate, incumbent), one empty")
+        for arm, w in enumerate(waiting):
+            if len(w) > min(self.max_unpaired, self._n[arm] - pairs) or not all(is_real(v) and 0 <= v <= 1 for v in w):
+                raise ValueError(f"canary guardrail state: at most {self.max_unpaired} unpaired harms in [0, 1] per "
+                                 "arm, and no more than the arm's observations not in a pair")
+        self._pairs = pairs
+        self._waiting = (np.asarray(waiting[0], dtype=float), np.asarray(waiting[1], dtype=float))
 
 
 class ShadowGuardrail(SequentialGuardrail):
@@ -288,7 +336,7 @@ class ShadowGuardrail(SequentialGuardrail):
     design = "shadow"
 
     def __init__(self, spec: GuardrailSpec) -> None:
-        super().__init__(spec, SHADOW_RESIDUAL_BOUND)
+        super().__init__(spec, PAIR_RESIDUAL_BOUND)
 
     def _steps(self) -> int:
         return self._n[0]
@@ -317,10 +365,13 @@ class ShadowGuardrail(SequentialGuardrail):
 
 def guardrail_from_state(state: Mapping[str, Any]) -> SequentialGuardrail:
     """Rebuilds a canary or shadow guardrail from ``to_state()`` (e.g. after a restart)."""
-    if state_field(state, "version") != STATE_VERSION:
-        raise ValueError(f"guardrail state version {state['version']!r} is not {STATE_VERSION}")
+    version, design = state_field(state, "version"), state_field(state, "design")
+    if version == 1 and design == CanaryGuardrail.design:
+        raise ValueError("guardrail state version 1 is an inverse-propensity canary test, which cannot be resumed "
+                         "as the paired one (and is not valid under sticky routing): start a fresh guardrail")
+    if version not in (1, STATE_VERSION):  # a version 1 shadow state is a version 2 one
+        raise ValueError(f"guardrail state version {version!r} is not {STATE_VERSION}")
     spec = GuardrailSpec.from_dict(state_field(state, "spec"))
-    design = state_field(state, "design")
     guardrail: SequentialGuardrail
     if design == CanaryGuardrail.design:
         guardrail = CanaryGuardrail(spec, state_floats(state, "canary_share", 0)[0])

@@ -29,7 +29,7 @@ Arms = Arm | str | Sequence[Arm | str] | np.ndarray
 @dataclass(frozen=True)
 class GuardrailSpec:
     """One guardrail's policy: α (both decisions together), margin δ on the harm scale, direction,
-    minimum observations per arm before NOT_WORSE, and whether values must be 0/1."""
+    minimum pairs (one observation of each arm) before NOT_WORSE, and whether values must be 0/1."""
 
     name: str
     alpha: float = 0.05

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -112,23 +113,32 @@ def test_other_bad_inputs_raise_clear_errors() -> None:
 
 # --- the formulas of the module docstring --------------------------------------------------------
 
-def reference_log_e(design: str, arms: list[bool], a: list[float], b: list[float], m: float, upper: bool) -> float:
-    """log mean_k Π_i exp(±η_k (μ̂_i - m)) (1 ± η_k r_i), written out observation by observation."""
-    bound = 1 / 0.3 if design == "canary" else 1.5
-    sums, counts, s = [0.0, 0.0], [0, 0], 0.0
-    logs = [0.0] * len(BET_FRACTIONS)
-    for i in range(len(a)):
-        if design == "canary":
-            m_c, m_i = (0.5 + sums[0]) / (1 + counts[0]), (0.5 + sums[1]) / (1 + counts[1])
-            centre, r = m_c - m_i, (a[i] - m_c) / 0.3 if arms[i] else -(a[i] - m_i) / 0.7
-            arm = 0 if arms[i] else 1
-            sums[arm], counts[arm] = sums[arm] + a[i], counts[arm] + 1
+def reference_differences(design: str, arms: list[bool], a: list[float], b: list[float]) -> list[float]:
+    """Pair differences (candidate - incumbent) in the order they form: shadow pairs a[i] with b[i];
+    canary pairs the arms' arrivals first in, first out (``test_canary_pairing`` checks bounded queues)."""
+    if design == "shadow":
+        return [x - y for x, y in zip(a, b)]
+    queues: tuple[deque[float], deque[float]] = (deque(), deque())
+    out = []
+    for is_cand, x in zip(arms, a):
+        own, other = (queues[0], queues[1]) if is_cand else (queues[1], queues[0])
+        if other:
+            y = other.popleft()
+            out.append(x - y if is_cand else y - x)
         else:
-            centre = min(0.5, max(-0.5, s / (1 + i)))
-            r, s = a[i] - b[i] - centre, s + a[i] - b[i]
+            own.append(x)
+    return out
+
+
+def reference_log_e(design: str, arms: list[bool], a: list[float], b: list[float], m: float, upper: bool) -> float:
+    """log mean_k Π_i exp(±η_k (μ̂_i - m)) (1 ± η_k r_i), written out pair by pair."""
+    s, logs = 0.0, [0.0] * len(BET_FRACTIONS)
+    for i, d in enumerate(reference_differences(design, arms, a, b)):
+        centre = min(0.5, max(-0.5, s / (1 + i)))
+        r, s = d - centre, s + d
         sign = -1.0 if upper else 1.0
         for k, frac in enumerate(BET_FRACTIONS):
-            eta = frac / bound
+            eta = frac / 1.5
             logs[k] += sign * eta * (centre - m) + math.log(1 + sign * eta * r)
     return math.log(sum(math.exp(x) for x in logs) / len(logs))
 
@@ -299,4 +309,6 @@ def test_ten_point_refusal_gap_is_detected_as_worse(design: str) -> None:
     statuses = simulate(design, SPEC, rates(0.15, 0.05), 300, 4000, seed=4)
     assert all(s.decision is Decision.WORSE for s in statuses)
     at = np.array([s.decided_at for s in statuses])
-    assert np.median(at, axis=0).max() <= 400
+    # Pairs used: the smaller arm (canary pairs in arrival order; at a 30% share the incumbent's
+    # surplus waits unused, so it has seen about 7/3 as many observations at the decision).
+    assert np.median(at.min(axis=1)) <= 400
