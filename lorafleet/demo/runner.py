@@ -100,8 +100,11 @@ class Demo:
         c.rule("[bold]LoRAFleet demo")
         c.print(f"demo directory: {self.home}\nstarting trainer, inference and evaluator on loopback…")
         quantization = os.environ.get("LORAFLEET_QUANTIZATION", DEMO_QUANTIZATION)
+        # 32 decode rows: the live traffic's 16 users in flight plus their shadow re-runs decode together
+        batch = os.environ.get("LORAFLEET_MAX_BATCH_SIZE", "32")
         self.cluster = LocalCluster(self.home, model_cache_dir=self.model_cache_dir,
-                                    extra_env={"LORAFLEET_QUANTIZATION": quantization})
+                                    extra_env={"LORAFLEET_QUANTIZATION": quantization,
+                                               "LORAFLEET_MAX_BATCH_SIZE": batch})
         with self.cluster as cluster:
             c.print(f"  trainer {cluster.address('trainer')}   inference {cluster.address('inference')}   "
                     f"evaluator {cluster.address('eval')}   (logs: {cluster.log_path})")
