@@ -24,10 +24,10 @@ How they wait (``configure_openmp``): libgomp's workers spin 300,000 rounds by d
 sleep. On a shared machine the spinning threads burn the CPU share other runnable threads need, and
 a parallel region waits for whichever of its threads the scheduler preempted: on the 2-core test
 machine with other jobs running, one decode step of 2 spinning threads took 0.75-1.2 s against 16 ms
-on one thread (``benchmarks/thread_contention.py``). ``GOMP_SPINCOUNT=1000`` (tens of microseconds:
-enough to stay awake between the ops of a step, not more) is set before torch loads libgomp, unless
-the environment already chose. The engine also drops to one thread while the CPU is contended
-(``inference_service.engine.threads``).
+on one thread (measured during development with a one-off script, not kept).
+``GOMP_SPINCOUNT=1000`` (tens of microseconds: enough to stay awake between the ops of a step, not
+more) is set before torch loads libgomp, unless the environment already chose. The engine also drops
+to one thread while the CPU is contended (``inference_service.engine.threads``).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 A decode step is ~150 parallel regions of 20-100 µs, and each waits for every thread of the pool. When
 other processes want the same cores, the scheduler preempts one of our threads for a whole time
 slice and the region, and the step, stalls with it: on the 2-core test machine, with other jobs
-busy, a single-stream step took 16 ms on one thread and 0.75-1.2 s on two (``compute_threads``,
-``benchmarks/thread_contention.py``). One thread runs at its fair share instead.
+busy, a single-stream step took 16 ms on one thread and 0.75-1.2 s on two (``compute_threads``; measured
+during development with a one-off script, not kept). One thread runs at its fair share instead.
 
 The signal is the kernel's CPU pressure (PSI, ``cpu.pressure`` of the cgroup, else
 ``/proc/pressure/cpu``): the share of time some runnable task waited for a CPU, read every

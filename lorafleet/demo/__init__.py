@@ -2,7 +2,7 @@
 
 # Defaults shared by the CLI flags and ``Demo`` (kept here: the CLI must not import the runner to
 # build its parser). The gates for the 135M demo model, see eval_service/policies/small-model.yaml;
-# 24 cases per suite (stratified) keep the demo within 15 minutes on a 2-core CPU.
+# 24 cases per suite (stratified) keep the offline evaluations near a minute each on a 2-core CPU.
 DEMO_POLICY = "small-model"
 DEMO_CASES_PER_SUITE = 24
 # Inference serves the base the demo's QLoRA adapters were trained on (nf4), unless

@@ -11,12 +11,13 @@ from lorafleet.demo import DEMO_CASES_PER_SUITE, DEMO_POLICY
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo", help="train, evaluate, promote, serve and reject adapters end to end on the embedded model",
-        description="Starts the three services on loopback, trains support-bot v1 (promoted) and a poisoned v2 "
-                    "(rejected), and prints a summary. Takes about 10-15 minutes on a 2-core CPU.")
+        description="Starts the three services on loopback, trains support-bot v1 (promoted), a poisoned v2 "
+                    "(rejected offline, then rolled back from a live canary) and a retrained v3 (shadow, canary, "
+                    "promoted), and prints a summary. Takes about 20 minutes on a 2-core CPU.")
     parser.add_argument("--home", type=Path, default=None,
                         help="demo directory, wiped at start (default: $LORAFLEET_HOME/demo)")
     parser.add_argument("--cases-per-suite", type=int, default=DEMO_CASES_PER_SUITE, metavar="N",
-                        help="cases per evaluation suite, to keep the demo near 15 minutes on a 2-core CPU "
+                        help="cases per evaluation suite, to keep the demo short on a 2-core CPU "
                              "(0 = every case; `lorafleet eval` runs full suites)")
     parser.add_argument("--policy", default=DEMO_POLICY,
                         help="promotion policy: a shipped name (small-model, default) or a YAML path on the evaluator "

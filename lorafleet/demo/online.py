@@ -23,7 +23,7 @@ from lorafleet.demo.traffic import TrafficGenerator
 from lorafleet.names import ROLLOUT_STATES
 
 ONLINE_POLICY = "online-demo"
-MAX_ROLLOUT_S = 480.0
+MAX_ROLLOUT_S = 720.0
 
 
 @dataclass

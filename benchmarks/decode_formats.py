@@ -1,0 +1,84 @@
+"""Matmul time of the weight formats the decode path can use, at the row counts a step sees.
+
+    python benchmarks/decode_formats.py [--threads 1] [--out benchmarks/results/decode_formats.json]
+
+SmolLM2-135M's shapes (hidden 576, MLP 1536, 3 KV heads of 64: fused q|k|v 960 x 576, o 576 x 576,
+fused gate|up 3072 x 576, down 576 x 1536), 30 layers, random weights (timing does not depend on the
+values), and the tied LM head (49152 x 576). For each format, ``x [m, k] @ W.T`` at m = 1, 16, 64 and
+512 rows, median of 20 calls, summed over the 30 layers:
+
+* ``fp32``, ``bf16``: ``F.linear`` on a dense matrix;
+* ``int4``: torch's CPU weight-only kernel on group-32 int4 (``model.quant.Int4Weight``'s kernel path,
+  called directly so the dense fallback for many rows does not hide it).
+
+It backs the figures in ``inference_service/model/quant.py`` and ``lm_head.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from inference_service.model.quant import Int4Weight, _cpu_int4_kernel  # noqa: E402
+
+LAYER = [(960, 576), (576, 576), (3072, 576), (576, 1536)]  # (out, in) of one decoder layer's matmuls
+LAYERS = 30
+HEAD = (49152, 576)
+ROWS = (1, 16, 64, 512)
+
+
+def _median_ms(fn, reps: int = 20) -> float:
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def _formats(shape: tuple[int, int]) -> dict:
+    w = torch.randn(shape) * 0.02
+    int4 = Int4Weight(w, device=torch.device("cpu"))
+    return {"fp32": (w, torch.float32, lambda x: F.linear(x, w)),
+            "bf16": (w, torch.bfloat16, (lambda wb: lambda x: F.linear(x, wb))(w.to(torch.bfloat16))),
+            "int4": (w, torch.bfloat16, lambda x: _cpu_int4_kernel(x, int4.packed, int4.scales_zeros))}
+
+
+def measure(shapes: list[tuple[int, int]], repeat: int) -> dict:
+    out: dict[str, dict[int, float]] = {}
+    for shape in shapes:
+        for name, (_, dtype, fn) in _formats(shape).items():
+            for m in ROWS:
+                x = torch.randn(m, shape[1]).to(dtype)
+                out.setdefault(name, {}).setdefault(m, 0.0)
+                out[name][m] += _median_ms(lambda f=fn, xx=x: f(xx)) * repeat
+    return {name: {str(m): round(ms, 2) for m, ms in rows.items()} for name, rows in out.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "decode_formats.json")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.set_grad_enabled(False)
+    result = {"threads": args.threads, "unit": "ms per call, summed over the model's matmuls",
+              "layers_x30": measure(LAYER, LAYERS), "lm_head": measure([HEAD], 1)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
