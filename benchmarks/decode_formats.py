@@ -5,7 +5,8 @@
 SmolLM2-135M's shapes (hidden 576, MLP 1536, 3 KV heads of 64: fused q|k|v 960 x 576, o 576 x 576,
 fused gate|up 3072 x 576, down 576 x 1536), 30 layers, random weights (timing does not depend on the
 values), and the tied LM head (49152 x 576). For each format, ``x [m, k] @ W.T`` at m = 1, 16, 64 and
-512 rows, median of 20 calls, summed over the 30 layers:
+512 rows, median of 5 passes over 30 distinct copies of each matrix (one decode step's weight
+traffic; a single copy would stay in cache and hide the memory cost), summed over the layer's matmuls:
 
 * ``fp32``, ``bf16``: ``F.linear`` on a dense matrix;
 * ``int4``: torch's CPU weight-only kernel on group-32 int4 (``model.quant.Int4Weight``'s kernel path,
@@ -47,22 +48,25 @@ def _median_ms(fn, reps: int = 20) -> float:
     return statistics.median(times) * 1e3
 
 
-def _formats(shape: tuple[int, int]) -> dict:
-    w = torch.randn(shape) * 0.02
-    int4 = Int4Weight(w, device=torch.device("cpu"))
-    return {"fp32": (w, torch.float32, lambda x: F.linear(x, w)),
-            "bf16": (w, torch.bfloat16, (lambda wb: lambda x: F.linear(x, wb))(w.to(torch.bfloat16))),
-            "int4": (w, torch.bfloat16, lambda x: _cpu_int4_kernel(x, int4.packed, int4.scales_zeros))}
+def _formats(shape: tuple[int, int], copies: int) -> dict:
+    """Per format: the dtype of its input and one matmul per copy (distinct weights, so a pass reads
+    every copy from memory as the 30 layers of a decode step do, instead of re-reading a cached one)."""
+    ws = [torch.randn(shape) * 0.02 for _ in range(copies)]
+    fp32 = [lambda x, w=w: F.linear(x, w) for w in ws]
+    bf16 = [lambda x, w=w: F.linear(x, w) for w in [w.to(torch.bfloat16) for w in ws]]
+    packed = [Int4Weight(w, device=torch.device("cpu")) for w in ws]
+    int4 = [lambda x, q=q: _cpu_int4_kernel(x, q.packed, q.scales_zeros) for q in packed]
+    return {"fp32": (torch.float32, fp32), "bf16": (torch.bfloat16, bf16), "int4": (torch.bfloat16, int4)}
 
 
-def measure(shapes: list[tuple[int, int]], repeat: int) -> dict:
+def measure(shapes: list[tuple[int, int]], copies: int) -> dict:
     out: dict[str, dict[int, float]] = {}
     for shape in shapes:
-        for name, (_, dtype, fn) in _formats(shape).items():
+        for name, (dtype, calls) in _formats(shape, copies).items():
             for m in ROWS:
                 x = torch.randn(m, shape[1]).to(dtype)
                 out.setdefault(name, {}).setdefault(m, 0.0)
-                out[name][m] += _median_ms(lambda f=fn, xx=x: f(xx)) * repeat
+                out[name][m] += _median_ms(lambda cs=calls, xx=x: [c(xx) for c in cs], reps=5)
     return {name: {str(m): round(ms, 2) for m, ms in rows.items()} for name, rows in out.items()}
 
 
