@@ -1,5 +1,6 @@
 """DPO training throughput: the project's loop (``training/dpo.py``) against TRL's ``DPOTrainer``.
 
+    pip install trl   # the baseline; not a dependency of the project
     python benchmarks/dpo_throughput.py [--pairs 48] [--batch-size 8] [--rounds 3] [--out results.json]
 
 Same model (SmolLM2-135M, QLoRA r=16 on every linear layer, nf4 base with the bf16 compute the
