@@ -64,14 +64,19 @@ def pack_rows(examples: list[TokenizedExample], max_len: int) -> list[list[Token
     return [[examples[i] for i in row] for row in pack_indices([e.num_tokens for e in examples], max_len)]
 
 
-def _label_count(labels: torch.Tensor) -> int:
+def label_count(labels: torch.Tensor) -> int:
     return int((labels[:, 1:] != IGNORE_INDEX).sum())
 
 
-def packed_batch(examples: list[TokenizedExample], max_len: int, pad_id: int) -> Batch:
-    examples = [truncate(e, max_len) for e in examples]
-    rows = pack_indices([e.num_tokens for e in examples], max_len)
-    length = max(sum(examples[i].num_tokens for i in row) for row in rows)
+# One packed item's per-token values: input ids, labels, position ids, owner (the segment it belongs to).
+PackedItem = tuple[list[int], list[int], list[int], list[int]]
+
+
+def fill_rows(items: list[PackedItem], rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, ...]:
+    """(ids, labels, positions, owners) ``[len(rows), longest row]``: each row's items side by side, then
+    padding, which is its own segment (owner -1, positions from 0, no labels)."""
+    lengths = [len(item[0]) for item in items]
+    length = max(sum(lengths[i] for i in row) for row in rows)
     ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), length), IGNORE_INDEX, dtype=torch.long)
     pos = torch.zeros((len(rows), length), dtype=torch.long)
@@ -79,17 +84,22 @@ def packed_batch(examples: list[TokenizedExample], max_len: int, pad_id: int) ->
     for r, row in enumerate(rows):
         at = 0
         for i in row:
-            ex = examples[i]
-            n = ex.num_tokens
-            ids[r, at:at + n] = torch.tensor(ex.input_ids)
-            lab = torch.tensor(ex.labels)
-            lab[0] = IGNORE_INDEX  # never predict an example's first token from the previous example
-            labels[r, at:at + n] = lab
-            pos[r, at:at + n] = torch.arange(n)
-            owner[r, at:at + n] = i
+            n = lengths[i]
+            for tensor, values in zip((ids, labels, pos, owner), items[i]):
+                tensor[r, at:at + n] = torch.tensor(values)
             at += n
-        pos[r, at:] = torch.arange(length - at)  # padding: its own segment
-    return Batch(ids, labels, pos, None, sum(e.num_tokens for e in examples), _label_count(labels), len(examples),
+        pos[r, at:] = torch.arange(length - at)
+    return ids, labels, pos, owner
+
+
+def packed_batch(examples: list[TokenizedExample], max_len: int, pad_id: int) -> Batch:
+    examples = [truncate(e, max_len) for e in examples]
+    rows = pack_indices([e.num_tokens for e in examples], max_len)
+    # labels[0] ignored: never predict an example's first token from the previous example
+    items = [(e.input_ids, [IGNORE_INDEX, *e.labels[1:]], list(range(e.num_tokens)), [i] * e.num_tokens)
+             for i, e in enumerate(examples)]
+    ids, labels, pos, owner = fill_rows(items, rows, pad_id)
+    return Batch(ids, labels, pos, None, sum(e.num_tokens for e in examples), label_count(labels), len(examples),
                  owner)
 
 
@@ -108,7 +118,7 @@ def padded_batch(examples: list[TokenizedExample], max_len: int, pad_id: int) ->
         mask[r, :n] = 1
         owner[r, :n] = r
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    return Batch(ids, labels, pos, mask, sum(e.num_tokens for e in examples), _label_count(labels), len(examples),
+    return Batch(ids, labels, pos, mask, sum(e.num_tokens for e in examples), label_count(labels), len(examples),
                  owner)
 
 

@@ -56,7 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer_service.data.packing import Batch, make_batch, pack_indices
+from trainer_service.data.packing import Batch, fill_rows, label_count, make_batch, pack_indices
 from trainer_service.data.tokenize import IGNORE_INDEX, PreferencePair
 from trainer_service.training.config import TrainingConfig
 from trainer_service.training.objective import Evaluation, check_cancel, eval_mode
@@ -136,20 +136,8 @@ def pair_batch(pairs: list[PreferencePair], max_len: int, pad_id: int) -> Batch:
     items = [_pair_row(i, p) for i, p in enumerate(pairs)]
     lengths = [len(item[0]) for item in items]
     rows = pack_indices(lengths, max(max_len, *lengths))
-    length = max(sum(lengths[i] for i in row) for row in rows)
-    ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
-    labels = torch.full((len(rows), length), IGNORE_INDEX, dtype=torch.long)
-    pos = torch.zeros((len(rows), length), dtype=torch.long)
-    owner = torch.full((len(rows), length), -1, dtype=torch.long)
-    for r, row in enumerate(rows):
-        at = 0
-        for i in row:
-            n = lengths[i]
-            for tensor, values in zip((ids, labels, pos, owner), items[i]):
-                tensor[r, at:at + n] = torch.tensor(values)
-            at += n
-        pos[r, at:] = torch.arange(length - at)
-    return Batch(ids, labels, pos, None, sum(lengths), int((labels[:, 1:] != IGNORE_INDEX).sum()), 2 * len(pairs),
+    ids, labels, pos, owner = fill_rows(items, rows, pad_id)
+    return Batch(ids, labels, pos, None, sum(lengths), label_count(labels), 2 * len(pairs),
                  owner)
 
 
