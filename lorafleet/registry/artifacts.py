@@ -39,7 +39,8 @@ def _host_tag() -> str:
     return "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory (a directory's fsync makes its renames and new entries durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -47,15 +48,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_tree(path: Path) -> None:
+def fsync_tree(path: Path) -> None:
+    """fsync every file and directory under ``path``."""
     for dirpath, _dirs, files in os.walk(path):
         for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fsync_dir(Path(dirpath))
+            fsync_path(Path(dirpath, name))
+        fsync_path(Path(dirpath))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -107,7 +105,7 @@ class ArtifactStore:
 
     def sync(self, staged: Path) -> None:
         """fsync every file and directory under ``staged`` (call before holding any lock)."""
-        _fsync_tree(staged)
+        fsync_tree(staged)
 
     def publish(self, staged: Path, relpath: str, *, replace: bool = False, synced: bool = False) -> Path:
         """fsync everything under ``staged`` (unless ``synced``) and rename it to ``relpath`` atomically."""
@@ -115,7 +113,7 @@ class ArtifactStore:
         if staged.parent != target.parent:
             raise ValueError(f"{staged} must be staged in {target.parent} to be renamed atomically")
         if not synced:
-            _fsync_tree(staged)
+            fsync_tree(staged)
         old: Path | None = None
         if target.exists():
             if not replace:
@@ -123,7 +121,7 @@ class ArtifactStore:
             old = target.parent / self._temp_name(target.name)
             os.replace(target, old)
         os.replace(staged, target)
-        fsync_dir(target.parent)
+        fsync_path(target.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return target
@@ -147,7 +145,7 @@ class ArtifactStore:
             return False
         doomed = target.parent / self._temp_name(target.name)
         os.replace(target, doomed)
-        fsync_dir(target.parent)
+        fsync_path(target.parent)
         if doomed.is_dir():
             shutil.rmtree(doomed)
         else:
@@ -168,7 +166,7 @@ class ArtifactStore:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
-            fsync_dir(target.parent)
+            fsync_path(target.parent)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

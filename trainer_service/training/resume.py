@@ -51,6 +51,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from lorafleet.registry.artifacts import fsync_path, fsync_tree
 from trainer_service.training.dropout import FastMaskDropout
 
 if TYPE_CHECKING:
@@ -173,14 +174,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write(root: Path, step: int, model: nn.Module, optimizer: torch.optim.Optimizer, loop: dict[str, Any]) -> Path:
     """Write the checkpoint of ``step`` under ``root`` atomically; returns its final path."""
     root.mkdir(parents=True, exist_ok=True)
@@ -200,12 +193,11 @@ def write(root: Path, step: int, model: nn.Module, optimizer: torch.optim.Optimi
         files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)} for name in FILES}
         (tmp / MANIFEST).write_text(json.dumps({"format_version": FORMAT_VERSION, "step": step, "files": files},
                                                indent=2, sort_keys=True))
-        for p in tmp.iterdir():
-            _fsync(p)
+        fsync_tree(tmp)
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
-        _fsync(root)
+        fsync_path(root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
