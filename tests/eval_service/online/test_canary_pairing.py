@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import deque
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pairing_reference import reference_pairs
 
 from eval_service.online.monitor import StageMonitor
 from eval_service.online.policy import load_online_policy
@@ -22,24 +22,6 @@ from eval_service.online.sequential import (
     guardrail_from_state,
 )
 from inference_service.routing import takes_canary
-
-
-def reference_pairs(arms: list[bool], values: list[float], capacity: int) -> tuple[list[float], list[list[float]]]:
-    """Pair differences in the order they form, and what waits, one arrival at a time: an arrival pairs
-    with the other arm's oldest waiting value, else waits; a full queue drops its oldest value."""
-    queues: tuple[deque[float], deque[float]] = (deque(), deque())
-    out = []
-    for is_cand, x in zip(arms, values):
-        own, other = (queues[0], queues[1]) if is_cand else (queues[1], queues[0])
-        if other:
-            y = other.popleft()
-            out.append(x - y if is_cand else y - x)
-        else:
-            own.append(x)
-            if len(own) > capacity:
-                own.popleft()
-    return out, [list(queues[0]), list(queues[1])]
-
 
 ERRORS = GuardrailSpec("error_rate", alpha=0.05, delta=0.02, min_samples=100, bernoulli=True)
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections import deque
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pairing_reference import reference_pairs
 
 from eval_service.online.rollout import RolloutDecision, bonferroni, decide, latency_exceeds, latency_over_slo
 from eval_service.online.sequential import (
@@ -118,16 +118,7 @@ def reference_differences(design: str, arms: list[bool], a: list[float], b: list
     canary pairs the arms' arrivals first in, first out (``test_canary_pairing`` checks bounded queues)."""
     if design == "shadow":
         return [x - y for x, y in zip(a, b)]
-    queues: tuple[deque[float], deque[float]] = (deque(), deque())
-    out = []
-    for is_cand, x in zip(arms, a):
-        own, other = (queues[0], queues[1]) if is_cand else (queues[1], queues[0])
-        if other:
-            y = other.popleft()
-            out.append(x - y if is_cand else y - x)
-        else:
-            own.append(x)
-    return out
+    return reference_pairs(arms, a, capacity=len(a))[0]
 
 
 def reference_log_e(design: str, arms: list[bool], a: list[float], b: list[float], m: float, upper: bool) -> float:
