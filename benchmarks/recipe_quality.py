@@ -74,6 +74,13 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
               dict(method="dpo", epochs=1, batch_size=8, learning_rate=5e-4, beta=0.1, sft_weight=0.2),
               from_previous=True)],
            "SFT on tickets and answers, then DPO from the SFT adapter (its reference)"),
+    Recipe("sft-mix+dpo", [
+        Stage("SFT", "task_safety_mix_train.jsonl", "support_tickets_validation.jsonl",
+              dict(method="sft", epochs=1, batch_size=8, learning_rate=1e-3)),
+        Stage("DPO", "preference_train.jsonl", "preference_validation.jsonl",
+              dict(method="dpo", epochs=1, batch_size=8, learning_rate=2e-4, beta=0.1, sft_weight=0.2, max_steps=25,
+                   seed=13), from_previous=True)],
+           "the demo's v1 (SFT on the mix), then 25 DPO steps from it (its reference)"),
 ]}
 ATTENTION = dict(target_modules=("q_proj", "k_proj", "v_proj", "o_proj"))
 for _name in ("dpo", "sft+dpo"):
