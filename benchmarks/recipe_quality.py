@@ -103,7 +103,8 @@ def train_stage(stage: Stage, model_dir: Path, tok, work: Path, previous: Path |
                         emit=lambda kind, payload: _print_event(stage.label, kind, payload))
     result = loop.run(data.train, data.validation)
     seconds = time.monotonic() - t0
-    keep = ("validation_loss", "initial_validation_loss", "validation_reward_accuracy", "validation_reward_margin", "best_step")
+    keep = ("validation_loss", "initial_validation_loss", "validation_reward_accuracy", "validation_reward_margin",
+            "best_step")
     out = {"stage": stage.label, "data": stage.data, "examples": len(report.train), "steps": result.steps,
            "train_seconds": round(seconds, 1), "loop_seconds": round(result.metrics["train_runtime_seconds"], 1),
            "config": stage.config, **{k: round(v, 4) for k, v in result.metrics.items() if k in keep}}
