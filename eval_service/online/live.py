@@ -158,18 +158,13 @@ class LiveEvaluator:
         verdict = watched.monitor.verdict()
         if verdict is None or verdict.decision is RolloutDecision.CONTINUE:
             return
-        if verdict.decision is RolloutDecision.ROLL_BACK:
-            worse = tuple(s.name for s in verdict.statuses if s.name in verdict.worse
-                          and s.harm_difference is not None
-                          and s.harm_difference >= watched.monitor.guardrails[s.name].spec.delta)
-            if not worse:  # significantly worse, but not yet by its minimum effect: keep watching
-                return
+        if verdict.decision is RolloutDecision.ROLL_BACK:  # WORSE already means "by its minimum effect"
             record = await asyncio.to_thread(transitions.roll_back, self.registry, watched.record, watched.monitor,
-                                             worse, watched.policy, self._stats(watched))
+                                             verdict.worse, watched.policy, self.snapshot(watched))
             metrics.ROLLOUT_ROLLBACKS.labels(adapter=record.name).inc()
         else:
             record = await asyncio.to_thread(transitions.pass_stage, self.registry, watched.record,
-                                             watched.monitor, watched.policy)
+                                             watched.monitor, watched.policy, stats=self.snapshot(watched))
             if record.state is RolloutState.PROMOTED:
                 metrics.ROLLOUT_PROMOTIONS.labels(adapter=record.name).inc()
         await self._replace(rid, record)
@@ -217,7 +212,7 @@ class LiveEvaluator:
             return
         try:
             record = await asyncio.to_thread(self.registry.rollouts().update, rid,
-                                             expected_revision=watched.record.revision, stats=self._stats(watched))
+                                             expected_revision=watched.record.revision, stats=self.snapshot(watched))
         except (Aborted, FailedPrecondition) as exc:  # changed or ended by another process: re-read next tick
             log.info("rollout changed elsewhere; reloading", extra={"rollout_id": rid, "error": str(exc)})
             self.watched.pop(rid, None)
@@ -225,7 +220,7 @@ class LiveEvaluator:
         watched.record, watched.persisted_at, watched.dirty = record, self.clock(), False
         _export_running(watched)
 
-    def _stats(self, watched: Watched) -> dict[str, Any]:
+    def snapshot(self, watched: Watched) -> dict[str, Any]:
         return {"stage_index": watched.record.stage_index, "stage_started": watched.stage_started.isoformat(),
                 "monitor": watched.monitor.to_state(),
                 "arms": {a: s.summary() for a, s in watched.monitor.arms.items()},

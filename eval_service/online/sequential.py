@@ -61,9 +61,14 @@ Confidence sequence and always-valid p-values (Ville: P(∃t: E_t >= 1/a) <= a; 
     H0: D >= δ. p⁺_t <= α/2 iff L_s > 0 at some s <= t; p⁻_t <= α/2 iff U_s < δ at some s <= t.
 
 Decisions (terminal: the test stops at its first crossing; later data only move the estimates)
-    WORSE      (roll back) at the first t with p⁺_t <= α/2: the candidate is worse (L_s > 0).
+    WORSE      (roll back) at the first t with p⁺_t <= α/2 and S_t / t >= δ: the candidate is
+               significantly worse (L_s > 0) and worse by at least the minimum effect as estimated.
     NOT_WORSE  (may promote) at the first t with p⁻_t <= α/2 and min_samples pairs:
                non-inferiority with margin δ (U_s < δ). A tie at one observation goes to WORSE.
+    The estimate condition only shrinks the WORSE event, so the false-rollback bound below holds as
+    it is. Without it a difference inside the margin (a 3-point refusal gap under a 15-point margin)
+    could end the test as WORSE at an early swing, and the rollout, which rolls back only on a harm
+    that matters, was then stuck: never NOT_WORSE, never rolled back, until max_duration_s.
     As in Wald's SPRT between D = 0 and D = δ: if the candidate is not worse (D <= 0), P(WORSE ever)
     <= α/2 (false rollback); if it is worse by at least δ (D >= δ), P(NOT_WORSE ever) <= α/2 (false
     promotion); for 0 < D < δ either decision is acceptable. Whatever D is, a wrong decision has
@@ -170,17 +175,19 @@ class SequentialGuardrail:
         log_not_worse = _mix((self.spec.delta * steps - s)[:, None] * self._eta - down)
         max_worse = np.maximum.accumulate(np.concatenate(([self._max_log_e[0]], log_worse)))[1:]
         max_not_worse = np.maximum.accumulate(np.concatenate(([self._max_log_e[1]], log_not_worse)))[1:]
-        self._decide(max_worse, max_not_worse, n_cand, n_inc, steps)
+        self._decide(max_worse, max_not_worse, s, n_cand, n_inc, steps)
         self._s, self._pen_up, self._pen_down = float(s[-1]), up[-1].copy(), down[-1].copy()
         self._max_log_e = [float(max_worse[-1]), float(max_not_worse[-1])]
 
-    def _decide(self, max_worse: np.ndarray, max_not_worse: np.ndarray, n_cand: np.ndarray,
+    def _decide(self, max_worse: np.ndarray, max_not_worse: np.ndarray, s: np.ndarray, n_cand: np.ndarray,
                 n_inc: np.ndarray, steps: np.ndarray) -> None:
         if self._decision is not Decision.CONTINUE:
             return
         threshold = math.log(2.0 / self.spec.alpha)
         enough = steps >= self.spec.min_samples  # pairs: as many of each arm
-        worse, not_worse = _first(max_worse >= threshold), _first((max_not_worse >= threshold) & enough)
+        by_effect = s >= self.spec.delta * steps  # the estimate S_t / t is at least δ
+        worse = _first((max_worse >= threshold) & by_effect)
+        not_worse = _first((max_not_worse >= threshold) & enough)
         if worse is not None and (not_worse is None or worse <= not_worse):
             self._decision, at = Decision.WORSE, worse
         elif not_worse is not None:

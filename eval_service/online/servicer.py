@@ -109,7 +109,7 @@ class RolloutServicer(rollout_pb2_grpc.RolloutServiceServicer):
             return ro
         from dataclasses import replace
 
-        return replace(ro, stats=self.live._stats(watched))
+        return replace(ro, stats=self.live.snapshot(watched))
 
     @grpc_errors
     async def SetRolloutWeight(self, request: rollout_pb2.SetRolloutWeightRequest, context: Any) -> Any:
@@ -137,7 +137,8 @@ class RolloutServicer(rollout_pb2_grpc.RolloutServiceServicer):
             ro = await self._running(request.rollout)
             watched = self.live.watched.pop(ro.id, None)
             ro = await asyncio.to_thread(transitions.promote, self.registry, ro, watched.monitor if watched else None,
-                                         actor=_actor(context, reason), reason=reason or "promoted by hand")
+                                         actor=_actor(context, reason), reason=reason or "promoted by hand",
+                                         stats=self.live.snapshot(watched) if watched else None)
             if ro.state is RolloutState.PROMOTED:
                 metrics.ROLLOUT_PROMOTIONS.labels(adapter=ro.name).inc()
             await self.live.finished(ro)

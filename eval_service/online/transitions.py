@@ -83,10 +83,11 @@ def _reject(registry: Registry, ro: RolloutRecord) -> None:
 
 
 def pass_stage(registry: Registry, ro: RolloutRecord, monitor: StageMonitor, policy: OnlinePolicy,
-               actor: str = "evaluator") -> RolloutRecord:
-    """The next stage, or promotion after the last one."""
+               actor: str = "evaluator", stats: dict[str, Any] | None = None) -> RolloutRecord:
+    """The next stage, or promotion after the last one. ``stats`` (the stage's statistics at the
+    decision) become the promoted record's last snapshot; the periodic one may be seconds older."""
     if ro.stage_index + 1 >= len(ro.stages):
-        return promote(registry, ro, monitor, actor=actor,
+        return promote(registry, ro, monitor, actor=actor, stats=stats,
                        reason=f"every guardrail passed at the last stage ({_stage_text(ro, ro.stage_index)})")
     nxt = ro.stage_index + 1
     reason = f"stage {ro.stage_index} ({_stage_text(ro, ro.stage_index)}) passed; next: {_stage_text(ro, nxt)}"
@@ -104,7 +105,7 @@ def _stage_text(ro: RolloutRecord, index: int) -> str:
 
 
 def promote(registry: Registry, ro: RolloutRecord, monitor: StageMonitor | None, *, actor: str,
-            reason: str) -> RolloutRecord:
+            reason: str, stats: dict[str, Any] | None = None) -> RolloutRecord:
     try:
         registry.set_alias(ro.name, DEFAULT_ALIAS, ro.candidate_version, expected_current_version=ro.incumbent_version,
                            reason=f"rollout {ro.id}: {reason}")
@@ -112,7 +113,7 @@ def promote(registry: Registry, ro: RolloutRecord, monitor: StageMonitor | None,
         return abort(registry, ro, reason=f"production moved while the rollout ran ({exc.message}); nothing "
                      "promoted", actor=actor, monitor=monitor)
     done = registry.rollouts().finish(ro.id, RolloutState.PROMOTED, reason=reason, actor=actor,
-                                      expected_revision=ro.revision, evidence=evidence(monitor))
+                                      expected_revision=ro.revision, stats=stats, evidence=evidence(monitor))
     _mark_promoted(registry, done)
     log.info("rollout promoted", extra={"rollout_id": ro.id, "adapter": ro.candidate_ref, "actor": actor})
     return done

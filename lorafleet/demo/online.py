@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 from rich.console import Console
 from rich.live import Live
 
@@ -23,7 +24,9 @@ from lorafleet.demo.traffic import TrafficGenerator
 from lorafleet.names import ROLLOUT_STATES
 
 ONLINE_POLICY = "online-demo"
-MAX_ROLLOUT_S = 720.0
+# the evaluator aborts a rollout undecided after the policy's max_duration_s (900 s in online-demo.yaml);
+# the watch outlives it so that the demo shows that ABORTED record rather than a client deadline
+MAX_ROLLOUT_S = 960.0
 
 
 @dataclass
@@ -62,8 +65,14 @@ class OnlineDemo:
         last = ro
         try:
             with Live(render(ro), console=self.console, refresh_per_second=2) as live:
-                for update in rollouts.watch(ro.id, timeout=MAX_ROLLOUT_S):
-                    last = update.rollout
+                try:
+                    for update in rollouts.watch(ro.id, timeout=MAX_ROLLOUT_S):
+                        last = update.rollout
+                        live.update(render(last))
+                except grpc.RpcError as exc:
+                    if exc.code() is not grpc.StatusCode.DEADLINE_EXCEEDED:
+                        raise
+                    last = rollouts.abort(ro.id, reason=f"the demo stopped watching after {MAX_ROLLOUT_S:g} s")
                     live.update(render(last))
         finally:
             done.set()

@@ -169,6 +169,10 @@ def test_a_good_candidate_goes_shadow_then_canary_then_promoted(clients, fleet, 
     done = rollouts.get(ro.id)
     assert done.state == rollout_pb2.ROLLOUT_STATE_PROMOTED, [d.reason for d in done.decisions]
     assert registry.resolve("support-bot").version == 2
+    # the finished record shows the statistics at the decision, not a snapshot taken seconds before it
+    required = [g for g in done.guardrails if g.required]
+    assert required and all(g.decision == rollout_pb2.GUARDRAIL_DECISION_NOT_WORSE for g in required), \
+        [(g.name, g.decision) for g in required]
     assert registry.alias_history("support-bot", "production")[-1].reason.startswith(f"rollout {ro.id}")
 
 

@@ -162,6 +162,26 @@ def test_lower_is_worse_metric_reports_metric_units_and_harm_difference() -> Non
     assert s.decision is Decision.WORSE and s.p_worse <= 0.025
 
 
+def test_a_significant_difference_inside_the_margin_is_not_worse_never_worse() -> None:
+    """Candidate harmed on 1 prompt in 20 more than the incumbent: clearly D > 0 (every pair is >= 0),
+    but D = 0.05 is inside a 15-point margin, so the test must end NOT_WORSE, not latch WORSE (the
+    large min_samples lets "significant" come long before NOT_WORSE may)."""
+    g = ShadowGuardrail(GuardrailSpec("refusal", delta=0.15, min_samples=1500, bernoulli=True))
+    cand = [1.0 if i % 20 == 0 else 0.0 for i in range(2000)]
+    for i in range(0, 2000, 10):
+        g.update(cand[i:i + 10], [0.0] * 10)
+        assert g.status().decision is not Decision.WORSE, i
+    s = g.status()
+    assert s.ci_low > 0 and s.ci_high < 0.15 and s.decision is Decision.NOT_WORSE
+
+
+def test_worse_by_more_than_the_margin_is_worse() -> None:
+    g = ShadowGuardrail(GuardrailSpec("refusal", delta=0.15, min_samples=20, bernoulli=True))
+    g.update([1.0 if i % 4 == 0 else 0.0 for i in range(400)], [0.0] * 400)  # D = 0.25
+    s = g.status()
+    assert s.decision is Decision.WORSE and s.ci_low > 0
+
+
 # --- state, batching, terminal decisions ---------------------------------------------------------
 
 @settings(max_examples=40, deadline=None)
