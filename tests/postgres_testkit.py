@@ -63,7 +63,7 @@ def postgres_database_url() -> Iterator[str]:
             pytest.fail(f"PostgreSQL required but unavailable: {exc}")
         pytest.skip(f"PostgreSQL unavailable: {exc}")
     db = f"lorafleet_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{db}"')
     try:
@@ -80,7 +80,8 @@ def postgres_url(postgres_database_url: str) -> Iterator[str]:
     import sqlalchemy as sa
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(postgres_database_url, isolation_level="AUTOCOMMIT")
+    # pre-ping: pooled connections outlive a server restart (test_inference_registry_outage.py)
+    engine = sa.create_engine(postgres_database_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with engine.connect() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in postgres_database_url else "?"

@@ -11,6 +11,8 @@ that inference re-resolves every 0.2 s:
    the server restarts). The shared cluster itself is not restarted, so other work on it goes on;
    a restart by ``pg_ctlcluster --skip-systemctl-redirect 15 main restart`` looks the same to us.
 
+And one real restart of the local cluster under the same load (skipped against an external server).
+
 During (2) a write whose connection retries outlast the outage fails UNAVAILABLE, a write with the
 default retry window (5 s) succeeds once the proxy is back, and afterwards an alias move is served.
 """
@@ -18,7 +20,10 @@ default retry window (5 s) succeeds once the proxy is back, and afterwards an al
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -202,3 +207,42 @@ def test_generate_keeps_serving_while_the_registry_database_goes_away(
     assert history == [(0, 1), (1, 2)]  # the refused write left no trace, the retried one exactly one
     assert [v.version for v in check.list_versions("attn-r4")] == [3, 2, 1]
     check.close()
+
+
+def _restart_local_cluster() -> float:
+    """``pg_ctlcluster restart`` of the local cluster (fast shutdown: every connection is cut, new ones
+    are refused until it is back); returns how long it took."""
+    t0 = time.monotonic()
+    done = subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return time.monotonic() - t0
+
+
+@pytest.mark.skipif(bool(os.environ.get("LORAFLEET_TEST_POSTGRES_URL")) or shutil.which("pg_ctlcluster") is None
+                    or os.geteuid() != 0, reason="restarts the local cluster: needs pg_ctlcluster and root")
+def test_generate_keeps_serving_through_a_real_postgresql_restart(
+        tmp_path: Path, tiny_model_dir: Path, tiny_spec, tiny_adapters, postgres_url) -> None:  # noqa: F811
+    settings = Settings.from_env(environ={}, home=tmp_path / "home", base_model=str(tiny_model_dir),
+                                 database_url=postgres_url, quantization="none", device="cpu",
+                                 max_new_tokens_limit=4, default_max_tokens=2, alias_poll_s=0.2,
+                                 log_format="text", log_level="ERROR")
+    registry = Registry.from_settings(settings)
+    for path in (tiny_adapters["attn-r4"], tiny_adapters["o-r2"]):
+        registry.register_version("attn-r4", path, base_spec=tiny_spec, lineage={"source": "imported"})
+    registry.set_alias("attn-r4", "production", 1)
+    with BackgroundServer("inference", settings, port=0, metrics_port=0, registry=registry) as server:
+        load = GenerateLoad(server.address, "attn-r4")
+        time.sleep(1.0)
+        before = len(load.ok)
+        took = _restart_local_cluster()
+        during = len(load.ok) - before
+        moved = _set_alias(server.address, 2)  # the database is back: a write goes through and is served
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (not load.ok or load.ok[-1] != "attn-r4@2"):
+            time.sleep(0.1)
+        load.stop()
+    registry.close()
+    assert load.failed == [], load.failed[:5]
+    assert during > 0, f"no Generate finished during the {took:.1f} s restart"
+    assert moved[0] == "OK" and load.ok[-1] == "attn-r4@2"
