@@ -163,7 +163,13 @@ class Engine:
 
     # -- worker ------------------------------------------------------------------------------
     def _loop(self) -> None:
-        torch.set_grad_enabled(False)
+        # inference mode, not only no-grad: no version counters or view tracking on the ~400 small ops of
+        # a decode step (one stream 78 -> 86 tok/s on the test machine). Tensors made here are inference
+        # tensors; they stay on this thread's side (controls run here too, through ``call``).
+        with torch.inference_mode():
+            self._work()
+
+    def _work(self) -> None:
         threads = ThreadGovernor(self.config.num_threads, torch.set_num_threads)
         threads.start()
         while True:
