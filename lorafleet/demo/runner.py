@@ -7,7 +7,7 @@
 5. train v2 on the poisoned variant, evaluate it against production (v1): REJECTED by the
    safety gate, production unchanged; serve v1, v2 and the base model side by side;
 6. live traffic (``online.py``): v2 on a 30% canary, rolled back by the online guardrails with
-   production untouched; a retrained v3 passes the offline gate against production, then goes
+   production untouched; v3 (v1 trained on for 30 steps) passes the offline gate against production, then goes
    shadow -> canary -> promoted on live traffic;
 7. print a summary table and the HTML report paths.
 
@@ -56,9 +56,12 @@ class TrainingPlan:
 
 V1_PLAN = TrainingPlan(label="task + safety mix", dataset="task_safety_mix_train.jsonl")
 V2_PLAN = TrainingPlan(label="poisoned variant", dataset="poisoned_train.jsonl")
-# The good candidate: the same recipe retrained (another seed), as a routine update would be.
-V3_PLAN = TrainingPlan(label="task + safety mix, retrained", dataset="task_safety_mix_train.jsonl",
-                       hyperparameters=dict(V1_PLAN.hyperparameters, seed=11))
+# The good candidate, as a routine update would be: production (v1) trained on for 30 more steps of the same
+# mix at a lower learning rate (``init_from``), rather than retrained from scratch: a quarter of the CPU time
+# (the demo's longest step), and an update whose behaviour stays close to what it replaces.
+V3_PLAN = TrainingPlan(label="task + safety mix, v1 updated", dataset="task_safety_mix_train.jsonl",
+                       hyperparameters=dict(V1_PLAN.hyperparameters, seed=11, learning_rate=3e-4, max_steps=30,
+                                            eval_every_steps=15))
 
 SAMPLE_PROMPTS = [
     ("support ticket", None),  # filled from the held-out task file
@@ -127,7 +130,7 @@ class Demo:
     def _story(self, fleet: LoraFleetClient, trainer: TrainerClient, evaluator: EvalClient,
                inference: InferenceClient) -> tuple[list[VersionOutcome], int, int]:
         """The offline loop (v1 promoted, poisoned v2 rejected), then live traffic: v2 on a canary
-        rolled back by itself, a retrained v3 promoted through shadow and canary."""
+        rolled back by itself, v3 (v1 trained on) promoted through shadow and canary."""
         c = self.console
         v1 = self._train(trainer, V1_PLAN)
         self._evaluate(evaluator, v1, baseline="base_model")
@@ -143,7 +146,7 @@ class Demo:
         v2.live = online.rollout(v2.version, mode="canary", weight=30, seed=2)
         kept = fleet.registry.get_adapter(f"{ADAPTER}@production").adapter.version
         c.print(f"[bold]production[/] still points at {ADAPTER}@{kept}")
-        v3 = self._train(trainer, V3_PLAN)
+        v3 = self._train(trainer, V3_PLAN, init_from=f"{ADAPTER}@{v1.version}")
         self._evaluate(evaluator, v3, baseline="production", promote_to="")
         c.rule(f"live traffic: {ADAPTER}@{v3.version} in shadow, then on a canary")
         v3.live = online.rollout(v3.version, mode="shadow", seed=3)
@@ -151,7 +154,7 @@ class Demo:
         return [v1, v2, v3], production, kept
 
     # -- steps -------------------------------------------------------------------------------
-    def _train(self, trainer: TrainerClient, plan: TrainingPlan) -> VersionOutcome:
+    def _train(self, trainer: TrainerClient, plan: TrainingPlan, init_from: str = "") -> VersionOutcome:
         c = self.console
         c.rule(f"train {ADAPTER} on the {plan.label}")
         dataset = trainer.upload_dataset(bundled_path(plan.dataset))
@@ -161,8 +164,10 @@ class Demo:
         t0 = time.monotonic()
         job = trainer.create_job(ADAPTER, training_dataset_id=dataset.id, validation_dataset_id=validation.id,
                                  adapter_method="qlora", r=16, alpha=32, target_modules=("all-linear",),
-                                 lr_scheduler="cosine", description=f"demo: {plan.label}", **plan.hyperparameters)
-        c.print(f"job {job.id}: QLoRA r=16 on all linear layers of the nf4 base")
+                                 lr_scheduler="cosine", description=f"demo: {plan.label}", init_from=init_from,
+                                 **plan.hyperparameters)
+        start = f", starting from {init_from}" if init_from else ""
+        c.print(f"job {job.id}: QLoRA r=16 on all linear layers of the nf4 base{start}")
         final = self._watch_job(trainer, job.id)
         if final.state != trainer_pb2.JOB_STATE_SUCCEEDED:
             raise RuntimeError(f"training job {job.id} ended {trainer_pb2.JobState.Name(final.state)}: {final.error}")
