@@ -41,8 +41,16 @@ class Batch:
         self.prefilling.remove(seq)
         seq.row = -1
 
+    def prefill_queue(self) -> list[Sequence]:
+        """The prefilling sequences this step may advance, oldest first: production prompts, or shadow
+        prompts when no production prompt is left."""
+        production = [s for s in self.prefilling if not s.shadow]
+        return production or list(self.prefilling)
+
     def prefill(self, budget: int) -> tuple[list[Sequence], torch.Tensor | None]:
-        """Prefill up to ``budget`` prompt tokens, oldest sequences first.
+        """Prefill up to ``budget`` prompt tokens, oldest sequences first; shadow prompts only in a
+        step with no production prompt to prefill (a shadow packed next to a production prompt would
+        make that request's first token wait for both).
 
         Returns the sequences whose prompt is now complete (still in ``prefilling``; the caller
         samples their first token and calls ``join`` or ``drop_prefilling``) and their hidden states.
@@ -50,7 +58,7 @@ class Batch:
         pieces: list[Piece] = []
         owners: list[Sequence] = []
         left = budget
-        for seq in self.prefilling:
+        for seq in self.prefill_queue():
             prompt = seq.request.prompt_ids
             n = min(len(prompt) - seq.prefill_pos, left)
             if n <= 0:

@@ -207,6 +207,7 @@ class Engine:
         self._admit()
         if self.batch.prefilling:
             self._prefill_group(self._next_prefill_group())
+            self._outbox.flush()  # first tokens go out now, not after this step's decode
         if self.batch.running:
             self._decode()
         metrics.REQUESTS_RUNNING.set(len(self.batch.running) + len(self.batch.prefilling))
@@ -289,7 +290,7 @@ class Engine:
     def _next_prefill_group(self) -> list[Sequence]:
         budget = self.config.prefill_token_budget
         group, left = [], budget
-        for seq in self.batch.prefilling:
+        for seq in self.batch.prefill_queue():
             if left <= 0:
                 break
             group.append(seq)

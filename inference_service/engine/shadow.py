@@ -10,7 +10,9 @@ them first:
   work lost), at most as many as the rows missing.
 
 Admission (``scheduler.plan_admission``) adds the third rule: a shadow request joins the batch
-only when no normal request waits.
+only when no normal request waits; and a fourth is in ``batch.Batch.prefill_queue``: a shadow prompt is
+prefilled only in a step with no normal prompt to prefill (packed together, a normal request's first
+token would wait for both).
 """
 
 from __future__ import annotations

@@ -71,7 +71,8 @@ def test_shadow_requests_are_admitted_after_normal_ones(tiny_runtime_factory, ti
     assert not s.shed
 
 
-def test_shadow_joins_the_normal_prefill_when_rows_are_free(tiny_runtime_factory, tiny_adapters):
+def test_shadow_prefills_after_the_normal_prompt_not_with_it(tiny_runtime_factory, tiny_adapters):
+    """Packed with the normal prompt, the shadow's prefill would delay that request's first token."""
     rt = tiny_runtime_factory(max_batch_size=4)
     a = host(rt, "attn-r4", tiny_adapters["attn-r4"])
     groups = record_prefills(rt)
@@ -80,7 +81,7 @@ def test_shadow_joins_the_normal_prefill_when_rows_are_free(tiny_runtime_factory
     rt.engine.start()
     n.wait_sync(30)
     s.wait_sync(30)
-    assert groups == [["n", "s"]]  # one forward for both arms, the normal request first
+    assert groups == [["n"], ["s"]]  # the normal prompt alone, the shadow at the next step
 
 
 def test_a_shadow_running_alongside_changes_nothing_of_the_normal_reply(tiny_runtime_factory, tiny_adapters):
