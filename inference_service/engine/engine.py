@@ -206,7 +206,7 @@ class Engine:
         self._shed_shadows()
         self._admit()
         if self.batch.prefilling:
-            self._prefill_group(self._next_prefill_group())
+            self._prefill()
             self._outbox.flush()  # first tokens go out now, not after this step's decode
         if self.batch.running:
             self._decode()
@@ -287,24 +287,14 @@ class Engine:
         """Every model call goes through here (one place to observe or fail them)."""
         return fn(*args)
 
-    def _next_prefill_group(self) -> list[Sequence]:
-        budget = self.config.prefill_token_budget
-        group, left = [], budget
-        for seq in self.batch.prefill_queue():
-            if left <= 0:
-                break
-            group.append(seq)
-            left -= len(seq.request.prompt_ids) - seq.prefill_pos
-        return group
-
-    def _prefill_group(self, group: list[Sequence]) -> None:
-        """Prefill the next pieces of ``group`` (the oldest prefilling sequences, within the budget)."""
+    def _prefill(self) -> None:
+        """Prefill the next pieces of the prefilling sequences (``Batch.prefill``: which ones, within the
+        budget), then sample the first token of each prompt that is now complete."""
         done, hidden = self._forward(self.batch.prefill, self.config.prefill_token_budget)
-        for seq in group:
-            if seq.prefill_pos == len(seq.request.prompt_ids) and seq in done:
-                metrics.PROMPT_TOKENS.inc(seq.prefill_pos)
         if not done:
             return
+        for seq in done:
+            metrics.PROMPT_TOKENS.inc(seq.prefill_pos)
         tokens = self._choose(hidden, done)
         for seq, token in zip(done, tokens):
             if self._accept_token(seq, token):

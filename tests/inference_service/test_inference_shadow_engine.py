@@ -30,15 +30,18 @@ def wait_until(pred, timeout=30.0):
 
 
 def record_prefills(rt) -> list[list[str]]:
-    """Request ids of each prefill group, in order."""
+    """Request ids of the sequences each prefill call advanced, in order."""
     groups: list[list[str]] = []
-    original = rt.engine._prefill_group
+    batch = rt.engine.batch
+    original = batch.prefill
 
-    def spy(group):
-        groups.append([s.request.request_id for s in group])
-        original(group)
+    def spy(budget):
+        before = {id(s): s.prefill_pos for s in batch.prefilling}
+        out = original(budget)  # the sequences it completed are still in ``prefilling``
+        groups.append([s.request.request_id for s in batch.prefilling if s.prefill_pos != before[id(s)]])
+        return out
 
-    rt.engine._prefill_group = spy
+    batch.prefill = spy
     return groups
 
 
