@@ -164,8 +164,8 @@ class Engine:
     # -- worker ------------------------------------------------------------------------------
     def _loop(self) -> None:
         # inference mode, not only no-grad: no version counters or view tracking on the ~400 small ops of
-        # a decode step (one stream 78 -> 86 tok/s on the test machine). Tensors made here are inference
-        # tensors; they stay on this thread's side (controls run here too, through ``call``).
+        # a decode step. Tensors made here are inference tensors; they stay on this thread's side
+        # (controls run here too, through ``call``).
         with torch.inference_mode():
             self._work()
 
