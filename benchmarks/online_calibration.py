@@ -10,7 +10,8 @@ so the realised share differs from 0.3 run to run), and shadow (each prompt answ
 outcomes independent: the least favourable pairing, since a real positive correlation only shrinks
 the variance). Every run feeds the real guardrail class in chunks; the class checks both boundaries
 after every single observation, so each run is monitored continuously, and it stops at the first
-decision or at the horizon. The canary guardrail pairs the arms' observations in arrival order.
+decision or at the horizon. The canary guardrail pairs blocks of the arms' observations in arrival
+order: at a 30% share each candidate observation with the mean of two incumbent ones.
 
 Scenarios per design (``--runs`` rollouts each):
 - A/A: both refuse 5%. A rollback is a false decision; a promotion is the right one.
@@ -20,8 +21,8 @@ Scenarios per design (``--runs`` rollouts each):
 
 Bars: (A/A false rollbacks + worse-by-δ false promotions) / runs <= α, and the A/B median <= 400
 pairs. The false-decision bar counts the two error events of the module docstring, each <= α/2.
-``ab_median_per_arm_le_400`` is reported too (the bar before canaries were paired): a canary at 30%
-pairs every candidate observation, and its incumbent arm has seen about 7/3 as many at the decision.
+``ab_median_per_arm_le_400`` is the issue's bar read per arm: a canary at 30% pairs every candidate
+observation, and its incumbent arm has seen about 7/3 as many at the decision.
 """
 
 from __future__ import annotations
@@ -175,8 +176,8 @@ def main() -> None:
     result["notes"] = ("A/A: a rollback is false, a promotion right. worse_by_delta: the candidate is worse by "
                        "exactly delta, a promotion is false. false_decision_rate = (A/A rollbacks + worse_by_delta "
                        "promotions) / runs. Observation counts are per arm at the decision (the class checks after "
-                       "every observation); pairs = the smaller arm, requests = both arms. Canary guardrails pair the "
-                       "arms in arrival order (before: inverse-propensity weighting, valid only under per-request "
+                       "every observation); pairs = the smaller arm, requests = both arms. Canary guardrails pair "
+                       "blocks of the arms (1 candidate : 2 incumbent at 30%) in arrival order (before: inverse-propensity weighting, valid only under per-request "
                        "Bernoulli routing). canary_sticky routes 400 users by the router's hash at weight 30%.")
     result["seconds"] = round(time.perf_counter() - t0, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,14 +14,15 @@ Effect
 
 Pseudo-outcome φ_i (E[φ_i | past] = D), predictable centre μ̂_i (fixed before φ_i), residual bound c
     shadow (paired, same prompt on both): φ_i = h_cand - h_inc, μ̂_i = clip(Σ_{j<i} φ_j / i, -1/2, 1/2).
-    canary (unpaired): the same, on pairs formed in arrival order. Each arm's not-yet-paired harms wait
-    in a FIFO queue; whenever both queues are non-empty the oldest of each leave together as pair k,
-    φ_k = h_c(k) - h_i(k) (``pairing.py``). Which observations pair depends on the sequence of arms
-    only, so if each arm's observations are independent draws from that arm's distribution, whatever
-    the order the arms arrive in, E[φ_k | past] = D exactly, however far the realised share drifts
-    from the weight. Then t counts pairs and min_samples is a number of pairs. A queue keeps its
-    most recent 5000 values (an arrival to a full one drops the oldest): what is dropped is chosen by
-    position, never by value, so this keeps every guarantee (it only wastes those observations).
+    canary (unpaired): the same, on pairs of blocks formed in arrival order. Each arm's not-yet-paired
+    harms wait in a FIFO queue; whenever the candidate queue holds u_c and the incumbent queue u_i,
+    the oldest u_c and u_i leave together as pair k, φ_k = mean(h_c block k) - mean(h_i block k)
+    (``pairing.py``): u = 1 for the arm with the smaller share π and ⌊(1 - π)/π⌋ for the other, fixed
+    when the stage starts. Which observations pair depends on the sequence of arms only, so if each
+    arm's observations are independent draws from that arm's distribution, whatever the order the
+    arms arrive in, E[φ_k | past] = D exactly, however far the realised share drifts from the weight.
+    t counts pairs; min_samples is a number of pairs. A queue keeps its most recent 5000 values (an
+    arrival to a full one drops the oldest, by position, never by value: every guarantee holds).
     In both designs |r_i| = |φ_i - μ̂_i| <= c = 3/2.
     Why not inverse-propensity weighting of single requests (φ_i = m_c - m_i + Z_i (h - m_c) / π
     - (1 - Z_i)(h - m_i) / (1 - π), with m the arms' predictable means): it is a martingale
@@ -29,12 +30,12 @@ Pseudo-outcome φ_i (E[φ_i | past] = D), predictable centre μ̂_i (fixed befor
     Canary routing is sticky (``inference_service/routing.py`` hashes the caller's route key, so one
     user always sees one version): Z_i given the past is then not Bernoulli(π), the realised share
     drifts (175 vs 214 requests at π = 1/2), and the biased early m's turned that into a steady drift
-    (both arms 0 errors in ~200, declared WORSE with CS [+0.001, +0.073]). Cost of pairing: the test
-    uses min(n_c, n_i) pairs of variance V_c + V_i, against V_c / π + V_i / (1 - π) per request for
-    the weighted estimate: with π <= 1/2 that is (V_c + V_i) / (V_c + V_i π / (1 - π)) times the
-    requests to a decision, 2 (1 - π) for equal variances (1.4 at π = 0.3, at most 2; the larger
-    arm's surplus waits unused), more only when the larger arm is the noisier. It is the one design
-    here that stays valid under sticky routing without modelling users.
+    (both arms 0 errors in ~200, declared WORSE with CS [+0.001, +0.073]). Cost of pairing, π <= 1/2:
+    a pair's variance is V_c + V_i / m, against V_c + V_i π / (1 - π) per candidate request for the
+    weighted estimate; with m = (1 - π)/π exactly (π = 1/2, 1/3, 1/4, ...) the two are equal, and the
+    floor otherwise leaves part of the larger arm's surplus unused (at π = 0.3, m = 2 against 2.33).
+    With 1 : 1 pairs it was V_c + V_i, 1.4 times the requests at π = 0.3 for equal variances. It is
+    the one design here that stays valid under sticky routing without modelling users.
 
 E-processes: betting on the residual
     For a bet η in (0, 1/c) and a hypothesised effect m, with S_t = Σ φ_i,
@@ -100,7 +101,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
-from eval_service.online.pairing import pair_arrivals
+from eval_service.online.pairing import block_units, pair_blocks
 from eval_service.online.spec import (
     Arm,
     Arms,
@@ -119,7 +120,7 @@ from eval_service.online.spec import (
 __all__ = ["BET_FRACTIONS", "Arm", "CanaryGuardrail", "Decision", "GuardrailSpec", "GuardrailStatus",
            "SequentialGuardrail", "ShadowGuardrail", "guardrail_from_state"]
 
-STATE_VERSION = 2  # 2: canary guardrails pair the arms in arrival order (1: inverse-propensity weighting)
+STATE_VERSION = 3  # 3: canary pairs are blocks of 1 : m (2: 1 : 1 pairs; 1: inverse-propensity weighting)
 MAX_UNPAIRED = 5000
 BET_FRACTIONS: tuple[float, ...] = tuple(0.8 * 0.5 ** k for k in range(6))
 _LOG_WEIGHT = -math.log(len(BET_FRACTIONS))
@@ -276,19 +277,27 @@ class SequentialGuardrail:
 class CanaryGuardrail(SequentialGuardrail):
     """Unpaired (canary) guardrail: each observation comes from one arm, routed however the router
     likes (sticky per user included) as long as each arm's values are independent draws; the test
-    runs on the arms' observations paired in arrival order. Feed observations in arrival order, one
-    at a time or in batches. ``canary_share`` (the stage's weight) is kept for reports only."""
+    runs on blocks of the arms' observations paired in arrival order (``pairing``), 1 of the smaller
+    arm to m of the larger one, m from ``canary_share`` (the stage's weight when it starts). Feed
+    observations in arrival order, one at a time or in batches."""
 
     design = "canary"
     max_unpaired = MAX_UNPAIRED  # per arm; an arrival to a full queue drops the arm's oldest
 
-    def __init__(self, spec: GuardrailSpec, canary_share: float) -> None:
+    def __init__(self, spec: GuardrailSpec, canary_share: float, units: tuple[int, int] | None = None) -> None:
         if not is_real(canary_share) or not 0 < canary_share < 1:
             raise ValueError(f"canary_share must be in (0, 1), got {canary_share!r}")
         super().__init__(spec, PAIR_RESIDUAL_BOUND)
         self.canary_share = float(canary_share)
+        self.units = block_units(self.canary_share) if units is None else (int(units[0]), int(units[1]))
+        if min(self.units) != 1 or max(self.units) < 1:
+            raise ValueError(f"block units must be 1 for one arm and >= 1 for the other, got {units!r}")
         self._pairs = 0
         self._waiting = (np.zeros(0), np.zeros(0))  # unpaired harms, oldest first: candidate, incumbent
+
+    @property
+    def _capacity(self) -> int:
+        return max(self.max_unpaired, max(self.units))
 
     def _steps(self) -> int:
         return self._pairs
@@ -298,40 +307,39 @@ class CanaryGuardrail(SequentialGuardrail):
         (True = candidate)."""
         harm = harm_values(values, self.spec, "observed")
         cand = candidate_mask(arm, len(harm))
-        step = 2 * self.max_unpaired
-        for lo in range(0, len(harm), step):
-            self._add(cand[lo:lo + step], harm[lo:lo + step])
-
-    def _add(self, cand: np.ndarray, harm: np.ndarray) -> None:
-        (n_c, n_i), (wait_c, wait_i) = self._n, self._waiting
-        pairs = pair_arrivals(cand, (n_c, n_i), len(wait_c) - len(wait_i), self.max_unpaired)
-        stream_c, stream_i = np.concatenate((wait_c, harm[cand])), np.concatenate((wait_i, harm[~cand]))
+        if not len(harm):
+            return
+        n_c, n_i = self._n
+        pairs = pair_blocks(cand, harm, self._waiting, self.units, self._capacity)
         if len(pairs.at):
-            d = stream_c[pairs.candidate - (n_c - len(wait_c))] - stream_i[pairs.incumbent - (n_i - len(wait_i))]
+            d = pairs.differences
             before = self._pairs + np.arange(len(d))
             centre = np.clip(_running(self._s, d)[:-1] / (1.0 + before), -0.5, 0.5)
             self._ingest(d, d - centre, n_c + np.cumsum(cand)[pairs.at], n_i + np.cumsum(~cand)[pairs.at], before + 1)
             self._pairs += len(d)
         self._n = [n_c + int(cand.sum()), n_i + int((~cand).sum())]
         self._sum = [float(_running(self._sum[0], harm[cand])[-1]), float(_running(self._sum[1], harm[~cand])[-1])]
-        b = pairs.backlog
-        self._waiting = (stream_c[len(stream_c) - max(b, 0):], stream_i[len(stream_i) - max(-b, 0):])
+        self._waiting = pairs.waiting
 
     def to_state(self) -> dict[str, Any]:
-        return {**super().to_state(), "canary_share": self.canary_share, "pairs": self._pairs,
-                "unpaired": [self._waiting[0].tolist(), self._waiting[1].tolist()]}
+        return {**super().to_state(), "canary_share": self.canary_share, "units": list(self.units),
+                "pairs": self._pairs, "unpaired": [self._waiting[0].tolist(), self._waiting[1].tolist()]}
 
     def _load(self, state: Mapping[str, Any]) -> None:
         super()._load(state)
         pairs, waiting = state_field(state, "pairs"), state_field(state, "unpaired")
-        if not isinstance(pairs, int) or isinstance(pairs, bool) or not 0 <= pairs <= min(self._n):
+        if not isinstance(pairs, int) or isinstance(pairs, bool) or pairs < 0 \
+                or any(pairs * u > n for u, n in zip(self.units, self._n)):
             raise ValueError("canary guardrail state: 'pairs' must be an integer within both arms' counts")
-        if not isinstance(waiting, list) or len(waiting) != 2 or not all(isinstance(w, list) for w in waiting) \
-                or (waiting[0] and waiting[1]):
-            raise ValueError("canary guardrail state: 'unpaired' must be two lists (candidate, incumbent), one empty")
+        if not isinstance(waiting, list) or len(waiting) != 2 or not all(isinstance(w, list) for w in waiting):
+            raise ValueError("canary guardrail state: 'unpaired' must be two lists (candidate, incumbent)")
+        if all(len(w) >= u for w, u in zip(waiting, self.units)):
+            raise ValueError("canary guardrail state: 'unpaired' holds a whole block of each arm, which would "
+                             "have formed a pair")
         for arm, w in enumerate(waiting):
-            if len(w) > min(self.max_unpaired, self._n[arm] - pairs) or not all(is_real(v) and 0 <= v <= 1 for v in w):
-                raise ValueError(f"canary guardrail state: at most {self.max_unpaired} unpaired harms in [0, 1] per "
+            if len(w) > min(self._capacity, self._n[arm] - pairs * self.units[arm]) \
+                    or not all(is_real(v) and 0 <= v <= 1 for v in w):
+                raise ValueError(f"canary guardrail state: at most {self._capacity} unpaired harms in [0, 1] per "
                                  "arm, and no more than the arm's observations not in a pair")
         self._pairs = pairs
         self._waiting = (np.asarray(waiting[0], dtype=float), np.asarray(waiting[1], dtype=float))
@@ -376,12 +384,14 @@ def guardrail_from_state(state: Mapping[str, Any]) -> SequentialGuardrail:
     if version == 1 and design == CanaryGuardrail.design:
         raise ValueError("guardrail state version 1 is an inverse-propensity canary test, which cannot be resumed "
                          "as the paired one (and is not valid under sticky routing): start a fresh guardrail")
-    if version not in (1, STATE_VERSION):  # a version 1 shadow state is a version 2 one
+    if version not in (1, 2, STATE_VERSION):  # shadow states are the same in all three
         raise ValueError(f"guardrail state version {version!r} is not {STATE_VERSION}")
     spec = GuardrailSpec.from_dict(state_field(state, "spec"))
     guardrail: SequentialGuardrail
     if design == CanaryGuardrail.design:
-        guardrail = CanaryGuardrail(spec, state_floats(state, "canary_share", 0)[0])
+        # a version 2 test ran on 1 : 1 pairs: it resumes with them (the units are fixed for a test's life)
+        units = state_ints(state, "units", 2) if version == STATE_VERSION else [1, 1]
+        guardrail = CanaryGuardrail(spec, state_floats(state, "canary_share", 0)[0], units=(units[0], units[1]))
     elif design == ShadowGuardrail.design:
         guardrail = ShadowGuardrail(spec)
     else:

@@ -58,6 +58,8 @@ class EngineConfig:
     prefill_token_budget: int = 512
     idle_wait_s: float = 0.05
     shadow_max_waiting: int = 32
+    shadow_prefill_token_budget: int = 64  # a shadow prompt's chunk per step (``Batch.prefill``)
+    shadow_quiet_steps: int = 2  # steps after a normal admission before a shadow prompt is prefilled
     num_threads: int = 1  # intra-op threads at most (``lorafleet.compute_threads.resolve_num_threads``)
 
 
@@ -80,6 +82,7 @@ class Engine:
         self._stopping = False
         self._accepting = True
         self.steps = 0
+        self._normal_admitted_at_step = -1  # shadow prompts wait a few steps after a normal admission
 
     @property
     def _running(self) -> list[Sequence]:
@@ -281,6 +284,7 @@ class Engine:
             seq.admitted_at = now
             if not seq.shadow:
                 metrics.QUEUE_TIME.observe(now - seq.arrival)
+                self._normal_admitted_at_step = self.steps
             self.batch.start_prefill(seq)
 
     def _forward(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -290,7 +294,11 @@ class Engine:
     def _prefill(self) -> None:
         """Prefill the next pieces of the prefilling sequences (``Batch.prefill``: which ones, within the
         budget), then sample the first token of each prompt that is now complete."""
-        done, hidden = self._forward(self.batch.prefill, self.config.prefill_token_budget)
+        pending_shadows = len(self._shadow_waiting) + sum(s.shadow for s in self.batch.prefilling)
+        quiet = (self.steps - self._normal_admitted_at_step > self.config.shadow_quiet_steps
+                 or pending_shadows * 2 >= self.config.shadow_max_waiting)
+        done, hidden = self._forward(self.batch.prefill, self.config.prefill_token_budget,
+                                     self.config.shadow_prefill_token_budget if quiet else 0)
         if not done:
             return
         for seq in done:
@@ -325,13 +333,19 @@ class Engine:
         metrics.GENERATION_TOKENS.inc()
         reason, delta = seq.take(token, now=now, eos=self.eos, max_context=self.config.max_context)
         if reason is None:
-            self._outbox.add(seq.handle, GenerationEvent(token_ids=[token], delta=delta))
+            if seq.shadow:
+                seq.hold(token, delta)
+            else:
+                self._outbox.add(seq.handle, GenerationEvent(token_ids=[token], delta=delta))
             return False
         self._finish(seq, reason, last_tokens=[token], delta=delta)
         return True
 
     def _finish(self, seq: Sequence, reason: FinishReason, last_tokens: list[int] | None = None,
                 delta: str = "") -> None:
+        if seq.held is not None:  # a shadow's reply, whole
+            last_tokens, delta = seq.held.token_ids + (last_tokens or []), seq.held.delta + delta
+            seq.held = None
         if reason is FinishReason.CANCELLED:
             delta = ""
         self._release(seq)

@@ -143,6 +143,13 @@ class Sequence:
     last_token_at: float = 0.0
     prefill_pos: int = 0     # prompt tokens already in the cache
     holds_slot: bool = False
+    held: GenerationEvent | None = None  # a shadow's reply so far: it goes out whole, at its end
+
+    def hold(self, token: int, delta: str) -> None:
+        """Keep a shadow token instead of streaming it: nobody reads a shadow reply before its end, and
+        one event per shadow request spares the callers' event loop (and the GIL) a wake-up per token."""
+        event = GenerationEvent(token_ids=[token], delta=delta)
+        self.held = event if self.held is None else merge_events(self.held, event)
 
     @property
     def request(self) -> GenerationRequest:

@@ -10,9 +10,20 @@ them first:
   work lost), at most as many as the rows missing.
 
 Admission (``scheduler.plan_admission``) adds the third rule: a shadow request joins the batch
-only when no normal request waits; and a fourth is in ``batch.Batch.prefill_queue``: a shadow prompt is
-prefilled only in a step with no normal prompt to prefill (packed together, a normal request's first
-token would wait for both).
+only when no normal request waits; and the prefill (``batch.Batch.prefill``, budgets from
+``engine.Engine._prefill``) three more, all so that a normal request's first token never waits for
+shadow work it could have skipped:
+
+* a shadow prompt is prefilled only in a step with no normal prompt to prefill (packed together, a
+  normal request's first token would wait for both);
+* and not within ``shadow_quiet_steps`` steps of a normal admission, since clients' requests come in
+  bursts and the rest of a burst would wait for that prefill; unless shadows pile up (pending shadows
+  at half the queue bound), when waiting longer would only end in shedding them;
+* at most ``shadow_prefill_token_budget`` shadow prompt tokens per step (a long shadow prompt goes
+  in chunks, each a short wait for a normal request that arrives meanwhile).
+
+Measured by ``benchmarks/shadow_cost.py``. A shadow's reply goes back to its caller whole, in one
+event at its end (``requests.Sequence.hold``): nobody reads it earlier.
 """
 
 from __future__ import annotations

@@ -29,16 +29,21 @@ def wait_until(pred, timeout=30.0):
     raise AssertionError("condition not reached")
 
 
-def record_prefills(rt) -> list[list[str]]:
-    """Request ids of the sequences each prefill call advanced, in order."""
+def record_prefills(rt, steps: list[int] | None = None) -> list[list[str]]:
+    """Request ids of the sequences each prefill call advanced, in order (calls that advanced none are
+    left out); the engine step of each such call goes to ``steps``."""
     groups: list[list[str]] = []
     batch = rt.engine.batch
     original = batch.prefill
 
-    def spy(budget):
+    def spy(*budgets):
         before = {id(s): s.prefill_pos for s in batch.prefilling}
-        out = original(budget)  # the sequences it completed are still in ``prefilling``
-        groups.append([s.request.request_id for s in batch.prefilling if s.prefill_pos != before[id(s)]])
+        out = original(*budgets)  # the sequences it completed are still in ``prefilling``
+        advanced = [s.request.request_id for s in batch.prefilling if s.prefill_pos != before[id(s)]]
+        if advanced:
+            groups.append(advanced)
+            if steps is not None:
+                steps.append(rt.engine.steps)
         return out
 
     batch.prefill = spy
@@ -87,6 +92,52 @@ def test_shadow_prefills_after_the_normal_prompt_not_with_it(tiny_runtime_factor
     assert groups == [["n"], ["s"]]  # the normal prompt alone, the shadow at the next step
 
 
+def test_a_shadow_prompt_waits_a_few_steps_after_a_normal_admission(tiny_runtime_factory, tiny_adapters):
+    """A normal request's neighbours in time often arrive a step or two later (a client's burst): a shadow
+    prefill started right away would make them wait for it."""
+    rt = tiny_runtime_factory(max_batch_size=4, shadow_max_waiting=4)
+    a = host(rt, "attn-r4", tiny_adapters["attn-r4"])
+    steps: list[int] = []
+    groups = record_prefills(rt, steps)
+    s = rt.engine.submit(shadow(rt, adapter=a, max_tokens=4, rid="s"))
+    n = rt.engine.submit(request(rt, PROMPT, max_tokens=8, rid="n"))
+    rt.engine.start()
+    n.wait_sync(30)
+    s.wait_sync(30)
+    assert groups == [["n"], ["s"]]
+    assert steps[1] - steps[0] == rt.engine.config.shadow_quiet_steps + 1
+
+
+def test_shadow_prompts_piling_up_are_prefilled_without_the_wait(tiny_runtime_factory, tiny_adapters):
+    """Half the shadow queue bound pending: waiting longer would only end in shedding them."""
+    rt = tiny_runtime_factory(max_batch_size=4, shadow_max_waiting=4)
+    a = host(rt, "attn-r4", tiny_adapters["attn-r4"])
+    steps: list[int] = []
+    groups = record_prefills(rt, steps)
+    shadows = [rt.engine.submit(shadow(rt, adapter=a, max_tokens=4, rid=f"s{i}")) for i in range(2)]
+    n = rt.engine.submit(request(rt, PROMPT, max_tokens=8, rid="n"))
+    rt.engine.start()
+    for h in (n, *shadows):
+        h.wait_sync(30)
+    assert groups == [["n"], ["s0", "s1"]]
+    assert steps[1] - steps[0] == 1
+
+
+def test_a_shadow_reply_arrives_whole_at_its_end(tiny_runtime_factory, tiny_adapters):
+    """Nobody reads a shadow reply before it ends: one event, not one per token."""
+    rt = tiny_runtime_factory()
+    rt.engine.eos = set()
+    a = host(rt, "attn-r4", tiny_adapters["attn-r4"])
+    rt.engine.start()
+    streamed = rt.engine.submit(request(rt, PROMPT, adapter=a, max_tokens=10)).wait_sync(30)
+    events = rt.engine.submit(shadow(rt, adapter=a, max_tokens=10)).wait_sync(30)
+    assert len(streamed) == 10 and len(events) == 1
+    (whole,) = events
+    assert whole.finish_reason is FinishReason.LENGTH and whole.usage.completion_tokens == 10
+    assert whole.token_ids == tokens_of(streamed)
+    assert whole.delta == "".join(ev.delta for ev in streamed)
+
+
 def test_a_shadow_running_alongside_changes_nothing_of_the_normal_reply(tiny_runtime_factory, tiny_adapters):
     rt = tiny_runtime_factory()
     a = host(rt, "attn-r4", tiny_adapters["attn-r4"])
@@ -108,7 +159,8 @@ def test_running_shadows_are_shed_when_normal_requests_need_their_rows(tiny_runt
     want = tokens_of(rt.engine.submit(request(rt, OTHER, max_tokens=5)).wait_sync(30))
     shed_before = shadow_count("shed")
     shadows = [rt.engine.submit(shadow(rt, adapter=a, max_tokens=60, rid=f"s{i}")) for i in range(2)]
-    wait_until(lambda: all(len(h.events) >= 2 for h in shadows))  # both decoding: the batch is full
+    # both decoding: the batch is full (a shadow's tokens are held until its end, so ask the batch)
+    wait_until(lambda: sum(1 for s in list(rt.engine.batch.running) if s.shadow and len(s.generated) >= 2) == 2)
     normal = rt.engine.submit(request(rt, OTHER, max_tokens=5))
     assert tokens_of(normal.wait_sync(30)) == want
     done = [h.wait_sync(30)[-1] for h in shadows]

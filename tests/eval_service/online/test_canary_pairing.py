@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pairing_reference import reference_pairs
 
 from eval_service.online.monitor import StageMonitor
+from eval_service.online.pairing import block_units
 from eval_service.online.policy import load_online_policy
 from eval_service.online.sequential import (
     CanaryGuardrail,
@@ -51,7 +52,8 @@ def test_all_zero_errors_on_both_arms_never_look_worse(cand_runs: list[int], inc
         g.update("candidate" if is_cand else "incumbent", 0.0)
         s = g.status()
         assert s.decision is not Decision.WORSE and s.ci_low <= 0.0 <= s.ci_high
-    assert (s.n_candidate, s.n_incumbent) == (175, 214) and g.to_state()["pairs"] == 175
+    u_c, u_i = g.units  # 1 : 2 blocks at a 30% share, 1 : 1 at 50%
+    assert (s.n_candidate, s.n_incumbent) == (175, 214) and g.to_state()["pairs"] == min(175 // u_c, 214 // u_i)
 
 
 def sticky_rollout(run: int, share: float, rate: float, horizon: int = 6000, chunk: int = 500) -> Decision:
@@ -78,14 +80,15 @@ def test_sticky_routing_aa_false_decision_rate_within_alpha(share: float, rate: 
 
 @settings(max_examples=40, deadline=None)
 @given(arms=st.lists(st.booleans(), min_size=1, max_size=80), capacity=st.integers(1, 5),
-       seed=st.integers(0, 2 ** 32 - 1), cuts=st.lists(st.integers(0, 80), max_size=4))
+       seed=st.integers(0, 2 ** 32 - 1), cuts=st.lists(st.integers(0, 80), max_size=4),
+       share=st.sampled_from([0.1, 0.3, 0.5, 0.75]))
 def test_pairs_form_first_in_first_out_with_bounded_queues(arms: list[bool], capacity: int, seed: int,
-                                                           cuts: list[int]) -> None:
+                                                           cuts: list[int], share: float) -> None:
     values = np.random.default_rng(seed).random(len(arms)).tolist()
-    diffs, waiting = reference_pairs(arms, values, capacity)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(CanaryGuardrail, "max_unpaired", capacity)
-        g = CanaryGuardrail(GuardrailSpec("score", delta=0.1, min_samples=5), 0.3)
+        g = CanaryGuardrail(GuardrailSpec("score", delta=0.1, min_samples=5), share)
+        diffs, waiting = reference_pairs(arms, values, capacity, g.units)
         edges = sorted({0, len(arms), *(min(c, len(arms)) for c in cuts)})
         for lo, hi in zip(edges, edges[1:]):
             g.update(np.asarray(arms[lo:hi], dtype=bool), values[lo:hi])
@@ -108,7 +111,7 @@ def test_restart_with_waiting_observations_decides_exactly_as_without(seed: int,
         whole.update(cand[:cut], values[:cut])
         first.update(cand[:cut], values[:cut])
         state = json.loads(json.dumps(first.to_state(), allow_nan=False))
-        assert sum(map(len, state["unpaired"])) == abs(int(cand[:cut].sum()) * 2 - cut) or capacity == 3
+        assert state["unpaired"] == reference_pairs(cand[:cut].tolist(), values[:cut].tolist(), capacity, (1, 2))[1]
         restored = guardrail_from_state(state)
         assert restored.to_state() == first.to_state() and restored.status() == first.status()
         for i in range(cut, len(cand)):
@@ -119,21 +122,40 @@ def test_restart_with_waiting_observations_decides_exactly_as_without(seed: int,
 
 def test_a_non_empty_queue_survives_a_restart() -> None:
     g = CanaryGuardrail(ERRORS, 0.3)
+    assert g.units == (1, 2)  # at a 30% share each candidate observation pairs with two incumbent ones
     g.update(["incumbent"] * 5 + ["candidate"] * 2, [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
     state = json.loads(json.dumps(g.to_state()))
-    assert state["unpaired"] == [[], [0.0, 1.0, 0.0]] and state["pairs"] == 2 and state["version"] == 2
+    assert state["unpaired"] == [[], [0.0]] and state["pairs"] == 2 and state["version"] == 3
     restored = guardrail_from_state(state)
-    restored.update("candidate", [1.0, 1.0, 1.0, 1.0])
-    after = restored.to_state()  # pairs (c - i): 0-1, 0-0, then 1-0, 1-1, 1-0; the 4th candidate waits
-    assert after["unpaired"] == [[1.0], []] and after["s"] == pytest.approx(1.0) and after["pairs"] == 5
+    restored.update(["incumbent", "candidate", "candidate"], [1.0, 1.0, 1.0])
+    after = restored.to_state()  # pairs (c - mean i): 0-.5, 0-.5, then 1-.5; the 4th candidate waits
+    assert after["unpaired"] == [[1.0], []] and after["s"] == pytest.approx(-0.5) and after["pairs"] == 3
+
+
+def test_a_version_2_state_resumes_on_one_to_one_pairs() -> None:
+    """A rollout running across the upgrade keeps the pairing its test started with."""
+    old = CanaryGuardrail(ERRORS, 0.3, units=(1, 1))
+    old.update(["incumbent"] * 5 + ["candidate"] * 2, [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    state = old.to_state()
+    del state["units"]
+    resumed = guardrail_from_state(state | {"version": 2})
+    assert resumed.units == (1, 1) and resumed.status() == old.status()
+    assert guardrail_from_state(old.to_state()).units == (1, 1)
+
+
+@pytest.mark.parametrize(("share", "units"), [(0.5, (1, 1)), (0.3, (1, 2)), (0.25, (1, 3)), (0.1, (1, 9)),
+                                              (0.05, (1, 19)), (0.7, (2, 1)), (0.9, (9, 1))])
+def test_block_units_follow_the_share(share: float, units: tuple[int, int]) -> None:
+    assert block_units(share) == units
 
 
 def test_malformed_canary_states_are_refused() -> None:
     g = CanaryGuardrail(ERRORS, 0.3)
     g.update(["incumbent"] * 5 + ["candidate"] * 2, [0.0] * 7)
     good = g.to_state()
-    for change, message in [({"pairs": 3}, "pairs"), ({"pairs": True}, "pairs"), ({"unpaired": [[0.0], [0.0]]}, "one"),
-                            ({"unpaired": [[], [0.0, 0.0, 0.0, 0.0]]}, "at most"),
+    for change, message in [({"pairs": 3}, "pairs"), ({"pairs": True}, "pairs"),
+                            ({"unpaired": [[0.0], [0.0, 0.0]]}, "whole block"),
+                            ({"unpaired": [[], [0.0, 0.0]]}, "at most"), ({"units": [2, 2]}, "units"),
                             ({"unpaired": [[], [0.0, 2.0, 0.0]]}, "in \\[0, 1\\]"), ({"unpaired": [[]]}, "two lists")]:
         with pytest.raises(ValueError, match=message):
             guardrail_from_state(good | change)

@@ -115,10 +115,11 @@ def test_other_bad_inputs_raise_clear_errors() -> None:
 
 def reference_differences(design: str, arms: list[bool], a: list[float], b: list[float]) -> list[float]:
     """Pair differences (candidate - incumbent) in the order they form: shadow pairs a[i] with b[i];
-    canary pairs the arms' arrivals first in, first out (``test_canary_pairing`` checks bounded queues)."""
+    canary pairs blocks of the arms' arrivals first in, first out, 1 candidate : 2 incumbent at the 30%
+    share of ``make`` (``test_canary_pairing`` checks other shares and bounded queues)."""
     if design == "shadow":
         return [x - y for x, y in zip(a, b)]
-    return reference_pairs(arms, a, capacity=len(a))[0]
+    return reference_pairs(arms, a, capacity=len(a), units=(1, 2))[0]
 
 
 def reference_log_e(design: str, arms: list[bool], a: list[float], b: list[float], m: float, upper: bool) -> float:
