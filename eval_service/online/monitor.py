@@ -2,9 +2,10 @@
 
 A stage is watched from its first observation: in canary, each observation of the candidate
 (``CANARY``) or the incumbent (``PRODUCTION``) feeds a ``CanaryGuardrail``, which pairs blocks of
-the arms' observations in arrival order, 1 : m by the stage's weight (valid under the router's sticky per-key split, whatever share it
-realises); in shadow, a production reply and the candidate's re-run of the same input are joined
-by request id and feed a ``ShadowGuardrail`` as one pair. A new stage (the next weight, a manual
+the arms' observations in arrival order, 1 : m by the stage's weight (valid under the router's
+sticky per-key split, whatever share it realises); in shadow, a production reply and the
+candidate's re-run of the same input are joined by request id and feed a ``ShadowGuardrail`` as one
+pair. A new stage (the next weight, a manual
 weight change) starts fresh tests: moving keys between arms changes who each arm serves.
 
 What a stage does not measure is left out of its verdict rather than guessed: shadow requests
