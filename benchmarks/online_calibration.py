@@ -178,7 +178,8 @@ def main() -> None:
                        "promotions) / runs. Observation counts are per arm at the decision (the class checks after "
                        "every observation); pairs = the smaller arm, requests = both arms. Canary guardrails pair "
                        "blocks of the arms (1 candidate : 2 incumbent at 30%) in arrival order (before: "
-                       "inverse-propensity weighting, valid only under per-request Bernoulli routing). canary_sticky routes 400 users by the router's hash at weight 30%.")
+                       "inverse-propensity weighting, valid only under per-request Bernoulli routing). "
+                       "canary_sticky routes 400 users by the router's hash at weight 30%.")
     result["seconds"] = round(time.perf_counter() - t0, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
