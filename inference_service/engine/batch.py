@@ -47,11 +47,10 @@ class Batch:
         production = [s for s in self.prefilling if not s.shadow]
         return production or list(self.prefilling)
 
-    def prefill(self, budget: int, shadow_budget: int | None = None) -> tuple[list[Sequence], torch.Tensor | None]:
+    def prefill(self, budget: int, shadows: bool = True) -> tuple[list[Sequence], torch.Tensor | None]:
         """Prefill up to ``budget`` prompt tokens, oldest sequences first; shadow prompts only in a
         step with no production prompt to prefill (a shadow packed next to a production prompt would
-        make that request's first token wait for both), and then at most ``shadow_budget`` tokens: a
-        production request that arrives meanwhile waits for one small chunk, not a whole shadow prompt.
+        make that request's first token wait for both), and only when ``shadows`` (the engine's rule).
 
         Returns the sequences whose prompt is now complete (still in ``prefilling``; the caller
         samples their first token and calls ``join`` or ``drop_prefilling``) and their hidden states.
@@ -59,9 +58,9 @@ class Batch:
         pieces: list[Piece] = []
         owners: list[Sequence] = []
         queue = self.prefill_queue()
-        left = budget if shadow_budget is None or not queue or not queue[0].shadow else min(budget, shadow_budget)
-        if left <= 0:
+        if queue and queue[0].shadow and not shadows:
             return [], None
+        left = budget
         for seq in queue:
             prompt = seq.request.prompt_ids
             n = min(len(prompt) - seq.prefill_pos, left)

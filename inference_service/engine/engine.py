@@ -58,7 +58,6 @@ class EngineConfig:
     prefill_token_budget: int = 512
     idle_wait_s: float = 0.05
     shadow_max_waiting: int = 32
-    shadow_prefill_token_budget: int = 64  # a shadow prompt's chunk per step (``Batch.prefill``)
     shadow_quiet_steps: int = 2  # steps after a normal admission before a shadow prompt is prefilled
     num_threads: int = 1  # intra-op threads at most (``lorafleet.compute_threads.resolve_num_threads``)
 
@@ -297,8 +296,7 @@ class Engine:
         pending_shadows = len(self._shadow_waiting) + sum(s.shadow for s in self.batch.prefilling)
         quiet = (self.steps - self._normal_admitted_at_step > self.config.shadow_quiet_steps
                  or pending_shadows * 2 >= self.config.shadow_max_waiting)
-        done, hidden = self._forward(self.batch.prefill, self.config.prefill_token_budget,
-                                     self.config.shadow_prefill_token_budget if quiet else 0)
+        done, hidden = self._forward(self.batch.prefill, self.config.prefill_token_budget, quiet)
         if not done:
             return
         for seq in done:
