@@ -1,6 +1,12 @@
 """Engine speed before and after, in one run: this tree against a git ref, interleaved round by round.
 
     python benchmarks/engine_speed.py [--baseline-ref 5696eea] [--rounds 3] [--out benchmarks/results/engine_speed.json]
+        [--env KEY=VALUE ...] [--baseline-env KEY=VALUE ...] [--busy N]
+
+``--env`` / ``--baseline-env`` set environment variables of this tree's / the baseline's children
+(e.g. the same tree on both sides, ``--baseline-ref HEAD --env GOMP_SPINCOUNT=300000``, to compare
+an OpenMP setting); ``--busy N`` runs N busy-looping processes for the whole run, so both sides are
+timed on a contended CPU (one per core: the contention bar of the speed issue).
 
 Each round runs one child process per tree (the baseline is exported with ``git archive`` into a
 temporary directory), alternating which goes first. A child builds the runtime with its tree's
@@ -91,8 +97,8 @@ def export_tree(ref: str) -> Path:
     return dest
 
 
-def run_child(tree: Path, payload: dict) -> dict:
-    env = dict(os.environ)
+def run_child(tree: Path, payload: dict, extra_env: dict[str, str]) -> dict:
+    env = dict(os.environ) | extra_env
     env["PYTHONPATH"] = os.pathsep.join([str(tree), str(tree / "clients" / "python")])
     env.setdefault("HF_HUB_OFFLINE", "1")
     done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(payload)], env=env, capture_output=True,
@@ -102,13 +108,25 @@ def run_child(tree: Path, payload: dict) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    bad = [p for p in pairs if "=" not in p or not p.split("=", 1)[0]]
+    if bad:
+        raise SystemExit(f"--env/--baseline-env take KEY=VALUE, got {bad}")
+    return dict(p.split("=", 1) for p in pairs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline-ref", default="5696eea")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "engine_speed.json")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="for this tree's children")
+    ap.add_argument("--baseline-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="for the baseline's children")
+    ap.add_argument("--busy", type=int, default=0, help="busy-looping processes during the run")
     args = ap.parse_args()
+    envs = {"after": parse_env(args.env), "before": parse_env(args.baseline_env)}
     from bench_adapters import bench_adapter_dirs
     from bench_model import embedded_model_dir
 
@@ -116,11 +134,18 @@ def main() -> None:
                "prompts": PROMPTS, "reps": args.reps, "home": tempfile.mkdtemp(prefix="lorafleet-bench-home-")}
     trees = {"before": export_tree(args.baseline_ref), "after": ROOT}
     runs: dict[str, list[dict]] = {"before": [], "after": []}
-    for r in range(args.rounds):
-        for name in (("before", "after") if r % 2 == 0 else ("after", "before")):
-            runs[name].append(run_child(trees[name], payload))
-            print(f"round {r} {name}", {k: round(v, 1) for k, v in runs[name][-1].items()}, flush=True)
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+    try:
+        for r in range(args.rounds):
+            for name in (("before", "after") if r % 2 == 0 else ("after", "before")):
+                runs[name].append(run_child(trees[name], payload, envs[name]))
+                print(f"round {r} {name}", {k: round(v, 1) for k, v in runs[name][-1].items()}, flush=True)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
     result = {"baseline_ref": args.baseline_ref, "rounds": args.rounds, "load_average": os.getloadavg(),
+              "env": envs, "busy_processes": args.busy,
               "before": {k: statistics.median(x[k] for x in runs["before"]) for k in WORKLOADS},
               "after": {k: statistics.median(x[k] for x in runs["after"]) for k in WORKLOADS},
               "ratio_after_vs_before": {k: statistics.median(a[k] / b[k] for a, b in zip(runs["after"],
