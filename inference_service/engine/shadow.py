@@ -10,9 +10,9 @@ them first:
   work lost), at most as many as the rows missing.
 
 Admission (``scheduler.plan_admission``) adds the third rule: a shadow request joins the batch
-only when no normal request waits; and the prefill (``batch.Batch.prefill``, budgets from
-``engine.Engine._prefill``) two more, so that a normal request's first token does not wait for
-shadow work it could have skipped:
+only when no normal request waits; and the prefill (``batch.Batch.prefill``, with the flag that
+``engine.Engine._prefill`` computes) two more, so that a normal request's first token does not wait
+for shadow work it could have skipped:
 
 * a shadow prompt is prefilled only in a step with no normal prompt to prefill (packed together, a
   normal request's first token would wait for both);
@@ -20,9 +20,10 @@ shadow work it could have skipped:
   bursts and the rest of a burst would wait for that prefill; unless shadows pile up (pending shadows
   at half the queue bound), when waiting longer would only end in shedding them.
 
-A per-step cap on shadow prompt tokens was tried and dropped: it made no measurable difference to
-the benchmark's short prompts, and on the demo's long (system-prompted) ones it capped shadow
-throughput below the traffic's rate, so shadows were shed and the shadow stage took 153 s, not 83.
+A cap of 64 shadow prompt tokens per step was tried and dropped: no measurable difference on the
+benchmark's 8-token prompts, and the demo's shadow stage (prompts of 44-69 tokens with their system
+prompts, 16 users in flight) took 153 s with it against 97 s without, presumably because it prefilled
+a pile of shadow prompts a few per step instead of in one pass.
 
 Measured by ``benchmarks/shadow_cost.py``. A shadow's reply goes back to its caller whole, in one
 event at its end (``requests.Sequence.hold``): nobody reads it earlier.
