@@ -1,0 +1,210 @@
+"""What the gRPC path keeps of the engine's speed: the same batch served over gRPC and submitted in-process.
+
+On the real SmolLM2-135M (``bench_model``, the CPU default quantization) one process holds the
+engine and a gRPC ``InferenceServicer`` on it. Workloads (as ``engine_speed.py``): ``--requests``
+requests of ``--max-tokens`` new tokens with ``ignore_eos`` (every request generates exactly that
+many), either all for one registered adapter (``support-bot``) or each for its own (``bot-00`` ..),
+submitted at once:
+
+* ``engine``: straight to ``Engine.submit`` from this process (the adapters resolved and hosted
+  once beforehand, the prompts tokenized as the front door does);
+* ``served``: from a client in its own process over gRPC ``GenerateStream``, as real clients do
+  (so the load generator does not compete with the server for this process's GIL).
+
+tokens/s = generated tokens / wall time from the first submission to the last token. Each round
+runs both paths on each workload, alternating which goes first; reported are the medians over
+rounds and the median of the per-round served / engine ratios (bar: >= 0.95 on both workloads).
+
+    python benchmarks/served_vs_engine.py --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_model import embedded_model_dir
+
+from lorafleet.compute_threads import call_in_fresh_thread as fresh
+
+OUT = Path(__file__).parent / "results" / "served_vs_engine.json"
+PROMPTS = ["Write a short note to a customer about a delayed order.",
+           "Explain what a LoRA adapter is in one paragraph.",
+           "List three tips for writing clear emails.",
+           "Summarize the plot of a detective story in two sentences."]
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+WORKLOADS = ("one_adapter", "many_adapters")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--requests", type=int, default=16, help="requests per batch, submitted at once")
+    p.add_argument("--max-tokens", type=int, default=32)
+    p.add_argument("--threads", type=int, default=int(os.environ.get("LORAFLEET_BENCH_THREADS", "2")))
+    p.add_argument("--out", type=Path, default=OUT)
+    return p.parse_args(argv)
+
+
+def adapter_names(workload: str, n: int) -> list[str]:
+    return ["support-bot"] * n if workload == "one_adapter" else [f"bot-{i:02d}" for i in range(n)]
+
+
+# -- the gRPC client (its own process) ------------------------------------------------------------
+async def client(address: str, workload: str, n: int, max_tokens: int) -> dict:
+    import grpc
+
+    from lorafleet.v1 import common_pb2, inference_pb2, inference_pb2_grpc
+
+    async def one(stub, i: int, adapter: str) -> int:
+        req = inference_pb2.GenerateStreamRequest(
+            adapter=adapter, prompt=PROMPTS[i % len(PROMPTS)],
+            sampling=common_pb2.SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True))
+        tokens = 0
+        async for chunk in stub.GenerateStream(req, timeout=600):
+            tokens += len(chunk.token_ids)
+        return tokens
+
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = inference_pb2_grpc.InferenceServiceStub(channel)
+        await one(stub, 0, adapter_names(workload, 1)[0])  # the channel is connected before the clock starts
+        t0 = time.perf_counter()
+        tokens = await asyncio.gather(*(one(stub, i, a) for i, a in enumerate(adapter_names(workload, n))))
+        seconds = time.perf_counter() - t0
+    return {"tokens": sum(tokens), "seconds": seconds}
+
+
+# -- the server side ----------------------------------------------------------------------------
+def build(args: argparse.Namespace, work: Path):
+    import torch
+
+    from inference_service.runtime import build_runtime
+    from lorafleet.adapters.synthetic import write_lora_adapter
+    from lorafleet.base_model import read_base_model_spec
+    from lorafleet.config import Settings
+    from lorafleet.registry.store import Registry
+
+    torch.set_num_threads(args.threads)
+    model_dir = fresh(embedded_model_dir)
+    spec = fresh(read_base_model_spec, model_dir, name="smollm2-135m-instruct")
+    registry = Registry(f"sqlite:///{work / 'registry.db'}", work / "artifacts")
+    for i, name in enumerate(["support-bot", *adapter_names("many_adapters", args.requests)]):
+        path = write_lora_adapter(work / f"adapter-{name}", spec, r=16, alpha=32.0, target_modules=ALL_LINEAR,
+                                  seed=i + 1)
+        registry.register_version(name, path, base_spec=spec, lineage={"source": "imported"})
+        registry.set_alias(name, "production", 1)
+    settings = Settings.from_env(environ={}, home=work / "home", device="cpu", max_batch_size=args.requests,
+                                 adapter_slots=args.requests, adapter_host_cache=2 * args.requests + 2,
+                                 max_adapter_rank=16, alias_poll_s=3600.0, live_sample_rate=0.0,
+                                 max_queue=max(256, 2 * args.requests))
+    runtime = fresh(build_runtime, model_dir, spec, settings)
+    runtime.engine.start()
+    return runtime, registry, settings
+
+
+async def engine_batch(servicer, runtime, workload: str, args: argparse.Namespace) -> dict:
+    """The same batch straight into the engine (adapters resolved and hosted before the clock starts)."""
+    from inference_service.engine.types import GenerationRequest, SamplingSpec
+    from inference_service.request_parsing import PromptInput, encode_prompt
+
+    resolver = servicer.front_door.resolver
+    hosts = []
+    for name in adapter_names(workload, args.requests):
+        resolved = await resolver.resolve(name)
+        hosts.append(await resolver.host_adapter(resolved))
+    ids = [encode_prompt(runtime.tokenizer, PromptInput(prompt=p, messages=None)) for p in PROMPTS]
+    spec = SamplingSpec(max_tokens=args.max_tokens, ignore_eos=True)
+    loop = asyncio.get_running_loop()
+
+    async def one(handle) -> int:
+        return sum([len(ev.token_ids) async for ev in handle.events_async()])
+
+    t0 = time.perf_counter()
+    handles = [runtime.engine.submit(GenerationRequest(request_id=f"bench-{workload}-{i}-{t0}",
+                                                       prompt_ids=ids[i % len(ids)], sampling=spec, adapter=h), loop)
+               for i, h in enumerate(hosts)]
+    tokens = await asyncio.gather(*(one(h) for h in handles))
+    return {"tokens": sum(tokens), "seconds": time.perf_counter() - t0}
+
+
+async def served_batch(address: str, workload: str, args: argparse.Namespace) -> dict:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--client", address, workload, str(args.requests), str(args.max_tokens),
+        stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"client process failed with exit status {proc.returncode}")
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+async def serve_and_measure(args: argparse.Namespace, runtime, registry, settings) -> dict:
+    import grpc
+
+    from inference_service.servicer import InferenceServicer, add_to_server
+
+    server = grpc.aio.server()
+    servicer = InferenceServicer(settings, registry, runtime)
+    add_to_server(servicer, server)
+    address = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
+    await server.start()
+    runs: dict[str, dict[str, list[float]]] = {w: {"engine": [], "served": []} for w in WORKLOADS}
+    try:
+        for workload in WORKLOADS:  # warm-up: every adapter resolved, hosted and slotted once
+            await served_batch(address, workload, args)
+            await engine_batch(servicer, runtime, workload, args)
+        for r in range(args.rounds):
+            for workload in WORKLOADS:
+                for path in (("engine", "served") if r % 2 == 0 else ("served", "engine")):
+                    got = (await engine_batch(servicer, runtime, workload, args) if path == "engine"
+                           else await served_batch(address, workload, args))
+                    want = args.requests * args.max_tokens
+                    if got["tokens"] != want:
+                        raise RuntimeError(f"{path} {workload}: {got['tokens']} tokens, expected {want}")
+                    runs[workload][path].append(got["tokens"] / got["seconds"])
+                print(f"round {r} {workload}", {p: round(v[-1], 1) for p, v in runs[workload].items()}, flush=True)
+    finally:
+        await server.stop(1)
+        await servicer.front_door.close()
+    return {w: {"engine_tokens_per_s": statistics.median(v["engine"]),
+                "served_tokens_per_s": statistics.median(v["served"]),
+                "ratio_served_vs_engine": statistics.median(s / e for s, e in zip(v["served"], v["engine"])),
+                "rounds": v} for w, v in runs.items()}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="lorafleet-served-bench-"))
+    runtime, registry, settings = build(args, work)
+    try:
+        workloads = asyncio.run(serve_and_measure(args, runtime, registry, settings))
+    finally:
+        runtime.engine.stop()
+        registry.close()
+    results = {"config": {"model": "SmolLM2-135M-Instruct", "quantization": settings.quantization,
+                          "rounds": args.rounds, "requests": args.requests, "max_tokens": args.max_tokens,
+                          "torch_threads": args.threads},
+               "workloads": workloads,
+               "bars": {f"{w}_served_ge_0.95_engine": r["ratio_served_vs_engine"] >= 0.95
+                        for w, r in workloads.items()}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps({w: {k: round(v, 3) for k, v in r.items() if k != "rounds"} for w, r in workloads.items()}))
+    print(json.dumps(results["bars"]))
+    return results
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "--client":
+        print(json.dumps(asyncio.run(client(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))))
+        sys.exit(0)
+    main()
