@@ -32,7 +32,7 @@ from inference_service.engine.batch import Batch
 from inference_service.engine.requests import Outbox, RequestHandle, Sequence, validate_request
 from inference_service.engine.sampling import choose_tokens, make_generator
 from inference_service.engine.scheduler import plan_admission
-from inference_service.engine.shadow import over_limit, rows_to_free
+from inference_service.engine.shadow import may_prefill, over_limit, rows_to_free
 from inference_service.engine.stop_text import TextTracker
 from inference_service.engine.threads import ThreadGovernor
 from inference_service.engine.types import FinishReason, GenerationEvent, GenerationRequest
@@ -293,10 +293,11 @@ class Engine:
     def _prefill(self) -> None:
         """Prefill the next pieces of the prefilling sequences (``Batch.prefill``: which ones, within the
         budget), then sample the first token of each prompt that is now complete."""
-        pending_shadows = len(self._shadow_waiting) + sum(s.shadow for s in self.batch.prefilling)
-        quiet = (self.steps - self._normal_admitted_at_step > self.config.shadow_quiet_steps
-                 or pending_shadows * 2 >= self.config.shadow_max_waiting)
-        done, hidden = self._forward(self.batch.prefill, self.config.prefill_token_budget, quiet)
+        shadows = may_prefill(steps_since_admission=self.steps - self._normal_admitted_at_step,
+                              quiet_steps=self.config.shadow_quiet_steps,
+                              pending=len(self._shadow_waiting) + sum(s.shadow for s in self.batch.prefilling),
+                              limit=self.config.shadow_max_waiting)
+        done, hidden = self._forward(self.batch.prefill, self.config.prefill_token_budget, shadows)
         if not done:
             return
         for seq in done:
@@ -341,9 +342,8 @@ class Engine:
 
     def _finish(self, seq: Sequence, reason: FinishReason, last_tokens: list[int] | None = None,
                 delta: str = "") -> None:
-        if seq.held is not None:  # a shadow's reply, whole
-            last_tokens, delta = seq.held.token_ids + (last_tokens or []), seq.held.delta + delta
-            seq.held = None
+        if seq.held_tokens:  # a shadow's reply, whole
+            last_tokens, delta = seq.release_held(last_tokens or [], delta)
         if reason is FinishReason.CANCELLED:
             delta = ""
         self._release(seq)

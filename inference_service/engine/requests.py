@@ -143,13 +143,20 @@ class Sequence:
     last_token_at: float = 0.0
     prefill_pos: int = 0     # prompt tokens already in the cache
     holds_slot: bool = False
-    held: GenerationEvent | None = None  # a shadow's reply so far: it goes out whole, at its end
+    held_tokens: list[int] = field(default_factory=list)  # a shadow's reply so far: it goes out whole,
+    held_text: list[str] = field(default_factory=list)    # at its end (``hold``, ``release_held``)
 
     def hold(self, token: int, delta: str) -> None:
         """Keep a shadow token instead of streaming it: nobody reads a shadow reply before its end, and
         one event per shadow request spares the callers' event loop (and the GIL) a wake-up per token."""
-        event = GenerationEvent(token_ids=[token], delta=delta)
-        self.held = event if self.held is None else merge_events(self.held, event)
+        self.held_tokens.append(token)
+        self.held_text.append(delta)
+
+    def release_held(self, last_tokens: list[int], delta: str) -> tuple[list[int], str]:
+        """The held tokens and text followed by the final ones; nothing is held afterwards."""
+        tokens, text = self.held_tokens + last_tokens, "".join(self.held_text) + delta
+        self.held_tokens, self.held_text = [], []
+        return tokens, text
 
     @property
     def request(self) -> GenerationRequest:

@@ -1,4 +1,4 @@
-"""The shadow class's two shedding rules, as pure functions over the worker's queues.
+"""The shadow class's rules, as pure functions over the worker's queues and counters.
 
 Shadow requests (``GenerationRequest.shadow``) must never delay a normal one, so the worker sheds
 them first:
@@ -16,7 +16,7 @@ for shadow work it could have skipped:
 
 * a shadow prompt is prefilled only in a step with no normal prompt to prefill (packed together, a
   normal request's first token would wait for both);
-* and not within ``shadow_quiet_steps`` steps of a normal admission, since clients' requests come in
+* and not within ``shadow_quiet_steps`` steps of a normal admission (``may_prefill``), since clients' requests come in
   bursts and the rest of a burst would wait for that prefill; unless shadows pile up (pending shadows
   at half the queue bound), when waiting longer would only end in shedding them.
 
@@ -52,3 +52,9 @@ def rows_to_free(running: list[Sequence], *, normal_waiting: int, free_rows: int
         return set()
     shadows = [i for i, seq in enumerate(running) if seq.shadow]
     return set(shadows[-missing:])
+
+
+def may_prefill(*, steps_since_admission: int, quiet_steps: int, pending: int, limit: int) -> bool:
+    """Whether a step may prefill shadow prompts: more than ``quiet_steps`` steps since a normal
+    request was admitted, or ``pending`` shadows (waiting or prefilling) at half the queue ``limit``."""
+    return steps_since_admission > quiet_steps or pending * 2 >= limit
