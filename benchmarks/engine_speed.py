@@ -36,10 +36,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 WORKLOADS = ("one_base", "one_adapter", "b16_one", "b16_many", "b16_base")
-PROMPTS = ["Write a short note to a customer about a delayed order.",
-           "Explain what a LoRA adapter is in one paragraph.",
-           "List three tips for writing clear emails.",
-           "Summarize the plot of a detective story in two sentences."]
 
 CHILD = r'''
 import json, statistics, sys, time
@@ -129,9 +125,11 @@ def main() -> None:
     envs = {"after": parse_env(args.env), "before": parse_env(args.baseline_env)}
     from bench_adapters import bench_adapter_dirs
     from bench_model import embedded_model_dir
+    from bench_serving import GENERATION_PROMPTS
 
     payload = {"model_dir": str(embedded_model_dir()), "adapters": [str(p) for p in bench_adapter_dirs(16)],
-               "prompts": PROMPTS, "reps": args.reps, "home": tempfile.mkdtemp(prefix="lorafleet-bench-home-")}
+               "prompts": GENERATION_PROMPTS, "reps": args.reps,
+               "home": tempfile.mkdtemp(prefix="lorafleet-bench-home-")}
     trees = {"before": export_tree(args.baseline_ref), "after": ROOT}
     runs: dict[str, list[dict]] = {"before": [], "after": []}
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]

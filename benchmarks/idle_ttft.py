@@ -25,13 +25,12 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_model import embedded_model_dir
+from bench_serving import client_process, run_served, start_grpc, stop_grpc, time_to_first_token, write_results
 
 from lorafleet.compute_threads import call_in_fresh_thread as fresh
 
@@ -70,16 +69,10 @@ async def client(address: str, requests: int, gap_s: float, busy: int, seed: int
                 hog.wait()
             req = inference_pb2.GenerateStreamRequest(
                 prompt=PROMPT, sampling=common_pb2.SamplingParams(max_tokens=1, temperature=0.0))
-            t0 = time.perf_counter()
-            first = None
             try:
-                async for chunk in stub.GenerateStream(req, timeout=60):
-                    if first is None and chunk.token_ids:
-                        first = time.perf_counter() - t0
+                ttfts.append(await time_to_first_token(stub, req, timeout=60))
             except grpc.aio.AioRpcError as exc:
                 errors.append(f"{exc.code().name}: {exc.details()}"[:200])
-                continue
-            ttfts.append(first if first is not None else time.perf_counter() - t0)
     return {"ttft": ttfts, "errors": errors}
 
 
@@ -115,54 +108,32 @@ def spread(values: list[float]) -> dict:
 
 
 async def serve_and_measure(args: argparse.Namespace, runtime, registry, settings) -> dict:
-    import grpc
-
-    from inference_service.servicer import InferenceServicer, add_to_server
-
-    server = grpc.aio.server()
-    servicer = InferenceServicer(settings, registry, runtime)
-    add_to_server(servicer, server)
-    address = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
-    await server.start()
+    server, servicer, address = await start_grpc(settings, registry, runtime)
     phases = {}
     try:
         for name, busy in (("warm_up", 0), ("quiet", 0), ("busy_before", args.busy)):
             n = 3 if name == "warm_up" else args.requests
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, __file__, "--client", address, str(n), str(args.gap_s), str(busy),
-                str(args.seed), stdout=asyncio.subprocess.PIPE)
-            out, _ = await proc.communicate()
-            if proc.returncode != 0:
-                raise RuntimeError(f"client process failed with exit status {proc.returncode}")
-            result = json.loads(out.decode().strip().splitlines()[-1])
+            result = await client_process(__file__, address, n, args.gap_s, busy, args.seed)
             if name != "warm_up":
                 phases[name] = {**spread(result["ttft"]), "errors": result["errors"]}
                 print(name, {k: (round(v * 1000, 1) if k.endswith("_s") else v)
                              for k, v in phases[name].items() if k != "errors"}, flush=True)
     finally:
-        await server.stop(1)
-        await servicer.front_door.close()
+        await stop_grpc(server, servicer)
     return phases
 
 
 def main(argv: list[str] | None = None) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="lorafleet-idle-bench-"))
-    runtime, registry, settings = build(args, work)
-    try:
-        phases = asyncio.run(serve_and_measure(args, runtime, registry, settings))
-    finally:
-        runtime.engine.stop()
-        registry.close()
+    phases, settings = run_served(args, build, serve_and_measure, "lorafleet-idle-bench-")
     results = {"config": {"model": "SmolLM2-135M-Instruct", "quantization": settings.quantization,
                           "requests_per_phase": args.requests, "gap_s": args.gap_s, "busy_processes": args.busy,
                           "torch_threads": args.threads, "prompt": PROMPT, "max_tokens": 1},
                "phases": phases,
                "bars": {f"{name}_p99_le_100ms": bool(p.get("n")) and p["p99_s"] <= BAR_S and not p["errors"]
                         for name, p in phases.items()}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     print(json.dumps(results["bars"]))
     return results
 

@@ -34,14 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_adapters import bench_adapter_dirs
 from bench_model import embedded_model_dir
+from bench_serving import GENERATION_PROMPTS as PROMPTS
+from bench_serving import write_results
 
 from lorafleet.compute_threads import call_in_fresh_thread as fresh
 
 OUT = Path(__file__).parent / "results" / "many_adapters.json"
-PROMPTS = ["Write a short note to a customer about a delayed order.",
-           "Explain what a LoRA adapter is in one paragraph.",
-           "List three tips for writing clear emails.",
-           "Summarize the plot of a detective story in two sentences."]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -165,8 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
                "cases": cases,
                "bars": {"zipf_64_slots_ge_0.8_one_adapter":
                         cases.get("slots_64", {}).get("ratio_zipf_vs_one", 0) >= 0.8}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     print(json.dumps(results["bars"]))
     return results
 

@@ -26,22 +26,19 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_adapters import ALL_LINEAR
 from bench_model import embedded_model_dir
+from bench_serving import GENERATION_PROMPTS as PROMPTS
+from bench_serving import client_process, run_served, start_grpc, stop_grpc, write_results
 
 from lorafleet.compute_threads import call_in_fresh_thread as fresh
 
 OUT = Path(__file__).parent / "results" / "served_vs_engine.json"
-PROMPTS = ["Write a short note to a customer about a delayed order.",
-           "Explain what a LoRA adapter is in one paragraph.",
-           "List three tips for writing clear emails.",
-           "Summarize the plot of a detective story in two sentences."]
-ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 WORKLOADS = ("one_adapter", "many_adapters")
 
 
@@ -137,25 +134,11 @@ async def engine_batch(servicer, runtime, workload: str, args: argparse.Namespac
 
 
 async def served_batch(address: str, workload: str, args: argparse.Namespace) -> dict:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--client", address, workload, str(args.requests), str(args.max_tokens),
-        stdout=asyncio.subprocess.PIPE)
-    out, _ = await proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"client process failed with exit status {proc.returncode}")
-    return json.loads(out.decode().strip().splitlines()[-1])
+    return await client_process(__file__, address, workload, args.requests, args.max_tokens)
 
 
 async def serve_and_measure(args: argparse.Namespace, runtime, registry, settings) -> dict:
-    import grpc
-
-    from inference_service.servicer import InferenceServicer, add_to_server
-
-    server = grpc.aio.server()
-    servicer = InferenceServicer(settings, registry, runtime)
-    add_to_server(servicer, server)
-    address = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
-    await server.start()
+    server, servicer, address = await start_grpc(settings, registry, runtime)
     runs: dict[str, dict[str, list[float]]] = {w: {"engine": [], "served": []} for w in WORKLOADS}
     try:
         for workload in WORKLOADS:  # warm-up: every adapter resolved, hosted and slotted once
@@ -172,8 +155,7 @@ async def serve_and_measure(args: argparse.Namespace, runtime, registry, setting
                     runs[workload][path].append(got["tokens"] / got["seconds"])
                 print(f"round {r} {workload}", {p: round(v[-1], 1) for p, v in runs[workload].items()}, flush=True)
     finally:
-        await server.stop(1)
-        await servicer.front_door.close()
+        await stop_grpc(server, servicer)
     return {w: {"engine_tokens_per_s": statistics.median(v["engine"]),
                 "served_tokens_per_s": statistics.median(v["served"]),
                 "ratio_served_vs_engine": statistics.median(s / e for s, e in zip(v["served"], v["engine"])),
@@ -183,21 +165,14 @@ async def serve_and_measure(args: argparse.Namespace, runtime, registry, setting
 def main(argv: list[str] | None = None) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="lorafleet-served-bench-"))
-    runtime, registry, settings = build(args, work)
-    try:
-        workloads = asyncio.run(serve_and_measure(args, runtime, registry, settings))
-    finally:
-        runtime.engine.stop()
-        registry.close()
+    workloads, settings = run_served(args, build, serve_and_measure, "lorafleet-served-bench-")
     results = {"config": {"model": "SmolLM2-135M-Instruct", "quantization": settings.quantization,
                           "rounds": args.rounds, "requests": args.requests, "max_tokens": args.max_tokens,
                           "torch_threads": args.threads},
                "workloads": workloads,
                "bars": {f"{w}_served_ge_0.95_engine": r["ratio_served_vs_engine"] >= 0.95
                         for w, r in workloads.items()}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     print(json.dumps({w: {k: round(v, 3) for k, v in r.items() if k != "rounds"} for w, r in workloads.items()}))
     print(json.dumps(results["bars"]))
     return results

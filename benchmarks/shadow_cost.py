@@ -26,13 +26,14 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_adapters import ALL_LINEAR
 from bench_model import embedded_model_dir
+from bench_serving import client_process, run_served, start_grpc, stop_grpc, time_to_first_token, write_results
 
 from lorafleet.compute_threads import call_in_fresh_thread as fresh
 
@@ -43,7 +44,6 @@ PROMPTS = [
     "The parcel arrived damaged, what now?",
     "Can I change the delivery address of my order?",
 ]
-ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,16 +74,10 @@ async def client_load(address: str, streams: int, requests: int, max_tokens: int
             req = inference_pb2.GenerateStreamRequest(
                 adapter="support-bot", prompt=PROMPTS[(s + i) % len(PROMPTS)],
                 sampling=common_pb2.SamplingParams(max_tokens=max_tokens, temperature=0.0))
-            t0 = time.perf_counter()
-            first = None
             try:
-                async for chunk in stub.GenerateStream(req, timeout=300):
-                    if first is None and chunk.token_ids:
-                        first = time.perf_counter() - t0
+                ttfts.append(await time_to_first_token(stub, req, timeout=300))
             except grpc.aio.AioRpcError as exc:
                 errors.append(f"{exc.code().name}: {exc.details()}"[:200])
-                continue
-            ttfts.append(first if first is not None else time.perf_counter() - t0)
 
     async with grpc.aio.insecure_channel(address) as channel:
         stub = inference_pb2_grpc.InferenceServiceStub(channel)
@@ -94,13 +88,7 @@ async def client_load(address: str, streams: int, requests: int, max_tokens: int
 
 
 async def run_client_process(address: str, args: argparse.Namespace) -> dict:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--client", address, str(args.streams), str(args.requests), str(args.max_tokens),
-        stdout=asyncio.subprocess.PIPE)
-    out, _ = await proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"client process failed with exit status {proc.returncode}")
-    return json.loads(out.decode().strip().splitlines()[-1])
+    return await client_process(__file__, address, args.streams, args.requests, args.max_tokens)
 
 
 # -- the server side ----------------------------------------------------------------------------
@@ -201,7 +189,6 @@ async def serve_and_measure(args: argparse.Namespace, runtime, registry, setting
     import grpc
 
     from inference_service.live_reporter import LiveReporter
-    from inference_service.servicer import InferenceServicer, add_to_server
     from lorafleet.v1 import rollout_pb2, rollout_pb2_grpc
 
     class FakeEvaluator(rollout_pb2_grpc.LiveTrafficServiceServicer):
@@ -217,11 +204,7 @@ async def serve_and_measure(args: argparse.Namespace, runtime, registry, setting
     await evaluator.start()
     reporter = LiveReporter(grpc.aio.insecure_channel(f"127.0.0.1:{eval_port}"), max_queue=settings.live_report_queue)
     reporter.start()
-    server = grpc.aio.server()
-    servicer = InferenceServicer(settings, registry, runtime, reporter=reporter)
-    add_to_server(servicer, server)
-    address = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
-    await server.start()
+    server, servicer, address = await start_grpc(settings, registry, runtime, reporter=reporter)
     rounds = []
     try:
         await run_client_process(address, argparse.Namespace(streams=2, requests=2, max_tokens=4))  # warm-up
@@ -232,8 +215,7 @@ async def serve_and_measure(args: argparse.Namespace, runtime, registry, setting
             p50 = {v: round(percentile(result[v]["ttft"], 0.5) * 1000) for v in ("baseline", "shadow")}
             print(f"round {n}: p50 ttft ms {p50}, shadow re-runs {result['shadow']['shadow']}", flush=True)
     finally:
-        await server.stop(1)
-        await servicer.front_door.close()
+        await stop_grpc(server, servicer)
         await reporter.close()
         await evaluator.stop(0)
     return summarize(rounds, args, FakeEvaluator.received)
@@ -242,15 +224,8 @@ async def serve_and_measure(args: argparse.Namespace, runtime, registry, setting
 def main(argv: list[str] | None = None) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="lorafleet-shadow-bench-"))
-    runtime, registry, settings = build(args, work)
-    try:
-        results = asyncio.run(serve_and_measure(args, runtime, registry, settings))
-    finally:
-        runtime.engine.stop()
-        registry.close()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    results, _ = run_served(args, build, serve_and_measure, "lorafleet-shadow-bench-")
+    write_results(args.out, results)
     print(json.dumps({k: results[k] for k in ("baseline_ttft", "shadow_ttft", "ratio_p50_median_of_rounds",
                                               "ratio_p95_median_of_rounds", "production_errors", "shadow_requests",
                                               "bars")}, indent=1))
