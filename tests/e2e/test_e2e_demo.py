@@ -22,7 +22,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
-DEMO_BUDGET_S = 26 * 60  # the issue asks ~15 min on a 2-core CPU; measured 14.2-17.7 min; the rest is CI slack
+DEMO_BUDGET_S = 26 * 60  # the issue asks ~15 min on a 2-core CPU; measured 14.2-20.1 min; the rest is CI slack
 
 
 def test_demo_promotes_v1_and_rejects_the_poisoned_v2(tmp_path: Path, real_base_model_dir: Path) -> None:
