@@ -1,12 +1,14 @@
 """The live comparison of one rollout stage: every guardrail's sequential test, and both arms' counts.
 
-A stage is watched from its first observation: in canary, each observation of the candidate
-(``CANARY``) or the incumbent (``PRODUCTION``) feeds a ``CanaryGuardrail``, which pairs blocks of
-the arms' observations in arrival order, 1 : m by the stage's weight (valid under the router's
-sticky per-key split, whatever share it realises); in shadow, a production reply and the
+A stage is watched from its first observation: in canary, each observation of the candidate (``CANARY``)
+or the incumbent (``PRODUCTION``) feeds a ``CanaryGuardrail``, which pairs blocks of the arms'
+observations in arrival order, 1 : m by the stage's weight (valid under the router's sticky per-key
+split, whatever share it realises), within strata: requests that carry the adapter's task system prompt
+pair with each other, all others with each other (a ticket is almost never refused, a free-form question
+often: pooled, the demo's canary needs 1.27 times the requests); in shadow, a production reply and the
 candidate's re-run of the same input are joined by request id and feed a ``ShadowGuardrail`` as one
-pair. A new stage (the next weight, a manual
-weight change) starts fresh tests: moving keys between arms changes who each arm serves.
+pair. A new stage (the next weight, a manual weight change) starts fresh tests: moving keys between arms
+changes who each arm serves.
 
 What a stage does not measure is left out of its verdict rather than guessed: shadow requests
 queue behind production on purpose, so their latency is not the candidate's (no latency
@@ -24,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -148,9 +150,10 @@ class StageMonitor:
         if self.shadow:
             self._observe_shadow(batch)
             return
-        values: dict[str, tuple[list[Arm], list[float]]] = {g: ([], []) for g in self.guardrails}
+        values: dict[str, tuple[list[Arm], list[float], list[str]]] = {g: ([], [], []) for g in self.guardrails}
         for obs, scores in batch:
             cand = obs.arm is TrafficArm.CANARY
+            stratum = "task" if self._is_task(obs) else "other"
             self.arms["candidate" if cand else "incumbent"].add(obs, scores)
             if not cand and scores.refusal is not None:
                 self._remember_production(obs.user_text, bool(scores.refusal))
@@ -159,11 +162,12 @@ class StageMonitor:
                 if v is not None:
                     values[gname][0].append(Arm.CANDIDATE if cand else Arm.INCUMBENT)
                     values[gname][1].append(v)
+                    values[gname][2].append(stratum)
                     if cand and obs.sampled:
                         self._keep_case(gname, obs, v, production_value=self._production_value(metric, obs))
-        for gname, (arms, vals) in values.items():
+        for gname, (arms, vals, strata) in values.items():
             if vals:
-                self.guardrails[gname].update(arms, vals)
+                cast(CanaryGuardrail, self.guardrails[gname]).update(arms, vals, strata)
 
     def _observe_shadow(self, batch: list[tuple[LiveObservation, LiveScores]]) -> None:
         pairs: list[tuple[LiveObservation, LiveScores, LiveObservation, LiveScores]] = []

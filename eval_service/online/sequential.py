@@ -15,14 +15,17 @@ Effect
 Pseudo-outcome φ_i (E[φ_i | past] = D), predictable centre μ̂_i (fixed before φ_i), residual bound c
     shadow (paired, same prompt on both): φ_i = h_cand - h_inc, μ̂_i = clip(Σ_{j<i} φ_j / i, -1/2, 1/2).
     canary (unpaired): the same, on pairs of blocks formed in arrival order. Each arm's not-yet-paired
-    harms wait in a FIFO queue; whenever the candidate queue holds u_c and the incumbent queue u_i,
-    the oldest u_c and u_i leave together as pair k, φ_k = mean(h_c block k) - mean(h_i block k)
+    harms wait in a FIFO queue; whenever the candidate queue holds u_c and the incumbent queue u_i, the
+    oldest u_c and u_i leave together as pair k, φ_k = mean(h_c block k) - mean(h_i block k)
     (``pairing.py``): u = 1 for the arm with the smaller share π and ⌊(1 - π)/π⌋ for the other, fixed
     when the stage starts. Which observations pair depends on the sequence of arms only, so if each
-    arm's observations are independent draws from that arm's distribution, whatever the order the
-    arms arrive in, E[φ_k | past] = D exactly, however far the realised share drifts from the weight.
-    t counts pairs; min_samples is a number of pairs. A queue keeps its most recent 5000 values (an
-    arrival to a full one drops the oldest, by position, never by value: every guarantee holds).
+    arm's observations are independent draws from that arm's distribution, whatever the order the arms
+    arrive in, E[φ_k | past] = D exactly, however far the realised share drifts from the weight. Pairs
+    form within strata (labels fixed before the value, e.g. task request or not): then E[φ_k | past] =
+    D_s(k), the effect in pair k's stratum, and the bounds below hold when every stratum's effect is on
+    the null's side. t counts pairs; min_samples is a number of pairs. A queue keeps its most recent
+    5000 values (an arrival to a full one drops the oldest, by position, never by value: every guarantee
+    holds).
     In both designs |r_i| = |φ_i - μ̂_i| <= c = 3/2.
     Why not inverse-propensity weighting of single requests (φ_i = m_c - m_i + Z_i (h - m_c) / π
     - (1 - Z_i)(h - m_i) / (1 - π), with m the arms' predictable means): it is a martingale
@@ -101,7 +104,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
-from eval_service.online.pairing import block_units, pair_blocks
+from eval_service.online.pairing import Waiting, block_units, load_waiting, pair_strata
 from eval_service.online.spec import (
     Arm,
     Arms,
@@ -120,7 +123,7 @@ from eval_service.online.spec import (
 __all__ = ["BET_FRACTIONS", "Arm", "CanaryGuardrail", "Decision", "GuardrailSpec", "GuardrailStatus",
            "SequentialGuardrail", "ShadowGuardrail", "guardrail_from_state"]
 
-STATE_VERSION = 3  # 3: canary pairs are blocks of 1 : m (2: 1 : 1 pairs; 1: inverse-propensity weighting)
+STATE_VERSION = 4  # 4: canary queues per stratum; 3: blocks of 1 : m; 2: 1 : 1 pairs; 1: inverse-propensity
 MAX_UNPAIRED = 5000
 BET_FRACTIONS: tuple[float, ...] = tuple(0.8 * 0.5 ** k for k in range(6))
 _LOG_WEIGHT = -math.log(len(BET_FRACTIONS))
@@ -293,7 +296,7 @@ class CanaryGuardrail(SequentialGuardrail):
         if min(self.units) != 1 or max(self.units) < 1:
             raise ValueError(f"block units must be 1 for one arm and >= 1 for the other, got {units!r}")
         self._pairs = 0
-        self._waiting = (np.zeros(0), np.zeros(0))  # unpaired harms, oldest first: candidate, incumbent
+        self._waiting: dict[str, Waiting] = {}  # per stratum, unpaired harms oldest first: candidate, incumbent
 
     @property
     def _capacity(self) -> int:
@@ -302,15 +305,17 @@ class CanaryGuardrail(SequentialGuardrail):
     def _steps(self) -> int:
         return self._pairs
 
-    def update(self, arm: Arms, values: Values) -> None:
+    def update(self, arm: Arms, values: Values, strata: list[str] | None = None) -> None:
         """Adds observations: ``arm`` is one arm for all values, one arm per value, or a bool array
-        (True = candidate)."""
+        (True = candidate); ``strata``, one label per value fixed before the value was seen, pairs
+        observations within their stratum (``pairing.pair_strata``); None is one stratum."""
         harm = harm_values(values, self.spec, "observed")
         cand = candidate_mask(arm, len(harm))
         if not len(harm):
             return
         n_c, n_i = self._n
-        pairs = pair_blocks(cand, harm, self._waiting, self.units, self._capacity)
+        pairs = pair_strata(cand, harm, [""] * len(harm) if strata is None else list(strata), self._waiting,
+                            self.units, self._capacity)
         if len(pairs.at):
             d = pairs.differences
             before = self._pairs + np.arange(len(d))
@@ -323,7 +328,8 @@ class CanaryGuardrail(SequentialGuardrail):
 
     def to_state(self) -> dict[str, Any]:
         return {**super().to_state(), "canary_share": self.canary_share, "units": list(self.units),
-                "pairs": self._pairs, "unpaired": [self._waiting[0].tolist(), self._waiting[1].tolist()]}
+                "pairs": self._pairs,
+                "unpaired": {k: [c.tolist(), i.tolist()] for k, (c, i) in self._waiting.items()}}
 
     def _load(self, state: Mapping[str, Any]) -> None:
         super()._load(state)
@@ -331,18 +337,11 @@ class CanaryGuardrail(SequentialGuardrail):
         if not isinstance(pairs, int) or isinstance(pairs, bool) or pairs < 0 \
                 or any(pairs * u > n for u, n in zip(self.units, self._n)):
             raise ValueError("canary guardrail state: 'pairs' must be an integer within both arms' counts")
-        if not isinstance(waiting, list) or len(waiting) != 2 or not all(isinstance(w, list) for w in waiting):
-            raise ValueError("canary guardrail state: 'unpaired' must be two lists (candidate, incumbent)")
-        if all(len(w) >= u for w, u in zip(waiting, self.units)):
-            raise ValueError("canary guardrail state: 'unpaired' holds a whole block of each arm, which would "
-                             "have formed a pair")
-        for arm, w in enumerate(waiting):
-            if len(w) > min(self._capacity, self._n[arm] - pairs * self.units[arm]) \
-                    or not all(is_real(v) and 0 <= v <= 1 for v in w):
-                raise ValueError(f"canary guardrail state: at most {self._capacity} unpaired harms in [0, 1] per "
-                                 "arm, and no more than the arm's observations not in a pair")
+        if isinstance(waiting, list):  # version 2 and 3: one stratum
+            waiting = {"": waiting}
+        self._waiting = load_waiting(waiting, self.units, [n - pairs * u for n, u in zip(self._n, self.units)],
+                                     self._capacity)
         self._pairs = pairs
-        self._waiting = (np.asarray(waiting[0], dtype=float), np.asarray(waiting[1], dtype=float))
 
 
 class ShadowGuardrail(SequentialGuardrail):
@@ -384,13 +383,13 @@ def guardrail_from_state(state: Mapping[str, Any]) -> SequentialGuardrail:
     if version == 1 and design == CanaryGuardrail.design:
         raise ValueError("guardrail state version 1 is an inverse-propensity canary test, which cannot be resumed "
                          "as the paired one (and is not valid under sticky routing): start a fresh guardrail")
-    if version not in (1, 2, STATE_VERSION):  # shadow states are the same in all three
+    if version not in (1, 2, 3, STATE_VERSION):  # shadow states are the same in all of them
         raise ValueError(f"guardrail state version {version!r} is not {STATE_VERSION}")
     spec = GuardrailSpec.from_dict(state_field(state, "spec"))
     guardrail: SequentialGuardrail
     if design == CanaryGuardrail.design:
         # a version 2 test ran on 1 : 1 pairs: it resumes with them (the units are fixed for a test's life)
-        units = state_ints(state, "units", 2) if version == STATE_VERSION else [1, 1]
+        units = state_ints(state, "units", 2) if version in (3, STATE_VERSION) else [1, 1]
         guardrail = CanaryGuardrail(spec, state_floats(state, "canary_share", 0)[0], units=(units[0], units[1]))
     elif design == ShadowGuardrail.design:
         guardrail = ShadowGuardrail(spec)

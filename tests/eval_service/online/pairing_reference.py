@@ -11,15 +11,23 @@ def reference_pairs(arms: list[bool], values: list[float], capacity: int,
     its arm's queue (a full queue first drops its oldest value); whenever the candidate queue holds
     ``units[0]`` values and the incumbent one ``units[1]``, those oldest values leave as a pair whose
     difference is the candidate block's mean minus the incumbent block's."""
-    queues: tuple[deque[float], deque[float]] = (deque(), deque())
+    diffs, queues = reference_strata_pairs(arms, values, [""] * len(arms), capacity, units)
+    return diffs, queues.get("", [[], []])
+
+
+def reference_strata_pairs(arms: list[bool], values: list[float], strata: list[str], capacity: int,
+                           units: tuple[int, int] = (1, 1)) -> tuple[list[float], dict[str, list[list[float]]]]:
+    """The same rule with one pair of queues per stratum, one arrival at a time."""
+    queues: dict[str, tuple[deque[float], deque[float]]] = {}
     capacity = max(capacity, *units)
     out = []
-    for is_cand, x in zip(arms, values):
-        own = queues[0] if is_cand else queues[1]
+    for is_cand, x, stratum in zip(arms, values, strata):
+        pair = queues.setdefault(stratum, (deque(), deque()))
+        own = pair[0] if is_cand else pair[1]
         if len(own) >= capacity:
             own.popleft()
         own.append(x)
-        if len(queues[0]) >= units[0] and len(queues[1]) >= units[1]:
-            blocks = [[q.popleft() for _ in range(u)] for q, u in zip(queues, units)]
+        if len(pair[0]) >= units[0] and len(pair[1]) >= units[1]:
+            blocks = [[q.popleft() for _ in range(u)] for q, u in zip(pair, units)]
             out.append(sum(blocks[0]) / units[0] - sum(blocks[1]) / units[1])
-    return out, [list(queues[0]), list(queues[1])]
+    return out, {k: [list(c), list(i)] for k, (c, i) in queues.items()}
