@@ -1,42 +1,110 @@
 """The LoRA bank's delta for one fused projection (q|k|v, o, gate|up, down) of the fast forward.
 
-The per-module bank layers (``lora_bank.LoRABankLinear``) own the slots; this class reads them. For a
-decode batch it builds the grouped operands of ``lora_bank._Grouped`` over all parts of the fused
-projection at once (two ``bmm`` for q, k and v together instead of six), cached per slot vector and
-per ``BankBatch.writes``: any slot write anywhere invalidates every cached operand, so a batch can
-never run on a gathered copy of a slot that has since been rewritten or evicted. For prefill,
-tokens are grouped per adapter into contiguous segments and each segment gets one ``addmm`` pair.
+The per-module bank layers (``lora_bank.LoRABankLinear``) own the slots; this class reads them.
+
+Decode: the adapters of the batch are stacked at the positions of the shared ``DecodePlan``
+(``decode_plan.py``) in this projection's resident operands: ``Aᵀ [U, in, R]`` with the parts
+stacked along the rank (one ``bmm`` for q, k and v together) and each part's ``(s·B)ᵀ [U, r_p, out_p]``
+on its own (a block-diagonal ``B`` would read and multiply zeros: a third of an adapter's bytes on
+SmolLM2's q|k|v and gate|up). Each part is padded to its layer's rank capacity, so every adapter
+has the same layout. A position is copied again only when another adapter takes it or its slot
+was rewritten (``BankBatch.slot_writes``), so a batch never runs on an evicted or rewritten
+adapter, and churn costs one adapter's copy per newcomer instead of all ``U``. A batch whose rows
+are all on one adapter is one plain ``addmm`` pair on that adapter's exact rank.
+
+Prefill: tokens are grouped per adapter into contiguous segments, and each segment gets an
+``addmm`` pair per part on views of the bank (``segments``).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 
-from inference_service.model.lora_bank import BankBatch, LoRABankLinear, _Grouped, _stacked_operands
+from inference_service.model.decode_plan import DecodePlan
+from inference_service.model.lora_bank import BankBatch, LoRABankLinear, _stacked_operands
 
-_KEEP = 4  # cached slot vectors: the decode batch, a prefill group, spares
+_PER_SLOT = 16  # exact-rank operands of the adapters of recent one-adapter decode batches
 
 
 class FusedLoRA:
     def __init__(self, layers: list[LoRABankLinear], batch: BankBatch) -> None:
         self.layers, self.batch = layers, batch
-        self._writes = -1
-        self._grouped: dict[tuple[int, ...], _Grouped | None] = {}
-        self._per_slot: dict[int, tuple[torch.Tensor, torch.Tensor] | None] = {}
+        self._per_slot: OrderedDict[int, tuple[int, tuple[torch.Tensor, torch.Tensor] | None]] = OrderedDict()
+        self._a_t: torch.Tensor | None = None        # [capacity, in, R]: resident operands at the plan's positions
+        self._b_t: list[torch.Tensor | None] = []    # per part [capacity, r_p, out_p] (None: no part rank)
+        self._caps: tuple[int, ...] = ()             # rank capacity of each part when laid out
+        self._held: list[tuple[int, int]] = []       # (slot, its write stamp) copied at each position
+        self._synced: tuple[int, int] = (0, -1)      # (plan id, batch.writes) the operands match
+        self._live = False
 
-    def _fresh(self) -> None:
-        if self._writes != self.batch.writes:
-            self._grouped.clear()
-            self._per_slot.clear()
-            self._writes = self.batch.writes
+    # -- decode -------------------------------------------------------------------------------
+    def _write(self, pos: int, slot: int) -> None:
+        """Copy ``slot``'s parts into position ``pos``."""
+        assert self._a_t is not None
+        r0 = 0
+        for layer, cap, b_t in zip(self.layers, self._caps, self._b_t):
+            if cap:
+                assert layer.A is not None and layer.B is not None and b_t is not None
+                self._a_t[pos, :, r0:r0 + cap].copy_(layer.A[slot].t())
+                b_t[pos].copy_(layer.B[slot].t() * layer.scale[slot])
+                r0 += cap
 
-    def grouped(self, slots: tuple[int, ...]) -> _Grouped | None:
-        self._fresh()
-        if slots not in self._grouped:
-            if len(self._grouped) >= _KEEP:
-                self._grouped.pop(next(iter(self._grouped)))
-            self._grouped[slots] = _Grouped.build(slots, self.layers)
-        return self._grouped[slots]
+    def _sync(self, plan: DecodePlan) -> bool:
+        """Make the resident operands match ``plan``; False when no adapter of it targets this projection."""
+        if self._synced == (plan.id, self.batch.writes):
+            return self._live
+        caps = tuple(layer.rank_capacity for layer in self.layers)
+        self._live = any(layer.slot_rank[s] for s in plan.order for layer in self.layers)
+        if self._live:
+            if caps != self._caps or self._a_t is None or self._a_t.shape[0] < plan.groups:
+                self._allocate(caps, plan.groups)
+            for pos, slot in enumerate(plan.order):
+                held = (slot, self.batch.slot_writes[slot])
+                if pos >= len(self._held) or self._held[pos] != held:
+                    self._write(pos, slot)
+                    self._held[pos:pos + 1] = [held]
+        self._synced = (plan.id, self.batch.writes)
+        return self._live
+
+    def _allocate(self, caps: tuple[int, ...], groups: int) -> None:
+        """Room for at least ``groups`` positions (doubling), keeping what is held when the layout stays."""
+        ref = next(layer for layer in self.layers if layer.A is not None)
+        capacity = max(groups, 2 * (0 if self._a_t is None else self._a_t.shape[0]), 4)
+        kw = {"dtype": ref.dtype, "device": ref.device}
+        a = torch.zeros(capacity, ref.in_features, sum(caps), **kw)
+        b = [torch.zeros(capacity, cap, layer.out_features, **kw) if cap else None
+             for layer, cap in zip(self.layers, caps)]
+        if caps == self._caps and self._a_t is not None:
+            a[:self._a_t.shape[0]].copy_(self._a_t)
+            for new, old in zip(b, self._b_t):
+                if new is not None and old is not None:
+                    new[:old.shape[0]].copy_(old)
+        else:
+            self._held = []
+        self._a_t, self._b_t, self._caps = a, b, caps
+
+    def _grouped(self, plan: DecodePlan, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``delta[U, G, out_p] = (x_grid[U, G, in] @ Aᵀ[U, in, R])[..., part p] @ (s·B_p)ᵀ[U, r_p, out_p]``
+        for each part, scattered back to the rows (grid cells beyond a group's size are dropped)."""
+        assert self._a_t is not None
+        u, g = plan.groups, plan.group_size
+        xg = x if plan.grid is None else x.index_select(0, plan.grid)
+        h = torch.bmm(xg.to(self._a_t.dtype).view(u, g, -1), self._a_t[:u])  # [U, G, R]
+        parts, r0 = [], 0
+        for layer, cap, b_t in zip(self.layers, self._caps, self._b_t):
+            if cap and b_t is not None:
+                parts.append(torch.bmm(h[:, :, r0:r0 + cap], b_t[:u]))
+                r0 += cap
+            else:
+                parts.append(h.new_zeros(u, g, layer.out_features))
+        delta = (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)).view(u * g, -1)
+        if plan.valid_cells is not None:
+            delta = delta.index_select(0, plan.valid_cells)
+        if plan.grid is None and plan.valid_cells is None:
+            return y + delta.to(y.dtype)
+        return y.index_add(0, plan.valid_rows, delta.to(y.dtype))
 
     def decode(self, x: torch.Tensor, y: torch.Tensor, slots: tuple[int, ...]) -> torch.Tensor:
         """``y [B, out] + delta`` for ``x [B, in]``, row ``i`` on adapter slot ``slots[i]``.
@@ -44,30 +112,51 @@ class FusedLoRA:
         Every row on one adapter (one stream, or a batch of one tenant) is a plain ``addmm`` pair:
         ``bmm`` costs a few microseconds more per call, 8 calls per layer.
         """
-        ops = self.grouped(slots)
-        if ops is None:
-            return y
-        if ops.groups == 1 and ops.grid is None and ops.valid_cells is None:
-            a_t, b_t = ops.a_t[0], ops.b_t[0]
+        plan = self.batch.decode_plan(slots, x.device)
+        if plan.groups == 1 and plan.grid is None and plan.valid_cells is None:
+            ops = self.slot_operands(plan.order[0])
+            if ops is None:
+                return y
+            a_t, b_t = ops
             return torch.addmm(y, x.to(a_t.dtype) @ a_t, b_t)
-        return ops.apply(x.unsqueeze(1), y.unsqueeze(1)).squeeze(1)
+        if not plan.groups or not self._sync(plan):
+            return y
+        return self._grouped(plan, x, y)
 
+    # -- one adapter, prefill ---------------------------------------------------------------
     def slot_operands(self, slot: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-        self._fresh()
-        if slot not in self._per_slot:
-            live = any(layer.slot_rank[slot] for layer in self.layers)
-            if live:
-                a_t, b_t = _stacked_operands(self.layers, [slot])
-                self._per_slot[slot] = (a_t[0], b_t[0])
-            else:
-                self._per_slot[slot] = None
-        return self._per_slot[slot]
+        """``(Aᵀ [in, R], (s·B)ᵀ [R, out])`` of one adapter at its exact ranks; None if it targets no part."""
+        stamp = self.batch.slot_writes[slot]
+        cached = self._per_slot.get(slot)
+        if cached is not None and cached[0] == stamp:
+            self._per_slot.move_to_end(slot)
+            return cached[1]
+        ops = None
+        if any(layer.slot_rank[slot] for layer in self.layers):
+            a_t, b_t = _stacked_operands(self.layers, [slot])
+            ops = (a_t[0], b_t[0])
+        self._per_slot[slot] = (stamp, ops)
+        self._per_slot.move_to_end(slot)
+        while len(self._per_slot) > _PER_SLOT:
+            self._per_slot.popitem(last=False)
+        return ops
 
     def segments(self, x: torch.Tensor, y: torch.Tensor, segments: list[tuple[int, int, int]]) -> torch.Tensor:
-        """Add each adapter's delta to its tokens ``y[start:end]`` (``segments``: ``(slot, start, end)``)."""
+        """Add each adapter's delta to its tokens ``y[start:end]`` (``segments``: ``(slot, start, end)``).
+
+        A segment has many tokens, so two ``addmm`` per part on views of the bank's own rows cost
+        little more than two for the whole projection, and copy nothing: a prefill of many
+        adapters (a wave of newcomers) gathered nothing per adapter.
+        """
         for slot, start, end in segments:
-            ops = self.slot_operands(slot)
-            if ops is not None:
-                a_t, b_t = ops
-                y[start:end].addmm_(x[start:end].to(a_t.dtype) @ a_t, b_t)
+            xs, o0 = None, 0
+            for layer in self.layers:
+                r = layer.slot_rank[slot]
+                if r:
+                    assert layer.A is not None and layer.B is not None
+                    if xs is None:
+                        xs = x[start:end].to(layer.A.dtype)
+                    h = (xs @ layer.A[slot, :r].t()).mul_(layer.scale[slot])
+                    y[start:end, o0:o0 + layer.out_features].addmm_(h, layer.B[slot, :, :r].t())
+                o0 += layer.out_features
         return y

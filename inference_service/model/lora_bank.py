@@ -23,10 +23,13 @@ above (plus padding cells when group sizes differ); the memory read per step is 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+
+from inference_service.model.decode_plan import DecodePlan
 
 _versions = itertools.count(1)
 
@@ -42,9 +45,23 @@ class BankBatch:
 
     slots: torch.Tensor | None = None
     version: int = 0
-    writes: int = 0  # bumped by every slot write of any layer: fused operand caches key on it
+    writes: int = 0  # bumped by every slot write of any layer
+    slot_writes: Counter[int] = field(default_factory=Counter)  # per slot: stamps of fused operand copies
     _key: tuple[int, ...] | None = field(default=None, repr=False)
     _known: dict[tuple[int, ...], int] = field(default_factory=dict, repr=False)
+    _plan: DecodePlan | None = field(default=None, repr=False)
+    _plan_key: tuple[int, ...] = field(default=(), repr=False)
+
+    def decode_plan(self, slots: tuple[int, ...], device: torch.device) -> DecodePlan:
+        """The grid of a decode slot vector, positions carried over from the previous one (``decode_plan``)."""
+        if self._plan is None or self._plan_key != slots:
+            self._plan = DecodePlan.build(self._plan.order if self._plan else (), slots, device)
+            self._plan_key = slots
+        return self._plan
+
+    def wrote(self, slot: int) -> None:
+        self.writes += 1
+        self.slot_writes[slot] += 1
 
     def set_slots(self, slots: list[int], device: torch.device | str) -> None:
         key = tuple(slots)
@@ -126,7 +143,7 @@ class LoRABankLinear(nn.Module):
         self.scale[slot] = scale
         self.slot_rank[slot] = r
         self._gathered.clear()
-        self.batch.writes += 1
+        self.batch.wrote(slot)
 
     def clear_slot(self, slot: int) -> None:
         if self.slot_rank[slot] == 0:
@@ -137,7 +154,7 @@ class LoRABankLinear(nn.Module):
         self.scale[slot] = 0.0
         self.slot_rank[slot] = 0
         self._gathered.clear()
-        self.batch.writes += 1
+        self.batch.wrote(slot)
 
     # -- forward -----------------------------------------------------------------------------
     def _operands(self) -> _Grouped | None:
