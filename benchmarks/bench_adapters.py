@@ -17,20 +17,21 @@ ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "d
 ROOT = Path(os.environ.get("LORAFLEET_BENCH_ADAPTERS", MODEL_CACHE.parent / "bench-adapters"))
 
 
-def bench_adapter_dirs(n: int) -> list[Path]:
-    paths = [ROOT / f"bench-{i:03d}" for i in range(n)]
+def bench_adapter_dirs(n: int, base_dir: Path | None = None, root: Path = ROOT) -> list[Path]:
+    """``n`` adapters for the model in ``base_dir`` (default: the embedded SmolLM2-135M) under ``root``."""
+    paths = [root / f"bench-{i:03d}" for i in range(n)]
     missing = [i for i, p in enumerate(paths) if not (p / "adapter_model.safetensors").exists()]
     if missing:
-        _make(missing, paths)
+        _make(missing, paths, base_dir or embedded_model_dir())
     return paths
 
 
-def _make(indices: list[int], paths: list[Path]) -> None:
+def _make(indices: list[int], paths: list[Path], base_dir: Path) -> None:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    base = AutoModelForCausalLM.from_pretrained(str(embedded_model_dir()), dtype=torch.float32)
+    base = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
     model = get_peft_model(base, LoraConfig(r=RANK, lora_alpha=32, target_modules=ALL_LINEAR, lora_dropout=0.0))
     for i in indices:
         torch.manual_seed(1000 + i)
