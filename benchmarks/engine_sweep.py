@@ -66,18 +66,20 @@ def measure(model_dir: Path, adapters: list[Path], quantization: str, reps: int,
     from inference_service.model.adapter_weights import AdapterKey
     from inference_service.runtime import build_runtime
     from lorafleet.base_model import read_base_model_spec
+    from lorafleet.compute_threads import call_in_fresh_thread as fresh
     from lorafleet.config import Settings
 
-    spec = read_base_model_spec(model_dir, name="smollm2-135m-instruct")
+    spec = fresh(read_base_model_spec, model_dir, name="smollm2-135m-instruct")
     settings = Settings.from_env(environ={}, home=Path(tempfile.mkdtemp(prefix="lorafleet-sweep-home-")), device=device,
                                  adapter_slots=64, max_batch_size=64, adapter_host_cache=64, max_adapter_rank=16,
                                  max_queue=256)
     t0 = time.perf_counter()
-    rt = build_runtime(model_dir, spec, settings, quantization=quantization)
+    rt = fresh(build_runtime, model_dir, spec, settings, quantization=quantization)
     load_s = time.perf_counter() - t0
     rt.engine.eos = set()
     rt.engine.start()
-    hosts = [rt.adapters.put_host(rt.read_adapter(p, AdapterKey(f"bench-{i:03d}", 1))) for i, p in enumerate(adapters)]
+    hosts = [rt.adapters.put_host(fresh(rt.read_adapter, p, AdapterKey(f"bench-{i:03d}", 1)))
+             for i, p in enumerate(adapters)]
     ids = [list(rt.tokenizer(p)["input_ids"]) for p in PROMPTS]
 
     def run(n: int, new: int, use: list) -> float:
@@ -167,15 +169,19 @@ def main() -> None:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("--device cuda needs a CUDA device (use --device cpu --quantization int4 without one)")
     work = Path(tempfile.mkdtemp(prefix="lorafleet-sweep-"))
+    # torch work of this (main) thread would keep an OpenMP pool beside the engine worker's, and with
+    # more pool threads than cores libgomp stops spin-waiting: every one-off runs in a thread that exits
+    from lorafleet.compute_threads import call_in_fresh_thread as fresh
+
     if args.random_weights_from:
-        model_dir = random_model_dir(args.random_weights_from, work / "model")
+        model_dir = fresh(random_model_dir, args.random_weights_from, work / "model")
     else:
         from bench_model import embedded_model_dir
 
         model_dir = args.model_dir or embedded_model_dir()
     from bench_adapters import bench_adapter_dirs
 
-    adapters = bench_adapter_dirs(args.adapters, base_dir=model_dir, root=work / "adapters")
+    adapters = fresh(bench_adapter_dirs, args.adapters, base_dir=model_dir, root=work / "adapters")
     import bitsandbytes
 
     gpu = args.device.startswith("cuda")
@@ -187,7 +193,7 @@ def main() -> None:
         case = measure(model_dir, adapters, q, args.reps, args.device)
         if gpu:
             torch.cuda.empty_cache()
-        reference = peft_greedy(model_dir, adapters[0], q, PROMPTS[0], 16, args.device)
+        reference = fresh(peft_greedy, model_dir, adapters[0], q, PROMPTS[0], 16, args.device)
         case["peft_greedy"] = reference
         case["greedy_tokens_agreeing_before_first_difference"] = agreement(case["engine_greedy"], reference)
         results["cases"][q] = case
