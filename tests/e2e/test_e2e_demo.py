@@ -22,7 +22,8 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
-DEMO_BUDGET_S = 26 * 60  # the issue asks ~15 min on a 2-core CPU; measured 14.2-20.1 min; the rest is CI slack
+# the issue asks ~15 min on a 2-core CPU; measured 13.7-14.1 min (14.2-20.1 before canary strata); the rest is CI slack
+DEMO_BUDGET_S = 26 * 60
 
 
 def test_demo_promotes_v1_and_rejects_the_poisoned_v2(tmp_path: Path, real_base_model_dir: Path) -> None:
