@@ -69,9 +69,11 @@ class FusedLoRA:
         return self._live
 
     def _allocate(self, caps: tuple[int, ...], groups: int) -> None:
-        """Room for at least ``groups`` positions (doubling), keeping what is held when the layout stays."""
+        """Room for at least ``groups`` positions (doubling, up to the slot count), keeping what is held when
+        the layout stays."""
         ref = next(layer for layer in self.layers if layer.A is not None)
-        capacity = max(groups, 2 * (0 if self._a_t is None else self._a_t.shape[0]), 4)
+        # a batch holds at most num_slots distinct adapters: doubling never allocates past that
+        capacity = max(groups, min(2 * (0 if self._a_t is None else self._a_t.shape[0]), ref.num_slots), 4)
         kw = {"dtype": ref.dtype, "device": ref.device}
         a = torch.zeros(capacity, ref.in_features, sum(caps), **kw)
         b = [torch.zeros(capacity, cap, layer.out_features, **kw) if cap else None

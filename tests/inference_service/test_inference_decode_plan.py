@@ -131,3 +131,14 @@ def test_one_adapter_batches_and_untargeted_projections() -> None:
     load(layers, 1, (4, 4, 4), seed=9)  # rewritten: the one-adapter path does not reuse the old operands
     torch.testing.assert_close(fused.decode(x, torch.zeros(3, sum(PARTS)), (1, 1, 1)), reference(layers, x, [1, 1, 1]),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_resident_operands_grow_by_doubling_but_never_past_the_slot_count() -> None:
+    batch, layers, fused = fused_bank(num_slots=6)
+    for slot in range(1, 7):
+        load(layers, slot, (4, 4, 4), seed=slot)
+    for slots in ([1, 2], [1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6]):
+        x = torch.randn(len(slots), IN)
+        torch.testing.assert_close(fused.decode(x, torch.zeros(len(slots), sum(PARTS)), tuple(slots)),
+                                   reference(layers, x, slots), rtol=1e-5, atol=1e-5)
+    assert fused._a_t is not None and fused._a_t.shape[0] == 6  # 4, then min(8, 6): not 8
