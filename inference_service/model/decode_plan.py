@@ -55,7 +55,7 @@ class DecodePlan:
 
     id: int
     order: tuple[int, ...]            # the slot at each position
-    num_rows: int
+    slots: tuple[int, ...]            # the slot vector it was built for, one slot per row
     grid: torch.Tensor | None         # [U*G] row per cell; None: rows already in grid order
     valid_cells: torch.Tensor | None  # cells holding a real row (None: all)
     valid_rows: torch.Tensor          # their rows
@@ -86,6 +86,6 @@ class DecodePlan:
         def index(values: list[int]) -> torch.Tensor:
             return torch.tensor(values, dtype=torch.long, device=device)
 
-        return cls(id=next(_ids), order=order, num_rows=len(slots), grid=None if identity else index(grid),
+        return cls(id=next(_ids), order=order, slots=slots, grid=None if identity else index(grid),
                    valid_cells=None if len(cells) == len(grid) else index(cells), valid_rows=index(cell_rows),
                    group_size=g)

@@ -4,8 +4,8 @@ transformers' generic forward costs ~25 ms of Python and op dispatch per decode 
 SmolLM2 (masks rebuilt per step, rotary embeddings per layer, ``DynamicCache`` concatenation, one
 LoRA bank call per projection). This forward issues ~14 ops per layer for a decode step:
 
-* q|k|v and gate|up are one matmul each (``quant.fuse``), and so are their LoRA deltas
-  (``lora_bank._stacked_operands``: ranks stacked, ``B`` block-diagonal);
+* q|k|v and gate|up are one matmul each (``quant.fuse``), and their LoRA deltas go through
+  ``fused_lora.FusedLoRA``: one ``A`` matmul for all parts (ranks stacked), ``B`` per part;
 * the rotary embedding of q and k is one ``bmm`` by a per-row 64x64 rotation built once per step;
 * the new key and value go into the cache in place (``kv_cache``: one ``index_put_`` each);
 * grouped-query attention runs as ``kv_heads`` groups of ``heads / kv_heads`` query rows against the
@@ -16,7 +16,7 @@ Prefill takes *pieces*: spans of prompts (whole prompts, or chunks of a long one
 one ``[T, hidden]`` matrix, so their matmuls run as one GEMM without padding; attention runs per piece
 against that row's cache with a causal mask offset by what is already cached, so a chunk attends to
 its prefix and the work is the causal triangle, not a padded square. LoRA in prefill is one
-``addmm`` pair per distinct adapter over that adapter's contiguous tokens.
+``addmm`` pair per part of each distinct adapter, over that adapter's contiguous tokens.
 
 Precision: on a CPU the residual stream, norms, rotary embeddings, attention, the KV cache and the
 LoRA deltas are float32, and only the base matmuls take their format's input (bf16 for int4). The

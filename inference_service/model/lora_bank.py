@@ -50,13 +50,11 @@ class BankBatch:
     _key: tuple[int, ...] | None = field(default=None, repr=False)
     _known: dict[tuple[int, ...], int] = field(default_factory=dict, repr=False)
     _plan: DecodePlan | None = field(default=None, repr=False)
-    _plan_key: tuple[int, ...] = field(default=(), repr=False)
 
     def decode_plan(self, slots: tuple[int, ...], device: torch.device) -> DecodePlan:
         """The grid of a decode slot vector, positions carried over from the previous one (``decode_plan``)."""
-        if self._plan is None or self._plan_key != slots:
+        if self._plan is None or self._plan.slots != slots:
             self._plan = DecodePlan.build(self._plan.order if self._plan else (), slots, device)
-            self._plan_key = slots
         return self._plan
 
     def wrote(self, slot: int) -> None:
