@@ -128,13 +128,17 @@ def run_case(rt, adapters: list, args: argparse.Namespace, name: str) -> dict:
             "distinct_adapters": len({id(a) for a in adapters})}
 
 
+def zipf_draws(args: argparse.Namespace) -> np.ndarray:
+    """The adapter index of each request: P(rank k) ∝ k^-s over ``--adapters``, seeded."""
+    weights = 1.0 / np.arange(1, args.adapters + 1) ** args.zipf_s
+    return np.random.default_rng(args.seed).choice(args.adapters, size=args.requests, p=weights / weights.sum())
+
+
 def main(argv: list[str] | None = None) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = parse_args(argv)
     paths = bench_adapter_dirs(args.adapters)
-    rng = np.random.default_rng(args.seed)
-    weights = 1.0 / np.arange(1, args.adapters + 1) ** args.zipf_s
-    draws = rng.choice(args.adapters, size=args.requests, p=weights / weights.sum())
+    draws = zipf_draws(args)
     cases: dict[str, dict] = {}
     for slots in args.slots:
         rt = build(args, slots)
