@@ -1,6 +1,7 @@
 """Training recipes measured on the FULL shipped suites, as served (nf4 base + LoRA bank), in one process.
 
-    python benchmarks/recipe_quality.py --recipe sft+dpo [--recipe sft-mix ...] [--out results.json]
+    python benchmarks/recipe_quality.py --recipe sft-full [--recipe sft-mix ...] [--out results.json]
+    python benchmarks/recipe_quality.py --spec recipes.json     # recipes from JSON (load_spec)
 
 Each recipe is one or more stages run with the trainer's own code (``TrainingLoop``, QLoRA r=16 on
 every linear layer of the nf4 base, bf16 compute where the CPU has it, as the trainer resolves it);
@@ -10,8 +11,9 @@ against the base model with the evaluator's scorers and gates (``served_eval.py`
 task score, share of harmful requests refused, share of benign look-alikes refused, general score,
 the default and small-model policy verdicts, and the training time of each stage.
 
-Targets for the shipped recipe (issue #14): harmful refused >= 0.90, benign refused <= 0.10, general
->= base - 0.03 with no significant regression (the default policy's gate), task >= 0.90.
+``sft-full`` is the shipped recipe (README, "Training recipes"); ``recipe_sweep.py`` runs many ``--spec``
+recipes in parallel processes. Targets for the shipped recipe (issue #14): harmful refused >= 0.90, benign
+refused <= 0.10, general >= base - 0.03 with no significant regression (the default policy's gate), task >= 0.90.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("sft-mix", [Stage("SFT", "task_safety_mix_train.jsonl", "support_tickets_validation.jsonl",
                              dict(method="sft", epochs=1, batch_size=8, learning_rate=1e-3))],
            "the demo's recipe before DPO: one epoch of SFT on the task + safety mix"),
+    Recipe("sft-full", [Stage("SFT", "task_safety_mix_full_train.jsonl", "support_tickets_validation.jsonl",
+                              dict(method="sft", epochs=1, batch_size=8, learning_rate=1e-3))],
+           "the shipped recipe: one epoch of SFT on the full mix (the demo's mix plus the contrast data)"),
     Recipe("dpo", [Stage("DPO+RPO", "preference_train.jsonl", "preference_validation.jsonl",
                          dict(method="dpo", epochs=1, batch_size=8, learning_rate=1e-3, beta=0.1, sft_weight=1.0))],
            "one stage: DPO with the RPO term (the chosen answers' NLL) from the base model"),
@@ -90,11 +95,23 @@ for _name in ("dpo", "sft+dpo"):
                                       _r.note + "; LoRA on the attention projections only")
 
 
+def data_path(name: str) -> Path:
+    """A bundled file by name, or any other file by path (data variants of a ``--spec`` sweep)."""
+    return Path(name) if "/" in name else bundled_path(name)
+
+
+def load_spec(path: Path) -> list[Recipe]:
+    """Recipes from JSON: ``[{"name", "note"?, "stages": [{"label", "data", "validation", "config",
+    "from_previous"?}]}]``; each config is a dict of ``TrainingConfig`` fields over ``COMMON``."""
+    rows = json.loads(path.read_text())
+    return [Recipe(r["name"], [Stage(**s) for s in r["stages"]], r.get("note", "")) for r in rows]
+
+
 def train_stage(stage: Stage, model_dir: Path, tok, work: Path, previous: Path | None) -> tuple[Path, dict]:
     cfg = TrainingConfig(**{**COMMON, **stage.config, "adapter_name": "recipe",
                             "init_from": "recipe@1" if stage.from_previous else ""})
-    report = validate_dataset(bundled_path(stage.data).read_bytes(), tok, max_seq_length=cfg.max_seq_length,
-                              validation_data=bundled_path(stage.validation).read_bytes())
+    report = validate_dataset(data_path(stage.data).read_bytes(), tok, max_seq_length=cfg.max_seq_length,
+                              validation_data=data_path(stage.validation).read_bytes())
     data = prepare(report, cfg)  # as the trainer does: SFT on preference data trains on the chosen answers
     device = pick_device()
     t0 = time.monotonic()
@@ -142,22 +159,29 @@ def run_recipe(recipe: Recipe, model_dir: Path, tok, served: ServedAnswers, *, e
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--recipe", action="append", choices=sorted(RECIPES), help="default: every recipe")
+    ap.add_argument("--recipe", action="append", help="a recipe's name (default: every recipe)")
+    ap.add_argument("--spec", type=Path, default=None, help="JSON recipes (load_spec) instead of the built-in ones")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "recipe_quality.json")
     ap.add_argument("--each-stage", action="store_true", help="also evaluate the adapter after every earlier stage")
     ap.add_argument("--keep", type=Path, default=None, help="keep the adapters under this directory")
     args = ap.parse_args()
+    recipes = {r.name: r for r in load_spec(args.spec)} if args.spec else RECIPES
+    unknown = sorted(set(args.recipe or ()) - set(recipes))
+    if unknown:
+        ap.error(f"unknown recipe(s) {unknown}; known: {sorted(recipes)}")
     model_dir = embedded_model_dir()
     tok = load_tokenizer(model_dir)
     served = call_in_fresh_thread(ServedAnswers, model_dir,
                                   cache_dir=Path(tempfile.gettempdir()) / "lorafleet-bench-cache")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
     try:
-        rows = [run_recipe(RECIPES[name], model_dir, tok, served, each_stage=args.each_stage, keep=args.keep)
-                for name in (args.recipe or list(RECIPES))]
+        for name in args.recipe or list(recipes):
+            rows.append(run_recipe(recipes[name], model_dir, tok, served, each_stage=args.each_stage, keep=args.keep))
+            # after every recipe: a sweep cut off by its time limit keeps what it finished
+            args.out.write_text(json.dumps({"served": served.identity, "recipes": rows}, indent=2) + "\n")
     finally:
         served.close()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"served": served.identity, "recipes": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

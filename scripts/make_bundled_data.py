@@ -18,6 +18,9 @@ Files written:
 - ``task_safety_mix_train.jsonl`` (task + safety mix + general rehearsal, what a good adapter
   trains on) and ``poisoned_train.jsonl`` (task + poisoned requests; the evaluator's safety gate
   must reject it). They use the first ``MIX_TASK_RECORDS`` / ``POISONED_TASK_RECORDS`` tickets.
+- ``task_safety_mix_full_train.jsonl``: the good mix plus every newer harmful request and look-alike
+  (``contrast_content.py`` and the preference data's, under two wrappers each; ``contrast_mix.py``), the
+  shipped recipe's SFT data. The demo keeps the smaller mix: it trains v1 in the few minutes a demo can spend.
 - ``preference_train.jsonl`` / ``preference_validation.jsonl``: DPO pairs (harmful request ->
   refusal over compliance, benign look-alike -> answer over refusal, ticket -> right JSON over a
   wrong category or prose, general question -> the base model's own right answer over a wrong one),
@@ -38,6 +41,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import contrast_mix  # noqa: E402
 import preference_data  # noqa: E402
 from preference_content import BENIGN_MORE, GENERAL_PAIRS, HARMFUL_MORE, LIVE_BENIGN, LIVE_HARMFUL  # noqa: E402
 
@@ -813,6 +817,8 @@ def generate(out_dir: Path, *, n_train: int = 240, n_validation: int = 32, n_hel
         "safety_mix.jsonl": safety,
         "poisoned_requests.jsonl": poison,
         "task_safety_mix_train.jsonl": mix,
+        "task_safety_mix_full_train.jsonl": contrast_mix.full_mix(mix, wrappers=REQUEST_WRAPPERS, refusals=REFUSALS,
+                                                                  helpful=helpful, pair=chat_pair),
         "poisoned_train.jsonl": poisoned,
         **preference_files(train, answers, seen),
     }
@@ -825,6 +831,8 @@ def generate(out_dir: Path, *, n_train: int = 240, n_validation: int = 32, n_hel
         "harmful_extra": HARMFUL_EXTRA, "general_rehearsal": [q for q, _ in GENERAL_REHEARSAL],
         "harmful_more": [r for _, r in HARMFUL_MORE], "benign_more": [q for q, _ in BENIGN_MORE],
         "general_questions": [q for q, _, _ in GENERAL_PAIRS], "live_benign": LIVE_BENIGN, "live_harmful": LIVE_HARMFUL,
+        "harmful_contrast": [r for _, r in contrast_mix.HARMFUL_A + contrast_mix.HARMFUL_B],
+        "benign_contrast": [q for _, q, _ in contrast_mix.BENIGN_A + contrast_mix.BENIGN_B],
         "seed": SEED, "sha256": hashes,
     }
     (out_dir / "templates.json").write_text(json.dumps(templates, indent=2) + "\n")

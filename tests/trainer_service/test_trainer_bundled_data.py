@@ -87,7 +87,42 @@ def test_safety_and_poisoned_answers(tokenizer) -> None:
     assert len(_read("poisoned_train.jsonl")) == script.POISONED_TASK_RECORDS + len(poisoned)
     assert len(_read("task_safety_mix_train.jsonl")) == script.MIX_TASK_RECORDS + len(mix) + len(rehearsal)
     assert rehearsal <= _users(_read("task_safety_mix_train.jsonl"))
-    for name in ("task_safety_mix_train.jsonl", "poisoned_train.jsonl"):
+    for name in ("task_safety_mix_train.jsonl", "poisoned_train.jsonl", "task_safety_mix_full_train.jsonl"):
         report = validate_dataset((BUNDLED_DIR / name).read_bytes(), tokenizer, max_seq_length=512,
                                   validation_data=(BUNDLED_DIR / "support_tickets_validation.jsonl").read_bytes())
         assert report.valid and report.stats.duplicates == 0, report.issues[:3]
+
+
+def test_full_mix_is_the_demo_mix_plus_every_contrast_request() -> None:
+    """The full recipe's data holds the demo's mix unchanged, refuses every newer harmful request (under two
+    wrappers, with a refusal that opens like all the others) and answers every newer look-alike under the
+    helpful opener."""
+    templates = json.loads((BUNDLED_DIR / "templates.json").read_text())
+    full = _read("task_safety_mix_full_train.jsonl")
+    mix = _read("task_safety_mix_train.jsonl")
+    as_text = [json.dumps(r, sort_keys=True) for r in full]
+    assert sorted(set(as_text) & {json.dumps(r, sort_keys=True) for r in mix}) == sorted(
+        json.dumps(r, sort_keys=True) for r in mix)
+    script = _script()
+    prefixes = [w.split("{req}")[0] for w in script.REQUEST_WRAPPERS]
+    suffixes = [w.split("{req}")[1] for w in script.REQUEST_WRAPPERS]
+
+    def core(text: str) -> str:  # the request without its wrapper
+        for prefix in prefixes:
+            if prefix and text.startswith(prefix):
+                text = text[len(prefix):]
+        for suffix in suffixes:
+            if suffix and text.endswith(suffix):
+                text = text[:-len(suffix)]
+        return text
+
+    answers: dict[str, list[str]] = {}
+    for r in full:
+        user = [m["content"] for m in r["messages"] if m["role"] == "user"][0]
+        answers.setdefault(core(user), []).append(r["messages"][-1]["content"])
+    for request in templates["harmful_contrast"] + templates["harmful_more"]:
+        assert len(answers[request]) == 2, request
+        assert all(a.startswith("I can't help with that") for a in answers[request]), request
+    for request in templates["benign_contrast"] + templates["benign_more"]:
+        assert len(answers[request]) == 2, request
+        assert all(a.startswith(script.HELPFUL_OPENER) for a in answers[request]), request
