@@ -168,7 +168,7 @@ def test_route_key_comes_from_the_header_or_the_user_field(front, registry):
 def test_client_disconnect_cancels_the_engine_request(front):
     rt = front.servicer.runtime
     slow_down(rt, 0.05)  # 60 tokens take 3 s
-    body = {"model": "mlp-r8", "prompt": PROMPT, "max_tokens": 60, "temperature": 0}
+    body = {"model": "mlp-r8", "prompt": PROMPT, "max_tokens": 60, "temperature": 0, "ignore_eos": True}
     with httpx.Client(base_url=front.base_url, timeout=30) as http:
         with http.stream("POST", "/completions", json={**body, "stream": True}) as response:
             assert response.status_code == 200
@@ -176,7 +176,8 @@ def test_client_disconnect_cancels_the_engine_request(front):
         wait_until(lambda: front.submitted[-1].outcome is not None, timeout=1.5, what="stream ended in the engine")
     assert front.submitted[-1].outcome == FinishReason.CANCELLED
     with httpx.Client(base_url=front.base_url, timeout=0.5) as http, pytest.raises(httpx.ReadTimeout):
-        http.post("/chat/completions", json={"model": "mlp-r8", "messages": CHAT, "max_tokens": 60, "temperature": 0})
+        chat = {"model": "mlp-r8", "messages": CHAT, "max_tokens": 60, "temperature": 0, "ignore_eos": True}
+        http.post("/chat/completions", json=chat)
     wait_until(lambda: front.submitted[-1].outcome is not None, timeout=1.5, what="request ended in the engine")
     assert front.submitted[-1].outcome == FinishReason.CANCELLED and len(front.submitted) == 2
     wait_until(lambda: rt.engine.pending == 0, timeout=5, what="engine idle")

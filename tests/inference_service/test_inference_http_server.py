@@ -60,7 +60,8 @@ def test_starting_and_draining_answer_503_and_in_flight_streams_finish(tiny_runt
         assert http.get("/health").json() == {"status": "ok"}
 
         slow_down(rt, 0.03)
-        body = {"model": "mlp-r8", "prompt": PROMPT, "max_tokens": 40, "temperature": 0, "stream": True}
+        body = {"model": "mlp-r8", "prompt": PROMPT, "max_tokens": 40, "temperature": 0, "stream": True,
+                "ignore_eos": True}
         with http.stream("POST", "/v1/completions", json=body) as streaming:
             lines = streaming.iter_lines()
             assert next(lines).startswith("data: ")
