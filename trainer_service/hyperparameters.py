@@ -64,6 +64,8 @@ RANGES: dict[str, Range] = {
     "max_steps": Range(0, 10_000_000),
     "max_seq_length": Range(16, 131072),
     "seed": Range(0, 2**64 - 1),
+    "answer_start_weight": Range(1, 100),
+    "answer_start_tokens": Range(1, 64),
     # evaluation and data
     "eval_every_steps": Range(0, 1_000_000),
     "early_stopping_patience": Range(0, 1000),

@@ -193,3 +193,29 @@ def test_bad_dpo_requests_name_the_field(client, server, toy_records, preference
     raw.dpo.loss_type = 9
     code, details = _code(lambda: client._unary("CreateTrainingJob", raw))
     assert code == invalid and details.startswith("dpo.loss_type:")
+
+
+def test_the_answer_start_weight_is_kept_and_checked(client, server, toy_records, preference_records) -> None:
+    chat = client.upload_bytes(jsonl(toy_records)).id
+    job = client.create_job("weighted-bot", training_dataset_id=chat, adapter_method="lora", r=4, max_steps=1,
+                            answer_start_weight=4.0, answer_start_tokens=3)
+    h = job.config.hyperparameters
+    assert (h.answer_start_weight, h.answer_start_tokens) == (4.0, 3)
+    default = client.create_job("plain-bot", training_dataset_id=chat, adapter_method="lora", r=4, max_steps=1)
+    h = default.config.hyperparameters
+    assert (h.answer_start_weight, h.answer_start_tokens) == (1.0, 2)  # 0 in the request takes the defaults
+    for done in (job, default):
+        list(client.watch(done.id, timeout=300))
+        assert client.get_job(done.id).state == trainer_pb2.JOB_STATE_SUCCEEDED
+    pairs = client.upload_bytes(jsonl(preference_records)).id
+    invalid = grpc.StatusCode.INVALID_ARGUMENT
+    cases = [
+        (dict(training_dataset_id=chat, answer_start_weight=101.0), "hyperparameters.answer_start_weight:", ""),
+        (dict(training_dataset_id=chat, answer_start_weight=0.5), "hyperparameters.answer_start_weight:", ""),
+        (dict(training_dataset_id=chat, answer_start_tokens=65), "hyperparameters.answer_start_tokens:", ""),
+        (dict(training_dataset_id=pairs, method="dpo", answer_start_weight=3.0),
+         "hyperparameters.answer_start_weight:", "SFT only"),
+    ]
+    for kwargs, prefix, fragment in cases:
+        got, details = _code(lambda kw=kwargs: client.create_job("bot", adapter_method="lora", **kw))
+        assert (got, details.startswith(prefix), fragment in details) == (invalid, True, True), (kwargs, details)

@@ -129,6 +129,11 @@ class TrainingConfig(BaseModel):
         None, description="recompute activations in backward; None: on for CUDA, off on a CPU (see model.py)")
     compute_dtype: Annotated[str, _one_of(COMPUTE_DTYPES)] = Field(
         "auto", description="precision of the frozen base's matmuls (see model.resolve_compute_dtype)")
+    # SFT (method "sft")
+    answer_start_weight: float = Field(
+        1.0, ge=1, le=100, allow_inf_nan=False,
+        description="loss weight of the first answer_start_tokens tokens of each answer, in [1, 100] (objective.py)")
+    answer_start_tokens: int = Field(2, ge=1, le=64, description="how many tokens open an answer, in [1, 64]")
     # DPO (method "dpo")
     beta: float = Field(0.1, gt=0, le=100, allow_inf_nan=False,
                         description="strength of the implicit KL penalty towards the reference, in (0, 100]")
@@ -184,6 +189,9 @@ class TrainingConfig(BaseModel):
             type(self).model_validate(self.model_dump())
         except ValidationError as exc:
             raise _invalid_argument(exc) from None
+        if self.method != "sft" and self.answer_start_weight != 1.0:
+            raise InvalidArgument(f"applies to SFT only, not to method {self.method!r}",
+                                  field="hyperparameters.answer_start_weight")
         if self.learning_rate >= 1:
             raise InvalidArgument(f"must be < 1, got {self.learning_rate!r}", field="hyperparameters.learning_rate")
         if linear_module_names is not None and ALL_LINEAR not in self.target_modules:

@@ -94,6 +94,10 @@ def _optimisation_arguments(g: Any) -> None:
                         "multiplies it natively, else float32)")
     g.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (default: once per epoch)")
     g.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE")
+    g.add_argument("--answer-start-weight", type=float, default=0.0, metavar="W",
+                   help="SFT: weight of each answer's first tokens in the loss (default: server's, 1)")
+    g.add_argument("--answer-start-tokens", type=int, default=0, metavar="K",
+                   help="SFT: how many tokens open an answer (default: server's, 2)")
 
 
 def _dpo_arguments(g: Any) -> None:
@@ -151,7 +155,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, gradient_accumulation_steps=args.grad_accum,
         learning_rate=args.lr, warmup_ratio=args.warmup_ratio, warmup_steps=args.warmup_steps,
         max_seq_length=args.max_seq_length, max_steps=args.max_steps, seed=args.seed,
-        eval_every_steps=args.eval_every, early_stopping_patience=args.early_stopping).items() if v}
+        eval_every_steps=args.eval_every, early_stopping_patience=args.early_stopping,
+        answer_start_weight=args.answer_start_weight, answer_start_tokens=args.answer_start_tokens).items() if v}
     if args.no_packing:
         hp["packing"] = False
     method, adapter_method = _methods(args)
