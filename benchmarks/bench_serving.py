@@ -78,6 +78,11 @@ async def time_to_first_token(stub: Any, request: Any, timeout: float) -> float:
     return first if first is not None else time.perf_counter() - t0
 
 
+def window_setting(args: Any) -> dict:
+    """The ``admission_window_ms`` setting of ``--admission-window-ms``, or nothing (the default)."""
+    return {} if args.admission_window_ms is None else {"admission_window_ms": args.admission_window_ms}
+
+
 def write_results(path: Path, results: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")

@@ -30,7 +30,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_model import embedded_model_dir
-from bench_serving import client_process, run_served, start_grpc, stop_grpc, time_to_first_token, write_results
+from bench_serving import (
+    client_process,
+    run_served,
+    start_grpc,
+    stop_grpc,
+    time_to_first_token,
+    window_setting,
+    write_results,
+)
 
 from lorafleet.compute_threads import call_in_fresh_thread as fresh
 
@@ -46,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--busy", type=int, default=2, help="busy processes during the gaps of the busy_before phase")
     p.add_argument("--threads", type=int, default=int(os.environ.get("LORAFLEET_BENCH_THREADS", "2")))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--admission-window-ms", type=float, default=None,
+                   help="the engine's admission window (default: the setting's default)")
     p.add_argument("--out", type=Path, default=OUT)
     return p.parse_args(argv)
 
@@ -90,7 +100,8 @@ def build(args: argparse.Namespace, work: Path):
     spec = fresh(read_base_model_spec, model_dir, name="smollm2-135m-instruct")
     registry = Registry(f"sqlite:///{work / 'registry.db'}", work / "artifacts")
     settings = Settings.from_env(environ={}, home=work / "home", device="cpu", alias_poll_s=3600.0,
-                                 live_sample_rate=0.0)
+                                 live_sample_rate=0.0,
+                                 **window_setting(args))
     runtime = fresh(build_runtime, model_dir, spec, settings)
     runtime.engine.start()
     return runtime, registry, settings
@@ -129,7 +140,8 @@ def main(argv: list[str] | None = None) -> dict:
     phases, settings = run_served(args, build, serve_and_measure, "lorafleet-idle-bench-")
     results = {"config": {"model": "SmolLM2-135M-Instruct", "quantization": settings.quantization,
                           "requests_per_phase": args.requests, "gap_s": args.gap_s, "busy_processes": args.busy,
-                          "torch_threads": args.threads, "prompt": PROMPT, "max_tokens": 1},
+                          "torch_threads": args.threads,
+                          "admission_window_ms": settings.admission_window_ms, "prompt": PROMPT, "max_tokens": 1},
                "phases": phases,
                "bars": {f"{name}_p99_le_100ms": bool(p.get("n")) and p["p99_s"] <= BAR_S and not p["errors"]
                         for name, p in phases.items()}}

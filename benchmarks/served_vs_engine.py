@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_adapters import ALL_LINEAR
 from bench_model import embedded_model_dir
 from bench_serving import GENERATION_PROMPTS as PROMPTS
-from bench_serving import client_process, run_served, start_grpc, stop_grpc, write_results
+from bench_serving import client_process, run_served, start_grpc, stop_grpc, window_setting, write_results
 
 from lorafleet.compute_threads import call_in_fresh_thread as fresh
 
@@ -48,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=16, help="requests per batch, submitted at once")
     p.add_argument("--max-tokens", type=int, default=32)
     p.add_argument("--threads", type=int, default=int(os.environ.get("LORAFLEET_BENCH_THREADS", "2")))
+    p.add_argument("--admission-window-ms", type=float, default=None,
+                   help="the engine's admission window (default: the setting's default)")
     p.add_argument("--out", type=Path, default=OUT)
     return p.parse_args(argv)
 
@@ -102,6 +104,7 @@ def build(args: argparse.Namespace, work: Path):
     settings = Settings.from_env(environ={}, home=work / "home", device="cpu", max_batch_size=args.requests,
                                  adapter_slots=args.requests, adapter_host_cache=2 * args.requests + 2,
                                  max_adapter_rank=16, alias_poll_s=3600.0, live_sample_rate=0.0,
+                                 **window_setting(args),
                                  max_queue=max(256, 2 * args.requests))
     runtime = fresh(build_runtime, model_dir, spec, settings)
     runtime.engine.start()
@@ -168,7 +171,8 @@ def main(argv: list[str] | None = None) -> dict:
     workloads, settings = run_served(args, build, serve_and_measure, "lorafleet-served-bench-")
     results = {"config": {"model": "SmolLM2-135M-Instruct", "quantization": settings.quantization,
                           "rounds": args.rounds, "requests": args.requests, "max_tokens": args.max_tokens,
-                          "torch_threads": args.threads},
+                          "torch_threads": args.threads,
+                          "admission_window_ms": settings.admission_window_ms},
                "workloads": workloads,
                "bars": {f"{w}_served_ge_0.95_engine": r["ratio_served_vs_engine"] >= 0.95
                         for w, r in workloads.items()}}

@@ -153,6 +153,9 @@ class Settings(BaseSettings):
                                             "from the cgroup CPU quota (cpu.max) and the affinity mask.")
     alias_poll_s: Float = Field(2.0, description="How often inference re-reads registry aliases and running "
                                                  "rollouts.")
+    admission_window_ms: Float = Field(3.0, ge=0, le=100, description="An idle engine waits until no request has "
+                                       "arrived for this long (5 windows at most) before its first step, so a "
+                                       "burst sent a few milliseconds apart is prefilled together; 0 disables.")
     shadow_max_waiting: NonNegative = Field(32, description="Shadow re-runs (a rollout's candidate on a production "
                                                             "request's input) waiting for a batch row; beyond it the "
                                                             "oldest is shed (0 disables shadow re-runs).")

@@ -1,10 +1,11 @@
 """The generation engine: one worker thread owns the model and runs continuous batching.
 
-Each loop iteration (a *step*): take new requests, stop cancelled / expired sequences (their rows
-and adapter slots are freed right away), shed shadow requests by the rules of ``shadow``, admit
-newcomers into free rows (``scheduler``: FIFO, adapter slots drained for a blocked head), prefill
-up to ``prefill_token_budget`` prompt tokens of the admitted sequences (``batch``: chunked and
-packed into one forward), run one decode step for every running sequence (``model.fast_llama``),
+Each loop iteration (a *step*): take new requests (an idle engine first lets a burst finish arriving,
+``admission_window_s``), stop cancelled / expired sequences (their rows and adapter slots are freed
+right away), shed shadow requests by the rules of ``shadow``, admit newcomers into free rows
+(``scheduler``: FIFO, adapter slots drained for a blocked head), prefill up to
+``prefill_token_budget`` prompt tokens of the admitted sequences (``batch``: chunked and packed
+into one forward), run one decode step for every running sequence (``model.fast_llama``),
 and hand the step's events to the callers' event loops in one callback per loop
 (``requests.Outbox``). Rows of one batch may use different adapters: each row carries its slot.
 
@@ -57,6 +58,8 @@ class EngineConfig:
     max_new_tokens_limit: int = 1024
     prefill_token_budget: int = 512
     idle_wait_s: float = 0.05
+    # an idle engine's first step waits until no request has arrived for this long (5 windows at most)
+    admission_window_s: float = 0.0
     shadow_max_waiting: int = 32
     shadow_quiet_steps: int = 2  # steps after a normal admission before a shadow prompt is prefilled
     num_threads: int = 1  # intra-op threads at most (``lorafleet.compute_threads.resolve_num_threads``)
@@ -176,6 +179,8 @@ class Engine:
         threads.start()
         while True:
             with self._cv:
+                if self._inbox and self.config.admission_window_s > 0 and self._idle():
+                    self._gather_burst()
                 while self._inbox:
                     self._waiting.append(self._inbox.popleft())
                 while self._shadow_inbox:
@@ -202,6 +207,22 @@ class Engine:
             self._outbox.flush()
         self._shutdown()
         self._outbox.flush()
+
+    def _idle(self) -> bool:
+        return not (self._waiting or self._shadow_waiting or self.batch.running or self.batch.prefilling)
+
+    def _gather_burst(self) -> None:
+        """With the lock held, on an idle engine just sent a request: wait while more keep arriving, each
+        within ``admission_window_s`` of the last, 5 windows at most. Requests sent together over gRPC
+        arrive milliseconds apart; without this the first is prefilled alone and the rest wait a whole
+        forward. The cost: one window of time-to-first-token for a request that arrives alone."""
+        window = self.config.admission_window_s
+        end, seen = time.monotonic() + 5 * window, len(self._inbox)
+        while not self._stopping and (left := end - time.monotonic()) > 0:
+            self._cv.wait(min(window, left))
+            if len(self._inbox) == seen:
+                return
+            seen = len(self._inbox)
 
     def _step(self) -> None:
         self._reap()

@@ -20,10 +20,11 @@ POSITIVE = ("max_batch_size", "adapter_slots", "adapter_host_cache", "max_adapte
 NON_NEGATIVE = ("shadow_max_waiting", "http_port")
 FRACTIONS = ("live_sample_rate",)
 POSITIVE_FLOATS = ("trainer_resume_every_seconds",)
+WINDOW = "admission_window_ms"  # in [0, 100]
 INTS = sorted(name for name, spec in SPECS.items() if spec.type is int)
 UNBOUNDED_INTS = sorted(set(INTS) - set(POSITIVE) - set(NON_NEGATIVE))
 FLOATS = sorted(name for name, spec in SPECS.items() if spec.type is float)
-UNBOUNDED_FLOATS = sorted(set(FLOATS) - set(FRACTIONS) - set(POSITIVE_FLOATS))
+UNBOUNDED_FLOATS = sorted(set(FLOATS) - set(FRACTIONS) - set(POSITIVE_FLOATS) - {WINDOW})
 
 
 def _not_parsed_by(convert) -> st.SearchStrategy[str]:
@@ -112,6 +113,16 @@ def test_integer_env_values_round_trip(name: str, value: int, pad: str) -> None:
 @given(st.sampled_from(UNBOUNDED_FLOATS), st.floats(allow_nan=False))
 def test_float_env_values_round_trip(name: str, value: float) -> None:
     assert getattr(Settings.from_env({SPECS[name].env_name: repr(value)}), name) == value
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True))
+def test_the_admission_window_is_kept_in_0_to_100_ms(value: float) -> None:
+    raw = {"LORAFLEET_ADMISSION_WINDOW_MS": repr(value)}
+    if 0 <= value <= 100:
+        assert Settings.from_env(raw).admission_window_ms == value
+    else:
+        with pytest.raises(InvalidArgument, match=WINDOW):
+            Settings.from_env(raw)
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "nan"])
