@@ -97,7 +97,8 @@ class Objective(Protocol):
 class TokenLoss(nn.Module):
     """Summed cross-entropy and correct-argmax count over labelled tokens only.
 
-    Returns ``(loss_sum, correct, count)``; the caller normalises. Wrapping the whole
+    Returns ``(loss_sum, correct, count)``; the caller normalises. In training mode with a
+    ``start_weight`` other than 1 the sum is weighted by :func:`answer_start_weights`. Wrapping the whole
     computation in one module lets DDP see a single forward. Logits are computed only where
     there is a label: the LM head and the softmax over the vocabulary cost as much as several
     decoder layers per token.
