@@ -187,7 +187,7 @@ class Engine:
                     self._shadow_waiting.append(self._shadow_inbox.popleft())
                 controls = list(self._controls)
                 self._controls.clear()
-                busy = self._waiting or self._shadow_waiting or self.batch.running or self.batch.prefilling
+                busy = not self._idle()
                 if self._stopping:
                     break
                 if not busy and not controls:

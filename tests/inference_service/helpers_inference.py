@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import torch
@@ -18,6 +19,29 @@ def request(rt, prompt: str, *, adapter=None, max_tokens: int = 10, rid: str = "
     ids = list(rt.tokenizer(prompt)["input_ids"])
     return GenerationRequest(request_id=rid, prompt_ids=ids, sampling=SamplingSpec(max_tokens=max_tokens, **sampling),
                              adapter=adapter)
+
+
+def record_prefills(rt, steps: list[int] | None = None, times: list[float] | None = None) -> list[list[str]]:
+    """Request ids of the sequences each prefill call advanced, in order (calls that advanced none are
+    left out); the engine step of each such call goes to ``steps``, its ``time.monotonic()`` to ``times``."""
+    groups: list[list[str]] = []
+    batch = rt.engine.batch
+    original = batch.prefill
+
+    def spy(*budgets):
+        before = {id(s): s.prefill_pos for s in batch.prefilling}
+        out = original(*budgets)  # the sequences it completed are still in ``prefilling``
+        advanced = [s.request.request_id for s in batch.prefilling if s.prefill_pos != before[id(s)]]
+        if advanced:
+            groups.append(advanced)
+            if steps is not None:
+                steps.append(rt.engine.steps)
+            if times is not None:
+                times.append(time.monotonic())
+        return out
+
+    batch.prefill = spy
+    return groups
 
 
 def tokens_of(events) -> list[int]:

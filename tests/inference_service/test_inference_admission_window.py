@@ -6,27 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
-from helpers_inference import request, tokens_of
+from helpers_inference import record_prefills, request, tokens_of
 
 PROMPT = "The quick brown fox jumps over"
-
-
-def _prefill_calls(rt) -> list[tuple[float, list[str]]]:
-    """(time, request ids) of every prefill call that advanced a sequence."""
-    calls: list[tuple[float, list[str]]] = []
-    batch = rt.engine.batch
-    original = batch.prefill
-
-    def spy(*budgets):
-        before = {id(s): s.prefill_pos for s in batch.prefilling}
-        out = original(*budgets)
-        advanced = [s.request.request_id for s in batch.prefilling if s.prefill_pos != before[id(s)]]
-        if advanced:
-            calls.append((time.monotonic(), advanced))
-        return out
-
-    batch.prefill = spy
-    return calls
 
 
 def _send(rt, ids: list[str], gap_s: float, sent: dict[str, float]) -> list:
@@ -38,18 +20,18 @@ def _send(rt, ids: list[str], gap_s: float, sent: dict[str, float]) -> list:
     return handles
 
 
-def _warm_spy(rt) -> list[tuple[float, list[str]]]:
-    """Start the engine, run one request so the next arrives at an idle engine, then spy on prefills."""
+def _warm_spy(rt, times: list[float] | None = None) -> list[list[str]]:
+    """Start the engine, run one request so the next arrives at an idle engine, then record prefills."""
     rt.engine.start()
     tokens_of(rt.engine.submit(request(rt, PROMPT, max_tokens=2, rid="warm")).wait_sync(30))
-    return _prefill_calls(rt)
+    return record_prefills(rt, times=times)
 
 
 def _burst(rt, n: int, gap_s: float) -> list[list[str]]:
-    calls = _warm_spy(rt)
+    groups = _warm_spy(rt)
     for h in _send(rt, [f"b{i}" for i in range(n)], gap_s, {}):
         tokens_of(h.wait_sync(30))
-    return [ids for _, ids in calls]
+    return groups
 
 
 def test_a_burst_a_few_milliseconds_apart_is_prefilled_together(tiny_runtime_factory):
@@ -64,14 +46,14 @@ def test_with_the_window_off_the_first_request_does_not_wait_for_the_rest(tiny_r
 
 def test_a_steady_stream_waits_five_windows_at_most(tiny_runtime_factory):
     rt = tiny_runtime_factory(admission_window_ms=20.0)
-    calls = _warm_spy(rt)
+    times: list[float] = []
+    groups = _warm_spy(rt, times)
     sent: dict[str, float] = {}
     ids = [f"s{i:02d}" for i in range(40)]
     sender = threading.Thread(target=lambda: [tokens_of(h.wait_sync(30)) for h in _send(rt, ids, 0.01, sent)])
     sender.start()  # one request every 10 ms for 400 ms: always inside the 20 ms window
     sender.join(60)
-    first_at, first_ids = calls[0]
-    assert first_ids[0] == "s00" and first_ids[-1] != ids[-1]
+    assert groups[0][0] == "s00" and groups[0][-1] != ids[-1]
     # 5 windows = 100 ms; the slack covers a busy CI machine, and stays far below the 400 ms stream
-    assert first_at - sent["s00"] < 0.1 + 0.15
-    assert sorted(i for _, group in calls for i in group) == ids  # and every request was served
+    assert times[0] - sent["s00"] < 0.1 + 0.15
+    assert sorted(i for group in groups for i in group) == ids  # and every request was served

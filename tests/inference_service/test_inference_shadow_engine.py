@@ -6,7 +6,7 @@ import dataclasses
 import time
 
 import pytest
-from helpers_inference import host, request, tokens_of
+from helpers_inference import host, record_prefills, request, tokens_of
 
 from inference_service import metrics
 from inference_service.engine.types import FinishReason
@@ -27,27 +27,6 @@ def wait_until(pred, timeout=30.0):
             return
         time.sleep(0.002)
     raise AssertionError("condition not reached")
-
-
-def record_prefills(rt, steps: list[int] | None = None) -> list[list[str]]:
-    """Request ids of the sequences each prefill call advanced, in order (calls that advanced none are
-    left out); the engine step of each such call goes to ``steps``."""
-    groups: list[list[str]] = []
-    batch = rt.engine.batch
-    original = batch.prefill
-
-    def spy(*budgets):
-        before = {id(s): s.prefill_pos for s in batch.prefilling}
-        out = original(*budgets)  # the sequences it completed are still in ``prefilling``
-        advanced = [s.request.request_id for s in batch.prefilling if s.prefill_pos != before[id(s)]]
-        if advanced:
-            groups.append(advanced)
-            if steps is not None:
-                steps.append(rt.engine.steps)
-        return out
-
-    batch.prefill = spy
-    return groups
 
 
 def slow_down(rt, seconds=0.01):
