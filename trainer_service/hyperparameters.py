@@ -66,6 +66,7 @@ RANGES: dict[str, Range] = {
     "seed": Range(0, 2**64 - 1),
     "answer_start_weight": Range(1, 100),
     "answer_start_tokens": Range(1, 64),
+    "anchor_weight": Range(0.01, 100),
     # evaluation and data
     "eval_every_steps": Range(0, 1_000_000),
     "early_stopping_patience": Range(0, 1000),

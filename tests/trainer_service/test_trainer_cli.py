@@ -26,13 +26,15 @@ def test_train_json_then_jobs_list_show_cancel(server, toy_records, tmp_path, ca
     data.write_bytes(jsonl(toy_records))
     code, out = _run(["train", str(data), "--name", "cli-bot", "--method", "lora", "-r", "4", "--epochs", "1",
                       "--lr", "0.01", "--validation-split", "0.2", "--compute-dtype", "float32", "--json",
-                      "--answer-start-weight", "3", "--answer-start-tokens", "4", "--server", server.address], capsys)
+                      "--answer-start-weight", "3", "--answer-start-tokens", "4", "--anchor-weight", "0.5",
+                      "--server", server.address], capsys)
     job = json.loads(out)
     assert code == 0 and job["state"] == "JOB_STATE_SUCCEEDED" and job["adapter_version"] == 1
     assert job["config"]["lora"]["r"] == 4 and job["config"]["adapter_method"] == "ADAPTER_METHOD_LORA"
     assert job["config"]["hyperparameters"]["compute_dtype"] == "COMPUTE_DTYPE_FLOAT32"
     assert (job["config"]["hyperparameters"]["answer_start_weight"],
-            job["config"]["hyperparameters"]["answer_start_tokens"]) == (3.0, 4)
+            job["config"]["hyperparameters"]["answer_start_tokens"],
+            job["config"]["hyperparameters"]["anchor_weight"]) == (3.0, 4, 0.5)
     code, out = _run(["jobs", "list", "--json", "--server", server.address], capsys)
     assert [j["id"] for j in json.loads(out)["jobs"]] == [job["id"]]
     code, out = _run(["jobs", "show", job["id"], "--server", server.address], capsys)

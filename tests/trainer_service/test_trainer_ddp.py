@@ -1,4 +1,5 @@
-"""DDP under torchrun with 2 gloo CPU processes equals 1 process with 2 accumulation steps (LoRA and QLoRA)."""
+"""DDP under torchrun with 2 gloo CPU processes equals 1 process with 2 accumulation steps (LoRA and QLoRA; SFT
+data with anchor records, and DPO)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from trainer_service.training.model import build_peft_model
 def test_two_gloo_ranks_match_single_process_accumulation(method, tiny_model_dir, tokenizer, toy_records,
                                                           tmp_path) -> None:
     train_path = tmp_path / "train.jsonl"
-    train_path.write_bytes(jsonl(toy_records[:32]))
+    # every fourth record an anchor: the KL to the base (adapter disabled inside the DDP-wrapped forward) too
+    train_path.write_bytes(jsonl([dict(r, anchor=True) if i % 4 == 0 else r for i, r in enumerate(toy_records[:32])]))
     common = dict(adapter_name="ddp-bot", adapter_method=method, r=4, alpha=8, dropout=0.0, epochs=1,
                   learning_rate=5e-3, lr_scheduler="constant", warmup_ratio=0.0, training_dataset_path=str(train_path),
                   max_seq_length=128, seed=7)

@@ -195,15 +195,17 @@ def test_bad_dpo_requests_name_the_field(client, server, toy_records, preference
     assert code == invalid and details.startswith("dpo.loss_type:")
 
 
-def test_the_answer_start_weight_is_kept_and_checked(client, server, toy_records, preference_records) -> None:
-    chat = client.upload_bytes(jsonl(toy_records)).id
+def test_the_answer_start_and_anchor_weights_are_kept_and_checked(client, server, toy_records,
+                                                                  preference_records) -> None:
+    records = [dict(r, anchor=True) if i % 4 == 0 else r for i, r in enumerate(toy_records)]
+    chat = client.upload_bytes(jsonl(records)).id
     job = client.create_job("weighted-bot", training_dataset_id=chat, adapter_method="lora", r=4, max_steps=1,
-                            answer_start_weight=4.0, answer_start_tokens=3)
+                            answer_start_weight=4.0, answer_start_tokens=3, anchor_weight=2.5)
     h = job.config.hyperparameters
-    assert (h.answer_start_weight, h.answer_start_tokens) == (4.0, 3)
+    assert (h.answer_start_weight, h.answer_start_tokens, h.anchor_weight) == (4.0, 3, 2.5)
     default = client.create_job("plain-bot", training_dataset_id=chat, adapter_method="lora", r=4, max_steps=1)
     h = default.config.hyperparameters
-    assert (h.answer_start_weight, h.answer_start_tokens) == (1.0, 2)  # 0 in the request takes the defaults
+    assert (h.answer_start_weight, h.answer_start_tokens, h.anchor_weight) == (1.0, 2, 1.0)  # 0 takes the defaults
     for done in (job, default):
         list(client.watch(done.id, timeout=300))
         assert client.get_job(done.id).state == trainer_pb2.JOB_STATE_SUCCEEDED
@@ -213,6 +215,10 @@ def test_the_answer_start_weight_is_kept_and_checked(client, server, toy_records
         (dict(training_dataset_id=chat, answer_start_weight=101.0), "hyperparameters.answer_start_weight:", ""),
         (dict(training_dataset_id=chat, answer_start_weight=0.5), "hyperparameters.answer_start_weight:", ""),
         (dict(training_dataset_id=chat, answer_start_tokens=65), "hyperparameters.answer_start_tokens:", ""),
+        (dict(training_dataset_id=chat, anchor_weight=100.5), "hyperparameters.anchor_weight:", ""),
+        (dict(training_dataset_id=chat, anchor_weight=-1.0), "hyperparameters.anchor_weight:", ""),
+        (dict(training_dataset_id=pairs, method="dpo", anchor_weight=2.0), "hyperparameters.anchor_weight:",
+         "SFT only"),
         (dict(training_dataset_id=pairs, method="dpo", answer_start_weight=3.0),
          "hyperparameters.answer_start_weight:", "SFT only"),
     ]

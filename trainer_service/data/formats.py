@@ -9,6 +9,11 @@
   is the assistant's text or an assistant message ``{"role": "assistant", "content": str}``.
   A record with ``chosen`` or ``rejected`` is a preference record, whatever else it holds.
 
+An SFT record (chat, prompt_completion, text) may also hold ``"anchor": true``: its answer tokens are
+trained toward the base model's own next-token distribution (a KL term, ``objective.py``) instead of
+toward the written text. Anchors keep an adapter from drifting on data like them (general questions)
+while the other records teach new behaviour; the written answer is only the path the KL is taken along.
+
 ``DatasetFormat`` (its members come from the proto enum) lives in ``trainer_service.enums``.
 """
 
@@ -34,10 +39,12 @@ class Example:
     text: str = ""
     chosen: str = ""
     rejected: str = ""
+    anchor: bool = False
 
     def key(self) -> tuple:
         """Identity used for duplicate and train/validation overlap detection."""
-        return (self.format.value, self.messages, self.prompt, self.completion, self.text, self.chosen, self.rejected)
+        return (self.format.value, self.messages, self.prompt, self.completion, self.text, self.chosen, self.rejected,
+                self.anchor)
 
 
 def detect_format(record: Any) -> DatasetFormat | None:

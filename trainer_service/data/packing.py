@@ -35,12 +35,16 @@ class Batch:
     # [rows, length]: index (in the list the batch was made from) of the example each token belongs to;
     # -1 on padding. DPO sums log-probabilities per sequence with it.
     example_index: torch.Tensor | None = None
+    # [rows, length] bool: tokens of anchor examples (formats.py); None when the batch has none
+    anchor: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
         return Batch(self.input_ids.to(device), self.labels.to(device), self.position_ids.to(device),
-                     None if self.attention_mask is None else self.attention_mask.to(device),
-                     self.num_tokens, self.num_label_tokens, self.num_examples,
-                     None if self.example_index is None else self.example_index.to(device))
+                     move(self.attention_mask), self.num_tokens, self.num_label_tokens, self.num_examples,
+                     move(self.example_index), move(self.anchor))
 
 
 def pack_indices(lengths: list[int], max_len: int) -> list[list[int]]:
@@ -62,6 +66,13 @@ def pack_indices(lengths: list[int], max_len: int) -> list[list[int]]:
 def pack_rows(examples: list[TokenizedExample], max_len: int) -> list[list[TokenizedExample]]:
     """First-fit decreasing bin packing of examples into rows of at most ``max_len`` tokens."""
     return [[examples[i] for i in row] for row in pack_indices([e.num_tokens for e in examples], max_len)]
+
+
+def anchor_mask(examples: list[TokenizedExample], owner: torch.Tensor) -> torch.Tensor | None:
+    """True on the tokens of anchor examples (``owner`` indexes ``examples``, -1 on padding); None without any."""
+    if not any(e.anchor for e in examples):
+        return None
+    return torch.tensor([e.anchor for e in examples] + [False])[owner]  # owner -1 picks the trailing False
 
 
 def label_count(labels: torch.Tensor) -> int:
@@ -100,7 +111,7 @@ def packed_batch(examples: list[TokenizedExample], max_len: int, pad_id: int) ->
              for i, e in enumerate(examples)]
     ids, labels, pos, owner = fill_rows(items, rows, pad_id)
     return Batch(ids, labels, pos, None, sum(e.num_tokens for e in examples), label_count(labels), len(examples),
-                 owner)
+                 owner, anchor_mask(examples, owner))
 
 
 def padded_batch(examples: list[TokenizedExample], max_len: int, pad_id: int) -> Batch:
@@ -119,7 +130,7 @@ def padded_batch(examples: list[TokenizedExample], max_len: int, pad_id: int) ->
         owner[r, :n] = r
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     return Batch(ids, labels, pos, mask, sum(e.num_tokens for e in examples), label_count(labels), len(examples),
-                 owner)
+                 owner, anchor_mask(examples, owner))
 
 
 def make_batch(examples: list[TokenizedExample], *, max_len: int, pad_id: int, packing: bool) -> Batch:

@@ -39,6 +39,7 @@ class TokenizedExample:
     input_ids: tuple[int, ...]
     labels: tuple[int, ...]
     line: int = 0
+    anchor: bool = False  # labels are trained toward the base model's distribution (formats.py)
 
     @property
     def num_tokens(self) -> int:
@@ -105,15 +106,15 @@ def tokenize_example(example: Example, tokenizer: PreTrainedTokenizerBase) -> To
         for t, (s, e) in enumerate(enc["offset_mapping"]):
             if any(s < span_end and e > span_start for span_start, span_end in spans):
                 labels[t] = ids[t]
-        return TokenizedExample(tuple(ids), tuple(labels), example.line)
+        return TokenizedExample(tuple(ids), tuple(labels), example.line, example.anchor)
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     if example.format is DatasetFormat.PROMPT_COMPLETION:
         prompt = list(tokenizer(example.prompt, add_special_tokens=False)["input_ids"])
         completion = list(tokenizer(example.completion, add_special_tokens=False)["input_ids"]) + eos
         labels = [IGNORE_INDEX] * len(prompt) + completion
-        return TokenizedExample(tuple(prompt + completion), tuple(labels), example.line)
+        return TokenizedExample(tuple(prompt + completion), tuple(labels), example.line, example.anchor)
     ids = list(tokenizer(example.text, add_special_tokens=False)["input_ids"]) + eos
-    return TokenizedExample(tuple(ids), tuple(ids), example.line)
+    return TokenizedExample(tuple(ids), tuple(ids), example.line, example.anchor)
 
 
 def _answer_only(example: Example, answer: str, tokenizer: PreTrainedTokenizerBase) -> TokenizedExample:
@@ -152,4 +153,4 @@ def tokenize_pair(example: Example, tokenizer: PreTrainedTokenizerBase) -> Prefe
 def truncate(example: TokenizedExample, max_len: int) -> TokenizedExample:
     if example.num_tokens <= max_len:
         return example
-    return TokenizedExample(example.input_ids[:max_len], example.labels[:max_len], example.line)
+    return replace(example, input_ids=example.input_ids[:max_len], labels=example.labels[:max_len])

@@ -12,6 +12,7 @@ Codes: ``empty_file``, ``bad_json``, ``not_object``, ``unknown_format``, ``mixed
 ``bad_rejected`` (missing, empty, or not assistant text / an assistant message),
 ``same_answers`` (chosen equals rejected: the pair teaches nothing) and ``bad_messages`` when the
 conversation does not end with a user turn; their ``too_long`` names the longer sequence.
+``bad_anchor``: ``"anchor"`` is not true/false, or is true on a preference record (``formats.py``).
 """
 
 from __future__ import annotations
@@ -91,7 +92,14 @@ def _parse_record(record: dict[str, Any], fmt: DatasetFormat, line: int,
         issues.append(DatasetIssue(line, ERROR, code, msg, file))
 
     fields = _FIELDS_OF[fmt](record, err)
-    return (None if issues or fields is None else Example(fmt, line, **fields)), issues
+    anchor = record.get("anchor", False)
+    if not isinstance(anchor, bool):
+        err("bad_anchor", f'"anchor" must be true or false, got {json.dumps(anchor)[:40]}')
+    elif anchor and fmt is DatasetFormat.PREFERENCE:
+        err("bad_anchor", '"anchor" applies to SFT records (chat, prompt/completion, text), not to preference pairs')
+    if issues or fields is None:
+        return None, issues
+    return Example(fmt, line, **fields, anchor=anchor is True), issues
 
 
 def _chat_fields(record: dict[str, Any], err: Report) -> dict[str, Any] | None:

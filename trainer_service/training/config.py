@@ -134,6 +134,9 @@ class TrainingConfig(BaseModel):
         1.0, ge=1, le=100, allow_inf_nan=False,
         description="loss weight of the first answer_start_tokens tokens of each answer, in [1, 100] (objective.py)")
     answer_start_tokens: int = Field(2, ge=1, le=64, description="how many tokens open an answer, in [1, 64]")
+    anchor_weight: float = Field(
+        1.0, ge=0.01, le=100, allow_inf_nan=False,
+        description="λ: weight of the KL to the base model on anchor records' tokens, in [0.01, 100] (objective.py)")
     # DPO (method "dpo")
     beta: float = Field(0.1, gt=0, le=100, allow_inf_nan=False,
                         description="strength of the implicit KL penalty towards the reference, in (0, 100]")
@@ -192,6 +195,9 @@ class TrainingConfig(BaseModel):
         if self.method != "sft" and self.answer_start_weight != 1.0:
             raise InvalidArgument(f"applies to SFT only, not to method {self.method!r}",
                                   field="hyperparameters.answer_start_weight")
+        if self.method != "sft" and self.anchor_weight != 1.0:
+            raise InvalidArgument(f"applies to SFT only (anchor records), not to method {self.method!r}",
+                                  field="hyperparameters.anchor_weight")
         if self.learning_rate >= 1:
             raise InvalidArgument(f"must be < 1, got {self.learning_rate!r}", field="hyperparameters.learning_rate")
         if linear_module_names is not None and ALL_LINEAR not in self.target_modules:

@@ -20,6 +20,15 @@ run of labelled tokens) and 1 elsewhere; the default weight 1 gives the plain to
 whether an answer refuses or helps is decided by its first token or two ("I can't" against "Sure"),
 about one token in 25 of a short answer, so the plain mean spends most of its gradient on wording that
 follows from that decision.
+
+Anchor records (``"anchor": true``, ``formats.py``) replace the cross-entropy of each of their labelled
+tokens by ``λ·KL(p_base(·|x_<t) ‖ p_θ(·|x_<t)) = λ·Σ_v p_base(v) (log p_base(v) − log p_θ(v))``, with
+``p_base`` the same model with the adapter disabled (no gradient), ``λ = anchor_weight`` (default 1), weighted
+by the same ``ω_t`` and counted in the same units (with ``init_from``, ``p_base`` is still the base model,
+not the starting adapter). Why: safety SFT moves a 135M model's everyday facts even with hand-written general
+answers rehearsed in its data (measured: "Jupiter is the hottest planet", where the base said Venus); the KL
+pulls the whole next-token distribution back to the base's on such prompts, right or wrong, which is what a
+forgetting check asks of an adapter (learning without forgetting, Li & Hoiem 2016).
 """
 
 from __future__ import annotations
@@ -98,35 +107,52 @@ class TokenLoss(nn.Module):
     """Summed cross-entropy and correct-argmax count over labelled tokens only.
 
     Returns ``(loss_sum, correct, count)``; the caller normalises. In training mode with a
-    ``start_weight`` other than 1 the sum is weighted by :func:`answer_start_weights`. Wrapping the whole
+    ``start_weight`` other than 1 the sum is weighted by :func:`answer_start_weights`. Tokens of
+    anchor examples (``anchor``) contribute the KL to the base model instead (module docstring); the
+    base's forward runs without gradient on the rows that hold them only. Wrapping the whole
     computation in one module lets DDP see a single forward. Logits are computed only where
     there is a label: the LM head and the softmax over the vocabulary cost as much as several
     decoder layers per token.
     """
 
-    def __init__(self, peft_model: PeftModel, start_weight: float = 1.0, start_tokens: int = 1) -> None:
+    def __init__(self, peft_model: PeftModel, start_weight: float = 1.0, start_tokens: int = 1,
+                 anchor_weight: float = 1.0) -> None:
         super().__init__()
         self.peft_model = peft_model
-        self.start_weight, self.start_tokens = start_weight, start_tokens
+        self.start_weight, self.start_tokens, self.anchor_weight = start_weight, start_tokens, anchor_weight
         base = peft_model.get_base_model()
         self.body = base.model
         self.lm_head = base.get_output_embeddings()
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor,
-                attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                attention_mask: torch.Tensor | None = None,
+                anchor: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         hidden = self.body(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask,
                            use_cache=False).last_hidden_state
         targets = labels[:, 1:]
         keep = targets != IGNORE_INDEX
         logits = self.lm_head(hidden[:, :-1][keep]).float()
         y = targets[keep]
+        per_token = F.cross_entropy(logits, y, reduction="none")
+        if anchor is not None and bool((anchored := keep & anchor[:, 1:]).any()):
+            base_logp = self._base_log_probs(input_ids, position_ids, attention_mask, anchored)
+            kl = (base_logp.exp() * (base_logp - F.log_softmax(logits[anchored[keep]], -1))).sum(-1)
+            per_token = per_token.masked_scatter(anchored[keep], self.anchor_weight * kl)
         if self.training and self.start_weight != 1.0:  # validation loss stays the plain mean
-            weights = answer_start_weights(keep, self.start_weight, self.start_tokens)[keep]
-            loss_sum = (F.cross_entropy(logits, y, reduction="none") * weights).sum()
-        else:
-            loss_sum = F.cross_entropy(logits, y, reduction="sum")
+            per_token = per_token * answer_start_weights(keep, self.start_weight, self.start_tokens)[keep]
         correct = (logits.detach().argmax(-1) == y).sum()
-        return loss_sum, correct, keep.sum()
+        return per_token.sum(), correct, keep.sum()
+
+    @torch.no_grad()
+    def _base_log_probs(self, input_ids: torch.Tensor, position_ids: torch.Tensor,
+                        attention_mask: torch.Tensor | None, anchored: torch.Tensor) -> torch.Tensor:
+        """``log p_base`` [anchored tokens, vocab] in the row-major order of ``anchored`` ([rows, L-1])."""
+        rows = anchored.any(-1)
+        with self.peft_model.disable_adapter():
+            hidden = self.body(input_ids=input_ids[rows], position_ids=position_ids[rows],
+                               attention_mask=None if attention_mask is None else attention_mask[rows],
+                               use_cache=False).last_hidden_state
+        return F.log_softmax(self.lm_head(hidden[:, :-1][anchored[rows]]).float(), -1)
 
 
 def answer_start_weights(keep: torch.Tensor, weight: float, tokens: int) -> torch.Tensor:
@@ -156,7 +182,7 @@ def evaluate(loss_module: nn.Module, examples: list[TokenizedExample], *, config
             check_cancel(cancel)
             b = make_batch(examples[i:i + config.batch_size], max_len=config.max_seq_length, pad_id=pad_id,
                            packing=config.packing).to(device)
-            s, c, n = loss_module(b.input_ids, b.labels, b.position_ids, b.attention_mask)
+            s, c, n = loss_module(b.input_ids, b.labels, b.position_ids, b.attention_mask, b.anchor)
             total += float(s)
             correct += int(c)
             count += int(n)
@@ -178,7 +204,7 @@ class TokenObjective:
 
     def __post_init__(self) -> None:
         self.loss_module = TokenLoss(self.peft_model, self.config.answer_start_weight,
-                                     self.config.answer_start_tokens)
+                                     self.config.answer_start_tokens, self.config.anchor_weight)
 
     def prepare(self, train: list[TokenizedExample], validation: list[TokenizedExample], *, rank: int,
                 world: int) -> tuple[list[TokenizedExample], list[TokenizedExample]]:
@@ -201,7 +227,7 @@ class TokenObjective:
 
     def forward(self, module: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         b = batch.to(self.device)
-        loss_sum, _, _ = module(b.input_ids, b.labels, b.position_ids, b.attention_mask)
+        loss_sum, _, _ = module(b.input_ids, b.labels, b.position_ids, b.attention_mask, b.anchor)
         return loss_sum, torch.zeros(0, device=self.device)
 
     def progress(self, loss_sum: float, stats: torch.Tensor, units: int) -> dict[str, float]:

@@ -98,6 +98,8 @@ def _optimisation_arguments(g: Any) -> None:
                    help="SFT: weight of each answer's first tokens in the loss (default: server's, 1)")
     g.add_argument("--answer-start-tokens", type=int, default=0, metavar="K",
                    help="SFT: how many tokens open an answer (default: server's, 2)")
+    g.add_argument("--anchor-weight", type=float, default=0.0, metavar="L",
+                   help='SFT: weight of the KL to the base model on "anchor": true records (default: server\'s, 1)')
 
 
 def _dpo_arguments(g: Any) -> None:
@@ -156,7 +158,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         learning_rate=args.lr, warmup_ratio=args.warmup_ratio, warmup_steps=args.warmup_steps,
         max_seq_length=args.max_seq_length, max_steps=args.max_steps, seed=args.seed,
         eval_every_steps=args.eval_every, early_stopping_patience=args.early_stopping,
-        answer_start_weight=args.answer_start_weight, answer_start_tokens=args.answer_start_tokens).items() if v}
+        answer_start_weight=args.answer_start_weight, answer_start_tokens=args.answer_start_tokens,
+        anchor_weight=args.anchor_weight).items() if v}
     if args.no_packing:
         hp["packing"] = False
     method, adapter_method = _methods(args)

@@ -224,7 +224,7 @@ class ValidateDatasetResponse(_message.Message):
     def __init__(self, valid: _Optional[bool] = ..., issues: _Optional[_Iterable[_Union[DatasetIssue, _Mapping]]] = ..., stats: _Optional[_Union[DatasetStats, _Mapping]] = ..., validation_stats: _Optional[_Union[DatasetStats, _Mapping]] = ...) -> None: ...
 
 class Hyperparameters(_message.Message):
-    __slots__ = ("epochs", "batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "warmup_ratio", "warmup_steps", "max_seq_length", "seed", "packing", "eval_every_steps", "early_stopping_patience", "weight_decay", "max_steps", "gradient_checkpointing", "compute_dtype", "answer_start_weight", "answer_start_tokens")
+    __slots__ = ("epochs", "batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler", "warmup_ratio", "warmup_steps", "max_seq_length", "seed", "packing", "eval_every_steps", "early_stopping_patience", "weight_decay", "max_steps", "gradient_checkpointing", "compute_dtype", "answer_start_weight", "answer_start_tokens", "anchor_weight")
     EPOCHS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     GRADIENT_ACCUMULATION_STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -243,6 +243,7 @@ class Hyperparameters(_message.Message):
     COMPUTE_DTYPE_FIELD_NUMBER: _ClassVar[int]
     ANSWER_START_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     ANSWER_START_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     epochs: int
     batch_size: int
     gradient_accumulation_steps: int
@@ -261,7 +262,8 @@ class Hyperparameters(_message.Message):
     compute_dtype: ComputeDtype
     answer_start_weight: float
     answer_start_tokens: int
-    def __init__(self, epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., gradient_accumulation_steps: _Optional[int] = ..., learning_rate: _Optional[float] = ..., lr_scheduler: _Optional[_Union[LrScheduler, str]] = ..., warmup_ratio: _Optional[float] = ..., warmup_steps: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., seed: _Optional[int] = ..., packing: _Optional[bool] = ..., eval_every_steps: _Optional[int] = ..., early_stopping_patience: _Optional[int] = ..., weight_decay: _Optional[float] = ..., max_steps: _Optional[int] = ..., gradient_checkpointing: _Optional[bool] = ..., compute_dtype: _Optional[_Union[ComputeDtype, str]] = ..., answer_start_weight: _Optional[float] = ..., answer_start_tokens: _Optional[int] = ...) -> None: ...
+    anchor_weight: float
+    def __init__(self, epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., gradient_accumulation_steps: _Optional[int] = ..., learning_rate: _Optional[float] = ..., lr_scheduler: _Optional[_Union[LrScheduler, str]] = ..., warmup_ratio: _Optional[float] = ..., warmup_steps: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., seed: _Optional[int] = ..., packing: _Optional[bool] = ..., eval_every_steps: _Optional[int] = ..., early_stopping_patience: _Optional[int] = ..., weight_decay: _Optional[float] = ..., max_steps: _Optional[int] = ..., gradient_checkpointing: _Optional[bool] = ..., compute_dtype: _Optional[_Union[ComputeDtype, str]] = ..., answer_start_weight: _Optional[float] = ..., answer_start_tokens: _Optional[int] = ..., anchor_weight: _Optional[float] = ...) -> None: ...
 
 class DpoConfig(_message.Message):
     __slots__ = ("beta", "loss_type", "label_smoothing", "sft_weight", "best_metric")
