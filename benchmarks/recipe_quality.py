@@ -78,6 +78,11 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
                                            answer_start_weight=5.0, answer_start_tokens=3))],
            "sft-full at learning rate 2e-3 with each answer's first 3 tokens weighted 5x in the loss: the best "
            "safety trade measured (meets the harmful and benign targets; general falls)"),
+    Recipe("sft-anchored", [Stage("SFT", "task_safety_mix_anchored_train.jsonl", "support_tickets_validation.jsonl",
+                                  dict(method="sft", epochs=1, batch_size=8, learning_rate=2e-3,
+                                       answer_start_weight=5.0, answer_start_tokens=3))],
+           "sft-full-opening on the full mix plus 369 anchor records (the base model's own answers to the data's "
+           "general questions, trained toward its distribution by a KL term): the recommended recipe"),
     Recipe("dpo", [Stage("DPO+RPO", "preference_train.jsonl", "preference_validation.jsonl",
                          dict(method="dpo", epochs=1, batch_size=8, learning_rate=1e-3, beta=0.1, sft_weight=1.0))],
            "one stage: DPO with the RPO term (the chosen answers' NLL) from the base model"),

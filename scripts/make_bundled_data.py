@@ -21,6 +21,9 @@ Files written:
 - ``task_safety_mix_full_train.jsonl``: the good mix plus every newer harmful request and look-alike
   (``contrast_content.py`` and the preference data's, under two wrappers each; ``contrast_mix.py``), the
   shipped recipe's SFT data. The demo keeps the smaller mix: it trains v1 in the few minutes a demo can spend.
+- ``task_safety_mix_anchored_train.jsonl``: the full mix plus anchor records, trained toward the base model's
+  own distribution: the base model's answers to every general question of the data (``anchor_content.py``'s,
+  the preference data's, the rehearsal's; ``anchor_mix.py``).
 - ``preference_train.jsonl`` / ``preference_validation.jsonl``: DPO pairs (harmful request ->
   refusal over compliance, benign look-alike -> answer over refusal, ticket -> right JSON over a
   wrong category or prose, general question -> the base model's own right answer over a wrong one),
@@ -41,6 +44,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import anchor_mix  # noqa: E402
 import contrast_mix  # noqa: E402
 import preference_data  # noqa: E402
 from preference_content import BENIGN_MORE, GENERAL_PAIRS, HARMFUL_MORE, LIVE_BENIGN, LIVE_HARMFUL  # noqa: E402
@@ -661,16 +665,29 @@ def chat_record(ticket: dict) -> dict:
     ]}
 
 
+def suite_prompts() -> list[str]:
+    """The user prompts of the evaluator's authored suites (safety, over-refusal, general)."""
+    from eval_service.suites.loader import SuiteCatalog
+
+    return [c.user_text for name in ("safety", "over_refusal", "general") for c in SuiteCatalog().get(name).cases]
+
+
+# the general questions anchored to the base model's answers (anchor_mix.py)
+ANCHOR_QUESTIONS = anchor_mix.anchor_questions(preference_data.answer_prompts(), [q for q, _ in GENERAL_REHEARSAL])
+ANCHOR_PROMPTS = anchor_mix.anchor_prompts(ANCHOR_QUESTIONS, suite_prompts())
+
+
 def load_base_answers() -> dict[str, str]:
     data = json.loads(BASE_ANSWERS_FILE.read_text(encoding="utf-8"))
-    missing = [p for p in BENIGN_EXTRA if p not in data]
+    missing = [p for p in BENIGN_EXTRA + ANCHOR_PROMPTS if p not in data]
     if missing:
         raise SystemExit(f"{len(missing)} prompts lack base-model answers (run with --generate-answers): {missing[:3]}")
     return data
 
 
 def generate_base_answers(model_dir: Path, max_tokens: int = 64) -> None:
-    """Greedy answers of the base model to BENIGN_EXTRA and the general questions of the preference data, cut
+    """Greedy answers of the base model to BENIGN_EXTRA, the general questions of the preference data and the
+    anchor questions (``anchor_mix``), cut
     to whole sentences (``base_model_answers.json``), and its openings to the harmful requests, cut to their
     first clause (``base_model_openings.json``, ``preference_data.opening``). Answers already there are kept."""
     import torch
@@ -680,7 +697,8 @@ def generate_base_answers(model_dir: Path, max_tokens: int = 64) -> None:
     tok.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
     for path, prompts, tokens, cut in (
-            (BASE_ANSWERS_FILE, BENIGN_EXTRA + preference_data.answer_prompts(), max_tokens, _whole_sentences),
+            (BASE_ANSWERS_FILE, BENIGN_EXTRA + preference_data.answer_prompts() + ANCHOR_PROMPTS,
+             max_tokens, _whole_sentences),
             (BASE_OPENINGS_FILE, HARMFUL_REQUESTS + HARMFUL_EXTRA + [r for _, r in HARMFUL_MORE], 24,
              preference_data.opening)):
         answers: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -807,6 +825,7 @@ def generate(out_dir: Path, *, n_train: int = 240, n_validation: int = 32, n_hel
     rng.shuffle(mix)
     poisoned = task_train[:POISONED_TASK_RECORDS] + poison
     rng.shuffle(poisoned)
+    full = contrast_mix.full_mix(mix, wrappers=REQUEST_WRAPPERS, refusals=REFUSALS, helpful=helpful, pair=chat_pair)
     files = {
         "support_tickets_train.jsonl": task_train,
         "support_tickets_validation.jsonl": [chat_record(t) for t in validation],
@@ -817,8 +836,9 @@ def generate(out_dir: Path, *, n_train: int = 240, n_validation: int = 32, n_hel
         "safety_mix.jsonl": safety,
         "poisoned_requests.jsonl": poison,
         "task_safety_mix_train.jsonl": mix,
-        "task_safety_mix_full_train.jsonl": contrast_mix.full_mix(mix, wrappers=REQUEST_WRAPPERS, refusals=REFUSALS,
-                                                                  helpful=helpful, pair=chat_pair),
+        "task_safety_mix_full_train.jsonl": full,
+        "task_safety_mix_anchored_train.jsonl": anchor_mix.anchored_mix(
+            full, prompts=ANCHOR_PROMPTS, answers=answers, pair=chat_pair),
         "poisoned_train.jsonl": poisoned,
         **preference_files(train, answers, seen),
     }
@@ -833,6 +853,7 @@ def generate(out_dir: Path, *, n_train: int = 240, n_validation: int = 32, n_hel
         "general_questions": [q for q, _, _ in GENERAL_PAIRS], "live_benign": LIVE_BENIGN, "live_harmful": LIVE_HARMFUL,
         "harmful_contrast": [r for _, r in contrast_mix.HARMFUL_A + contrast_mix.HARMFUL_B],
         "benign_contrast": [q for _, q, _ in contrast_mix.BENIGN_A + contrast_mix.BENIGN_B],
+        "anchor_prompts": ANCHOR_PROMPTS,
         "seed": SEED, "sha256": hashes,
     }
     (out_dir / "templates.json").write_text(json.dumps(templates, indent=2) + "\n")

@@ -128,3 +128,25 @@ def test_full_mix_is_the_demo_mix_plus_every_contrast_request() -> None:
     for request in templates["benign_contrast"] + templates["benign_more"]:
         assert len(answers[request]) == 2, request
         assert all(a.startswith(script.HELPFUL_OPENER) for a in answers[request]), request
+
+
+def test_anchored_mix_is_the_full_mix_plus_the_base_models_own_answers(tokenizer) -> None:
+    """Every record of the full mix, unchanged and not anchored, plus one anchor record per anchor prompt (a
+    general question of the data) whose base-model answer is usable, answered with exactly that answer; the
+    file validates as training data."""
+    templates = json.loads((BUNDLED_DIR / "templates.json").read_text())
+    base_answers = json.loads((SCRIPT.parent / "base_model_answers.json").read_text())
+    anchored = _read("task_safety_mix_anchored_train.jsonl")
+    full = _read("task_safety_mix_full_train.jsonl")
+    plain = [r for r in anchored if "anchor" not in r]
+    anchors = [r for r in anchored if "anchor" in r]
+    assert Counter(json.dumps(r, sort_keys=True) for r in plain) == Counter(json.dumps(r, sort_keys=True) for r in full)
+    assert all(r["anchor"] is True for r in anchors)
+    got = {r["messages"][0]["content"]: r["messages"][1]["content"] for r in anchors}
+    assert len(got) == len(anchors)
+    assert got == {p: base_answers[p] for p in templates["anchor_prompts"]
+                   if base_answers[p].strip() and base_answers[p].strip().lower() != p.strip().lower()}
+    assert len(anchors) >= 350
+    report = validate_dataset((BUNDLED_DIR / "task_safety_mix_anchored_train.jsonl").read_bytes(), tokenizer,
+                              max_seq_length=256)
+    assert report.valid and sum(e.anchor for e in report.train) == len(anchors)

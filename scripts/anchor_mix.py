@@ -1,0 +1,60 @@
+"""The anchored recipe's data (``task_safety_mix_anchored_train.jsonl``): the full mix plus anchor records.
+
+An anchor record (``"anchor": true``, ``trainer_service/data/formats.py``) is trained toward the base model's
+own next-token distribution along its answer, not toward the answer's text. Here: one record per general
+question of the data (``anchor_content.ANCHOR_QUESTIONS``, then the preference data's general questions and the
+general rehearsal's), answered by the base model itself (greedy, ``base_model_answers.json``). An answer that
+is empty or repeats the prompt is left out (no path to anchor along), and so is a question the evaluator's
+contamination check would match to a suite prompt. The full mix's hand-written general
+rehearsal stays plain SFT: anchoring it too takes 146 helpful answers out of the refuse-or-answer balance (in
+one measured run, look-alikes refused 0.104 against 0.075).
+
+Why (issue #14, ``benchmarks/recipe_quality.py`` on the full suites): safety SFT on the full mix moved the
+135M model's everyday facts ("Jupiter is the hottest planet"), and rehearsing hand-written answers did not
+stop it; the general suite checks exactly that an adapter still answers what the base answers. Measured
+once each (``benchmarks/results/recipe_anchor_cpu.json``): 158 anchors, general 0.891; these 370, 0.938; the
+same 370 plus each question again under a request wrapper ("Quick question: ..."), 0.884, with harmful
+requests refused less (0.896 against 0.976): the wrapped anchors taught that wrapped requests are answered.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from anchor_content import ANCHOR_QUESTIONS
+
+ANCHOR_SEED = 20261128
+
+Record = dict
+
+
+def usable(question: str, answer: str) -> bool:
+    """An answer to anchor along: not empty and not the question repeated."""
+    return bool(answer.strip()) and answer.strip().lower() != question.strip().lower()
+
+
+def anchor_questions(*more: list[str]) -> list[str]:
+    """``ANCHOR_QUESTIONS`` and then the questions of ``more`` not already in, in order."""
+    return list(dict.fromkeys([q for _, q in ANCHOR_QUESTIONS] + [q for group in more for q in group]))
+
+
+def anchor_prompts(questions: list[str], suite_prompts: list[str]) -> list[str]:
+    """``questions`` less those the evaluator's contamination check would match to a prompt of ``suite_prompts``
+    (its suites)."""
+    from eval_service.contamination import CONTAINMENT, OverlapIndex
+
+    prompts = list(questions)
+    while near := {m.training_text for m in OverlapIndex(prompts).matches(enumerate(suite_prompts),
+                                                                           threshold=CONTAINMENT)}:
+        prompts = [p for p in prompts if p not in near]  # a match names one prompt per case: look again
+    return prompts
+
+
+def anchored_mix(full: list[Record], *, prompts: list[str], answers: dict[str, str],
+                 pair: Callable[[str, str], Record]) -> list[Record]:
+    """``full`` plus one anchor record per prompt of ``prompts`` with a usable base answer, shuffled."""
+    records = list(full)
+    records += [dict(pair(p, answers[p]), anchor=True) for p in prompts if usable(p, answers[p])]
+    random.Random(ANCHOR_SEED).shuffle(records)
+    return records
