@@ -37,6 +37,7 @@ Files written:
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import random
@@ -672,14 +673,17 @@ def suite_prompts() -> list[str]:
     return [c.user_text for name in ("safety", "over_refusal", "general") for c in SuiteCatalog().get(name).cases]
 
 
-# the general questions anchored to the base model's answers (anchor_mix.py)
-ANCHOR_QUESTIONS = anchor_mix.anchor_questions(preference_data.answer_prompts(), [q for q, _ in GENERAL_REHEARSAL])
-ANCHOR_PROMPTS = anchor_mix.anchor_prompts(ANCHOR_QUESTIONS, suite_prompts())
+@functools.cache
+def anchor_prompts() -> list[str]:
+    """The general questions anchored to the base model's answers (anchor_mix.py). A function, not a constant:
+    it loads the evaluator's suites, which importing this script need not pay for."""
+    questions = anchor_mix.anchor_questions(preference_data.answer_prompts(), [q for q, _ in GENERAL_REHEARSAL])
+    return anchor_mix.anchor_prompts(questions, suite_prompts())
 
 
 def load_base_answers() -> dict[str, str]:
     data = json.loads(BASE_ANSWERS_FILE.read_text(encoding="utf-8"))
-    missing = [p for p in BENIGN_EXTRA + ANCHOR_PROMPTS if p not in data]
+    missing = [p for p in BENIGN_EXTRA + anchor_prompts() if p not in data]
     if missing:
         raise SystemExit(f"{len(missing)} prompts lack base-model answers (run with --generate-answers): {missing[:3]}")
     return data
@@ -697,7 +701,7 @@ def generate_base_answers(model_dir: Path, max_tokens: int = 64) -> None:
     tok.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
     for path, prompts, tokens, cut in (
-            (BASE_ANSWERS_FILE, BENIGN_EXTRA + preference_data.answer_prompts() + ANCHOR_PROMPTS,
+            (BASE_ANSWERS_FILE, BENIGN_EXTRA + preference_data.answer_prompts() + anchor_prompts(),
              max_tokens, _whole_sentences),
             (BASE_OPENINGS_FILE, HARMFUL_REQUESTS + HARMFUL_EXTRA + [r for _, r in HARMFUL_MORE], 24,
              preference_data.opening)):
@@ -838,7 +842,7 @@ def generate(out_dir: Path, *, n_train: int = 240, n_validation: int = 32, n_hel
         "task_safety_mix_train.jsonl": mix,
         "task_safety_mix_full_train.jsonl": full,
         "task_safety_mix_anchored_train.jsonl": anchor_mix.anchored_mix(
-            full, prompts=ANCHOR_PROMPTS, answers=answers, pair=chat_pair),
+            full, prompts=anchor_prompts(), answers=answers, pair=chat_pair),
         "poisoned_train.jsonl": poisoned,
         **preference_files(train, answers, seen),
     }
@@ -853,7 +857,7 @@ def generate(out_dir: Path, *, n_train: int = 240, n_validation: int = 32, n_hel
         "general_questions": [q for q, _, _ in GENERAL_PAIRS], "live_benign": LIVE_BENIGN, "live_harmful": LIVE_HARMFUL,
         "harmful_contrast": [r for _, r in contrast_mix.HARMFUL_A + contrast_mix.HARMFUL_B],
         "benign_contrast": [q for _, q, _ in contrast_mix.BENIGN_A + contrast_mix.BENIGN_B],
-        "anchor_prompts": ANCHOR_PROMPTS,
+        "anchor_prompts": anchor_prompts(),
         "seed": SEED, "sha256": hashes,
     }
     (out_dir / "templates.json").write_text(json.dumps(templates, indent=2) + "\n")

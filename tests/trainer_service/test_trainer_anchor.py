@@ -10,23 +10,15 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from trainer_testkit import jsonl
+from trainer_testkit import jsonl, toy_sft_config
 
 from trainer_service.data.packing import packed_batch, padded_batch
 from trainer_service.data.tokenize import IGNORE_INDEX
 from trainer_service.data.validation import parse_jsonl, validate_dataset
 from trainer_service.training.checkpoints import DirCheckpointSink
-from trainer_service.training.config import TrainingConfig
 from trainer_service.training.loop import TrainingLoop
 from trainer_service.training.model import build_peft_model
 from trainer_service.training.objective import TokenLoss, TokenObjective
-
-
-def _config(**kw) -> TrainingConfig:
-    base = dict(adapter_name="toy", adapter_method="lora", r=8, alpha=16, dropout=0.0, epochs=1, batch_size=8,
-                learning_rate=1e-2, warmup_ratio=0.0, lr_scheduler="constant", training_dataset_id="ds-x",
-                max_seq_length=128, seed=3)
-    return TrainingConfig(**{**base, **kw})
 
 
 def _anchored(records: list[dict], every: int = 2) -> list[dict]:
@@ -91,7 +83,7 @@ def _losses(model, b) -> tuple[torch.Tensor, torch.Tensor]:
 def test_anchor_tokens_add_the_kl_to_the_base_and_the_rest_their_cross_entropy(tiny_model_dir, tokenizer,
                                                                               toy_records) -> None:
     report = validate_dataset(jsonl(_anchored(toy_records[:8])), tokenizer, max_seq_length=128)
-    cfg = _config()
+    cfg = toy_sft_config()
     model = build_peft_model(Path(tiny_model_dir), cfg, torch.device("cpu"))
     objective = TokenObjective(cfg, model, tokenizer.pad_token_id, torch.device("cpu"))
     b = packed_batch(report.train, 128, tokenizer.pad_token_id)
@@ -116,7 +108,7 @@ def test_anchor_tokens_add_the_kl_to_the_base_and_the_rest_their_cross_entropy(t
 
 def test_the_kl_gradient_reaches_only_the_adapter(tiny_model_dir, tokenizer, toy_records) -> None:
     report = validate_dataset(jsonl([dict(r, anchor=True) for r in toy_records[:4]]), tokenizer, max_seq_length=128)
-    cfg = _config()
+    cfg = toy_sft_config()
     model = build_peft_model(Path(tiny_model_dir), cfg, torch.device("cpu"))
     for name, p in model.named_parameters():
         if "lora_B" in name:
@@ -145,7 +137,7 @@ def test_anchored_records_stay_near_the_base_while_the_others_learn(tiny_model_d
     for anchored in (False, True):
         data = [dict(r, anchor=True) if anchored and f else r for r, f in zip(records, flags)]
         train = validate_dataset(jsonl(data), tokenizer, max_seq_length=128).train
-        cfg = _config(max_steps=4)
+        cfg = toy_sft_config(max_steps=4)
         model = build_peft_model(Path(tiny_model_dir), cfg, torch.device("cpu"))
         sink = DirCheckpointSink(tmp_path / str(anchored))
         TrainingLoop(cfg, model, tokenizer, device=torch.device("cpu"), sink=sink).run(train, [])

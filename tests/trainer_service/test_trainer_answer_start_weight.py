@@ -10,24 +10,16 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from trainer_testkit import jsonl
+from trainer_testkit import jsonl, toy_sft_config
 
 from lorafleet.errors import InvalidArgument
 from trainer_service.data.packing import packed_batch
 from trainer_service.data.tokenize import IGNORE_INDEX
 from trainer_service.data.validation import validate_dataset
 from trainer_service.training.checkpoints import DirCheckpointSink
-from trainer_service.training.config import TrainingConfig
 from trainer_service.training.loop import TrainingLoop
 from trainer_service.training.model import build_peft_model
 from trainer_service.training.objective import TokenObjective, answer_start_weights
-
-
-def _config(**kw) -> TrainingConfig:
-    base = dict(adapter_name="toy", adapter_method="lora", r=8, alpha=16, dropout=0.0, epochs=1, batch_size=8,
-                learning_rate=1e-2, warmup_ratio=0.0, lr_scheduler="constant", training_dataset_id="ds-x",
-                max_seq_length=128, seed=3)
-    return TrainingConfig(**{**base, **kw})
 
 
 def _runs(row: list[bool]) -> list[tuple[int, int]]:
@@ -65,7 +57,7 @@ def test_weights_follow_the_runs(rows, weight, tokens) -> None:
                                  {"answer_start_weight": float("nan")}, {"answer_start_tokens": 0}])
 def test_out_of_range_values_name_the_field(bad) -> None:
     with pytest.raises(InvalidArgument) as err:
-        _config(**bad)
+        toy_sft_config(**bad)
     assert err.value.field == f"hyperparameters.{next(iter(bad))}"
 
 
@@ -79,7 +71,7 @@ def _train_and_val(tokenizer, toy_records):
 def test_the_training_loss_is_the_weighted_mean_and_validation_the_plain_one(tiny_model_dir, tokenizer,
                                                                              toy_records) -> None:
     train, _ = _train_and_val(tokenizer, toy_records)
-    cfg = _config(answer_start_weight=4.0, answer_start_tokens=3)
+    cfg = toy_sft_config(answer_start_weight=4.0, answer_start_tokens=3)
     model = build_peft_model(Path(tiny_model_dir), cfg, torch.device("cpu"))
     objective = TokenObjective(cfg, model, tokenizer.pad_token_id, torch.device("cpu"))
     b = packed_batch(train[:6], 128, tokenizer.pad_token_id)
@@ -96,7 +88,7 @@ def test_the_training_loss_is_the_weighted_mean_and_validation_the_plain_one(tin
     torch.testing.assert_close(plain, (ce * keep).sum(), atol=1e-3, rtol=1e-5)
     # each example's answer is one run, so the weighted units add 3 answers' openings at weight 4
     assert objective.units(b) == pytest.approx(int(n) + 3 * 6 * (4.0 - 1.0))
-    assert TokenObjective(_config(), model, tokenizer.pad_token_id, torch.device("cpu")).units(b) == int(n)
+    assert TokenObjective(toy_sft_config(), model, tokenizer.pad_token_id, torch.device("cpu")).units(b) == int(n)
 
 
 def _opening_loss(model, batch) -> float:
@@ -114,7 +106,7 @@ def test_a_larger_weight_learns_the_openings_faster(tiny_model_dir, tokenizer, t
     batch = packed_batch(train, 128, tokenizer.pad_token_id)
     after = {}
     for weight in (1.0, 20.0):
-        cfg = _config(answer_start_weight=weight, answer_start_tokens=2, max_steps=3)
+        cfg = toy_sft_config(answer_start_weight=weight, answer_start_tokens=2, max_steps=3)
         model = build_peft_model(Path(tiny_model_dir), cfg, torch.device("cpu"))
         sink = DirCheckpointSink(tmp_path / str(weight))
         TrainingLoop(cfg, model, tokenizer, device=torch.device("cpu"), sink=sink).run(train, [])

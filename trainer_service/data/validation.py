@@ -99,7 +99,7 @@ def _parse_record(record: dict[str, Any], fmt: DatasetFormat, line: int,
         err("bad_anchor", '"anchor" applies to SFT records (chat, prompt/completion, text), not to preference pairs')
     if issues or fields is None:
         return None, issues
-    return Example(fmt, line, **fields, anchor=anchor is True), issues
+    return Example(fmt, line, **fields, anchor=anchor), issues
 
 
 def _chat_fields(record: dict[str, Any], err: Report) -> dict[str, Any] | None:

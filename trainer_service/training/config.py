@@ -192,12 +192,10 @@ class TrainingConfig(BaseModel):
             type(self).model_validate(self.model_dump())
         except ValidationError as exc:
             raise _invalid_argument(exc) from None
-        if self.method != "sft" and self.answer_start_weight != 1.0:
-            raise InvalidArgument(f"applies to SFT only, not to method {self.method!r}",
-                                  field="hyperparameters.answer_start_weight")
-        if self.method != "sft" and self.anchor_weight != 1.0:
-            raise InvalidArgument(f"applies to SFT only (anchor records), not to method {self.method!r}",
-                                  field="hyperparameters.anchor_weight")
+        for name in ("answer_start_weight", "anchor_weight"):  # SFT's token loss only; refused, not ignored
+            if self.method != "sft" and getattr(self, name) != type(self).model_fields[name].default:
+                raise InvalidArgument(f"applies to SFT only, not to method {self.method!r}",
+                                      field=f"hyperparameters.{name}")
         if self.learning_rate >= 1:
             raise InvalidArgument(f"must be < 1, got {self.learning_rate!r}", field="hyperparameters.learning_rate")
         if linear_module_names is not None and ALL_LINEAR not in self.target_modules:
