@@ -135,7 +135,7 @@ class TokenLoss(nn.Module):
         y = targets[keep]
         per_token = F.cross_entropy(logits, y, reduction="none")
         if anchor is not None and bool((anchored := keep & anchor[:, 1:]).any()):
-            base_logp = self._base_log_probs(input_ids, position_ids, attention_mask, anchored)
+            base_logp = self._base_log_probs(input_ids, position_ids, attention_mask, anchor, anchored)
             kl = (base_logp.exp() * (base_logp - F.log_softmax(logits[anchored[keep]], -1))).sum(-1)
             per_token = per_token.masked_scatter(anchored[keep], self.anchor_weight * kl)
         if self.training and self.start_weight != 1.0:  # validation loss stays the plain mean
@@ -145,13 +145,25 @@ class TokenLoss(nn.Module):
 
     @torch.no_grad()
     def _base_log_probs(self, input_ids: torch.Tensor, position_ids: torch.Tensor,
-                        attention_mask: torch.Tensor | None, anchored: torch.Tensor) -> torch.Tensor:
-        """``log p_base`` [anchored tokens, vocab] in the row-major order of ``anchored`` ([rows, L-1])."""
-        rows = anchored.any(-1)
+                        attention_mask: torch.Tensor | None, anchor: torch.Tensor,
+                        anchored: torch.Tensor) -> torch.Tensor:
+        """``log p_base`` [anchored tokens, vocab] in the row-major order of ``anchored`` ([rows, L-1]).
+
+        Packed batches (no ``attention_mask``): only the anchor examples' own tokens (``anchor``) go through the
+        base, as one packed row. Attention never crosses examples and each example's positions restart at 0,
+        so each keeps its logits exactly, and an anchor packed beside long plain examples no longer costs its
+        whole row's forward (measured: +30% a step on the demo's mix with 120 anchors, when a micro-batch of
+        short examples packs into one or two rows). Padded batches run the rows that hold anchors.
+        """
         with self.peft_model.disable_adapter():
+            if attention_mask is None:
+                hidden = self.body(input_ids=input_ids[anchor][None], position_ids=position_ids[anchor][None],
+                                   use_cache=False).last_hidden_state[0]
+                # position t of ``anchored`` predicts token t + 1; the last position predicts nothing
+                return F.log_softmax(self.lm_head(hidden[F.pad(anchored, (0, 1))[anchor]]).float(), -1)
+            rows = anchored.any(-1)
             hidden = self.body(input_ids=input_ids[rows], position_ids=position_ids[rows],
-                               attention_mask=None if attention_mask is None else attention_mask[rows],
-                               use_cache=False).last_hidden_state
+                               attention_mask=attention_mask[rows], use_cache=False).last_hidden_state
         return F.log_softmax(self.lm_head(hidden[:, :-1][anchored[rows]]).float(), -1)
 
 
