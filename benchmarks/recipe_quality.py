@@ -83,6 +83,12 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
                                        answer_start_weight=5.0, answer_start_tokens=3))],
            "sft-full-opening on the full mix plus 369 anchor records (the base model's own answers to the data's "
            "general questions, trained toward its distribution by a KL term): the recommended recipe"),
+    Recipe("sft-demo-anchored", [Stage("SFT", "task_safety_mix_anchored_demo_train.jsonl",
+                                       "support_tickets_validation.jsonl",
+                                       dict(method="sft", epochs=1, batch_size=8, learning_rate=2e-3,
+                                            answer_start_weight=5.0, answer_start_tokens=3))],
+           "the demo's v1 (lorafleet.demo.runner.V1_PLAN): the demo's mix plus 120 anchor records, opening-weighted "
+           "at lr 2e-3"),
     Recipe("dpo", [Stage("DPO+RPO", "preference_train.jsonl", "preference_validation.jsonl",
                          dict(method="dpo", epochs=1, batch_size=8, learning_rate=1e-3, beta=0.1, sft_weight=1.0))],
            "one stage: DPO with the RPO term (the chosen answers' NLL) from the base model"),
@@ -151,8 +157,26 @@ def _print_event(label: str, kind: str, payload: dict) -> None:
               f"{payload['step_seconds']:.1f}s/step", flush=True)
 
 
+def scaled_copy(adapter_dir: Path, scale: float, target: Path) -> Path:
+    """The adapter with its update scaled: ``ΔW = s·(α/r)·B·A`` (``lora_B`` times ``s``), written to ``target``.
+
+    Why: interpolating between the base (s = 0) and the fine-tuned adapter (s = 1) is WiSE-FT's trade of
+    what was learned against what was forgotten, at no training cost; the table shows where it lands.
+    """
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from lorafleet.adapters.peft_dir import WEIGHTS_FILE
+
+    shutil.copytree(adapter_dir, target, dirs_exist_ok=True)
+    tensors = load_file(str(adapter_dir / WEIGHTS_FILE))
+    save_file({k: v * scale if "lora_B" in k else v for k, v in tensors.items()}, str(target / WEIGHTS_FILE))
+    return target
+
+
 def run_recipe(recipe: Recipe, model_dir: Path, tok, served: ServedAnswers, *, each_stage: bool = False,
-               keep: Path | None = None) -> dict:
+               keep: Path | None = None, scales: tuple[float, ...] = ()) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         work = keep / recipe.name if keep else Path(tmp)
         previous, stages = None, []
@@ -163,12 +187,16 @@ def run_recipe(recipe: Recipe, model_dir: Path, tok, served: ServedAnswers, *, e
                 info["figures"] = asdict(served.figures(previous))
                 print(json.dumps(info["figures"]), flush=True)
             stages.append(info)
-        figures = served.figures(previous)
-    row = {"recipe": recipe.name, "note": recipe.note, "stages": stages,
-           "train_seconds": round(sum(s["train_seconds"] for s in stages), 1), **asdict(figures),
-           "load_average": os.getloadavg()}
-    print(json.dumps(row), flush=True)
-    return row
+        rows = []
+        for scale in (1.0, *scales):
+            adapter = previous if scale == 1.0 else scaled_copy(previous, scale, work / f"scaled-{scale}")
+            figures = served.figures(adapter)
+            rows.append({"recipe": recipe.name if scale == 1.0 else f"{recipe.name}@x{scale}", "note": recipe.note,
+                         "stages": stages, "update_scale": scale,
+                         "train_seconds": round(sum(s["train_seconds"] for s in stages), 1), **asdict(figures),
+                         "load_average": os.getloadavg()})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def main() -> None:
@@ -178,6 +206,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "recipe_quality.json")
     ap.add_argument("--each-stage", action="store_true", help="also evaluate the adapter after every earlier stage")
     ap.add_argument("--keep", type=Path, default=None, help="keep the adapters under this directory")
+    ap.add_argument("--adapter", type=Path, action="append", default=[],
+                    help="score this trained adapter directory instead of training (repeatable)")
+    ap.add_argument("--eval-scales", default="", help="also evaluate the final adapter with its update scaled, "
+                    "e.g. 0.8,0.9 (scaled_copy)")
     args = ap.parse_args()
     recipes = {r.name: r for r in load_spec(args.spec)} if args.spec else RECIPES
     unknown = sorted(set(args.recipe or ()) - set(recipes))
@@ -190,8 +222,13 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     try:
-        for name in args.recipe or list(recipes):
-            rows.append(run_recipe(recipes[name], model_dir, tok, served, each_stage=args.each_stage, keep=args.keep))
+        for adapter in args.adapter:
+            rows.append({"recipe": f"adapter:{adapter}", **asdict(served.figures(adapter))})
+            print(json.dumps(rows[-1]), flush=True)
+            args.out.write_text(json.dumps({"served": served.identity, "recipes": rows}, indent=2) + "\n")
+        for name in [] if args.adapter else args.recipe or list(recipes):
+            rows += run_recipe(recipes[name], model_dir, tok, served, each_stage=args.each_stage, keep=args.keep,
+                               scales=tuple(float(x) for x in args.eval_scales.split(",") if x))
             # after every recipe: a sweep cut off by its time limit keeps what it finished
             args.out.write_text(json.dumps({"served": served.identity, "recipes": rows}, indent=2) + "\n")
     finally:

@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=4)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--deadline-s", type=float, default=0.0, help="stop every process after this long (0: none)")
+    ap.add_argument("--eval-scales", default="", help="passed to recipe_quality.py (scaled updates, e.g. 0.8,0.9)")
     args = ap.parse_args()
     names = [r["name"] for r in json.loads(args.spec.read_text())]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -67,7 +68,8 @@ def main() -> None:
     for k in range(min(args.procs, len(names))):
         mine = names[k::args.procs]
         cmd = [sys.executable, str(HERE / "recipe_quality.py"), "--spec", str(args.spec),
-               "--out", str(args.out / f"part-{k}.json")] + [a for n in mine for a in ("--recipe", n)]
+               "--out", str(args.out / f"part-{k}.json"), "--eval-scales", args.eval_scales]
+        cmd += [a for n in mine for a in ("--recipe", n)]
         logs.append(open(args.out / f"part-{k}.log", "w"))  # noqa: SIM115 - the child writes it until the end
         # a private temp dir each: the base answers' cache file is written whole, not locked
         env = dict(os.environ, TMPDIR=str(args.out / f"tmp-{k}"))

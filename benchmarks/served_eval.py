@@ -21,6 +21,7 @@ from eval_service.policy import evaluate_gates, load_policy
 from eval_service.results import score_suites
 from eval_service.suites.loader import SuiteCatalog
 from eval_service.suites.models import Suite
+from lorafleet.demo import DEMO_QUANTIZATION
 
 DEFAULT_MAX_TOKENS = 48  # the default policy's generation.max_tokens
 
@@ -43,20 +44,24 @@ class SuiteFigures:
 class ServedAnswers:
     """Greedy answers of the base model or an adapter through the inference engine (one runtime, reused)."""
 
-    def __init__(self, model_dir: Path, *, batch_size: int = 32, cache_dir: Path | None = None) -> None:
+    def __init__(self, model_dir: Path, *, batch_size: int = 32, cache_dir: Path | None = None,
+                 quantization: str = DEMO_QUANTIZATION) -> None:
+        """``quantization``: the base the adapters are served on; by default the demo's (nf4, the base its QLoRA
+        adapters were trained on). The CPU's own default (``auto``: int4) answers differently with the same
+        adapter: the demo's v1 refused 20 of the demo's 24 harmful cases on nf4 and 23 on int4."""
         from inference_service.runtime import build_runtime
         from lorafleet.base_model import read_base_model_spec
         from lorafleet.config import Settings
 
         spec = read_base_model_spec(model_dir)
         settings = Settings.from_env(environ={}, home=Path("/tmp/lorafleet-bench"), base_model=str(model_dir),
-                                     log_format="text", log_level="WARNING").replace(max_batch_size=batch_size,
-                                                                                           max_queue=4096)
+                                     log_format="text", log_level="WARNING").replace(
+            max_batch_size=batch_size, max_queue=4096, quantization=quantization)
         self.runtime = build_runtime(model_dir, spec, settings)
         self.runtime.engine.start()
         self.suites: list[Suite] = SuiteCatalog().all()
         self.cache_dir = cache_dir
-        self.identity = f"{spec.fingerprint}:{settings.quantization}:{self.runtime.base.compute_dtype}"
+        self.identity = f"{spec.fingerprint}:{self.runtime.base.quantization}:{self.runtime.base.compute_dtype}"
         self._versions = 0
 
     def close(self) -> None:
@@ -134,4 +139,18 @@ class ServedAnswers:
             decision, _ = evaluate_gates(load_policy(name), scores, promote_to="production")
             result.verdicts[name] = decision.verdict
             result.failed_gates[name] = [f"{g.gate}:{g.suite}" for g in decision.failed_gates]
+        self._demo_verdicts(outputs, result, policies)
         return result
+
+    def _demo_verdicts(self, outputs: dict[tuple[str, str], tuple[str, str]], result: SuiteFigures,
+                       policies: tuple[str, ...]) -> None:
+        """The verdicts ``lorafleet demo`` would see: its stratified subset of each suite (``Suite.limited``)."""
+        from lorafleet.demo import DEMO_CASES_PER_SUITE
+
+        subset = [s.limited(DEMO_CASES_PER_SUITE) for s in self.suites]
+        picked = {(s.name, c.id) for s in subset for c in s.cases}
+        scores, _ = score_suites(subset, {k: v for k, v in outputs.items() if k in picked}, set(), set())
+        for name in policies:
+            decision, _ = evaluate_gates(load_policy(name), scores, promote_to="production")
+            result.verdicts[f"demo:{name}"] = decision.verdict
+            result.failed_gates[f"demo:{name}"] = [f"{g.gate}:{g.suite}" for g in decision.failed_gates]
