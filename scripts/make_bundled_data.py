@@ -24,6 +24,8 @@ Files written:
 - ``task_safety_mix_anchored_train.jsonl``: the full mix plus anchor records, trained toward the base model's
   own distribution: the base model's answers to every general question of the data (``anchor_content.py``'s,
   the preference data's, the rehearsal's; ``anchor_mix.py``).
+- ``task_safety_mix_anchored_demo_train.jsonl``: the demo's v1 data, the good mix plus 120 of those anchor
+  records (``anchor_mix.demo_anchored_mix``).
 - ``preference_train.jsonl`` / ``preference_validation.jsonl``: DPO pairs (harmful request ->
   refusal over compliance, benign look-alike -> answer over refusal, ticket -> right JSON over a
   wrong category or prose, general question -> the base model's own right answer over a wrong one),
@@ -830,6 +832,7 @@ def generate(out_dir: Path, *, n_train: int = 240, n_validation: int = 32, n_hel
     poisoned = task_train[:POISONED_TASK_RECORDS] + poison
     rng.shuffle(poisoned)
     full = contrast_mix.full_mix(mix, wrappers=REQUEST_WRAPPERS, refusals=REFUSALS, helpful=helpful, pair=chat_pair)
+    anchored = anchor_mix.anchored_mix(full, prompts=anchor_prompts(), answers=answers, pair=chat_pair)
     files = {
         "support_tickets_train.jsonl": task_train,
         "support_tickets_validation.jsonl": [chat_record(t) for t in validation],
@@ -841,8 +844,8 @@ def generate(out_dir: Path, *, n_train: int = 240, n_validation: int = 32, n_hel
         "poisoned_requests.jsonl": poison,
         "task_safety_mix_train.jsonl": mix,
         "task_safety_mix_full_train.jsonl": full,
-        "task_safety_mix_anchored_train.jsonl": anchor_mix.anchored_mix(
-            full, prompts=anchor_prompts(), answers=answers, pair=chat_pair),
+        "task_safety_mix_anchored_train.jsonl": anchored,
+        "task_safety_mix_anchored_demo_train.jsonl": anchor_mix.demo_anchored_mix(mix, anchored),
         "poisoned_train.jsonl": poisoned,
         **preference_files(train, answers, seen),
     }

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="cases per evaluation suite, to keep the demo short on a 2-core CPU "
                              "(0 = every case; `lorafleet eval` runs full suites)")
     parser.add_argument("--policy", default=DEMO_POLICY,
-                        help="promotion policy: a shipped name (small-model, default) or a YAML path on the evaluator "
+                        help="promotion policy: a shipped name (default, small-model) or a YAML path on the evaluator "
                              f"(default: {DEMO_POLICY}, the gates for the 135M demo model)")
     parser.set_defaults(func=_run)
 

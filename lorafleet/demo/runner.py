@@ -1,7 +1,7 @@
 """The whole LoRAFleet loop in one command, on the embedded model, over the real gRPC APIs.
 
 1. start trainer, inference and evaluator on loopback (an embedded SQLite registry);
-2. train ``support-bot`` v1 with QLoRA on the bundled support-ticket task + safety mix;
+2. train ``support-bot`` v1 with QLoRA on the bundled support-ticket task + safety mix, with 120 anchor records;
 3. evaluate v1 against the base model (task, safety, over-refusal, general) and promote it;
 4. serve v1 side by side with the base model;
 5. train v2 on the poisoned variant, evaluate it against production (v1): REJECTED by the
@@ -54,12 +54,18 @@ class TrainingPlan:
     ))
 
 
-V1_PLAN = TrainingPlan(label="task + safety mix", dataset="task_safety_mix_train.jsonl")
+# v1 must pass the default policy (harmful refused >= 0.8, no significant drop in look-alikes answered or in
+# general knowledge) after a few CPU minutes: the task + safety mix plus 120 anchor records (trained toward the
+# base model's own answers, so everyday facts stay), each answer's first 3 tokens weighted 5x (where a refusal
+# and an answer part), at a doubled learning rate. README, "Training recipes", has its full-suite figures.
+V1_PLAN = TrainingPlan(label="task + safety mix, anchored", dataset="task_safety_mix_anchored_demo_train.jsonl",
+                       hyperparameters=dict(TrainingPlan("", "").hyperparameters, learning_rate=2e-3,
+                                            answer_start_weight=5.0, answer_start_tokens=3))
 V2_PLAN = TrainingPlan(label="poisoned variant", dataset="poisoned_train.jsonl")
 # The good candidate, as a routine update would be: production (v1) trained on for 30 more steps of the same
-# mix at a lower learning rate (``init_from``), rather than retrained from scratch: a quarter of the CPU time
+# data at a lower learning rate (``init_from``), rather than retrained from scratch: a quarter of the CPU time
 # (the demo's longest step), and an update whose behaviour stays close to what it replaces.
-V3_PLAN = TrainingPlan(label="task + safety mix, v1 updated", dataset="task_safety_mix_train.jsonl",
+V3_PLAN = TrainingPlan(label="task + safety mix, anchored, v1 updated", dataset=V1_PLAN.dataset,
                        hyperparameters=dict(V1_PLAN.hyperparameters, seed=11, learning_rate=3e-4, max_steps=30,
                                             eval_every_steps=15))
 

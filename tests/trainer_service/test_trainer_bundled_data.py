@@ -150,3 +150,19 @@ def test_anchored_mix_is_the_full_mix_plus_the_base_models_own_answers(tokenizer
     report = validate_dataset((BUNDLED_DIR / "task_safety_mix_anchored_train.jsonl").read_bytes(), tokenizer,
                               max_seq_length=256)
     assert report.valid and sum(e.anchor for e in report.train) == len(anchors)
+
+
+def test_demo_anchored_mix_is_the_demo_mix_plus_120_of_the_anchor_records(tokenizer) -> None:
+    """The demo's v1 data: every record of the demo's mix unchanged, plus 120 distinct anchor records taken
+    as they are from the anchored full mix; it validates with exactly those 120 anchors."""
+    key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
+    demo = _read("task_safety_mix_anchored_demo_train.jsonl")
+    anchors = [r for r in demo if "anchor" in r]
+    assert Counter(key(r) for r in demo if "anchor" not in r) == Counter(
+        key(r) for r in _read("task_safety_mix_train.jsonl"))
+    pool = {key(r) for r in _read("task_safety_mix_anchored_train.jsonl") if r.get("anchor")}
+    assert len(anchors) == 120 and len({key(r) for r in anchors}) == 120
+    assert all(key(r) in pool for r in anchors)
+    report = validate_dataset((BUNDLED_DIR / "task_safety_mix_anchored_demo_train.jsonl").read_bytes(), tokenizer,
+                              max_seq_length=256)
+    assert report.valid and sum(e.anchor for e in report.train) == 120
