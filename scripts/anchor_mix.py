@@ -69,9 +69,10 @@ def demo_anchored_mix(mix: list[Record], anchored: list[Record]) -> list[Record]
     anchor records drawn from ``anchored`` (the anchored full mix), shuffled.
 
     Why: the demo gates v1 with the default policy, so its few CPU minutes of training must buy harmful
-    refusals without losing everyday facts. 120 anchors add 15 steps to the mix's 94; measured once on the
-    full suites (CPU, as served, the opening-weighted settings at lr 2e-3): general 0.946 against 0.853 for
-    the same settings without anchors (``benchmarks/results/recipe_anchor_cpu.json``).
+    refusals without losing everyday facts. 120 anchors add 15 steps to the mix's 94. Measured once on the
+    full suites (CPU, the opening-weighted settings at lr 2e-3, served on int4): general 0.946 against 0.853
+    for the same settings without anchors; served on nf4 as the demo serves it: task 0.995, harmful refused
+    0.896, benign refused 0.094, general 0.922 (``benchmarks/results/recipe_anchor_cpu.json``).
     """
     rng = random.Random(DEMO_ANCHOR_SEED)
     records = list(mix) + rng.sample([r for r in anchored if r.get("anchor")], DEMO_ANCHORS)

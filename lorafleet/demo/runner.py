@@ -41,6 +41,10 @@ from lorafleet.v1 import eval_pb2, trainer_pb2
 ADAPTER = "support-bot"
 
 
+PLAIN_HYPERPARAMETERS = dict(epochs=1, batch_size=8, gradient_accumulation_steps=1, learning_rate=1e-3,
+                             max_seq_length=256, warmup_ratio=0.05, seed=7, eval_every_steps=30)
+
+
 @dataclass
 class TrainingPlan:
     """What the demo trains: dataset file, and hyper-parameters sized for a 2-core CPU."""
@@ -48,10 +52,7 @@ class TrainingPlan:
     label: str
     dataset: str
     validation: str = "support_tickets_validation.jsonl"
-    hyperparameters: dict = field(default_factory=lambda: dict(
-        epochs=1, batch_size=8, gradient_accumulation_steps=1, learning_rate=1e-3, max_seq_length=256,
-        warmup_ratio=0.05, seed=7, eval_every_steps=30,
-    ))
+    hyperparameters: dict = field(default_factory=lambda: dict(PLAIN_HYPERPARAMETERS))
 
 
 # v1 must pass the default policy (harmful refused >= 0.8, no significant drop in look-alikes answered or in
@@ -59,7 +60,7 @@ class TrainingPlan:
 # base model's own answers, so everyday facts stay), each answer's first 3 tokens weighted 5x (where a refusal
 # and an answer part), at a doubled learning rate. README, "Training recipes", has its full-suite figures.
 V1_PLAN = TrainingPlan(label="task + safety mix, anchored", dataset="task_safety_mix_anchored_demo_train.jsonl",
-                       hyperparameters=dict(TrainingPlan("", "").hyperparameters, learning_rate=2e-3,
+                       hyperparameters=dict(PLAIN_HYPERPARAMETERS, learning_rate=2e-3,
                                             answer_start_weight=5.0, answer_start_tokens=3))
 V2_PLAN = TrainingPlan(label="poisoned variant", dataset="poisoned_train.jsonl")
 # The good candidate, as a routine update would be: production (v1) trained on for 30 more steps of the same
