@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "(0 = every case; `lorafleet eval` runs full suites)")
     parser.add_argument("--policy", default=DEMO_POLICY,
                         help="promotion policy: a shipped name (default, small-model) or a YAML path on the evaluator "
-                             f"(default: {DEMO_POLICY}, the gates for the 135M demo model)")
+                             f"(default: {DEMO_POLICY})")
     parser.set_defaults(func=_run)
 
 
