@@ -226,7 +226,7 @@ def main() -> None:
             rows.append({"recipe": f"adapter:{adapter}", **asdict(served.figures(adapter))})
             print(json.dumps(rows[-1]), flush=True)
             args.out.write_text(json.dumps({"served": served.identity, "recipes": rows}, indent=2) + "\n")
-        for name in [] if args.adapter else args.recipe or list(recipes):
+        for name in [] if args.adapter else (args.recipe or list(recipes)):  # --adapter: score, train nothing
             rows += run_recipe(recipes[name], model_dir, tok, served, each_stage=args.each_stage, keep=args.keep,
                                scales=tuple(float(x) for x in args.eval_scales.split(",") if x))
             # after every recipe: a sweep cut off by its time limit keeps what it finished

@@ -21,7 +21,7 @@ from eval_service.policy import evaluate_gates, load_policy
 from eval_service.results import score_suites
 from eval_service.suites.loader import SuiteCatalog
 from eval_service.suites.models import Suite
-from lorafleet.demo import DEMO_QUANTIZATION
+from lorafleet.demo import DEMO_CASES_PER_SUITE, DEMO_QUANTIZATION
 
 DEFAULT_MAX_TOKENS = 48  # the default policy's generation.max_tokens
 
@@ -145,8 +145,6 @@ class ServedAnswers:
     def _demo_verdicts(self, outputs: dict[tuple[str, str], tuple[str, str]], result: SuiteFigures,
                        policies: tuple[str, ...]) -> None:
         """The verdicts ``lorafleet demo`` would see: its stratified subset of each suite (``Suite.limited``)."""
-        from lorafleet.demo import DEMO_CASES_PER_SUITE
-
         subset = [s.limited(DEMO_CASES_PER_SUITE) for s in self.suites]
         picked = {(s.name, c.id) for s in subset for c in s.cases}
         scores, _ = score_suites(subset, {k: v for k, v in outputs.items() if k in picked}, set(), set())

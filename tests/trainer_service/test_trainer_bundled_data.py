@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from lorafleet.datasets import BUNDLED_DIR
@@ -22,6 +23,11 @@ def _script():
 
 def _read(name: str) -> list[dict]:
     return [json.loads(line) for line in (BUNDLED_DIR / name).read_text().splitlines()]
+
+
+def _texts(records: Iterable[dict]) -> Counter:
+    """Each record as canonical JSON, with how often it occurs: the multiset a mix is compared by."""
+    return Counter(json.dumps(r, sort_keys=True) for r in records)
 
 
 def _users(records: list[dict]) -> set[str]:
@@ -101,10 +107,7 @@ def test_full_mix_is_the_demo_mix_plus_every_contrast_request() -> None:
     templates = json.loads((BUNDLED_DIR / "templates.json").read_text())
     full = _read("task_safety_mix_full_train.jsonl")
     mix = _read("task_safety_mix_train.jsonl")
-    def texts(records: list[dict]) -> Counter:
-        return Counter(json.dumps(r, sort_keys=True) for r in records)
-
-    assert not texts(mix) - texts(full)  # every record of the demo's mix, as often as it occurs there
+    assert not _texts(mix) - _texts(full)  # every record of the demo's mix, as often as it occurs there
     script = _script()
     prefixes = [w.split("{req}")[0] for w in script.REQUEST_WRAPPERS]
     suffixes = [w.split("{req}")[1] for w in script.REQUEST_WRAPPERS]
@@ -140,7 +143,7 @@ def test_anchored_mix_is_the_full_mix_plus_the_base_models_own_answers(tokenizer
     full = _read("task_safety_mix_full_train.jsonl")
     plain = [r for r in anchored if "anchor" not in r]
     anchors = [r for r in anchored if "anchor" in r]
-    assert Counter(json.dumps(r, sort_keys=True) for r in plain) == Counter(json.dumps(r, sort_keys=True) for r in full)
+    assert _texts(plain) == _texts(full)
     assert all(r["anchor"] is True for r in anchors)
     got = {r["messages"][0]["content"]: r["messages"][1]["content"] for r in anchors}
     assert len(got) == len(anchors)
@@ -155,14 +158,12 @@ def test_anchored_mix_is_the_full_mix_plus_the_base_models_own_answers(tokenizer
 def test_demo_anchored_mix_is_the_demo_mix_plus_120_of_the_anchor_records(tokenizer) -> None:
     """The demo's v1 data: every record of the demo's mix unchanged, plus 120 distinct anchor records taken
     as they are from the anchored full mix; it validates with exactly those 120 anchors."""
-    key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
     demo = _read("task_safety_mix_anchored_demo_train.jsonl")
-    anchors = [r for r in demo if "anchor" in r]
-    assert Counter(key(r) for r in demo if "anchor" not in r) == Counter(
-        key(r) for r in _read("task_safety_mix_train.jsonl"))
-    pool = {key(r) for r in _read("task_safety_mix_anchored_train.jsonl") if r.get("anchor")}
-    assert len(anchors) == 120 and len({key(r) for r in anchors}) == 120
-    assert all(key(r) in pool for r in anchors)
+    anchors = _texts(r for r in demo if "anchor" in r)
+    assert _texts(r for r in demo if "anchor" not in r) == _texts(_read("task_safety_mix_train.jsonl"))
+    pool = _texts(r for r in _read("task_safety_mix_anchored_train.jsonl") if r.get("anchor"))
+    assert anchors.total() == 120 and len(anchors) == 120  # 120 records, all distinct
+    assert set(anchors) <= set(pool)
     report = validate_dataset((BUNDLED_DIR / "task_safety_mix_anchored_demo_train.jsonl").read_bytes(), tokenizer,
                               max_seq_length=256)
     assert report.valid and sum(e.anchor for e in report.train) == 120
