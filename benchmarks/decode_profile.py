@@ -1,8 +1,10 @@
 """Where a decode step and a long prefill spend their time, on the real model with the serving defaults.
 
-    python benchmarks/decode_profile.py [--prompt-tokens 4000] [--out benchmarks/results/decode_profile.json]
+    python benchmarks/decode_profile.py [--prompt-tokens 4000] [--quantization auto]
+        [--out benchmarks/results/decode_profile.json]
 
-On SmolLM2-135M with ``quantization=auto`` (int4 on a CPU), the model layer only (``FastLlama``, no
+On SmolLM2-135M with ``quantization=auto`` (int4 on a CPU; ``--quantization nf4`` profiles the base the
+demo serves), the model layer only (``FastLlama``, no
 engine loop), on one fresh thread under ``torch.inference_mode`` as the engine worker runs it:
 
 * ``decode``: one decode step of the bare base at 1 and 16 rows (median of 30), the LM head's token
@@ -38,7 +40,8 @@ from engine_load import LONG_TEXT  # noqa: E402
 from lorafleet.compute_threads import call_in_fresh_thread, configure_openmp  # noqa: E402
 
 CHUNK = 512
-KERNELS = {"int4_matmul": "aten::_weight_int4pack_mm_for_cpu", "gemm": "aten::mm",
+KERNELS = {"int4_matmul": "aten::_weight_int4pack_mm_for_cpu", "nf4_matmul": "bitsandbytes::gemv_4bit",
+           "gemm": "aten::mm",
            "flash_attention": "aten::_scaled_dot_product_flash_attention_for_cpu",
            "math_attention": "aten::_scaled_dot_product_attention_math"}
 
@@ -104,7 +107,7 @@ def _prefill(model, ids: list[int]) -> dict:
             "seconds_on_the_math_kernel": round(math_seconds, 2)}
 
 
-def measure(prompt_tokens: int) -> dict:
+def measure(prompt_tokens: int, quantization: str = "auto") -> dict:
     import torch
 
     from inference_service.runtime import build_runtime
@@ -113,22 +116,24 @@ def measure(prompt_tokens: int) -> dict:
 
     model_dir = embedded_model_dir()
     settings = Settings.from_env(environ={}, home=Path(tempfile.mkdtemp(prefix="lorafleet-profile-")), device="cpu",
-                                 max_batch_size=16)
+                                 max_batch_size=16, quantization=quantization)
     rt = build_runtime(model_dir, read_base_model_spec(model_dir), settings)
     with torch.inference_mode():
         short = list(rt.tokenizer("Write a short note to a customer about a delayed order.")["input_ids"])
         long = list(rt.tokenizer(LONG_TEXT * (prompt_tokens // 20 + 1))["input_ids"])[:prompt_tokens]
-        return {"threads": torch.get_num_threads(), "weights": type(rt.model.layers[0].qkv).__name__,
+        return {"threads": torch.get_num_threads(), "quantization": quantization,
+                "head": type(rt.model.head).__name__, "weights": type(rt.model.layers[0].qkv).__name__,
                 "decode": [_decode(rt.model, short, rows) for rows in (1, 16)], "prefill": _prefill(rt.model, long)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prompt-tokens", type=int, default=4000)
+    ap.add_argument("--quantization", default="auto")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "decode_profile.json")
     args = ap.parse_args()
     configure_openmp()
-    result = call_in_fresh_thread(measure, args.prompt_tokens)
+    result = call_in_fresh_thread(measure, args.prompt_tokens, args.quantization)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

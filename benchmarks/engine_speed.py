@@ -1,12 +1,15 @@
 """Engine speed before and after, in one run: this tree against a git ref, interleaved round by round.
 
     python benchmarks/engine_speed.py [--baseline-ref 5696eea] [--rounds 3] [--out benchmarks/results/engine_speed.json]
-        [--env KEY=VALUE ...] [--baseline-env KEY=VALUE ...] [--busy N]
+        [--env KEY=VALUE ...] [--baseline-env KEY=VALUE ...] [--busy N] [--quantization auto]
+        [--baseline-quantization Q]
 
 ``--env`` / ``--baseline-env`` set environment variables of this tree's / the baseline's children
 (e.g. the same tree on both sides, ``--baseline-ref HEAD --env GOMP_SPINCOUNT=300000``, to compare
 an OpenMP setting); ``--busy N`` runs N busy-looping processes for the whole run, so both sides are
-timed on a contended CPU (one per core: the contention bar of the speed issue).
+timed on a contended CPU (one per core: the contention bar of the speed issue); ``--quantization``
+sets both trees' base format (default ``auto``: each tree's own default), ``--baseline-quantization``
+the baseline's alone (5696eea knows only nf4, int8 and none).
 
 Each round runs one child process per tree (the baseline is exported with ``git archive`` into a
 temporary directory), alternating which goes first. A child builds the runtime with its tree's
@@ -42,6 +45,9 @@ import json, statistics, sys, time
 from pathlib import Path
 import torch
 spec_in = json.loads(sys.argv[1])
+import inference_service, lorafleet.config
+for mod in (inference_service, lorafleet.config):  # this tree's code, not the checkout's
+    assert Path(mod.__file__).resolve().is_relative_to(Path.cwd().resolve()), mod.__file__
 from lorafleet.base_model import read_base_model_spec
 from lorafleet.config import Settings
 from inference_service.engine.types import GenerationRequest, SamplingSpec
@@ -51,7 +57,8 @@ from lorafleet.compute_threads import call_in_fresh_thread as fresh
 model_dir = Path(spec_in["model_dir"])
 spec = fresh(read_base_model_spec, model_dir, name="smollm2-135m-instruct")
 settings = Settings.from_env(environ={}, home=Path(spec_in["home"]), device="cpu", adapter_slots=16,
-                             max_batch_size=16, adapter_host_cache=64, max_adapter_rank=64)
+                             max_batch_size=16, adapter_host_cache=64, max_adapter_rank=64,
+                             quantization=spec_in["quantization"])
 rt = fresh(build_runtime, model_dir, spec, settings)
 rt.engine.eos = set()
 rt.engine.start()
@@ -97,8 +104,10 @@ def run_child(tree: Path, payload: dict, extra_env: dict[str, str]) -> dict:
     env = dict(os.environ) | extra_env
     env["PYTHONPATH"] = os.pathsep.join([str(tree), str(tree / "clients" / "python")])
     env.setdefault("HF_HUB_OFFLINE", "1")
+    # cwd is the tree: ``python -c`` puts the working directory first on sys.path, before PYTHONPATH, so a
+    # child started from the checkout imported the checkout's code whatever tree it was meant to time
     done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(payload)], env=env, capture_output=True,
-                          text=True, timeout=1800, check=False)
+                          text=True, timeout=1800, check=False, cwd=tree)
     if done.returncode != 0:
         raise RuntimeError(f"child in {tree} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -121,6 +130,8 @@ def main() -> None:
     ap.add_argument("--baseline-env", action="append", default=[], metavar="KEY=VALUE",
                     help="for the baseline's children")
     ap.add_argument("--busy", type=int, default=0, help="busy-looping processes during the run")
+    ap.add_argument("--quantization", default="auto", help="base format of both trees (auto, int4, nf4, ...)")
+    ap.add_argument("--baseline-quantization", default=None, help="the baseline's base format (default: as above)")
     args = ap.parse_args()
     envs = {"after": parse_env(args.env), "before": parse_env(args.baseline_env)}
     from bench_adapters import bench_adapter_dirs
@@ -128,7 +139,7 @@ def main() -> None:
     from bench_serving import GENERATION_PROMPTS
 
     payload = {"model_dir": str(embedded_model_dir()), "adapters": [str(p) for p in bench_adapter_dirs(16)],
-               "prompts": GENERATION_PROMPTS, "reps": args.reps,
+               "prompts": GENERATION_PROMPTS, "reps": args.reps, "quantization": args.quantization,
                "home": tempfile.mkdtemp(prefix="lorafleet-bench-home-")}
     trees = {"before": export_tree(args.baseline_ref), "after": ROOT}
     runs: dict[str, list[dict]] = {"before": [], "after": []}
@@ -136,14 +147,17 @@ def main() -> None:
     try:
         for r in range(args.rounds):
             for name in (("before", "after") if r % 2 == 0 else ("after", "before")):
-                runs[name].append(run_child(trees[name], payload, envs[name]))
+                quantization = args.baseline_quantization if name == "before" else None
+                runs[name].append(run_child(trees[name], payload | {"quantization": quantization or args.quantization},
+                                            envs[name]))
                 print(f"round {r} {name}", {k: round(v, 1) for k, v in runs[name][-1].items()}, flush=True)
     finally:
         for hog in hogs:
             hog.kill()
             hog.wait()
     result = {"baseline_ref": args.baseline_ref, "rounds": args.rounds, "load_average": os.getloadavg(),
-              "env": envs, "busy_processes": args.busy,
+              "env": envs, "busy_processes": args.busy, "quantization": args.quantization,
+              "baseline_quantization": args.baseline_quantization or args.quantization,
               "before": {k: statistics.median(x[k] for x in runs["before"]) for k in WORKLOADS},
               "after": {k: statistics.median(x[k] for x in runs["after"]) for k in WORKLOADS},
               "ratio_after_vs_before": {k: statistics.median(a[k] / b[k] for a, b in zip(runs["after"],

@@ -5,13 +5,16 @@
 * ``int4`` loads the model in fp32 and hands it to the fast forward, which stores each fused layer as
   group-32 int4 (``model.quant``) and computes in bfloat16: the fastest format on a CPU, and exact
   for the embedded Q4_1 SmolLM2 (see ``model.quant`` for the measurements);
-* ``nf4`` and ``int8`` go through transformers' ``BitsAndBytesConfig`` (bitsandbytes modules,
-  called as they are): on CUDA bitsandbytes has fast kernels, on a CPU it de-quantizes per call;
+* ``nf4`` and ``int8`` go through transformers' ``BitsAndBytesConfig`` (bitsandbytes modules): on
+  CUDA the modules are called as they are; on a CPU with AVX512-BF16, nf4's fused parts run as one
+  call of bitsandbytes' packed CPU kernel each (``model.quant.PackedNf4Weight``), with the modules'
+  numbers; int8 (and nf4 elsewhere) calls the modules;
 * ``none`` keeps full precision (float32 on a CPU: the reference numerics the tests compare with);
 * ``auto`` (the default) is ``int4`` on a CPU and ``nf4`` on CUDA.
 
 Compute dtype: bfloat16 for ``int4`` (its kernel takes bf16 activations) and on CUDA, float32
-otherwise. The LM head stays unquantized in the bitsandbytes formats (transformers skips it).
+otherwise. The LM head stays unquantized in the bitsandbytes formats (transformers skips it); on a CPU
+the fast forward ranks it in int4 and rescores in fp32 (``model.lm_head.RescoredHead``).
 """
 
 from __future__ import annotations

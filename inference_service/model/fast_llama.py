@@ -100,7 +100,9 @@ class FastLlama:
         self.embed = model.model.embed_tokens.weight.detach().float().to(device).clone()  # anonymous memory
         tied = model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
         head = self.embed if tied else model.lm_head.weight.detach().float().to(device)
-        self.head = RescoredHead(head) if fmt == "int4" else DenseHead(head, dtype=self.dtype)
+        # a quantized base on a CPU ranks with the int4 head and rescores in fp32 (lm_head.py); "none" is the reference
+        rescored = fmt == "int4" or (fmt == "module" and device.type == "cpu")
+        self.head = RescoredHead(head) if rescored else DenseHead(head, dtype=self.dtype)
         self.vocab_size = head.shape[0]
         self.bank = bank
 

@@ -14,7 +14,12 @@ most 6th under int4 in every one of 693 teacher-forced positions (int4 alone pic
 Sampled rows get the exact logits of the candidates and the int4 logits of the far tail (whose
 probability mass is negligible after top-k/top-p).
 
-``DenseHead`` is the plain product in the compute dtype (``quantization=none``: the reference itself).
+It serves every quantized base on a CPU: int4, and nf4/int8, whose bitsandbytes modules leave the head
+(the tied embedding) in fp32. On nf4 (the demo's base) the fp32 head took 9.9 ms of a 30 ms one-row
+token (``benchmarks/decode_profile.py --quantization nf4``).
+
+``DenseHead`` is the plain product in the compute dtype (``quantization=none``: the reference itself;
+and on CUDA).
 """
 
 from __future__ import annotations
