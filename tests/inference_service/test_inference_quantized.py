@@ -44,7 +44,10 @@ def test_nf4_parts_run_as_one_packed_kernel_call_with_the_modules_numbers(tiny_r
     for fused, names, prefix in groups:
         assert isinstance(fused, PackedNf4Weight)
         modules = [rt.layers[prefix + n].base for n in names]
-        assert [m.weight.data.data_ptr() for m in modules][0] == fused.packed.data_ptr()
+        offset = 0
+        for m in modules:  # each module's weight is its rows of the stack, not a second copy
+            assert m.weight.data.data_ptr() == fused.packed[offset:].data_ptr()
+            offset += int(m.out_features)
         for rows in (1, 5, 40):
             x = torch.randn(rows, fused.in_features)
             with torch.inference_mode():
