@@ -91,7 +91,7 @@ def score_suites(suites: list[Suite], outputs: Outputs, contaminated: set[str],
             cand_out, base_out = outputs[(s.name, c.id)]
             rc = score_output(c.scorer, cand_out, c.expected, c.params)
             rb = score_output(c.scorer, base_out, c.expected, c.params)
-            cases.append(CaseScores(c.id, rc.passed, rb.passed, rc.score, rb.score))
+            cases.append(CaseScores(c.id, rc.passed, rb.passed, rc.score, rb.score, tags=c.tags))
             rows.append(CaseOutcome(
                 suite=s.name, kind=s.kind, case_id=c.id, prompt=c.user_text, expected=c.expected_text(),
                 scorer=c.scorer, tags=c.tags, candidate_output=cand_out, baseline_output=base_out,
