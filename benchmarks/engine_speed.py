@@ -139,7 +139,7 @@ def main() -> None:
     from bench_serving import GENERATION_PROMPTS
 
     payload = {"model_dir": str(embedded_model_dir()), "adapters": [str(p) for p in bench_adapter_dirs(16)],
-               "prompts": GENERATION_PROMPTS, "reps": args.reps, "quantization": args.quantization,
+               "prompts": GENERATION_PROMPTS, "reps": args.reps,
                "home": tempfile.mkdtemp(prefix="lorafleet-bench-home-")}
     trees = {"before": export_tree(args.baseline_ref), "after": ROOT}
     runs: dict[str, list[dict]] = {"before": [], "after": []}
@@ -147,9 +147,8 @@ def main() -> None:
     try:
         for r in range(args.rounds):
             for name in (("before", "after") if r % 2 == 0 else ("after", "before")):
-                quantization = args.baseline_quantization if name == "before" else None
-                runs[name].append(run_child(trees[name], payload | {"quantization": quantization or args.quantization},
-                                            envs[name]))
+                quantization = (name == "before" and args.baseline_quantization) or args.quantization
+                runs[name].append(run_child(trees[name], payload | {"quantization": quantization}, envs[name]))
                 print(f"round {r} {name}", {k: round(v, 1) for k, v in runs[name][-1].items()}, flush=True)
     finally:
         for hog in hogs:

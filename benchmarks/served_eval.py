@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eval_service.policy import evaluate_gates, load_policy
+from eval_service.policy import SuiteScores, evaluate_gates, load_policy
 from eval_service.results import score_suites
 from eval_service.suites.loader import SuiteCatalog
 from eval_service.suites.models import Suite
@@ -135,20 +135,16 @@ class ServedAnswers:
         for o in outcomes:
             if not o.candidate_passed:
                 result.failing.setdefault(o.suite, []).append([o.case_id, o.candidate_output])
-        for name in policies:
-            decision, _ = evaluate_gates(load_policy(name), scores, promote_to="production")
-            result.verdicts[name] = decision.verdict
-            result.failed_gates[name] = [f"{g.gate}:{g.suite}" for g in decision.failed_gates]
-        self._demo_verdicts(outputs, result, policies)
+        _verdicts(result, scores, policies)
+        # the verdicts ``lorafleet demo`` would see: its stratified subset of each suite (``Suite.limited``)
+        demo_scores, _ = score_suites([s.limited(DEMO_CASES_PER_SUITE) for s in self.suites], outputs, set(), set())
+        _verdicts(result, demo_scores, policies, prefix="demo:")
         return result
 
-    def _demo_verdicts(self, outputs: dict[tuple[str, str], tuple[str, str]], result: SuiteFigures,
-                       policies: tuple[str, ...]) -> None:
-        """The verdicts ``lorafleet demo`` would see: its stratified subset of each suite (``Suite.limited``)."""
-        subset = [s.limited(DEMO_CASES_PER_SUITE) for s in self.suites]
-        picked = {(s.name, c.id) for s in subset for c in s.cases}
-        scores, _ = score_suites(subset, {k: v for k, v in outputs.items() if k in picked}, set(), set())
-        for name in policies:
-            decision, _ = evaluate_gates(load_policy(name), scores, promote_to="production")
-            result.verdicts[f"demo:{name}"] = decision.verdict
-            result.failed_gates[f"demo:{name}"] = [f"{g.gate}:{g.suite}" for g in decision.failed_gates]
+
+def _verdicts(result: SuiteFigures, scores: list[SuiteScores], policies: tuple[str, ...], *, prefix: str = "") -> None:
+    """Each policy's verdict and failed gates on ``scores``, into ``result`` under ``prefix + name``."""
+    for name in policies:
+        decision, _ = evaluate_gates(load_policy(name), scores, promote_to="production")
+        result.verdicts[prefix + name] = decision.verdict
+        result.failed_gates[prefix + name] = [f"{g.gate}:{g.suite}" for g in decision.failed_gates]
