@@ -29,9 +29,11 @@ bitsandbytes repacks an nf4 module's weight for its own CPU kernel on the first 
 of 32 output rows, bf16 absmax ``[in/64, out]``), and that kernel computes each output row on its own.
 So the packed parts of q|k|v (or gate|up) stacked along the output rows are one weight the kernel takes
 in one call, with the same result bit for bit (``tests/inference_service/test_inference_quantized.py``),
-and the engine calls the kernel's op directly instead of the module: per token through the 30 layers,
-5.4 ms against 13.6 ms for the modules at one row and 17.6 against 28.1 ms at 16 rows (the module path
-pays Python on each of 210 calls: quant-state checks, dtype casts, ``matmul_4bit``'s dispatch).
+and the engine calls the kernel's op directly instead of the module, which paid Python on each of 210
+calls per token (quant-state checks, dtype casts, ``matmul_4bit``'s dispatch). With the rescored LM head
+(``lm_head.py``), nf4 went from 32.3 to 78.4 tokens/s on one stream and from 222 to 321 on 16 x 32
+tokens (``benchmarks/engine_speed.py --quantization nf4``); the kernel now takes 8.3 ms of a 15.7 ms
+one-row step (``benchmarks/decode_profile.py --quantization nf4``).
 """
 
 from __future__ import annotations
