@@ -131,15 +131,19 @@ def measure(model_dir: Path, adapters: list[Path], quantization: str, reps: int,
 
 
 def peft_greedy(model_dir: Path, adapter: Path, quantization: str, prompt: str, n: int,
-                device: str = "cuda") -> list[int]:
+                device: str = "cuda", dtype_name: str = "torch.bfloat16") -> list[int]:
+    """transformers + PEFT's greedy tokens, computed in the engine's own compute dtype (``dtype_name``,
+    as the engine reports it): a bf16 reference for an fp32 engine (``quantization=none``) drifted
+    apart after 3 tokens on the H100 and H200 runs, which measured the dtypes, not the engine."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
-    kw: dict = {"dtype": torch.bfloat16, "device_map": {"": device}}
+    dtype = getattr(torch, dtype_name.removeprefix("torch."))
+    kw: dict = {"dtype": dtype, "device_map": {"": device}}
     if quantization == "nf4":
         kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                                       bnb_4bit_compute_dtype=torch.bfloat16)
+                                                       bnb_4bit_compute_dtype=dtype)
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(model_dir), **kw), str(adapter))
     tok = AutoTokenizer.from_pretrained(str(model_dir))
     ids = torch.tensor([tok(prompt)["input_ids"]], device=device)
@@ -193,7 +197,7 @@ def main() -> None:
         case = measure(model_dir, adapters, q, args.reps, args.device)
         if gpu:
             torch.cuda.empty_cache()
-        reference = fresh(peft_greedy, model_dir, adapters[0], q, PROMPTS[0], 16, args.device)
+        reference = fresh(peft_greedy, model_dir, adapters[0], q, PROMPTS[0], 16, args.device, case["compute_dtype"])
         case["peft_greedy"] = reference
         case["greedy_tokens_agreeing_before_first_difference"] = agreement(case["engine_greedy"], reference)
         results["cases"][q] = case
