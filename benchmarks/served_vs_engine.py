@@ -101,8 +101,11 @@ def build(args: argparse.Namespace, work: Path):
                                   seed=i + 1)
         registry.register_version(name, path, base_spec=spec, lineage={"source": "imported"})
         registry.set_alias(name, "production", 1)
+    # a slot for every adapter of both workloads (support-bot and bot-00..): with one slot fewer, each round
+    # of 16 adapters after a one-adapter round evicted one and re-laid the stacked decode operands (1,920
+    # operand copies in a profiled round), which timed slot churn, not serving
     settings = Settings.from_env(environ={}, home=work / "home", device="cpu", max_batch_size=args.requests,
-                                 adapter_slots=args.requests, adapter_host_cache=2 * args.requests + 2,
+                                 adapter_slots=args.requests + 1, adapter_host_cache=2 * args.requests + 2,
                                  max_adapter_rank=16, alias_poll_s=3600.0, live_sample_rate=0.0,
                                  **window_setting(args),
                                  max_queue=max(256, 2 * args.requests))
