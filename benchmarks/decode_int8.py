@@ -27,8 +27,6 @@ exactly and its answers equal the reference's.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import time
@@ -38,9 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_model import embedded_model_dir  # noqa: E402
-
-from lorafleet.compute_threads import call_in_fresh_thread, configure_openmp  # noqa: E402
+from bench_cli import run_measurement  # noqa: E402
+from bench_model import embedded_model_dir, suite_answers  # noqa: E402
 
 SHAPES = [(576, 960), (576, 576), (576, 3072), (1536, 576)]  # (in, out) per fused projection
 LAYERS = 30
@@ -113,7 +110,6 @@ def _replace_linears(torch, model, fmt: str):
 
 def quality() -> dict:
     import torch
-    import yaml
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model_dir = embedded_model_dir()
@@ -122,17 +118,10 @@ def quality() -> dict:
     def load():
         return AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
 
-    suites = ROOT / "eval_service" / "suites" / "data"
-    prompts = [c["prompt"] for c in yaml.safe_load((suites / "general.yaml").read_text())["cases"][:40]]
-    prompts += [c["prompt"] for c in yaml.safe_load((suites / "over_refusal.yaml").read_text())["cases"][:20]]
     ref = load()
-    seqs = []
+    answers = suite_answers(ref, tok, (("general.yaml", 40), ("over_refusal.yaml", 20)), ANSWER_TOKENS)
     with torch.inference_mode():
-        for p in prompts:
-            ids = tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
-                                          return_tensors="pt", return_dict=True)["input_ids"]
-            full = ref.generate(ids, max_new_tokens=ANSWER_TOKENS, do_sample=False)
-            seqs.append((ids.shape[1], full, ref(full).logits[0, ids.shape[1] - 1:-1]))
+        seqs = [(n, full, ref(full).logits[0, n - 1:-1]) for n, full in answers]
     out = {}
     for fmt in ("int4", "int8_weight_only", "w8a8_dynamic"):
         model = _replace_linears(torch, load(), fmt)
@@ -152,22 +141,15 @@ def quality() -> dict:
     return out
 
 
+def measure() -> dict:
+    import torch
+
+    return {"threads": torch.get_num_threads(), "torch": torch.__version__,
+            "speed_ms_30_layers_by_rows": speed(), "quality_vs_fp32": quality()}
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "decode_int8.json")
-    args = ap.parse_args()
-    configure_openmp()
-
-    def measure() -> dict:
-        import torch
-
-        return {"threads": torch.get_num_threads(), "torch": torch.__version__,
-                "speed_ms_30_layers_by_rows": speed(), "quality_vs_fp32": quality()}
-
-    result = call_in_fresh_thread(measure)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+    run_measurement(measure, __doc__, ROOT / "benchmarks" / "results" / "decode_int8.json")
 
 
 if __name__ == "__main__":

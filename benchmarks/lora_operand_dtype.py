@@ -13,8 +13,6 @@ few (adapters U, rows per adapter G): the median of 30 steps after 3 warm-up ste
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import time
@@ -23,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lorafleet.compute_threads import call_in_fresh_thread, configure_openmp  # noqa: E402
+from bench_cli import run_measurement  # noqa: E402
 
 RANK = 16
 PROJECTIONS = [(576, [576, 192, 192]), (576, [576]), (576, [1536, 1536]), (1536, [576])]  # (in, part outs)
@@ -66,14 +64,7 @@ def measure() -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "lora_operand_dtype.json")
-    args = ap.parse_args()
-    configure_openmp()
-    result = call_in_fresh_thread(measure)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+    run_measurement(measure, __doc__, ROOT / "benchmarks" / "results" / "lora_operand_dtype.json")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@
 
 Compute dtype: bfloat16 for ``int4`` (its kernel takes bf16 activations) and on CUDA, float32
 otherwise. The LM head stays unquantized in the bitsandbytes formats (transformers skips it); on a CPU
-the fast forward ranks it in int4 and rescores in fp32 (``model.lm_head.RescoredHead``).
+the fast forward ranks it in int8 (int4 without fbgemm) and rescores in fp32 (``model.lm_head.RescoredHead``).
 """
 
 from __future__ import annotations

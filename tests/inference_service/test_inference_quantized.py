@@ -60,7 +60,7 @@ def test_nf4_parts_run_as_one_packed_kernel_call_with_the_modules_numbers(tiny_r
 @pytest.mark.parametrize("quantization", ["nf4", "int8"])
 def test_quantized_bases_on_a_cpu_pick_the_fp32_heads_greedy_token_through_the_rescored_head(
         tiny_runtime_factory, quantization):
-    """bitsandbytes leaves the head (the tied embedding) in fp32: the engine ranks it in int4 and rescores
+    """bitsandbytes leaves the head (the tied embedding) in fp32: the engine ranks it (int8, or int4) and rescores
     the best candidates exactly, so the greedy token is still the fp32 head's."""
     from inference_service.model.lm_head import RescoredHead
 
