@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bench_cli import median_ms  # noqa: E402
 from bench_model import embedded_model_dir  # noqa: E402
 
 from lorafleet.compute_threads import call_in_fresh_thread, configure_openmp  # noqa: E402
@@ -65,15 +65,6 @@ def _static_step(m):
     return step
 
 
-def _median_ms(fn, reps: int = 40) -> float:
-    times = []
-    for r in range(reps):
-        t0 = time.perf_counter()
-        fn(r)
-        times.append(time.perf_counter() - t0)
-    return round(statistics.median(times[5:]) * 1e3, 2)
-
-
 def measure(quantization: str) -> dict:
     import torch
 
@@ -99,13 +90,13 @@ def measure(quantization: str) -> dict:
         step = _static_step(m)
         engine_out = m.decode(tok, [n], (0,), cache)
         eager_out = step(tok, torch.tensor([n]), ck, cv)
-        engine_ms = _median_ms(lambda r: m.decode(tok, [n + r % 8], (0,), cache))
-        eager_ms = _median_ms(lambda r: step(tok, torch.tensor([n + r % 8]), ck, cv))
+        engine_ms = median_ms(lambda r: m.decode(tok, [n + r % 8], (0,), cache), 40, 5)
+        eager_ms = median_ms(lambda r: step(tok, torch.tensor([n + r % 8]), ck, cv), 40, 5)
         t0 = time.perf_counter()
         compiled = torch.compile(step, dynamic=False)
         compiled_out = compiled(tok, torch.tensor([n]), ck, cv)
         compile_s = round(time.perf_counter() - t0, 1)
-        compiled_ms = _median_ms(lambda r: compiled(tok, torch.tensor([n + r % 8]), ck, cv))
+        compiled_ms = median_ms(lambda r: compiled(tok, torch.tensor([n + r % 8]), ck, cv), 40, 5)
     return {"quantization": quantization, "threads": torch.get_num_threads(), "torch": torch.__version__,
             "engine_ms": engine_ms, "eager_static_ms": eager_ms, "compiled_ms": compiled_ms, "compile_s": compile_s,
             "eager_static_vs_engine_max_diff": float((engine_out - eager_out).abs().max()),

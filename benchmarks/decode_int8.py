@@ -27,16 +27,14 @@ exactly and its answers equal the reference's.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_cli import run_measurement  # noqa: E402
+from bench_cli import median_ms, run_measurement  # noqa: E402
 from bench_model import embedded_model_dir, suite_answers  # noqa: E402
 
 SHAPES = [(576, 960), (576, 576), (576, 3072), (1536, 576)]  # (in, out) per fused projection
@@ -76,13 +74,7 @@ def speed() -> dict:
                 def step(fmt=fmt, xs=xs) -> None:
                     for (k, _), ks in zip(SHAPES * LAYERS, kernels):
                         ks[fmt](xs[k])
-                times = []
-                for i in range(15):
-                    t0 = time.perf_counter()
-                    step()
-                    if i >= 3:
-                        times.append(time.perf_counter() - t0)
-                out.setdefault(fmt, {})[rows] = round(statistics.median(times) * 1e3, 2)
+                out.setdefault(fmt, {})[rows] = median_ms(lambda _, step=step: step(), 15, 3)
     return out
 
 

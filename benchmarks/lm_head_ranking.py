@@ -15,16 +15,14 @@ OpenMP settings, the median of 25 calls after 5, in ms.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_cli import run_measurement  # noqa: E402
+from bench_cli import median_ms, run_measurement  # noqa: E402
 from bench_model import embedded_model_dir, suite_answers  # noqa: E402
 
 SUITES = (("general.yaml", 50), ("over_refusal.yaml", 30), ("safety.yaml", 30))
@@ -64,13 +62,7 @@ def measure() -> dict:
             speed = {}
             for rows in (1, 4, 16, 32):
                 x = hidden[:rows].clone()
-                times = []
-                for i in range(30):
-                    t0 = time.perf_counter()
-                    ranking.rough(x)
-                    if i >= 5:
-                        times.append(time.perf_counter() - t0)
-                speed[rows] = round(statistics.median(times) * 1e3, 3)
+                speed[rows] = median_ms(lambda _, x=x, r=ranking: r.rough(x), 30, 5, digits=3)
             out["rankings"][name] = {
                 "max_rank_of_fp32_argmax": int(rank.max()),
                 "share_ranked_first": round(float((rank == 0).float().mean()), 4),

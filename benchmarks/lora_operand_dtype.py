@@ -13,15 +13,13 @@ few (adapters U, rows per adapter G): the median of 30 steps after 3 warm-up ste
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_cli import run_measurement  # noqa: E402
+from bench_cli import median_ms, run_measurement  # noqa: E402
 
 RANK = 16
 PROJECTIONS = [(576, [576, 192, 192]), (576, [576]), (576, [1536, 1536]), (1536, [576])]  # (in, part outs)
@@ -44,13 +42,7 @@ def _step_ms(dtype, adapters: int, rows: int) -> float:
             for k, b in enumerate(bs):
                 torch.bmm(h[:, :, RANK * k:RANK * (k + 1)], b)
 
-    times = []
-    for i in range(33):
-        t0 = time.perf_counter()
-        step()
-        if i >= 3:
-            times.append(time.perf_counter() - t0)
-    return round(statistics.median(times) * 1e3, 2)
+    return median_ms(lambda _: step(), 33, 3)
 
 
 def measure() -> dict:
