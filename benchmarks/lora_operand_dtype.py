@@ -1,4 +1,4 @@
-"""The grouped LoRA decode pair in fp32 against bf16: would halving the adapters' bytes pay? (Measured: no.)
+"""The grouped LoRA decode pair in fp32 against bf16, and how fast it reads the adapters' bytes. (bf16: no gain.)
 
     python benchmarks/lora_operand_dtype.py [--out benchmarks/results/lora_operand_dtype.json]
 
@@ -8,7 +8,17 @@ distinct adapters the step reads every adapter's fp32 weights (about 20 MB for r
 SmolLM2-135M's linear layers), so bf16 operands would halve the bytes. This times the 30 layers' bmm
 pairs with SmolLM2's shapes (q|k|v, o, gate|up, down; r=16 per part), a distinct operand per layer
 so that nothing is served from cache, on one fresh thread with the server's OpenMP settings, for a
-few (adapters U, rows per adapter G): the median of 30 steps after 3 warm-up steps, in ms.
+few (adapters U, rows per adapter G): the median of 30 steps after 3 warm-up steps, in ms, for
+
+* ``fp32``: the engine's operands;
+* ``bf16``: operands and activations in bf16 (oneDNN's bf16 bmm);
+* ``bf16_upcast``: operands stored in bf16 (half the bytes read) and cast to fp32 per call before
+  the fp32 bmm.
+
+``fp32_gb_s`` is the fp32 operands' bytes over the fp32 step's time: how fast ``bmm`` streams the
+adapters, against ``stream_sum_gb_s``, a plain ``sum`` over a 400 MB fp32 tensor on the same thread
+(what this machine's memory gives one reduction). With many distinct adapters the step is bound by
+those bytes, so the gap between the two is what a better grouped kernel could gain.
 """
 
 from __future__ import annotations
@@ -27,32 +37,50 @@ LAYERS = 30
 CASES = [(1, 16), (16, 1), (25, 1), (32, 1), (8, 2)]
 
 
-def _step_ms(dtype, adapters: int, rows: int) -> float:
+def _step(mode: str, adapters: int, rows: int) -> tuple[float, int]:
+    """(median ms of one step, bytes of the operands as stored) for ``mode`` fp32, bf16 or bf16_upcast."""
     import torch
 
+    stored = torch.float32 if mode == "fp32" else torch.bfloat16
+    compute = torch.bfloat16 if mode == "bf16" else torch.float32
     ops = []
     for fan_in, outs in PROJECTIONS * LAYERS:
-        a = torch.randn(adapters, fan_in, RANK * len(outs), dtype=dtype) * 0.02
-        bs = [torch.randn(adapters, RANK, o, dtype=dtype) * 0.02 for o in outs]
+        a = torch.randn(adapters, fan_in, RANK * len(outs), dtype=stored) * 0.02
+        bs = [torch.randn(adapters, RANK, o, dtype=stored) * 0.02 for o in outs]
         ops.append((torch.randn(adapters, rows, fan_in), a, bs))
 
     def step() -> None:
         for x, a, bs in ops:
-            h = torch.bmm(x.to(dtype), a)
+            h = torch.bmm(x.to(compute), a.to(compute))
             for k, b in enumerate(bs):
-                torch.bmm(h[:, :, RANK * k:RANK * (k + 1)], b)
+                torch.bmm(h[:, :, RANK * k:RANK * (k + 1)], b.to(compute))
 
-    return median_ms(lambda _: step(), 33, 3)
+    nbytes = sum(a.nbytes + sum(b.nbytes for b in bs) for _, a, bs in ops)
+    return median_ms(lambda _: step(), 33, 3), nbytes
+
+
+def _stream_sum_gb_s() -> float:
+    import torch
+
+    x = torch.randn(100_000_000)
+    return round(x.nbytes / median_ms(lambda _: x.sum(), 6, 1, digits=4) / 1e6, 1)
 
 
 def measure() -> dict:
     import torch
 
+    rows = []
     with torch.inference_mode():
-        rows = [{"adapters": u, "rows_per_adapter": g, "fp32_ms": _step_ms(torch.float32, u, g),
-                 "bf16_ms": _step_ms(torch.bfloat16, u, g)} for u, g in CASES]
+        for u, g in CASES:
+            row: dict = {"adapters": u, "rows_per_adapter": g}
+            for mode in ("fp32", "bf16", "bf16_upcast"):
+                row[f"{mode}_ms"], nbytes = _step(mode, u, g)
+                if mode == "fp32":
+                    row["fp32_gb_s"] = round(nbytes / row["fp32_ms"] / 1e6, 1)
+            rows.append(row)
+        stream = _stream_sum_gb_s()
     return {"threads": torch.get_num_threads(), "torch": torch.__version__, "layers": LAYERS, "rank": RANK,
-            "cases": rows}
+            "stream_sum_gb_s": stream, "cases": rows}
 
 
 def main() -> None:
