@@ -2,14 +2,15 @@
 
     python benchmarks/engine_speed.py [--baseline-ref 5696eea] [--rounds 3] [--out benchmarks/results/engine_speed.json]
         [--env KEY=VALUE ...] [--baseline-env KEY=VALUE ...] [--busy N] [--quantization auto]
-        [--baseline-quantization Q]
+        [--baseline-quantization Q] [--setting KEY=VALUE ...]
 
 ``--env`` / ``--baseline-env`` set environment variables of this tree's / the baseline's children
 (e.g. the same tree on both sides, ``--baseline-ref HEAD --env GOMP_SPINCOUNT=300000``, to compare
 an OpenMP setting); ``--busy N`` runs N busy-looping processes for the whole run, so both sides are
 timed on a contended CPU (one per core: the contention bar of the speed issue); ``--quantization``
 sets both trees' base format (default ``auto``: each tree's own default), ``--baseline-quantization``
-the baseline's alone (5696eea knows only nf4, int8 and none).
+the baseline's alone (5696eea knows only nf4, int8 and none); ``--setting`` sets a ``Settings`` field of
+this tree's engine (``lora_decode_operands=fp32``).
 
 Each round runs one child process per tree (the baseline is exported with ``git archive`` into a
 temporary directory), alternating which goes first. A child builds the runtime with its tree's
@@ -58,7 +59,7 @@ model_dir = Path(spec_in["model_dir"])
 spec = fresh(read_base_model_spec, model_dir, name="smollm2-135m-instruct")
 settings = Settings.from_env(environ={}, home=Path(spec_in["home"]), device="cpu", adapter_slots=16,
                              max_batch_size=16, adapter_host_cache=64, max_adapter_rank=64,
-                             quantization=spec_in["quantization"])
+                             quantization=spec_in["quantization"], **spec_in.get("settings", {}))
 rt = fresh(build_runtime, model_dir, spec, settings)
 rt.engine.eos = set()
 rt.engine.start()
@@ -132,8 +133,11 @@ def main() -> None:
     ap.add_argument("--busy", type=int, default=0, help="busy-looping processes during the run")
     ap.add_argument("--quantization", default="auto", help="base format of both trees (auto, int4, nf4, ...)")
     ap.add_argument("--baseline-quantization", default=None, help="the baseline's base format (default: as above)")
+    ap.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                    help="a Settings field of this tree's engine (e.g. lora_decode_operands=fp32)")
     args = ap.parse_args()
     envs = {"after": parse_env(args.env), "before": parse_env(args.baseline_env)}
+    settings = parse_env(args.setting)
     from bench_adapters import bench_adapter_dirs
     from bench_model import embedded_model_dir
     from bench_serving import GENERATION_PROMPTS
@@ -148,14 +152,15 @@ def main() -> None:
         for r in range(args.rounds):
             for name in (("before", "after") if r % 2 == 0 else ("after", "before")):
                 quantization = (name == "before" and args.baseline_quantization) or args.quantization
-                runs[name].append(run_child(trees[name], payload | {"quantization": quantization}, envs[name]))
+                child = payload | {"quantization": quantization, "settings": settings if name == "after" else {}}
+                runs[name].append(run_child(trees[name], child, envs[name]))
                 print(f"round {r} {name}", {k: round(v, 1) for k, v in runs[name][-1].items()}, flush=True)
     finally:
         for hog in hogs:
             hog.kill()
             hog.wait()
     result = {"baseline_ref": args.baseline_ref, "rounds": args.rounds, "load_average": os.getloadavg(),
-              "env": envs, "busy_processes": args.busy, "quantization": args.quantization,
+              "env": envs, "settings": settings, "busy_processes": args.busy, "quantization": args.quantization,
               "baseline_quantization": args.baseline_quantization or args.quantization,
               "before": {k: statistics.median(x[k] for x in runs["before"]) for k in WORKLOADS},
               "after": {k: statistics.median(x[k] for x in runs["after"]) for k in WORKLOADS},

@@ -1,4 +1,4 @@
-"""The grouped LoRA decode pair in fp32 against bf16, and how fast it reads the adapters' bytes. (bf16: no gain.)
+"""The grouped LoRA decode delta: torch's bmm pair in fp32 and bf16, against the grouped C++ kernel in fp32 and bf16.
 
     python benchmarks/lora_operand_dtype.py [--out benchmarks/results/lora_operand_dtype.json]
 
@@ -13,7 +13,12 @@ few (adapters U, rows per adapter G): the median of 30 steps after 3 warm-up ste
 * ``fp32``: the engine's operands;
 * ``bf16``: operands and activations in bf16 (oneDNN's bf16 bmm);
 * ``bf16_upcast``: operands stored in bf16 (half the bytes read) and cast to fp32 per call before
-  the fp32 bmm.
+  the fp32 bmm;
+* ``kernel_fp32`` / ``kernel_bf16``: the engine's grouped kernel (``inference_service/model/grouped_lora_kernel.py``)
+  on fp32 / bf16 operands (x, y and the accumulation fp32), one row per cell of the grid.
+
+bf16 through torch gains nothing: oneDNN's bf16 ``bmm`` is slower than fp32 at these shapes, and a cast
+per call writes what it saved. The kernel reads bf16 and widens it in registers.
 
 ``fp32_gb_s`` is the fp32 operands' bytes over the fp32 step's time: how fast ``bmm`` streams the
 adapters, against ``stream_sum_gb_s``, a plain ``sum`` over a 400 MB fp32 tensor on the same thread
@@ -38,10 +43,10 @@ CASES = [(1, 16), (16, 1), (25, 1), (32, 1), (8, 2)]
 
 
 def _step(mode: str, adapters: int, rows: int) -> tuple[float, int]:
-    """(median ms of one step, bytes of the operands as stored) for ``mode`` fp32, bf16 or bf16_upcast."""
+    """(median ms of one step, bytes of the operands as stored) for ``mode`` (the module docstring's list)."""
     import torch
 
-    stored = torch.float32 if mode == "fp32" else torch.bfloat16
+    stored = torch.float32 if mode in ("fp32", "kernel_fp32") else torch.bfloat16
     compute = torch.bfloat16 if mode == "bf16" else torch.float32
     ops = []
     for fan_in, outs in PROJECTIONS * LAYERS:
@@ -49,11 +54,25 @@ def _step(mode: str, adapters: int, rows: int) -> tuple[float, int]:
         bs = [torch.randn(adapters, RANK, o, dtype=stored) * 0.02 for o in outs]
         ops.append((torch.randn(adapters, rows, fan_in), a, bs))
 
-    def step() -> None:
-        for x, a, bs in ops:
-            h = torch.bmm(x.to(compute), a.to(compute))
-            for k, b in enumerate(bs):
-                torch.bmm(h[:, :, RANK * k:RANK * (k + 1)], b.to(compute))
+    if mode.startswith("kernel"):
+        from inference_service.model.grouped_lora_kernel import grouped_lora_add_, grouped_lora_kernel
+
+        kernel = grouped_lora_kernel()
+        assert kernel is not None, "the grouped LoRA kernel does not build here"
+        row_ids, offsets = torch.arange(adapters * rows), torch.arange(adapters + 1) * rows
+        flat = [(x.reshape(adapters * rows, -1).contiguous(), a, bs) for x, a, bs in ops]
+        ys = [torch.zeros(adapters * rows, sum(b.shape[-1] for b in bs)) for _, _, bs in ops]
+
+        def step() -> None:
+            for (x, a, bs), y in zip(flat, ys):
+                grouped_lora_add_(kernel, y, x, row_ids, offsets, a, bs, torch.ones(adapters, len(bs)),
+                                  (RANK,) * len(bs), tuple(b.shape[-1] for b in bs))
+    else:
+        def step() -> None:
+            for x, a, bs in ops:
+                h = torch.bmm(x.to(compute), a.to(compute))
+                for k, b in enumerate(bs):
+                    torch.bmm(h[:, :, RANK * k:RANK * (k + 1)], b.to(compute))
 
     nbytes = sum(a.nbytes + sum(b.nbytes for b in bs) for _, a, bs in ops)
     return median_ms(lambda _: step(), 33, 3), nbytes
@@ -73,10 +92,10 @@ def measure() -> dict:
     with torch.inference_mode():
         for u, g in CASES:
             row: dict = {"adapters": u, "rows_per_adapter": g}
-            for mode in ("fp32", "bf16", "bf16_upcast"):
+            for mode in ("fp32", "bf16", "bf16_upcast", "kernel_fp32", "kernel_bf16"):
                 row[f"{mode}_ms"], nbytes = _step(mode, u, g)
-                if mode == "fp32":
-                    row["fp32_gb_s"] = round(nbytes / row["fp32_ms"] / 1e6, 1)
+                if mode in ("fp32", "kernel_fp32"):
+                    row[f"{mode}_gb_s"] = round(nbytes / row[f"{mode}_ms"] / 1e6, 1)
             rows.append(row)
         stream = _stream_sum_gb_s()
     return {"threads": torch.get_num_threads(), "torch": torch.__version__, "layers": LAYERS, "rank": RANK,

@@ -11,9 +11,12 @@ is always the same one (the ``one_adapter`` reference at the same concurrency).
 Reported per case: generated tokens per second, p50 / p95 time to first token, slot loads and
 evictions (the engine's Prometheus counters), distinct adapters used, and the ratio to the
 one-adapter case (bar: >= 0.8 with 64 slots). Cases run one after another in one process; the
-reference runs first and last, and the ratio uses the mean of the two.
+reference runs first and last, and the ratio uses the mean of the two. ``--lora-decode-operands``
+sets the engine's ``lora_decode_operands`` (fp32, the default, or bf16: adapters served rounded to bf16,
+half the bytes a step that mixes adapters reads).
 
-    python benchmarks/many_adapters.py --adapters 256 --slots 16 64 --streams 32 --requests 512
+    python benchmarks/many_adapters.py --adapters 256 --slots 16 64 --streams 32 --requests 512 \
+        [--lora-decode-operands bf16]
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--zipf-s", type=float, default=1.1)
     p.add_argument("--threads", type=int, default=int(os.environ.get("LORAFLEET_BENCH_THREADS", "2")))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lora-decode-operands", default="fp32", choices=["fp32", "bf16"],
+                   help="the engine's lora_decode_operands setting")
     p.add_argument("--out", type=Path, default=OUT)
     return p.parse_args(argv)
 
@@ -75,7 +80,8 @@ def build(args: argparse.Namespace, slots: int):
     settings = Settings.from_env(environ={}, home=Path(tempfile.mkdtemp(prefix="lorafleet-many-")), device="cpu",
                                  max_batch_size=args.streams, adapter_slots=slots,
                                  adapter_host_cache=args.adapters + 1, max_adapter_rank=16,
-                                 max_queue=max(256, 2 * args.streams))
+                                 max_queue=max(256, 2 * args.streams),
+                                 lora_decode_operands=args.lora_decode_operands)
     return fresh(build_runtime, model_dir, spec, settings)
 
 

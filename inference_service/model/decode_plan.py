@@ -58,7 +58,8 @@ class DecodePlan:
     slots: tuple[int, ...]            # the slot vector it was built for, one slot per row
     grid: torch.Tensor | None         # [U*G] row per cell; None: rows already in grid order
     valid_cells: torch.Tensor | None  # cells holding a real row (None: all)
-    valid_rows: torch.Tensor          # their rows
+    valid_rows: torch.Tensor          # their rows, position by position
+    offsets: torch.Tensor             # [U+1]: position u's rows are valid_rows[offsets[u]:offsets[u+1]]
     group_size: int
 
     @property
@@ -82,10 +83,13 @@ class DecodePlan:
                     cells.append(u * g + j)
                     cell_rows.append(rows[s][j])
         identity = grid == list(range(len(slots)))
+        offsets = [0]
+        for s in order:
+            offsets.append(offsets[-1] + len(rows[s]))
 
         def index(values: list[int]) -> torch.Tensor:
             return torch.tensor(values, dtype=torch.long, device=device)
 
         return cls(id=next(_ids), order=order, slots=slots, grid=None if identity else index(grid),
                    valid_cells=None if len(cells) == len(grid) else index(cells), valid_rows=index(cell_rows),
-                   group_size=g)
+                   offsets=index(offsets), group_size=g)

@@ -32,6 +32,7 @@ RMSNorm, SiLU-gated MLP, rotary embeddings with a static frequency table).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import torch
 import torch.nn.functional as F
@@ -82,8 +83,10 @@ def check_supported(model: torch.nn.Module) -> None:
 
 class FastLlama:
     def __init__(self, model: torch.nn.Module, bank_layers: dict[str, LoRABankLinear], bank: BankBatch, *,
-                 fmt: str, dtype: torch.dtype, device: torch.device) -> None:
+                 fmt: str, dtype: torch.dtype, device: torch.device, lora_kernel: ModuleType | None = None,
+                 lora_operand_dtype: torch.dtype | None = None) -> None:
         check_supported(model)
+        self._lora_decode = {"kernel": lora_kernel, "operand_dtype": lora_operand_dtype}
         cfg = model.config
         self.device = device
         self.mm_dtype = torch.bfloat16 if fmt == "int4" else dtype        # what the base matmuls take
@@ -120,7 +123,7 @@ class FastLlama:
                     b.base = WeightSlice(fused, slice(start, start + b.out_features), self.mm_dtype)
                     start += b.out_features
             weights.append(fused)
-            loras.append(FusedLoRA(banks, bank))
+            loras.append(FusedLoRA(banks, bank, **self._lora_decode))
         ln1 = block.input_layernorm.weight.detach().to(self.device, self.dtype).clone()
         ln2 = block.post_attention_layernorm.weight.detach().to(self.device, self.dtype).clone()
         return _Layer(ln1, ln2, *weights, lora=tuple(loras))

@@ -10,7 +10,12 @@ SmolLM2's q|k|v and gate|up). Each part is padded to its layer's rank capacity, 
 has the same layout. A position is copied again only when another adapter takes it or its slot
 was rewritten (``BankBatch.slot_writes``), so a batch never runs on an evicted or rewritten
 adapter, and churn costs one adapter's copy per newcomer instead of all ``U``. A batch whose rows
-are all on one adapter is one plain ``addmm`` pair on that adapter's exact rank.
+are all on one adapter (whether or not rows on the base share it) is one plain ``addmm`` pair on that
+adapter's exact rank and fp32 operands.
+
+On a CPU the products go through the grouped C++ kernel (``grouped_lora_kernel.py``) instead of torch's
+``bmm`` pair, on fp32 operands, or bf16 ones with ``lora_decode_operands=bf16`` (half the bytes: with many
+distinct adapters a step is bound by them).
 
 Prefill: tokens are grouped per adapter into contiguous segments, and each segment gets an
 ``addmm`` pair per part on views of the bank (``segments``).
@@ -19,21 +24,30 @@ Prefill: tokens are grouped per adapter into contiguous segments, and each segme
 from __future__ import annotations
 
 from collections import OrderedDict
+from types import ModuleType
 
 import torch
 
 from inference_service.model.decode_plan import DecodePlan
+from inference_service.model.grouped_lora_kernel import grouped_lora_add_
 from inference_service.model.lora_bank import BankBatch, LoRABankLinear, _stacked_operands
 
 _PER_SLOT = 16  # exact-rank operands of the adapters of recent one-adapter decode batches
 
 
 class FusedLoRA:
-    def __init__(self, layers: list[LoRABankLinear], batch: BankBatch) -> None:
+    """``kernel``: the grouped decode kernel (``grouped_lora_kernel.py``) or None for torch's ``bmm`` pair;
+    ``operand_dtype``: the resident decode operands' dtype (default the bank's; bf16 needs the kernel)."""
+
+    def __init__(self, layers: list[LoRABankLinear], batch: BankBatch, *, kernel: ModuleType | None = None,
+                 operand_dtype: torch.dtype | None = None) -> None:
         self.layers, self.batch = layers, batch
+        self.kernel, self.operand_dtype = kernel, operand_dtype
+        self._outs = tuple(layer.out_features for layer in layers)
         self._per_slot: OrderedDict[int, tuple[int, tuple[torch.Tensor, torch.Tensor] | None]] = OrderedDict()
         self._a_t: torch.Tensor | None = None        # [capacity, in, R]: resident operands at the plan's positions
         self._b_t: list[torch.Tensor | None] = []    # per part [capacity, r_p, out_p] (None: no part rank)
+        self._scales: torch.Tensor | None = None     # [capacity, parts] with the kernel, which scales h (B unscaled)
         self._caps: tuple[int, ...] = ()             # rank capacity of each part when laid out
         self._held: list[tuple[int, int]] = []       # (slot, its write stamp) copied at each position
         self._synced: tuple[int, int] = (0, -1)      # (plan id, batch.writes) the operands match
@@ -44,11 +58,15 @@ class FusedLoRA:
         """Copy ``slot``'s parts into position ``pos``."""
         assert self._a_t is not None
         r0 = 0
-        for layer, cap, b_t in zip(self.layers, self._caps, self._b_t):
+        for p, (layer, cap, b_t) in enumerate(zip(self.layers, self._caps, self._b_t)):
             if cap:
                 assert layer.A is not None and layer.B is not None and b_t is not None
                 self._a_t[pos, :, r0:r0 + cap].copy_(layer.A[slot].t())
-                b_t[pos].copy_(layer.B[slot].t() * layer.scale[slot])
+                if self._scales is None:
+                    b_t[pos].copy_(layer.B[slot].t() * layer.scale[slot])
+                else:  # the bank's values as they are: bf16 operands hold bf16-exact adapters exactly
+                    b_t[pos].copy_(layer.B[slot].t())
+                    self._scales[pos, p] = layer.scale[slot]
                 r0 += cap
 
     def _sync(self, plan: DecodePlan) -> bool:
@@ -74,23 +92,30 @@ class FusedLoRA:
         ref = next(layer for layer in self.layers if layer.A is not None)
         # a batch holds at most num_slots distinct adapters: doubling never allocates past that
         capacity = max(groups, min(2 * (0 if self._a_t is None else self._a_t.shape[0]), ref.num_slots), 4)
-        kw = {"dtype": ref.dtype, "device": ref.device}
+        kw = {"dtype": self.operand_dtype or ref.dtype, "device": ref.device}
         a = torch.zeros(capacity, ref.in_features, sum(caps), **kw)
         b = [torch.zeros(capacity, cap, layer.out_features, **kw) if cap else None
              for layer, cap in zip(self.layers, caps)]
+        scales = None if self.kernel is None else torch.zeros(capacity, len(caps), device=ref.device)
         if caps == self._caps and self._a_t is not None:
             a[:self._a_t.shape[0]].copy_(self._a_t)
             for new, old in zip(b, self._b_t):
                 if new is not None and old is not None:
                     new[:old.shape[0]].copy_(old)
+            if scales is not None and self._scales is not None:
+                scales[:self._scales.shape[0]].copy_(self._scales)
         else:
             self._held = []
-        self._a_t, self._b_t, self._caps = a, b, caps
+        self._a_t, self._b_t, self._caps, self._scales = a, b, caps, scales
 
     def _grouped(self, plan: DecodePlan, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``delta[U, G, out_p] = (x_grid[U, G, in] @ Aᵀ[U, in, R])[..., part p] @ (s·B_p)ᵀ[U, r_p, out_p]``
-        for each part, scattered back to the rows (grid cells beyond a group's size are dropped)."""
+        for each part, scattered back to the rows (grid cells beyond a group's size are dropped); with the kernel,
+        the same row by row, straight into ``y``, no grid."""
         assert self._a_t is not None
+        if self._scales is not None:  # the kernel, in place: y is the base matmul's output
+            return grouped_lora_add_(self.kernel, y.contiguous(), x.contiguous(), plan.valid_rows, plan.offsets,
+                                     self._a_t, self._b_t, self._scales, self._caps, self._outs)
         u, g = plan.groups, plan.group_size
         xg = x if plan.grid is None else x.index_select(0, plan.grid)
         h = torch.bmm(xg.to(self._a_t.dtype).view(u, g, -1), self._a_t[:u])  # [U, G, R]
@@ -111,16 +136,20 @@ class FusedLoRA:
     def decode(self, x: torch.Tensor, y: torch.Tensor, slots: tuple[int, ...]) -> torch.Tensor:
         """``y [B, out] + delta`` for ``x [B, in]``, row ``i`` on adapter slot ``slots[i]``.
 
-        Every row on one adapter (one stream, or a batch of one tenant) is a plain ``addmm`` pair:
-        ``bmm`` costs a few microseconds more per call, 8 calls per layer.
+        Every row on one adapter (one stream, or a batch of one tenant, with or without rows on the base) is a
+        plain ``addmm`` pair on its exact operands: ``bmm`` costs a few microseconds more per call, 8 calls per
+        layer, and the adapter's answers do not depend on whether base rows share its batch.
         """
         plan = self.batch.decode_plan(slots, x.device)
-        if plan.groups == 1 and plan.grid is None and plan.valid_cells is None:
+        if plan.groups == 1:  # one adapter, perhaps beside rows on the base: its exact fp32 operands
             ops = self.slot_operands(plan.order[0])
             if ops is None:
                 return y
             a_t, b_t = ops
-            return torch.addmm(y, x.to(a_t.dtype) @ a_t, b_t)
+            if plan.grid is None and plan.valid_cells is None:
+                return torch.addmm(y, x.to(a_t.dtype) @ a_t, b_t)
+            rows = plan.valid_rows
+            return y.index_add(0, rows, ((x.index_select(0, rows).to(a_t.dtype) @ a_t) @ b_t).to(y.dtype))
         if not plan.groups or not self._sync(plan):
             return y
         return self._grouped(plan, x, y)

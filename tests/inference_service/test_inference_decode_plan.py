@@ -1,5 +1,8 @@
 """Decode operands under churn: each adapter keeps its position while it stays in the batch, only
-newcomers are copied, and every row still gets exactly its own adapter's delta."""
+newcomers are copied, and every row still gets exactly its own adapter's delta, through torch's ``bmm``
+pair and through the grouped C++ kernel (fp32 operands: the same delta within 1e-5; bf16 operands: the
+delta of the bf16-rounded ``A`` and ``B`` within 1e-5, which is within about 2^-8 of the fp32 one; and for
+adapters whose weights are bf16 values, as the runtime reads them then, the fp32 delta itself)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from torch import nn
 
 from inference_service.model.decode_plan import DecodePlan, plan_positions
 from inference_service.model.fused_lora import FusedLoRA
+from inference_service.model.grouped_lora_kernel import grouped_lora_kernel
 from inference_service.model.lora_bank import BankBatch, LoRABankLinear
 
 slot_vectors = st.lists(st.integers(0, 9), max_size=24)
@@ -43,30 +47,45 @@ def test_plan_grid_puts_each_row_in_its_adapter_group(slots: list[int], previous
     assert plan.valid_rows.tolist() == [grid[c] for c in cells]
 
 
-PARTS = (24, 8, 8)  # a q|k|v-like projection: three parts with different output sizes
+PARTS = (24, 8, 40)  # a q|k|v-like projection: three parts with different output sizes (40: a 16-lane tail)
 IN = 16
+MODES = ["bmm", "kernel-fp32", "kernel-bf16"]
+_DTYPES = {"kernel-fp32": torch.float32, "kernel-bf16": torch.bfloat16}
 
 
-def fused_bank(num_slots: int = 8) -> tuple[BankBatch, list[LoRABankLinear], FusedLoRA]:
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    if request.param != "bmm" and grouped_lora_kernel() is None:
+        pytest.skip("the grouped LoRA kernel does not build here (no compiler or no AVX-512)")
+    return request.param
+
+
+def fused_bank(mode: str = "bmm", num_slots: int = 8) -> tuple[BankBatch, list[LoRABankLinear], FusedLoRA]:
     torch.manual_seed(0)
     batch = BankBatch()
     layers = [LoRABankLinear(nn.Linear(IN, out, bias=False), num_slots=num_slots, max_rank=16, batch=batch,
                              dtype=torch.float32, device="cpu") for out in PARTS]
-    return batch, layers, FusedLoRA(layers, batch)
+    kernel = None if mode == "bmm" else grouped_lora_kernel()
+    return batch, layers, FusedLoRA(layers, batch, kernel=kernel, operand_dtype=_DTYPES.get(mode))
 
 
-def load(layers: list[LoRABankLinear], slot: int, ranks: tuple[int, ...], seed: int) -> None:
+def load(layers: list[LoRABankLinear], slot: int, ranks: tuple[int, ...], seed: int,
+         dtype: torch.dtype = torch.float32) -> None:
     g = torch.Generator().manual_seed(seed)
     for layer, r in zip(layers, ranks):
         if r:
-            layer.set_slot(slot, torch.randn(r, IN, generator=g), torch.randn(layer.out_features, r, generator=g),
-                           0.5 + seed % 3)
+            layer.set_slot(slot, torch.randn(r, IN, generator=g).to(dtype),
+                           torch.randn(layer.out_features, r, generator=g).to(dtype), 0.3 + seed % 3)
         else:
             layer.clear_slot(slot)
 
 
-def reference(layers: list[LoRABankLinear], x: torch.Tensor, slots: list[int]) -> torch.Tensor:
-    """Row by row, part by part: scale · (x Aᵀ) Bᵀ from the bank's own storage."""
+def reference(layers: list[LoRABankLinear], x: torch.Tensor, slots: list[int], mode: str = "bmm") -> torch.Tensor:
+    """Row by row, part by part: scale · (x Aᵀ) Bᵀ from the bank's own storage (with bf16 operands: ``A`` and
+    ``B`` rounded to bf16, as the resident operands hold them)."""
+    def held(t: torch.Tensor) -> torch.Tensor:
+        return t.bfloat16().float() if mode == "kernel-bf16" else t
+
     out = []
     for row, slot in enumerate(slots):
         parts = []
@@ -75,14 +94,15 @@ def reference(layers: list[LoRABankLinear], x: torch.Tensor, slots: list[int]) -
             r = layer.slot_rank[slot] if slot else 0
             if r:
                 assert layer.A is not None and layer.B is not None
-                delta = layer.scale[slot] * (x[row] @ layer.A[slot, :r].T) @ layer.B[slot, :, :r].T
+                delta = (x[row] @ held(layer.A[slot, :r]).T) @ (layer.scale[slot] * held(layer.B[slot, :, :r])).T
             parts.append(delta)
         out.append(torch.cat(parts))
     return torch.stack(out)
 
 
-def test_decode_matches_the_reference_through_churn_rewrites_and_rank_growth(monkeypatch: pytest.MonkeyPatch) -> None:
-    batch, layers, fused = fused_bank()
+def test_decode_matches_the_reference_through_churn_rewrites_and_rank_growth(monkeypatch: pytest.MonkeyPatch,
+                                                                             mode: str) -> None:
+    batch, layers, fused = fused_bank(mode)
     for slot in range(1, 7):
         load(layers, slot, (8, 8, 0) if slot == 3 else (8, 8, 8), seed=slot)  # slot 3 leaves the third part alone
     writes: list[tuple[int, int]] = []
@@ -103,29 +123,34 @@ def test_decode_matches_the_reference_through_churn_rewrites_and_rank_growth(mon
     for slots, copies in steps:
         writes.clear()
         x = torch.randn(len(slots), IN)
-        y = torch.zeros(len(slots), sum(PARTS))
+        y = torch.randn(len(slots), sum(PARTS))
         got = fused.decode(x, y.clone(), tuple(slots))
-        torch.testing.assert_close(got, reference(layers, x, slots), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(got, y + reference(layers, x, slots, mode), rtol=1e-5, atol=1e-5)
         assert len(writes) == copies, (slots, writes)
     load(layers, 5, (4, 8, 2), seed=42)  # a slot rewritten in place (evicted and reloaded): copied again
     writes.clear()
     slots = [2, 4, 5, 6]
     x = torch.randn(len(slots), IN)
-    torch.testing.assert_close(fused.decode(x, torch.zeros(4, sum(PARTS)), tuple(slots)), reference(layers, x, slots),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fused.decode(x, torch.zeros(4, sum(PARTS)), tuple(slots)),
+                               reference(layers, x, slots, mode), rtol=1e-5, atol=1e-5)
     assert [s for _, s in writes] == [5]
     load(layers, 6, (16, 8, 8), seed=7)  # rank capacity grows: the layout changes, everything is copied again
     x = torch.randn(len(slots), IN)
-    torch.testing.assert_close(fused.decode(x, torch.zeros(4, sum(PARTS)), tuple(slots)), reference(layers, x, slots),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fused.decode(x, torch.zeros(4, sum(PARTS)), tuple(slots)),
+                               reference(layers, x, slots, mode), rtol=1e-5, atol=1e-5)
 
 
-def test_one_adapter_batches_and_untargeted_projections() -> None:
-    batch, layers, fused = fused_bank()
+def test_one_adapter_batches_and_untargeted_projections(mode: str) -> None:
+    batch, layers, fused = fused_bank(mode)
     load(layers, 1, (4, 4, 4), seed=1)
     x = torch.randn(3, IN)
     torch.testing.assert_close(fused.decode(x, torch.zeros(3, sum(PARTS)), (1, 1, 1)), reference(layers, x, [1, 1, 1]),
                                rtol=1e-5, atol=1e-5)
+    # one adapter beside rows on the base: its exact fp32 operands in every mode, so the adapter's rows get the
+    # delta they get alone, bit for bit
+    alone = fused.decode(x[:1], torch.zeros(1, sum(PARTS)), (1,))
+    mixed = fused.decode(torch.cat([x[1:], x[:1]]), torch.zeros(3, sum(PARTS)), (0, 0, 1))
+    assert torch.equal(mixed[2], alone[0]) and not mixed[:2].any()
     y = torch.randn(3, sum(PARTS))
     assert fused.decode(x, y, (2, 2, 0)) is y  # slot 2 holds nothing for this projection
     load(layers, 1, (4, 4, 4), seed=9)  # rewritten: the one-adapter path does not reuse the old operands
@@ -133,12 +158,50 @@ def test_one_adapter_batches_and_untargeted_projections() -> None:
                                rtol=1e-5, atol=1e-5)
 
 
-def test_resident_operands_grow_by_doubling_but_never_past_the_slot_count() -> None:
-    batch, layers, fused = fused_bank(num_slots=6)
+def test_resident_operands_grow_by_doubling_but_never_past_the_slot_count(mode: str) -> None:
+    batch, layers, fused = fused_bank(mode, num_slots=6)
     for slot in range(1, 7):
         load(layers, slot, (4, 4, 4), seed=slot)
     for slots in ([1, 2], [1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6]):
         x = torch.randn(len(slots), IN)
         torch.testing.assert_close(fused.decode(x, torch.zeros(len(slots), sum(PARTS)), tuple(slots)),
-                                   reference(layers, x, slots), rtol=1e-5, atol=1e-5)
+                                   reference(layers, x, slots, mode), rtol=1e-5, atol=1e-5)
     assert fused._a_t is not None and fused._a_t.shape[0] == 6  # 4, then min(8, 6): not 8
+
+
+@settings(max_examples=60, deadline=None)
+@given(slots=st.lists(st.integers(0, 7), min_size=1, max_size=20), seed=st.integers(0, 2**16))
+def test_kernel_rows_get_their_own_adapter_in_any_batch(slots: list[int], seed: int) -> None:
+    """Any slot vector (repeats, base rows, adapters that skip a part, ranks that are not a multiple of 16):
+    the kernel with fp32 operands gives the reference delta; with bf16 operands (two adapters or more), the
+    delta of the rounded operands, which is within 2^-7 of the fp32 delta's largest entry."""
+    kernel = grouped_lora_kernel()
+    if kernel is None:
+        pytest.skip("the grouped LoRA kernel does not build here")
+    for mode in ("kernel-fp32", "kernel-bf16"):
+        batch, layers, fused = fused_bank(mode)
+        for slot in range(1, 8):
+            load(layers, slot, ((slot * 5) % 17, 16 - slot, 0 if slot == 4 else slot + 1), seed=seed + slot)
+        x = torch.randn(len(slots), IN, generator=torch.Generator().manual_seed(seed))
+        got = fused.decode(x, torch.zeros(len(slots), sum(PARTS)), tuple(slots))
+        held = mode if len({s for s in slots if s}) > 1 else "bmm"  # one adapter: its exact operands
+        want = reference(layers, x, slots, held)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5 * max(1.0, want.abs().max().item()))
+        exact = reference(layers, x, slots)
+        assert (got - exact).abs().max() <= 2 ** -7 * exact.abs().max() + 1e-6
+
+
+def test_bf16_kernel_is_exact_on_bf16_adapters_so_a_row_does_not_depend_on_its_batch() -> None:
+    """The runtime reads adapters as bf16 when the kernel's operands are bf16 (``Runtime.adapter_dtype``), so
+    the resident bf16 copy loses nothing: a row's delta beside other adapters equals its delta alone (the
+    exact one-adapter path), to fp32 rounding, with a scale that is not a power of two (``0.3 + seed % 3``)."""
+    if grouped_lora_kernel() is None:
+        pytest.skip("the grouped LoRA kernel does not build here")
+    batch, layers, fused = fused_bank("kernel-bf16")
+    for slot in range(1, 6):
+        load(layers, slot, (8, 4, 16), seed=slot, dtype=torch.bfloat16)
+    x = torch.randn(5, IN)
+    mixed = fused.decode(x, torch.zeros(5, sum(PARTS)), (1, 2, 3, 4, 5))
+    for row in range(5):
+        alone = fused.decode(x[row:row + 1], torch.zeros(1, sum(PARTS)), (row + 1,))
+        torch.testing.assert_close(mixed[row], alone[0], rtol=1e-5, atol=1e-5 * alone.abs().max().item())

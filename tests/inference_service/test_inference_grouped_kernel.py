@@ -1,0 +1,51 @@
+"""The grouped LoRA decode kernel in the engine: fp32 by default, bf16 on request (adapters then read in bf16),
+and either way a request's greedy tokens do not depend on which adapters share its batch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers_inference import host, request
+
+from inference_service.model.grouped_lora_kernel import grouped_lora_kernel
+
+PROMPTS = ["Hello there", "Tell me about the sea", "What is two plus two?"]
+
+
+def tokens(events) -> list[int]:
+    assert events[-1].error is None, events[-1].error
+    return [t for e in events for t in e.token_ids]
+
+
+@pytest.fixture
+def kernel_or_skip():
+    if grouped_lora_kernel() is None:
+        pytest.skip("the grouped LoRA kernel does not build here (no compiler or no AVX-512)")
+
+
+@pytest.mark.parametrize("operands", ["fp32", "bf16"])
+def test_mixed_adapter_batches_answer_as_each_request_alone(tiny_runtime_factory, tiny_adapters, kernel_or_skip,
+                                                            operands):
+    rt = tiny_runtime_factory(adapter_slots=4, lora_decode_operands=operands)
+    want = torch.bfloat16 if operands == "bf16" else torch.float32
+    assert all(f.kernel is not None and (f.operand_dtype or torch.float32) == want
+               for layer in rt.model.layers for f in layer.lora)
+    names = ["attn-r4", "mlp-r8", "all-r16"]
+    hosts = [host(rt, n, tiny_adapters[n]) for n in names]
+    a, b = hosts[0].modules[next(iter(hosts[0].modules))][:2]
+    assert a.dtype == b.dtype == want  # bf16: adapters are read rounded, so every path serves the same numbers
+    rt.engine.start()
+    together = [rt.engine.submit(request(rt, p, adapter=h, max_tokens=12, rid=f"t{i}", ignore_eos=True))
+                for i, (p, h) in enumerate(zip(PROMPTS, hosts))]
+    mixed = [tokens(h.wait_sync(60)) for h in together]
+    alone = [tokens(rt.engine.submit(request(rt, p, adapter=h, max_tokens=12, rid=f"a{i}", ignore_eos=True))
+                    .wait_sync(60)) for i, (p, h) in enumerate(zip(PROMPTS, hosts))]
+    assert mixed == alone and all(len(t) == 12 for t in mixed)
+
+
+def test_bad_operand_setting_is_refused():
+    from lorafleet.config import Settings
+    from lorafleet.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="lora_decode_operands: 'fp16' is not one of fp32, bf16"):
+        Settings.from_env(environ={}, lora_decode_operands="fp16")
