@@ -139,5 +139,7 @@ void grouped_lora_add_(torch::Tensor y, torch::Tensor x, torch::Tensor rows, tor
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("grouped_lora_add_", &grouped_lora_add_, "y += grouped LoRA delta, rows grouped by position (in place)");
+  // without the GIL, like torch's own ops: the server's gRPC threads keep running while a step computes
+  m.def("grouped_lora_add_", &grouped_lora_add_, "y += grouped LoRA delta, rows grouped by position (in place)",
+        py::call_guard<py::gil_scoped_release>());
 }
