@@ -49,3 +49,30 @@ def test_bad_operand_setting_is_refused():
 
     with pytest.raises(InvalidArgument, match="lora_decode_operands: 'fp16' is not one of fp32, bf16"):
         Settings.from_env(environ={}, lora_decode_operands="fp16")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_kernel_handles_wide_ranks_empty_parts_and_positions_without_rows(kernel_or_skip, dtype):
+    """Ranks past the 64 columns the kernel holds in registers at once (three parts of rank 64 and 40), a
+    part no adapter targets, and a position with no rows: the kernel's delta equals torch's."""
+    from inference_service.model.grouped_lora_kernel import grouped_lora_add_
+
+    g = torch.Generator().manual_seed(3)
+    caps, outs, positions, fan_in = (64, 0, 64, 40), (48, 24, 100, 33), 3, 70
+    a = torch.randn(positions, fan_in, sum(caps), generator=g).to(dtype)
+    bs = [torch.randn(positions, c, o, generator=g).to(dtype) if c else None for c, o in zip(caps, outs)]
+    scales = torch.rand(positions, len(caps), generator=g)
+    x = torch.randn(5, fan_in, generator=g)
+    rows, offsets = torch.tensor([4, 0, 2, 1, 3]), torch.tensor([0, 3, 3, 5])  # position 1 holds no row
+    y0 = torch.randn(5, sum(outs), generator=g)
+    got = grouped_lora_add_(grouped_lora_kernel(), y0.clone(), x, rows, offsets, a, bs, scales, caps, outs)
+    want = y0.clone()
+    for u in range(positions):
+        for n in rows[offsets[u]:offsets[u + 1]].tolist():
+            h, r0, o0 = x[n] @ a[u].float(), 0, 0
+            for p, (c, o) in enumerate(zip(caps, outs)):
+                if c:
+                    want[n, o0:o0 + o] += scales[u, p] * h[r0:r0 + c] @ bs[p][u].float()
+                    r0 += c
+                o0 += o
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4 * want.abs().max().item())
