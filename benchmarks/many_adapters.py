@@ -41,6 +41,7 @@ from bench_serving import GENERATION_PROMPTS as PROMPTS
 from bench_serving import write_results
 
 from lorafleet.compute_threads import call_in_fresh_thread as fresh
+from lorafleet.config import LORA_DECODE_OPERANDS
 
 OUT = Path(__file__).parent / "results" / "many_adapters.json"
 
@@ -55,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--zipf-s", type=float, default=1.1)
     p.add_argument("--threads", type=int, default=int(os.environ.get("LORAFLEET_BENCH_THREADS", "2")))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lora-decode-operands", default="fp32", choices=["fp32", "bf16"],
+    p.add_argument("--lora-decode-operands", default="fp32", choices=LORA_DECODE_OPERANDS,
                    help="the engine's lora_decode_operands setting")
     p.add_argument("--out", type=Path, default=OUT)
     return p.parse_args(argv)

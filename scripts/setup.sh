@@ -68,14 +68,10 @@ install_prometheus() {
         apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 }
 
-# Builds only when the source changed (the build directory's name carries its digest); a machine without a
-# compiler or AVX-512 keeps torch's bmm, which the engine logs.
+# Builds only when the source changed (the build directory's name carries its digest), silently otherwise; a
+# machine without a compiler or AVX-512 keeps torch's bmm, which the engine logs.
 build_kernel() {
-    if [ -f "$("$VENV/bin/python" -c 'from inference_service.model.grouped_lora_kernel import _name, build_dir; print(build_dir() / (_name() + ".so"))')" ]; then
-        return 0
-    fi
-    say "building the grouped LoRA decode kernel"
-    "$VENV/bin/python" -m inference_service.model.grouped_lora_kernel >&2
+    "$VENV/bin/python" -m inference_service.model.grouped_lora_kernel
 }
 
 install_python_packages

@@ -33,6 +33,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -57,8 +58,12 @@ def build_dir() -> Path:
     return Path(root) / "lorafleet" / _name()
 
 
-def _import_built(name: str, directory: Path) -> ModuleType | None:
-    path = directory / f"{name}.so"
+def built_path() -> Path:
+    """Where the built extension lies (it is imported from there once it exists)."""
+    return build_dir() / f"{_name()}.so"
+
+
+def _import_built(name: str, path: Path) -> ModuleType | None:
     if not path.is_file():
         return None
     spec = importlib.util.spec_from_file_location(name, path)
@@ -79,7 +84,7 @@ def grouped_lora_kernel() -> ModuleType | None:
     name, directory = _name(), build_dir()
     t0 = time.monotonic()
     try:
-        module = _import_built(name, directory)
+        module = _import_built(name, built_path())
         if module is None:
             from torch.utils.cpp_extension import load
 
@@ -129,6 +134,9 @@ def grouped_lora_add_(kernel: ModuleType, y: torch.Tensor, x: torch.Tensor, rows
     return y
 
 
-if __name__ == "__main__":  # build ahead of time (make setup, the container image)
-    logging.basicConfig(level=logging.INFO)
-    print("grouped LoRA kernel:", "ready" if grouped_lora_kernel() is not None else "unavailable (torch.bmm is used)")
+if __name__ == "__main__":  # build ahead of time (make setup, the container image); silent when already built
+    if not built_path().is_file():
+        logging.basicConfig(level=logging.INFO)
+        print("setup: building the grouped LoRA decode kernel", file=sys.stderr)
+        ready = grouped_lora_kernel() is not None
+        print("grouped LoRA kernel:", "ready" if ready else "unavailable (torch.bmm is used)", file=sys.stderr)
