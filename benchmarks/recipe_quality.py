@@ -34,6 +34,7 @@ from bench_model import embedded_model_dir  # noqa: E402
 from served_eval import ServedAnswers  # noqa: E402
 
 from lorafleet.compute_threads import call_in_fresh_thread  # noqa: E402
+from lorafleet.config import LORA_DECODE_OPERANDS  # noqa: E402
 from lorafleet.datasets import bundled_path  # noqa: E402
 from trainer_service.data.validation import validate_dataset  # noqa: E402
 from trainer_service.prepare import prepare  # noqa: E402
@@ -210,6 +211,8 @@ def main() -> None:
                     help="score this trained adapter directory instead of training (repeatable)")
     ap.add_argument("--eval-scales", default="", help="also evaluate the final adapter with its update scaled, "
                     "e.g. 0.8,0.9 (scaled_copy)")
+    ap.add_argument("--lora-decode-operands", default="fp32", choices=LORA_DECODE_OPERANDS,
+                    help="the engine's lora_decode_operands setting for the candidates' answers")
     args = ap.parse_args()
     recipes = {r.name: r for r in load_spec(args.spec)} if args.spec else RECIPES
     unknown = sorted(set(args.recipe or ()) - set(recipes))
@@ -218,7 +221,8 @@ def main() -> None:
     model_dir = embedded_model_dir()
     tok = load_tokenizer(model_dir)
     served = call_in_fresh_thread(ServedAnswers, model_dir,
-                                  cache_dir=Path(tempfile.gettempdir()) / "lorafleet-bench-cache")
+                                  cache_dir=Path(tempfile.gettempdir()) / "lorafleet-bench-cache",
+                                  lora_decode_operands=args.lora_decode_operands)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     try:
