@@ -4,13 +4,15 @@
 
 SmolLM2-135M's shapes (hidden 576, MLP 1536, 3 KV heads of 64: fused q|k|v 960 x 576, o 576 x 576,
 fused gate|up 3072 x 576, down 576 x 1536), 30 layers, random weights (timing does not depend on the
-values), and the tied LM head (49152 x 576). For each format, ``x [m, k] @ W.T`` at m = 1, 16, 64 and
-512 rows, median of 5 passes over 30 distinct copies of each matrix (one decode step's weight
+values), and the tied LM head (49152 x 576). For each format, ``x [m, k] @ W.T`` at m = 1, 4, 16, 32, 64
+and 512 rows, median of 5 passes over 30 distinct copies of each matrix (one decode step's weight
 traffic; a single copy would stay in cache and hide the memory cost), summed over the layer's matmuls:
 
 * ``fp32``, ``bf16``: ``F.linear`` on a dense matrix;
-* ``int4``: torch's CPU weight-only kernel on group-32 int4 (``model.quant.Int4Weight``'s kernel path,
-  called directly so the dense fallback for many rows does not hide it).
+* ``int4``: torch's CPU weight-only kernel on group-32 int4 (``model.quant.Int4Weight(kernel=False)``'s kernel
+  path, called directly so the dense fallback for many rows does not hide it; bf16 in, bf16 out);
+* ``int4_kernel``: the project's kernel on the same grid (``kernels/int4_matmul.cpp``, fp32 in and out, so
+  the engine's casts around torch's kernel are gone too), where it builds.
 
 It backs the figures in ``inference_service/model/quant.py`` and ``lm_head.py``.
 """
@@ -35,7 +37,7 @@ from inference_service.model.quant import Int4Weight, _cpu_int4_kernel  # noqa: 
 LAYER = [(960, 576), (576, 576), (3072, 576), (576, 1536)]  # (out, in) of one decoder layer's matmuls
 LAYERS = 30
 HEAD = (49152, 576)
-ROWS = (1, 16, 64, 512)
+ROWS = (1, 4, 16, 32, 64, 512)
 
 
 def _median_ms(fn, reps: int = 20) -> float:
@@ -54,9 +56,13 @@ def _formats(shape: tuple[int, int], copies: int) -> dict:
     ws = [torch.randn(shape) * 0.02 for _ in range(copies)]
     fp32 = [lambda x, w=w: F.linear(x, w) for w in ws]
     bf16 = [lambda x, w=w: F.linear(x, w) for w in [w.to(torch.bfloat16) for w in ws]]
-    packed = [Int4Weight(w, device=torch.device("cpu")) for w in ws]
+    packed = [Int4Weight(w, device=torch.device("cpu"), kernel=False) for w in ws]
     int4 = [lambda x, q=q: _cpu_int4_kernel(x, q.packed, q.scales_zeros) for q in packed]
-    return {"fp32": (torch.float32, fp32), "bf16": (torch.bfloat16, bf16), "int4": (torch.bfloat16, int4)}
+    out = {"fp32": (torch.float32, fp32), "bf16": (torch.bfloat16, bf16), "int4": (torch.bfloat16, int4)}
+    ours = [Int4Weight(w, device=torch.device("cpu")) for w in ws]
+    if all(q.kernel is not None for q in ours):
+        out["int4_kernel"] = (torch.float32, [lambda x, q=q: q.kernel.mm(x, *q.packed) for q in ours])
+    return out
 
 
 def measure(shapes: list[tuple[int, int]], copies: int) -> dict:

@@ -68,13 +68,14 @@ install_prometheus() {
         apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 }
 
-# Builds only when the source changed (the build directory's name carries its digest), silently otherwise; a
-# machine without a compiler or AVX-512 keeps torch's bmm, which the engine logs.
-build_kernel() {
-    "$VENV/bin/python" -m inference_service.model.grouped_lora_kernel
+# The engine's C++ CPU kernels (inference_service/model/cpu_kernels.py). Builds only what changed (a build
+# directory's name carries its source's digest), silently otherwise; a machine without a compiler or the CPU
+# extensions a kernel needs keeps torch's ops for it, which the engine logs.
+build_kernels() {
+    "$VENV/bin/python" -m inference_service.model.cpu_kernels
 }
 
 install_python_packages
 install_kubectl
 install_prometheus
-build_kernel
+build_kernels

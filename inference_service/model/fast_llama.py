@@ -37,11 +37,12 @@ from types import ModuleType
 import torch
 import torch.nn.functional as F
 
+from inference_service.model.cpu_kernels import DECODE_OPS
 from inference_service.model.fused_lora import FusedLoRA
 from inference_service.model.kv_cache import KVCache
 from inference_service.model.lm_head import DenseHead, RescoredHead
 from inference_service.model.lora_bank import BankBatch, LoRABankLinear
-from inference_service.model.quant import WeightSlice, fuse
+from inference_service.model.quant import WeightSlice, fuse, int4_input_dtype
 from lorafleet.errors import FailedPrecondition
 
 _STATIC_ROPE = ("default", "linear", "llama3", "yarn")
@@ -89,7 +90,7 @@ class FastLlama:
         self._lora_decode = {"kernel": lora_kernel, "operand_dtype": lora_operand_dtype}
         cfg = model.config
         self.device = device
-        self.mm_dtype = torch.bfloat16 if fmt == "int4" else dtype        # what the base matmuls take
+        self.mm_dtype = int4_input_dtype(device) if fmt == "int4" else dtype  # what the base matmuls take
         self.dtype = torch.float32 if device.type == "cpu" else dtype       # everything else (see above)
         self.heads, self.kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.heads
@@ -100,6 +101,9 @@ class FastLlama:
         self.rope_scale = float(getattr(rotary, "attention_scaling", 1.0))
         self.layers = [self._layer(i, block, bank_layers, bank, fmt) for i, block in enumerate(model.model.layers)]
         self.norm = model.model.norm.weight.detach().to(device, dtype).clone()
+        # the fused decode ops (kernels/decode_ops.cpp) on a CPU, where everything but the matmuls is fp32
+        self._ops = DECODE_OPS.load() if device.type == "cpu" and self.dtype == torch.float32 else None
+        self._norm32 = self.norm.float()
         self.embed = model.model.embed_tokens.weight.detach().float().to(device).clone()  # anonymous memory
         tied = model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
         head = self.embed if tied else model.lm_head.weight.detach().float().to(device)
@@ -156,6 +160,8 @@ class FastLlama:
     # -- decode --------------------------------------------------------------------------------
     def decode(self, tokens: torch.Tensor, lengths: list[int], slots: tuple[int, ...], cache: KVCache) -> torch.Tensor:
         """One token for each of the batch's rows ``0..B-1``; returns their final hidden states ``[B, D]``."""
+        if self._ops is not None:
+            return self._decode_fused(tokens, lengths, slots, cache)
         b, width = len(lengths), max(lengths) + 1
         pos = torch.tensor(lengths, device=self.device)
         rows = torch.arange(b, device=self.device)
@@ -180,6 +186,27 @@ class FastLlama:
             inner = gu.shape[-1] // 2
             h = h + self._proj(layer.down, layer.lora[3], F.silu(gu[:, :inner]) * gu[:, inner:], lora)
         return F.rms_norm(h, (self.hidden,), self.norm, self.eps)
+
+    def _decode_fused(self, tokens: torch.Tensor, lengths: list[int], slots: tuple[int, ...],
+                      cache: KVCache) -> torch.Tensor:
+        """``decode`` with the fused CPU ops: the same fp32 arithmetic as the torch path in 4 calls per layer
+        besides the matmuls (the norms with their residual adds, and rotary + cache write + attention in one),
+        where the torch path issues ~25 small ops of 5-25 µs each (``benchmarks/decode_profile.py``)."""
+        ops, lora = self._ops, (slots if any(slots) else None)
+        pos = torch.tensor(lengths, device=self.device)
+        cos, sin = self._cos_sin(pos)
+        h = F.embedding(tokens, self.embed)
+        x = ops.rms_norm(h, self.layers[0].ln1, self.eps)
+        for i, layer in enumerate(self.layers):
+            qkv = self._proj(layer.qkv, layer.lora[0], x, lora).contiguous()
+            att = ops.attention(qkv, cos, sin, cache.k[i], cache.v[i], pos, self.heads, self.kv_heads)
+            x = ops.add_rms_norm_(h, self._proj(layer.o, layer.lora[1], att, lora).contiguous(), layer.ln2, self.eps)
+            gu = self._proj(layer.gate_up, layer.lora[2], x, lora)
+            inner = gu.shape[-1] // 2
+            down = self._proj(layer.down, layer.lora[3], F.silu(gu[:, :inner]) * gu[:, inner:], lora).contiguous()
+            after = self.layers[i + 1].ln1 if i + 1 < len(self.layers) else self._norm32
+            x = ops.add_rms_norm_(h, down, after, self.eps)
+        return x
 
     def _proj(self, weight, lora: FusedLoRA, x: torch.Tensor, slots: tuple[int, ...] | None) -> torch.Tensor:
         """Base matmul in its format's dtype, result and LoRA delta in the activation dtype."""

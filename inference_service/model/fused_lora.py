@@ -9,9 +9,9 @@ on its own (a block-diagonal ``B`` would read and multiply zeros: a third of an 
 SmolLM2's q|k|v and gate|up). Each part is padded to its layer's rank capacity, so every adapter
 has the same layout. A position is copied again only when another adapter takes it or its slot
 was rewritten (``BankBatch.slot_writes``), so a batch never runs on an evicted or rewritten
-adapter, and churn costs one adapter's copy per newcomer instead of all ``U``. A batch whose rows
-are all on one adapter (whether or not rows on the base share it) is one plain ``addmm`` pair on that
-adapter's exact rank and fp32 operands.
+adapter, and churn costs one adapter's copy per newcomer instead of all ``U``. Without the kernel (or
+with bf16 operands), a batch whose rows are all on one adapter (whether or not rows on the base share it)
+is one plain ``addmm`` pair on that adapter's exact rank and fp32 operands.
 
 On a CPU the products go through the grouped C++ kernel (``grouped_lora_kernel.py``) instead of torch's
 ``bmm`` pair, on fp32 operands, or bf16 ones with ``lora_decode_operands=bf16`` (half the bytes: with many
@@ -52,6 +52,8 @@ class FusedLoRA:
         self._held: list[tuple[int, int]] = []       # (slot, its write stamp) copied at each position
         self._synced: tuple[int, int] = (0, -1)      # (plan id, batch.writes) the operands match
         self._live = False
+        # one adapter through the kernel too, where its operands are the exact fp32 ones (bf16 operands round)
+        self._one_by_kernel = kernel is not None and operand_dtype in (None, torch.float32)
 
     # -- decode -------------------------------------------------------------------------------
     def _write(self, pos: int, slot: int) -> None:
@@ -136,12 +138,15 @@ class FusedLoRA:
     def decode(self, x: torch.Tensor, y: torch.Tensor, slots: tuple[int, ...]) -> torch.Tensor:
         """``y [B, out] + delta`` for ``x [B, in]``, row ``i`` on adapter slot ``slots[i]``.
 
-        Every row on one adapter (one stream, or a batch of one tenant, with or without rows on the base) is a
-        plain ``addmm`` pair on its exact operands: ``bmm`` costs a few microseconds more per call, 8 calls per
-        layer, and the adapter's answers do not depend on whether base rows share its batch.
+        Every row on one adapter (one stream, or a batch of one tenant, with or without rows on the base) takes
+        the grouped kernel with fp32 operands: one call per projection where the ``addmm`` pair took two plus
+        their dispatch (one stream with an adapter 112 -> 134 tokens/s, ``benchmarks/engine_speed.py``), and
+        a row's delta does not depend on the rows beside it. Without the kernel, or with bf16 operands, it is a
+        plain ``addmm`` pair on the adapter's exact fp32 operands (``bmm`` costs a few microseconds more per
+        call), so the adapter's answers do not depend on whether base rows share its batch either way.
         """
         plan = self.batch.decode_plan(slots, x.device)
-        if plan.groups == 1:  # one adapter, perhaps beside rows on the base: its exact fp32 operands
+        if plan.groups == 1 and not self._one_by_kernel:  # one adapter, perhaps beside base rows: exact fp32 operands
             ops = self.slot_operands(plan.order[0])
             if ops is None:
                 return y

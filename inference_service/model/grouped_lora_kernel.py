@@ -17,87 +17,25 @@ grid's padding cells (a hot adapter with ten rows in a batch of 25 adapters pads
 and the gather, scatter and concatenation around the ``bmm`` pair: 256 adapters under Zipf traffic went
 from 0.70x to 0.90x the one-adapter throughput with fp32 operands (``benchmarks/many_adapters.py``).
 
-Built with torch's JIT extension builder (g++ and ninja; AVX-512F/BW/VL and FMA, not ``-march=native``,
-so a build runs on any AVX-512 CPU) into ``$TORCH_EXTENSIONS_DIR/lorafleet/<name>`` (default
-``~/.cache/torch_extensions``) the first time a process asks, about 25 s on two cores; the name carries a
-digest of the source and flags, so an edited kernel is rebuilt and a built one is imported directly (no
-compiler, no lock, a read-only directory will do). ``python -m inference_service.model.grouped_lora_kernel``
-builds it ahead of time (``make setup`` and the container image do). Where it cannot be built or run (no
-compiler, a CPU without AVX-512) the engine keeps the ``bmm`` pair, and says so in the log.
+Built and loaded by ``cpu_kernels.py`` (``GROUPED_LORA``: AVX-512F/BW/VL and FMA). Where it cannot be built or
+run (no compiler, a CPU without AVX-512) the engine keeps the ``bmm`` pair, and says so in the log.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import importlib.util
 import logging
-import os
-import sys
-import time
-from pathlib import Path
 from types import ModuleType
 
 import torch
 
+from inference_service.model.cpu_kernels import GROUPED_LORA
+
 log = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).resolve().parent / "kernels" / "grouped_lora.cpp"
-# OpenMP: at::parallel_for is inlined from ATen's headers; the library resolves to the libgomp torch loaded
-CFLAGS = ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mfma", "-fopenmp"]
-LDFLAGS = ["-fopenmp"]
 
-
-def _name() -> str:
-    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(CFLAGS + LDFLAGS + [torch.__version__]).encode())
-    return f"lorafleet_grouped_lora_{digest.hexdigest()[:12]}"
-
-
-def build_dir() -> Path:
-    root = os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions"
-    return Path(root) / "lorafleet" / _name()
-
-
-def built_path() -> Path:
-    """Where the built extension lies (it is imported from there once it exists)."""
-    return build_dir() / f"{_name()}.so"
-
-
-def _import_built(name: str, path: Path) -> ModuleType | None:
-    if not path.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@functools.cache
 def grouped_lora_kernel() -> ModuleType | None:
-    """The built extension (imported if built, else built now), or None (logged) where it cannot be."""
-    capability = torch.backends.cpu.get_cpu_capability()
-    if capability != "AVX512":
-        log.info("grouped LoRA kernel needs AVX-512; decoding many adapters with torch.bmm",
-                 extra={"cpu_capability": capability})
-        return None
-    name, directory = _name(), build_dir()
-    t0 = time.monotonic()
-    try:
-        module = _import_built(name, built_path())
-        if module is None:
-            from torch.utils.cpp_extension import load
-
-            directory.mkdir(parents=True, exist_ok=True)
-            module = load(name=name, sources=[str(SOURCE)], extra_cflags=CFLAGS, extra_ldflags=LDFLAGS,
-                          build_directory=str(directory), verbose=False)
-    except Exception as exc:  # no compiler, ninja or headers, or an unwritable directory: torch's bmm pair
-        log.warning("grouped LoRA kernel unavailable, decoding many adapters with torch.bmm",
-                    extra={"error": f"{type(exc).__name__}: {exc}"[:500], "directory": str(directory)})
-        return None
-    log.info("grouped LoRA kernel ready", extra={"seconds": round(time.monotonic() - t0, 2),
-                                                  "path": str(directory)})
-    return module
+    """The built extension, or None (logged) where it cannot be built or run."""
+    return GROUPED_LORA.load()
 
 
 def decode_operands(choice: str, device: torch.device) -> tuple[ModuleType | None, torch.dtype | None]:
@@ -132,11 +70,3 @@ def grouped_lora_add_(kernel: ModuleType, y: torch.Tensor, x: torch.Tensor, rows
     kernel.grouped_lora_add_(y, x, rows, offsets, a_t, [b if b is not None else empty for b in b_t], scales,
                              list(caps), list(outs))
     return y
-
-
-if __name__ == "__main__":  # build ahead of time (make setup, the container image); silent when already built
-    if not built_path().is_file():
-        logging.basicConfig(level=logging.INFO)
-        print("setup: building the grouped LoRA decode kernel", file=sys.stderr)
-        ready = grouped_lora_kernel() is not None
-        print("grouped LoRA kernel:", "ready" if ready else "unavailable (torch.bmm is used)", file=sys.stderr)

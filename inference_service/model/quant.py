@@ -19,6 +19,21 @@ Zen 4 test machine (``benchmarks/decode_formats.py``, 30 layers of the model's s
   top-1 agreement 99.4%), while nf4 re-quantizes them (KL 0.61, top-1 72%) and group 64 too (KL 0.45).
   fp32 activations would keep it fp32-exact, but the kernel has no fast path for them (28x slower).
 
+The project's kernel (``kernels/int4_matmul.cpp``, on a CPU with AVX512-BF16; built by ``cpu_kernels.py``)
+replaces torch's for decode-sized matmuls (fewer than ``KERNEL_DENSE_ROWS`` rows). It takes fp32 activations,
+rounds them to bf16 as the engine did before each call, and returns fp32, so the casts around each call go.
+Per group of 32 inputs it forms ``Σ x̂·(128 + q)`` with ``vdpbf16ps`` (``128 + q`` is exact in bf16 and its
+bits are ``0x4300 | q``: one ternary-logic op turns a nibble into an operand, and the products are exact)
+and adds ``s·Σ x̂(128+q) + (z − 136 s)·Σ x̂`` per group in fp32. torch's kernel de-quantizes each weight to
+fp32 and multiplies in fp32 FMAs (16 products per instruction against 32), and rounds its output to bf16;
+this one does not round the output, so it is the more exact of the two (its error against the exact product
+of the bf16-rounded input is ~1e-5 of torch's). Measured on the 2-core test machine
+(``benchmarks/decode_formats.py --threads 2``, 30 layers of SmolLM2's shapes, weights streamed from memory):
+2.15 / 3.63 / 11.5 / 22.5 / 44.9 ms at 1 / 4 / 16 / 32 / 64 rows, against torch's 3.80 / 6.05 / 21.3 /
+41.5 / 84.8 (without the casts) and the dense bf16 GEMM's 14.6 / 15.6 / 21.8 / 29.7 / 50.4, which wins at
+512 rows (280 against 431 ms): hence ``KERNEL_DENSE_ROWS``. In the engine (``benchmarks/engine_speed.py``)
+one stream went from 86 to 117 tokens/s with this kernel alone.
+
 ``DenseWeight`` is a plain matrix in the compute dtype (``quantization=none``; float32 keeps the
 reference's numerics). ``ModuleWeight`` calls a bitsandbytes module (``nf4``/``int8``: the CUDA default
 and the memory-lean choice). A fused weight (q|k|v, gate|up) is one matrix when its parts share a
@@ -38,22 +53,42 @@ one-row step (``benchmarks/decode_profile.py --quantization nf4``).
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inference_service.model.cpu_kernels import INT4_MATMUL
+
 GROUP = 32
+KERNEL_COLUMNS = 16  # the project's kernel takes output columns in blocks of 16
 DENSE_ROWS = 32  # from this many rows on, the dense bf16 copy runs the matmul (see above)
+KERNEL_DENSE_ROWS = 64  # the same with the project's kernel, faster than the dense GEMM up to ~64 rows
 
 
 def _cpu_int4_kernel(x: torch.Tensor, packed: torch.Tensor, scales_zeros: torch.Tensor) -> torch.Tensor:
     return torch.ops.aten._weight_int4pack_mm_for_cpu(x, packed, GROUP, scales_zeros)
 
 
-class Int4Weight:
-    """``w[n, k] = (q[n, k] - 8) · s[n, k/32] + z[n, k/32]`` with ``q`` in 0..15 (torch's int4 convention)."""
+def int4_kernel(device: torch.device) -> ModuleType | None:
+    """The project's int4 matmul kernel (``kernels/int4_matmul.cpp``) where it serves ``device``, else None."""
+    return INT4_MATMUL.load() if device.type == "cpu" else None
 
-    def __init__(self, weight: torch.Tensor, *, device: torch.device) -> None:
+
+def int4_input_dtype(device: torch.device) -> torch.dtype:
+    """What ``Int4Weight.mm`` takes without a cast: fp32 with the project's kernel, else bf16 (torch's)."""
+    return torch.float32 if int4_kernel(device) is not None else torch.bfloat16
+
+
+class Int4Weight:
+    """``w[n, k] = (q[n, k] - 8) · s[n, k/32] + z[n, k/32]`` with ``q`` in 0..15 (torch's int4 convention).
+
+    ``kernel``: use the project's int4 kernel for decode-sized matmuls where it serves ``device`` (module
+    docstring); False keeps torch's (tests, benchmarks).
+    """
+
+    def __init__(self, weight: torch.Tensor, *, device: torch.device, kernel: bool = True) -> None:
         n, k = weight.shape
         if k % GROUP:
             raise ValueError(f"int4 needs in_features divisible by {GROUP}, got {k}")
@@ -69,7 +104,10 @@ class Int4Weight:
         self.scales_zeros = torch.stack([scale.t(), zero.t()], dim=-1).to(torch.bfloat16).contiguous().to(device)
         nibbles = (q[:, 0::2] | (q[:, 1::2] << 4)).contiguous().to(device)  # [n, k/2]
         self.dense_weight = self._dequantize(nibbles)
-        if device.type == "cuda":  # tinygemm layout: inner k tiles must divide k / 16
+        self.kernel = int4_kernel(device) if kernel and n % KERNEL_COLUMNS == 0 else None
+        if self.kernel is not None:
+            self.packed = self.kernel.pack(q, self.scales_zeros[..., 0].t(), self.scales_zeros[..., 1].t())
+        elif device.type == "cuda":  # tinygemm layout: inner k tiles must divide k / 16
             tiles = next(t for t in (8, 4, 2) if (k // 16) % t == 0)
             hi_lo = ((q[:, 0::2] << 4) | q[:, 1::2]).contiguous().to(device)
             self.packed = torch.ops.aten._convert_weight_to_int4pack(hi_lo, tiles)
@@ -78,7 +116,8 @@ class Int4Weight:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (self.packed, self.scales_zeros, self.dense_weight))
+        packed = self.packed if isinstance(self.packed, tuple) else (self.packed,)
+        return sum(t.numel() * t.element_size() for t in (*packed, self.scales_zeros, self.dense_weight))
 
     def _dequantize(self, nibbles: torch.Tensor) -> torch.Tensor:
         """The bf16 weight ``[n, k]``, as the kernel de-quantizes it."""
@@ -91,9 +130,13 @@ class Int4Weight:
         return self.dense_weight if rows is None else self.dense_weight[rows]
 
     def mm(self, x: torch.Tensor) -> torch.Tensor:
-        """``x [m, k]`` (bf16) -> ``[m, n]`` bf16."""
-        if x.shape[0] >= DENSE_ROWS:
-            return F.linear(x, self.dense_weight)
+        """``x [m, k]`` -> ``[m, n]``: fp32 from the project's kernel (which rounds ``x`` to bf16 itself), else
+        bf16 (``x`` is taken as bf16)."""
+        if x.shape[0] >= (DENSE_ROWS if self.kernel is None else KERNEL_DENSE_ROWS):
+            return F.linear(x.to(torch.bfloat16), self.dense_weight)
+        if self.kernel is not None:
+            return self.kernel.mm(x.float().contiguous(), *self.packed)
+        x = x.to(torch.bfloat16)
         if self.device.type == "cuda":
             return torch.ops.aten._weight_int4pack_mm(x, self.packed, GROUP, self.scales_zeros)
         return _cpu_int4_kernel(x, self.packed, self.scales_zeros)

@@ -57,6 +57,8 @@ def test_long_prompt_is_prefilled_in_chunks_without_stalling_decoders(tiny_runti
 def test_cancel_and_deadline_free_the_slot(tiny_runtime_factory, tiny_adapters):
     rt = tiny_runtime_factory(adapter_slots=1)
     a, b = host(rt, "attn-r4", tiny_adapters["attn-r4"]), host(rt, "o-r2", tiny_adapters["o-r2"])
+    decode = rt.model.decode  # 5 ms a step: 60 tokens outlast the waits below however fast the tiny model runs
+    rt.model.decode = lambda *args: (time.sleep(0.005), decode(*args))[1]
     rt.engine.start()
     h = rt.engine.submit(request(rt, PROMPT, adapter=a, max_tokens=60))
     wait_until(lambda: len(h.events) >= 2)

@@ -76,3 +76,28 @@ def test_kernel_handles_wide_ranks_empty_parts_and_positions_without_rows(kernel
                     r0 += c
                 o0 += o
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4 * want.abs().max().item())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_rows_of_one_adapter_computed_together_equal_each_row_alone(kernel_or_skip, dtype):
+    """A hot adapter's rows are computed up to four at a time (sharing each load of A and B) and shared out
+    between threads; each row's sums still run in its own order, so its delta is the one it gets alone, bit for
+    bit, for any number of rows."""
+    from inference_service.model.grouped_lora_kernel import grouped_lora_add_
+
+    g = torch.Generator().manual_seed(5)
+    caps, outs, fan_in = (16, 8), (40, 72), 48
+    a = torch.randn(2, fan_in, sum(caps), generator=g).to(dtype)
+    bs = [torch.randn(2, c, o, generator=g).to(dtype) for c, o in zip(caps, outs)]
+    scales = torch.rand(2, len(caps), generator=g)
+    kernel = grouped_lora_kernel()
+    for n in (2, 3, 4, 5, 9, 16):
+        x, y0 = torch.randn(n, fan_in, generator=g), torch.randn(n, sum(outs), generator=g)
+        rows, offsets = torch.arange(n), torch.tensor([0, n - 1, n])  # n - 1 rows on one adapter, one on another
+        together = grouped_lora_add_(kernel, y0.clone(), x, rows, offsets, a, bs, scales, caps, outs)
+        for r in range(n):
+            u = 0 if r < n - 1 else 1
+            alone = grouped_lora_add_(kernel, y0[r:r + 1].clone(), x[r:r + 1].contiguous(), torch.tensor([0]),
+                                      torch.tensor([0, 1]), a[u:u + 1], [b[u:u + 1] for b in bs], scales[u:u + 1],
+                                      caps, outs)
+            assert torch.equal(together[r], alone[0]), (n, r)

@@ -3,9 +3,9 @@
 //   y[n, o_p + :] += s[u, p] * (x[n, :] . A[u]) [r_p + :] . B_p[u]      for every row n at position u, every part p
 //
 // A [P, in, R] and each B_p [P, r_p, out_p] are the resident operands of fused_lora.FusedLoRA
-// (fp32 or bf16), s [P, parts] the adapters' scales; x, y and s are fp32. Rows are given grouped by position (CSR: rows, offsets), and
-// positions are split between threads, so each adapter's bytes are read from memory once per call
-// and its other rows read them from cache.
+// (fp32 or bf16), s [P, parts] the adapters' scales; x, y and s are fp32. Rows are given grouped by position
+// (CSR: rows, offsets). Work items of up to 4 rows of one position are split between threads: the rows of an
+// item share each load of A and B, and an adapter's other items read its bytes from cache.
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
@@ -28,46 +28,93 @@ inline __m512 load16(const c10::BFloat16* p, __mmask16 m) {  // bf16 -> fp32 is 
 }
 inline __mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
 
-// h[c0 : c0 + 16 * NV] = sum_k x[k] * A[k, c0 : ...], accumulated in registers (rank columns in 16-lane vectors)
-template <int NV, typename W>
-inline void shrink_block(const float* x, const W* a, int64_t fan_in, int64_t rank, int64_t c0, float* h) {
-  __m512 acc[NV];
+constexpr int ROWS = 4;  // rows of one position computed together: A and B are read once for them
+
+// h_r[c0 : c0 + 16 * NV] = sum_k x_r[k] * A[k, c0 : ...] for RB rows, accumulated in registers (rank columns in
+// 16-lane vectors); each row's sums run in the same order whatever RB is, so a row's result does not depend on
+// the rows beside it
+template <int NV, int RB, typename W>
+inline void shrink_block(const float* const* x, const W* a, int64_t fan_in, int64_t rank, int64_t c0,
+                         float* const* h) {
+  __m512 acc[RB][NV];
   __mmask16 m[NV];
-  for (int v = 0; v < NV; ++v) {
-    acc[v] = _mm512_setzero_ps();
-    m[v] = lanes(rank - c0 - 16 * v);
-  }
+  for (int v = 0; v < NV; ++v) m[v] = lanes(rank - c0 - 16 * v);
+  for (int r = 0; r < RB; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
   for (int64_t k = 0; k < fan_in; ++k) {
-    const __m512 xv = _mm512_set1_ps(x[k]);
     const W* ak = a + k * rank + c0;
-    for (int v = 0; v < NV; ++v) acc[v] = _mm512_fmadd_ps(xv, load16(ak + 16 * v, m[v]), acc[v]);
+    __m512 av[NV];
+    for (int v = 0; v < NV; ++v) av[v] = load16(ak + 16 * v, m[v]);
+    for (int r = 0; r < RB; ++r) {
+      const __m512 xv = _mm512_set1_ps(x[r][k]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(xv, av[v], acc[r][v]);
+    }
   }
-  for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(h + c0 + 16 * v, m[v], acc[v]);
+  for (int r = 0; r < RB; ++r)
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(h[r] + c0 + 16 * v, m[v], acc[r][v]);
 }
 
-template <typename W>
-inline void shrink(const float* x, const W* a, int64_t fan_in, int64_t rank, float* h) {
+template <int RB, typename W>
+inline void shrink(const float* const* x, const W* a, int64_t fan_in, int64_t rank, float* const* h) {
   for (int64_t c0 = 0; c0 < rank; c0 += 64) {
     const int64_t nv = (std::min<int64_t>(rank - c0, 64) + 15) / 16;
     switch (nv) {
-      case 1: shrink_block<1>(x, a, fan_in, rank, c0, h); break;
-      case 2: shrink_block<2>(x, a, fan_in, rank, c0, h); break;
-      case 3: shrink_block<3>(x, a, fan_in, rank, c0, h); break;
-      default: shrink_block<4>(x, a, fan_in, rank, c0, h); break;
+      case 1: shrink_block<1, RB>(x, a, fan_in, rank, c0, h); break;
+      case 2: shrink_block<2, RB>(x, a, fan_in, rank, c0, h); break;
+      case 3: shrink_block<3, RB>(x, a, fan_in, rank, c0, h); break;
+      default: shrink_block<4, RB>(x, a, fan_in, rank, c0, h); break;
     }
   }
 }
 
-// y[:out] += sum_j (h[j] * scale) * B[j, :out], B read row after row (one sequential stream; y stays in L1)
-template <typename W>
-inline void expand(const float* h, float scale, const W* b, int64_t cap, int64_t out, float* y) {
+// y_r[:out] += sum_j (h_r[j] * scale) * B[j, :out] for RB rows, B read row after row (one sequential stream,
+// each vector used by all RB rows; the rows' y stay in L1)
+template <int RB, typename W>
+inline void expand(const float* const* h, float scale, const W* b, int64_t cap, int64_t out, float* const* y) {
   for (int64_t j = 0; j < cap; ++j) {
-    const __m512 hv = _mm512_set1_ps(h[j] * scale);
+    __m512 hv[RB];
+    for (int r = 0; r < RB; ++r) hv[r] = _mm512_set1_ps(h[r][j] * scale);
     const W* bj = b + j * out;
     for (int64_t o = 0; o < out; o += 16) {
       const __mmask16 m = lanes(out - o);
-      _mm512_mask_storeu_ps(y + o, m, _mm512_fmadd_ps(hv, load16(bj + o, m), _mm512_maskz_loadu_ps(m, y + o)));
+      const __m512 bv = load16(bj + o, m);
+      for (int r = 0; r < RB; ++r)
+        _mm512_mask_storeu_ps(y[r] + o, m, _mm512_fmadd_ps(hv[r], bv, _mm512_maskz_loadu_ps(m, y[r] + o)));
     }
+  }
+}
+
+struct Work {
+  int64_t position, first, count;  // rows[first : first + count] of one position
+};
+
+template <int RB, typename W>
+void rows_of(const Work& w, const float* xp, float* yp, const int64_t* rp, int64_t x_stride, int64_t y_stride,
+             const W* ap, const std::vector<const W*>& bp, const float* sp, int64_t fan_in, int64_t rank,
+             const std::vector<int64_t>& caps, const std::vector<int64_t>& outs, std::vector<float>& hbuf) {
+  const int64_t u = w.position, parts = static_cast<int64_t>(caps.size());
+  const float* xs[RB];
+  float* hs[RB];
+  float* ys[RB];
+  for (int r = 0; r < RB; ++r) {
+    xs[r] = xp + rp[w.first + r] * x_stride;
+    hs[r] = hbuf.data() + r * rank;
+    ys[r] = yp + rp[w.first + r] * y_stride;
+  }
+  shrink<RB>(xs, ap + u * fan_in * rank, fan_in, rank, hs);
+  int64_t r0 = 0, o0 = 0;
+  for (int64_t p = 0; p < parts; ++p) {
+    if (caps[p]) {
+      const float* hp[RB];
+      float* yo[RB];
+      for (int r = 0; r < RB; ++r) {
+        hp[r] = hs[r] + r0;
+        yo[r] = ys[r] + o0;
+      }
+      expand<RB>(hp, sp[u * parts + p], bp[p] + u * caps[p] * outs[p], caps[p], outs[p], yo);
+      r0 += caps[p];
+    }
+    o0 += outs[p];
   }
 }
 
@@ -82,25 +129,23 @@ void run(torch::Tensor& y, const torch::Tensor& x, const torch::Tensor& rows, co
   const int64_t* rp = rows.data_ptr<int64_t>();
   const int64_t* op = offsets.data_ptr<int64_t>();
   const float* sp = scales.data_ptr<float>();
-  const int64_t parts = static_cast<int64_t>(bs.size());
   const W* ap = reinterpret_cast<const W*>(a.data_ptr());
   std::vector<const W*> bp(bs.size(), nullptr);
   for (size_t p = 0; p < bs.size(); ++p)
     if (caps[p]) bp[p] = reinterpret_cast<const W*>(bs[p].data_ptr());
-  at::parallel_for(0, positions, 1, [&](int64_t u0, int64_t u1) {
-    std::vector<float> h(rank);
-    for (int64_t u = u0; u < u1; ++u) {
-      for (int64_t i = op[u]; i < op[u + 1]; ++i) {
-        shrink(xp + rp[i] * x_stride, ap + u * fan_in * rank, fan_in, rank, h.data());
-        float* yr = yp + rp[i] * y_stride;
-        int64_t r0 = 0, o0 = 0;
-        for (size_t p = 0; p < bs.size(); ++p) {
-          if (caps[p]) {
-            expand(h.data() + r0, sp[u * parts + p], bp[p] + u * caps[p] * outs[p], caps[p], outs[p], yr + o0);
-            r0 += caps[p];
-          }
-          o0 += outs[p];
-        }
+  // work items of up to ROWS rows of one position, split between threads: a hot adapter's rows are shared out
+  std::vector<Work> work;
+  for (int64_t u = 0; u < positions; ++u)
+    for (int64_t i = op[u]; i < op[u + 1]; i += ROWS) work.push_back({u, i, std::min<int64_t>(ROWS, op[u + 1] - i)});
+  at::parallel_for(0, static_cast<int64_t>(work.size()), 1, [&](int64_t w0, int64_t w1) {
+    std::vector<float> h(ROWS * rank);
+    for (int64_t i = w0; i < w1; ++i) {
+      const Work& w = work[i];
+      switch (w.count) {
+        case 1: rows_of<1>(w, xp, yp, rp, x_stride, y_stride, ap, bp, sp, fan_in, rank, caps, outs, h); break;
+        case 2: rows_of<2>(w, xp, yp, rp, x_stride, y_stride, ap, bp, sp, fan_in, rank, caps, outs, h); break;
+        case 3: rows_of<3>(w, xp, yp, rp, x_stride, y_stride, ap, bp, sp, fan_in, rank, caps, outs, h); break;
+        default: rows_of<4>(w, xp, yp, rp, x_stride, y_stride, ap, bp, sp, fan_in, rank, caps, outs, h); break;
       }
     }
   });
