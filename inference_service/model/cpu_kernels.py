@@ -40,7 +40,8 @@ def _has_avx512() -> bool:
 
 
 def _has_avx512_bf16() -> bool:
-    return _has_avx512() and torch.cpu._is_avx512_bf16_supported()
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # private in torch 2.x: absent means no
+    return _has_avx512() and probe is not None and bool(probe())
 
 
 @dataclass(frozen=True)
