@@ -5,10 +5,12 @@ projection, ``y[n] += ((x[n]·Aᵀ[u])·(s·B)ᵀ[u])`` for each row ``n`` on po
 adapters that step is bound by those bytes (about 20 MB per r=16 adapter on every linear layer of
 SmolLM2-135M in fp32, several times the int4 base's). torch's ``bmm`` pair streams them at about 22 GB/s
 on the 2-core test machine, where a plain reduction reaches about 33 (``benchmarks/lora_operand_dtype.py``),
-and its bf16 ``bmm`` is slower than fp32. The kernel splits the batch's positions between threads and, per
-row, multiplies ``x·A`` with the rank's columns held in registers and adds each part's ``h·B`` row after row
-into ``y`` (one sequential stream per operand). It reads fp32 operands, or bf16 ones widened to fp32 in
-registers (a 16-bit shift), accumulating in fp32 either way: bf16 operands halve the bytes.
+and its bf16 ``bmm`` is slower than fp32. The kernel splits the batch's rows, up to four of one position at a
+time, between threads and, for those rows, multiplies ``x·A`` with the rank's columns held in registers and
+adds each part's ``h·B`` row after row into ``y`` (one sequential stream per operand, each load serving the
+four rows). With fp32 operands it also serves a batch on one adapter (``fused_lora.FusedLoRA.decode``). It
+reads fp32 operands, or bf16 ones widened to fp32 in registers (a 16-bit shift), accumulating in fp32 either
+way: bf16 operands halve the bytes.
 
 Numbers (``benchmarks/lora_operand_dtype.py``, the 30 layers' products with SmolLM2's shapes, r=16, one
 row per adapter, 16 / 25 / 32 adapters, ms): ``bmm`` fp32 14.0 / 20.4 / 27.1, kernel fp32 11.9 / 17.5 /
