@@ -61,7 +61,7 @@ def _formats(shape: tuple[int, int], copies: int) -> dict:
     out = {"fp32": (torch.float32, fp32), "bf16": (torch.bfloat16, bf16), "int4": (torch.bfloat16, int4)}
     ours = [Int4Weight(w, device=torch.device("cpu")) for w in ws]
     if all(q.kernel is not None for q in ours):
-        out["int4_kernel"] = (torch.float32, [lambda x, q=q: q.kernel.mm(x, *q.packed) for q in ours])
+        out["int4_kernel"] = (torch.float32, [lambda x, q=q: q.kernel.mm(x, q.packed, q.kernel_scales) for q in ours])
     return out
 
 

@@ -62,7 +62,6 @@ from torch import nn
 from inference_service.model.cpu_kernels import INT4_MATMUL
 
 GROUP = 32
-KERNEL_COLUMNS = 16  # the project's kernel takes output columns in blocks of 16
 DENSE_ROWS = 32  # from this many rows on, the dense bf16 copy runs the matmul (see above)
 KERNEL_DENSE_ROWS = 64  # the same with the project's kernel, faster than the dense GEMM up to ~64 rows
 
@@ -104,9 +103,11 @@ class Int4Weight:
         self.scales_zeros = torch.stack([scale.t(), zero.t()], dim=-1).to(torch.bfloat16).contiguous().to(device)
         nibbles = (q[:, 0::2] | (q[:, 1::2] << 4)).contiguous().to(device)  # [n, k/2]
         self.dense_weight = self._dequantize(nibbles)
-        self.kernel = int4_kernel(device) if kernel and n % KERNEL_COLUMNS == 0 else None
+        self.kernel = int4_kernel(device) if kernel else None
+        self.kernel_scales: torch.Tensor | None = None  # the project's kernel's layout of scales_zeros
         if self.kernel is not None:
-            self.packed = self.kernel.pack(q, self.scales_zeros[..., 0].t(), self.scales_zeros[..., 1].t())
+            self.packed, self.kernel_scales = self.kernel.pack(q, self.scales_zeros[..., 0].t(),
+                                                               self.scales_zeros[..., 1].t())
         elif device.type == "cuda":  # tinygemm layout: inner k tiles must divide k / 16
             tiles = next(t for t in (8, 4, 2) if (k // 16) % t == 0)
             hi_lo = ((q[:, 0::2] << 4) | q[:, 1::2]).contiguous().to(device)
@@ -116,8 +117,8 @@ class Int4Weight:
 
     @property
     def nbytes(self) -> int:
-        packed = self.packed if isinstance(self.packed, tuple) else (self.packed,)
-        return sum(t.numel() * t.element_size() for t in (*packed, self.scales_zeros, self.dense_weight))
+        held = (self.packed, self.scales_zeros, self.dense_weight, self.kernel_scales)
+        return sum(t.numel() * t.element_size() for t in held if t is not None)
 
     def _dequantize(self, nibbles: torch.Tensor) -> torch.Tensor:
         """The bf16 weight ``[n, k]``, as the kernel de-quantizes it."""
@@ -135,7 +136,7 @@ class Int4Weight:
         if x.shape[0] >= (DENSE_ROWS if self.kernel is None else KERNEL_DENSE_ROWS):
             return F.linear(x.to(torch.bfloat16), self.dense_weight)
         if self.kernel is not None:
-            return self.kernel.mm(x.float().contiguous(), *self.packed)
+            return self.kernel.mm(x.float().contiguous(), self.packed, self.kernel_scales)
         x = x.to(torch.bfloat16)
         if self.device.type == "cuda":
             return torch.ops.aten._weight_int4pack_mm(x, self.packed, GROUP, self.scales_zeros)
