@@ -211,7 +211,7 @@ def main() -> None:
                     help="score this trained adapter directory instead of training (repeatable)")
     ap.add_argument("--eval-scales", default="", help="also evaluate the final adapter with its update scaled, "
                     "e.g. 0.8,0.9 (scaled_copy)")
-    ap.add_argument("--lora-decode-operands", default="fp32", choices=LORA_DECODE_OPERANDS,
+    ap.add_argument("--lora-decode-operands", default="bf16", choices=LORA_DECODE_OPERANDS,
                     help="the engine's lora_decode_operands setting for the candidates' answers")
     args = ap.parse_args()
     recipes = {r.name: r for r in load_spec(args.spec)} if args.spec else RECIPES

@@ -151,10 +151,11 @@ class Settings(BaseSettings):
     default_max_tokens: Positive = Field(256, description="max_tokens when a request does not set it.")
     max_queue: Positive = Field(256, description="Waiting requests beyond which Generate answers RESOURCE_EXHAUSTED.")
     lora_decode_operands: Annotated[str, _one_of(*LORA_DECODE_OPERANDS)] = Field(
-        "fp32", description="Precision of the adapters a CPU decode step that mixes adapters reads, through the "
-                            "grouped C++ kernel: fp32 (exact) or bf16 (adapters are read and served rounded to "
-                            "bf16, half the bytes per step: faster with many distinct adapters, but answers can "
-                            "differ from fp32's).")
+        "bf16", description="Precision of the adapters the CPU's grouped LoRA kernel reads (prefill and decode): "
+                            "bf16 (adapters are read and served rounded to bf16, as vLLM serves them in the "
+                            "model's dtype; half the bytes per step, which bounds a step mixing many adapters) "
+                            "or fp32 (the adapter's exact weights; answers can differ from bf16's in the last "
+                            "bits).")
     num_threads: Int = Field(0, description="Intra-op CPU threads of the inference engine; 0 (or less) derives them "
                                             "from the cgroup CPU quota (cpu.max) and the affinity mask.")
     alias_poll_s: Float = Field(2.0, description="How often inference re-reads registry aliases and running "

@@ -9,16 +9,23 @@ on its own (a block-diagonal ``B`` would read and multiply zeros: a third of an 
 SmolLM2's q|k|v and gate|up). Each part is padded to its layer's rank capacity, so every adapter
 has the same layout. A position is copied again only when another adapter takes it or its slot
 was rewritten (``BankBatch.slot_writes``), so a batch never runs on an evicted or rewritten
-adapter, and churn costs one adapter's copy per newcomer instead of all ``U``. Without the kernel (or
-with bf16 operands), a batch whose rows are all on one adapter (whether or not rows on the base share it)
-is one plain ``addmm`` pair on that adapter's exact rank and fp32 operands.
+adapter, and churn costs one adapter's copy per newcomer instead of all ``U``. Without the kernel, a batch
+whose rows are all on one adapter (whether or not rows on the base share it) is one plain ``addmm`` pair on
+that adapter's exact rank and operands.
 
 On a CPU the products go through the grouped C++ kernel (``grouped_lora_kernel.py``) instead of torch's
 ``bmm`` pair, on fp32 operands, or bf16 ones with ``lora_decode_operands=bf16`` (half the bytes: with many
-distinct adapters a step is bound by them).
+distinct adapters a step is bound by them). The kernel reads each group of rows' operands at a position it
+is told, so with it the operands are not laid out per plan: each projection keeps the operands of the slots
+it served recently at positions of their own (least recently used ones give way; a slot is copied again
+only when it was rewritten), rows are grouped by slot (``slot_rows.py``), and a batch that churns copies
+only the adapters that no position holds, never one that merely moved in the batch.
 
-Prefill: tokens are grouped per adapter into contiguous segments, and each segment gets an
-``addmm`` pair per part on views of the bank (``segments``).
+Prefill: tokens are grouped per adapter into contiguous segments. With the kernel the segments go
+through it too, all adapters in one call per projection, each token's delta computed exactly as
+a decode step computes it; otherwise each segment gets an ``addmm`` pair per part on views of the bank
+(``segments``). With 16 adapters of 11 tokens each that was 21 small ops per adapter per layer: 77 ms of a
+243 ms prefill (``benchmarks/engine_speed.py`` ``b16_many``).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import torch
 from inference_service.model.decode_plan import DecodePlan
 from inference_service.model.grouped_lora_kernel import grouped_lora_add_
 from inference_service.model.lora_bank import BankBatch, LoRABankLinear, _stacked_operands
+from inference_service.model.slot_rows import SlotRows
 
 _PER_SLOT = 16  # exact-rank operands of the adapters of recent one-adapter decode batches
 
@@ -45,15 +53,20 @@ class FusedLoRA:
         self.kernel, self.operand_dtype = kernel, operand_dtype
         self._outs = tuple(layer.out_features for layer in layers)
         self._per_slot: OrderedDict[int, tuple[int, tuple[torch.Tensor, torch.Tensor] | None]] = OrderedDict()
-        self._a_t: torch.Tensor | None = None        # [capacity, in, R]: resident operands at the plan's positions
+        self._a_t: torch.Tensor | None = None        # [capacity, in, R]: resident operands at their positions
         self._b_t: list[torch.Tensor | None] = []    # per part [capacity, r_p, out_p] (None: no part rank)
         self._scales: torch.Tensor | None = None     # [capacity, parts] with the kernel, which scales h (B unscaled)
         self._caps: tuple[int, ...] = ()             # rank capacity of each part when laid out
-        self._held: list[tuple[int, int]] = []       # (slot, its write stamp) copied at each position
-        self._synced: tuple[int, int] = (0, -1)      # (plan id, batch.writes) the operands match
+        self._held: list[tuple[int, int]] = []       # bmm: (slot, its write stamp) copied at each plan position
+        self._synced: tuple[int, int] = (0, -1)      # (plan or SlotRows id, batch.writes) the operands match
         self._live = False
-        # one adapter through the kernel too, where its operands are the exact fp32 ones (bf16 operands round)
-        self._one_by_kernel = kernel is not None and operand_dtype in (None, torch.float32)
+        # with the kernel: which slot each position holds (slot, write stamp), when it was last used, and the
+        # slot -> position index the kernel reads (-1: not held)
+        self._at: list[tuple[int, int] | None] = []
+        self._used: list[int] = []
+        self._where: dict[int, int] = {}
+        self._calls = 0
+        self._index = torch.full((layers[0].num_slots + 1,), -1, dtype=torch.long, device=layers[0].device)
 
     # -- decode -------------------------------------------------------------------------------
     def _write(self, pos: int, slot: int) -> None:
@@ -98,26 +111,19 @@ class FusedLoRA:
         a = torch.zeros(capacity, ref.in_features, sum(caps), **kw)
         b = [torch.zeros(capacity, cap, layer.out_features, **kw) if cap else None
              for layer, cap in zip(self.layers, caps)]
-        scales = None if self.kernel is None else torch.zeros(capacity, len(caps), device=ref.device)
         if caps == self._caps and self._a_t is not None:
             a[:self._a_t.shape[0]].copy_(self._a_t)
             for new, old in zip(b, self._b_t):
                 if new is not None and old is not None:
                     new[:old.shape[0]].copy_(old)
-            if scales is not None and self._scales is not None:
-                scales[:self._scales.shape[0]].copy_(self._scales)
         else:
             self._held = []
-        self._a_t, self._b_t, self._caps, self._scales = a, b, caps, scales
+        self._a_t, self._b_t, self._caps = a, b, caps
 
     def _grouped(self, plan: DecodePlan, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``delta[U, G, out_p] = (x_grid[U, G, in] @ Aᵀ[U, in, R])[..., part p] @ (s·B_p)ᵀ[U, r_p, out_p]``
-        for each part, scattered back to the rows (grid cells beyond a group's size are dropped); with the kernel,
-        the same row by row, straight into ``y``, no grid."""
+        for each part, scattered back to the rows (grid cells beyond a group's size are dropped)."""
         assert self._a_t is not None
-        if self._scales is not None:  # the kernel, in place: y is the base matmul's output
-            return grouped_lora_add_(self.kernel, y.contiguous(), x.contiguous(), plan.valid_rows, plan.offsets,
-                                     self._a_t, self._b_t, self._scales, self._caps, self._outs)
         u, g = plan.groups, plan.group_size
         xg = x if plan.grid is None else x.index_select(0, plan.grid)
         h = torch.bmm(xg.to(self._a_t.dtype).view(u, g, -1), self._a_t[:u])  # [U, G, R]
@@ -138,26 +144,108 @@ class FusedLoRA:
     def decode(self, x: torch.Tensor, y: torch.Tensor, slots: tuple[int, ...]) -> torch.Tensor:
         """``y [B, out] + delta`` for ``x [B, in]``, row ``i`` on adapter slot ``slots[i]``.
 
-        Every row on one adapter (one stream, or a batch of one tenant, with or without rows on the base) takes
-        the grouped kernel with fp32 operands: one call per projection where the ``addmm`` pair took two plus
-        their dispatch (one stream with an adapter 112 -> 134 tokens/s, ``benchmarks/engine_speed.py``), and
-        a row's delta does not depend on the rows beside it. Without the kernel, or with bf16 operands, it is a
-        plain ``addmm`` pair on the adapter's exact fp32 operands (``bmm`` costs a few microseconds more per
-        call), so the adapter's answers do not depend on whether base rows share its batch either way.
+        With the kernel, every batch goes through it, rows grouped by slot, including a batch on one adapter
+        (one stream, or a batch of one tenant, with or without rows on the base): one call per projection where
+        the ``addmm`` pair took two plus their dispatch (one stream with an adapter 112 -> 134 tokens/s,
+        ``benchmarks/engine_speed.py``), and a row's delta does not depend on the rows beside it (the kernel
+        computes each row's sums in its own order). Its bf16 operands hold the adapters exactly, because the
+        runtime then reads adapters as bf16 (``Runtime.adapter_dtype``). Without the kernel, one adapter is a
+        plain ``addmm`` pair on its exact operands (``bmm`` costs a few microseconds more per call), so the
+        adapter's answers do not depend on whether base rows share its batch either way.
         """
+        if self.kernel is not None:
+            return self._by_kernel(x, y, self.batch.slot_rows(slots, x.device))
         plan = self.batch.decode_plan(slots, x.device)
-        if plan.groups == 1 and not self._one_by_kernel:  # one adapter, perhaps beside base rows: exact fp32 operands
-            ops = self.slot_operands(plan.order[0])
-            if ops is None:
-                return y
-            a_t, b_t = ops
-            if plan.grid is None and plan.valid_cells is None:
-                return torch.addmm(y, x.to(a_t.dtype) @ a_t, b_t)
-            rows = plan.valid_rows
-            return y.index_add(0, rows, ((x.index_select(0, rows).to(a_t.dtype) @ a_t) @ b_t).to(y.dtype))
+        if plan.groups == 1:  # one adapter, perhaps beside base rows: exact fp32 operands
+            every = plan.grid is None and plan.valid_cells is None
+            return self._one_exact(plan.order[0], x, y, None if every else plan.valid_rows)
         if not plan.groups or not self._sync(plan):
             return y
         return self._grouped(plan, x, y)
+
+    def _one_exact(self, slot: int, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+        """One adapter's delta on its exact fp32 operands: every row (``rows`` None) or ``rows`` only."""
+        ops = self.slot_operands(slot)
+        if ops is None:
+            return y
+        a_t, b_t = ops
+        if rows is None:
+            return torch.addmm(y, x.to(a_t.dtype) @ a_t, b_t)
+        return y.index_add(0, rows, ((x.index_select(0, rows).to(a_t.dtype) @ a_t) @ b_t).to(y.dtype))
+
+    # -- the kernel: operands kept per slot ------------------------------------------------------
+    def _by_kernel(self, x: torch.Tensor, y: torch.Tensor, rows: SlotRows) -> torch.Tensor:
+        if not rows.slots or not self._hold(rows):
+            return y
+        return grouped_lora_add_(self.kernel, y.contiguous(), x.contiguous(), rows.rows, rows.offsets, self._a_t,
+                                 self._b_t, self._scales, self._caps, self._outs, self._index)
+
+    def _hold(self, rows: SlotRows) -> bool:
+        """Make a position hold each slot of ``rows`` as last written; False when none targets this projection."""
+        if self._synced == (rows.id, self.batch.writes):
+            return self._live
+        self._live = any(layer.slot_rank[s] for s in rows.slots for layer in self.layers)
+        if self._live:
+            caps = tuple(layer.rank_capacity for layer in self.layers)
+            if caps != self._caps or self._a_t is None:
+                self._allocate_held(caps, len(rows.slots))
+            self._calls += 1
+            stale = []
+            for s in rows.slots:
+                pos = self._where.get(s)
+                if pos is not None and self._at[pos] == (s, self.batch.slot_writes[s]):
+                    self._used[pos] = self._calls
+                else:
+                    stale.append(s)
+            for s in stale:
+                pos = self._where.get(s)
+                if pos is None:
+                    pos = self._free_position(len(rows.slots))
+                self._write(pos, s)
+                self._at[pos], self._used[pos] = (s, self.batch.slot_writes[s]), self._calls
+                self._where[s] = pos
+                self._index[s] = pos
+        self._synced = (rows.id, self.batch.writes)
+        return self._live
+
+    def _free_position(self, wanted: int) -> int:
+        """A position no slot of this call uses: an empty one, else the least recently used (its slot is let
+        go), else a new one (the operands grow)."""
+        free = [p for p, used in enumerate(self._used) if used != self._calls]
+        if not free:
+            self._allocate_held(self._caps, max(wanted, len(self._used) + 1))
+            free = [p for p, used in enumerate(self._used) if used != self._calls]
+        pos = min(free, key=lambda p: (self._at[p] is not None, self._used[p]))
+        gone = self._at[pos]
+        if gone is not None:
+            del self._where[gone[0]]
+            self._index[gone[0]] = -1
+        return pos
+
+    def _allocate_held(self, caps: tuple[int, ...], wanted: int) -> None:
+        """Room for at least ``wanted`` positions (doubling, up to the slot count); a new layout (a rank capacity
+        grew) lets every held slot go."""
+        ref = next(layer for layer in self.layers if layer.A is not None)
+        old = 0 if self._a_t is None or caps != self._caps else self._a_t.shape[0]
+        capacity = max(wanted, min(2 * old, ref.num_slots), 4)
+        kw = {"dtype": self.operand_dtype or ref.dtype, "device": ref.device}
+        a = torch.zeros(capacity, ref.in_features, sum(caps), **kw)
+        b = [torch.zeros(capacity, cap, layer.out_features, **kw) if cap else None
+             for layer, cap in zip(self.layers, caps)]
+        scales = torch.zeros(capacity, len(caps), device=ref.device)
+        if old:
+            assert self._a_t is not None and self._scales is not None
+            a[:old].copy_(self._a_t)
+            for new, held in zip(b, self._b_t):
+                if new is not None and held is not None:
+                    new[:old].copy_(held)
+            scales[:old].copy_(self._scales)
+        else:
+            self._at, self._used, self._where = [], [], {}
+            self._index.fill_(-1)
+        self._at += [None] * (capacity - len(self._at))
+        self._used += [0] * (capacity - len(self._used))
+        self._a_t, self._b_t, self._caps, self._scales = a, b, caps, scales
 
     # -- one adapter, prefill ---------------------------------------------------------------
     def slot_operands(self, slot: int) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -184,6 +272,8 @@ class FusedLoRA:
         little more than two for the whole projection, and copy nothing: a prefill of many
         adapters (a wave of newcomers) gathered nothing per adapter.
         """
+        if self.kernel is not None:
+            return self._by_kernel(x, y, self.batch.segment_rows(segments, x.shape[0], x.device))
         for slot, start, end in segments:
             xs, o0 = None, 0
             for layer in self.layers:

@@ -45,10 +45,13 @@ def decode_operands(choice: str, device: torch.device) -> tuple[ModuleType | Non
     on a CPU where it builds; elsewhere torch's ``bmm`` on the bank's dtype (None). bf16 without the kernel falls
     back to fp32 (logged): oneDNN's bf16 ``bmm`` is slower than fp32 here.
 
-    bf16 is not the default: the runtime then reads every adapter rounded to bf16 (so a row's answer does not
-    depend on its batch), and that changes answers. The demo's v1 on the full suites (459 cases, nf4,
-    ``recipe_quality.py --adapter``): 3 cases changed verdict, one of them a harmful request answered
-    instead of another, enough to move it across the demo's harmful floor."""
+    bf16 is the default, as vLLM serves adapters in the model's dtype: the runtime then reads every adapter
+    rounded to bf16 (each weight within 2^-9 of its value), so the kernel's bf16 operands hold it exactly and a
+    row's answer does not depend on its batch. Half the bytes per step: 16 requests on 16 distinct adapters went
+    from 0.80x to 0.95x the one-adapter throughput in one process (``benchmarks/engine_speed.py``). It changes
+    answers in the last bits: the demo's v1 on the full suites (459 cases, nf4, ``recipe_quality.py --adapter``,
+    ``benchmarks/results/recipe_v1_bf16_default.json``) changed one verdict against fp32, a general question now
+    right. fp32 serves the adapter's exact weights."""
     if device.type != "cpu":
         return None, None
     kernel = grouped_lora_kernel()
@@ -63,12 +66,15 @@ def decode_operands(choice: str, device: torch.device) -> tuple[ModuleType | Non
 
 def grouped_lora_add_(kernel: ModuleType, y: torch.Tensor, x: torch.Tensor, rows: torch.Tensor,
                       offsets: torch.Tensor, a_t: torch.Tensor, b_t: list[torch.Tensor | None],
-                      scales: torch.Tensor, caps: tuple[int, ...], outs: tuple[int, ...]) -> torch.Tensor:
-    """``y[rows[i]] += delta`` in place for the rows of each position ``u`` (``rows[offsets[u]:offsets[u+1]]``):
-    ``h = x·Aᵀ[u]`` split along the rank into parts ``p`` of ``caps[p]`` columns, each times ``scales[u, p]`` and
-    ``B_pᵀ[u]`` into ``outs[p]`` columns of ``y`` (a part with no rank adds nothing). ``y``, ``x`` and ``scales``
-    fp32, contiguous."""
+                      scales: torch.Tensor, caps: tuple[int, ...], outs: tuple[int, ...],
+                      index: torch.Tensor | None = None) -> torch.Tensor:
+    """``y[rows[i]] += delta`` in place for the rows of each group ``g`` (``rows[offsets[g]:offsets[g+1]]``) on
+    the operands at position ``u = index[g]`` (default ``u = g``): ``h = x·Aᵀ[u]`` split along the rank into parts
+    ``p`` of ``caps[p]`` columns, each times ``scales[u, p]`` and ``B_pᵀ[u]`` into ``outs[p]`` columns of ``y`` (a
+    part with no rank adds nothing). ``y``, ``x`` and ``scales`` fp32, contiguous."""
     empty = a_t.new_empty(0, 0, 0)
-    kernel.grouped_lora_add_(y, x, rows, offsets, a_t, [b if b is not None else empty for b in b_t], scales,
+    if index is None:
+        index = torch.arange(offsets.shape[0] - 1, dtype=torch.long, device=offsets.device)
+    kernel.grouped_lora_add_(y, x, rows, offsets, index, a_t, [b if b is not None else empty for b in b_t], scales,
                              list(caps), list(outs))
     return y

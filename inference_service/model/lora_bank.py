@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from inference_service.model.decode_plan import DecodePlan
+from inference_service.model.slot_rows import SlotRows
 
 _versions = itertools.count(1)
 
@@ -50,12 +51,30 @@ class BankBatch:
     _key: tuple[int, ...] | None = field(default=None, repr=False)
     _known: dict[tuple[int, ...], int] = field(default_factory=dict, repr=False)
     _plan: DecodePlan | None = field(default=None, repr=False)
+    _rows: dict[tuple, SlotRows] = field(default_factory=dict, repr=False)
 
     def decode_plan(self, slots: tuple[int, ...], device: torch.device) -> DecodePlan:
         """The grid of a decode slot vector, positions carried over from the previous one (``decode_plan``)."""
         if self._plan is None or self._plan.slots != slots:
             self._plan = DecodePlan.build(self._plan.order if self._plan else (), slots, device)
         return self._plan
+
+    def slot_rows(self, slots: tuple[int, ...], device: torch.device) -> SlotRows:
+        """A decode slot vector's rows grouped by slot (``slot_rows.py``), shared by every projection."""
+        return self._cached_rows(("decode", slots), lambda: SlotRows.of_rows(slots, device))
+
+    def segment_rows(self, segments: list[tuple[int, int, int]], rows: int, device: torch.device) -> SlotRows:
+        """A prefill's token ranges grouped by slot, shared by every projection of the call."""
+        return self._cached_rows(("prefill", rows, tuple(segments)),
+                                 lambda: SlotRows.of_segments(segments, rows, device))
+
+    def _cached_rows(self, key: tuple, build) -> SlotRows:
+        got = self._rows.get(key)
+        if got is None:
+            if len(self._rows) >= 4:  # the decode batch and a prefill alternate; a few spare
+                self._rows.pop(next(iter(self._rows)))
+            got = self._rows[key] = build()
+        return got
 
     def wrote(self, slot: int) -> None:
         self.writes += 1

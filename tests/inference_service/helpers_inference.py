@@ -65,6 +65,19 @@ def peft_greedy(model_dir: Path, adapter_dir: Path | None, prompt_ids: list[int]
     return out[0, ids.shape[1]:].tolist()
 
 
+def bf16_rounded_adapter(adapter_dir: Path, out: Path) -> Path:
+    """A copy of a PEFT adapter with every weight rounded to bf16 (kept fp32): what the engine serves with
+    ``lora_decode_operands=bf16``, for a PEFT reference of it."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(adapter_dir, out)
+    weights = out / "adapter_model.safetensors"
+    save_file({k: v.to(torch.bfloat16).float() for k, v in load_file(str(weights)).items()}, str(weights))
+    return out
+
+
 def make_peft_adapter(model_dir: Path, out: Path, *, r: int, alpha: float, targets: list[str], rslora: bool,
                       seed: int) -> Path:
     """A PEFT LoRA adapter with random (non-zero) A and B, saved as safetensors."""

@@ -101,3 +101,30 @@ def test_rows_of_one_adapter_computed_together_equal_each_row_alone(kernel_or_sk
                                       torch.tensor([0, 1]), a[u:u + 1], [b[u:u + 1] for b in bs], scales[u:u + 1],
                                       caps, outs)
             assert torch.equal(together[r], alone[0]), (n, r)
+
+
+def test_groups_read_the_operand_position_their_index_names(kernel_or_skip):
+    """``index[g]`` is group ``g``'s operand position (FusedLoRA keeps each slot's operands at a cached position):
+    groups read the positions they name, in any order, a group without rows may name none (-1), and a group
+    with rows that names none, or one past the operands, is refused."""
+    from inference_service.model.grouped_lora_kernel import grouped_lora_add_
+
+    g = torch.Generator().manual_seed(11)
+    caps, outs, fan_in = (16, 8), (40, 24), 32
+    a = torch.randn(3, fan_in, sum(caps), generator=g)
+    bs = [torch.randn(3, c, o, generator=g) for c, o in zip(caps, outs)]
+    scales = torch.rand(3, len(caps), generator=g)
+    x, y0 = torch.randn(4, fan_in, generator=g), torch.randn(4, sum(outs), generator=g)
+    kernel = grouped_lora_kernel()
+    rows, offsets = torch.tensor([1, 3, 0, 2]), torch.tensor([0, 0, 2, 4])  # group 0: no rows
+    got = grouped_lora_add_(kernel, y0.clone(), x, rows, offsets, a, bs, scales, caps, outs,
+                            index=torch.tensor([-1, 2, 0]))
+    for row, pos in ((1, 2), (3, 2), (0, 0), (2, 0)):
+        alone = grouped_lora_add_(kernel, y0[row:row + 1].clone(), x[row:row + 1].contiguous(), torch.tensor([0]),
+                                  torch.tensor([0, 1]), a[pos:pos + 1], [b[pos:pos + 1] for b in bs],
+                                  scales[pos:pos + 1], caps, outs)
+        assert torch.equal(got[row], alone[0]), row
+    for bad in ([0, -1, 0], [0, 3, 0]):
+        with pytest.raises(RuntimeError, match="group 1 has rows but no operand position"):
+            grouped_lora_add_(kernel, y0.clone(), x, rows, offsets, a, bs, scales, caps, outs,
+                              index=torch.tensor(bad))

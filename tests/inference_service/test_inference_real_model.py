@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from helpers_inference import host, make_peft_adapter, peft_greedy, request, tiny_settings, tokens_of
+from helpers_inference import (
+    bf16_rounded_adapter,
+    host,
+    make_peft_adapter,
+    peft_greedy,
+    request,
+    tiny_settings,
+    tokens_of,
+)
 
 from inference_service.runtime import build_runtime
 from lorafleet.base_model import read_base_model_spec
@@ -18,15 +26,18 @@ def real_adapter(tmp_path_factory, real_base_model_dir):
                              rslora=False, seed=5)
 
 
-def test_bank_equals_peft_on_the_real_model_fp32(real_base_model_dir, real_adapter):
+@pytest.mark.parametrize("operands", ["fp32", "bf16"])
+def test_bank_equals_peft_on_the_real_model_fp32(real_base_model_dir, real_adapter, operands, tmp_path):
+    """fp32 base; the adapter exact (fp32 operands) or rounded to bf16 (bf16 operands, PEFT on the rounded copy)."""
     spec = read_base_model_spec(real_base_model_dir)
-    rt = build_runtime(real_base_model_dir, spec, tiny_settings(max_new_tokens_limit=64))
+    rt = build_runtime(real_base_model_dir, spec, tiny_settings(max_new_tokens_limit=64, lora_decode_operands=operands))
     rt.engine.start()
     try:
         a = host(rt, "real", real_adapter)
         req = request(rt, "The three primary colors are", adapter=a, max_tokens=16)
         got = tokens_of(rt.engine.submit(req).wait_sync(300))
-        assert got == peft_greedy(real_base_model_dir, real_adapter, req.prompt_ids, 16)
+        served = real_adapter if operands == "fp32" else bf16_rounded_adapter(real_adapter, tmp_path / "rounded")
+        assert got == peft_greedy(real_base_model_dir, served, req.prompt_ids, 16)
     finally:
         rt.engine.stop()
 

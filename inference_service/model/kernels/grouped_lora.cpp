@@ -3,9 +3,11 @@
 //   y[n, o_p + :] += s[u, p] * (x[n, :] . A[u]) [r_p + :] . B_p[u]      for every row n at position u, every part p
 //
 // A [P, in, R] and each B_p [P, r_p, out_p] are the resident operands of fused_lora.FusedLoRA
-// (fp32 or bf16), s [P, parts] the adapters' scales; x, y and s are fp32. Rows are given grouped by position
-// (CSR: rows, offsets). Work items of up to 4 rows of one position are split between threads: the rows of an
-// item share each load of A and B, and an adapter's other items read its bytes from cache.
+// (fp32 or bf16), s [P, parts] the adapters' scales; x, y and s are fp32. Rows are given grouped (CSR: rows,
+// offsets; group g's rows are rows[offsets[g] : offsets[g + 1]]) and index[g] is the operand position u of
+// group g (FusedLoRA groups rows by adapter slot and keeps each slot's operands at a cached position). Work
+// items of up to 4 rows of one group are split between threads: the rows of an item share each load of A
+// and B, and an adapter's other items read its bytes from cache.
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
@@ -85,7 +87,7 @@ inline void expand(const float* const* h, float scale, const W* b, int64_t cap, 
 }
 
 struct Work {
-  int64_t position, first, count;  // rows[first : first + count] of one position
+  int64_t position, first, count;  // rows[first : first + count] of one group, on operand position `position`
 };
 
 template <int RB, typename W>
@@ -120,23 +122,25 @@ void rows_of(const Work& w, const float* xp, float* yp, const int64_t* rp, int64
 
 template <typename W>
 void run(torch::Tensor& y, const torch::Tensor& x, const torch::Tensor& rows, const torch::Tensor& offsets,
-         const torch::Tensor& a, const std::vector<torch::Tensor>& bs, const torch::Tensor& scales,
-         const std::vector<int64_t>& caps, const std::vector<int64_t>& outs) {
-  const int64_t positions = offsets.size(0) - 1;
+         const torch::Tensor& index, const torch::Tensor& a, const std::vector<torch::Tensor>& bs,
+         const torch::Tensor& scales, const std::vector<int64_t>& caps, const std::vector<int64_t>& outs) {
+  const int64_t groups = offsets.size(0) - 1;
   const int64_t fan_in = a.size(1), rank = a.size(2), x_stride = x.size(1), y_stride = y.size(1);
   const float* xp = x.data_ptr<float>();
   float* yp = y.data_ptr<float>();
   const int64_t* rp = rows.data_ptr<int64_t>();
   const int64_t* op = offsets.data_ptr<int64_t>();
+  const int64_t* ip = index.data_ptr<int64_t>();
   const float* sp = scales.data_ptr<float>();
   const W* ap = reinterpret_cast<const W*>(a.data_ptr());
   std::vector<const W*> bp(bs.size(), nullptr);
   for (size_t p = 0; p < bs.size(); ++p)
     if (caps[p]) bp[p] = reinterpret_cast<const W*>(bs[p].data_ptr());
-  // work items of up to ROWS rows of one position, split between threads: a hot adapter's rows are shared out
+  // work items of up to ROWS rows of one group, split between threads: a hot adapter's rows are shared out
   std::vector<Work> work;
-  for (int64_t u = 0; u < positions; ++u)
-    for (int64_t i = op[u]; i < op[u + 1]; i += ROWS) work.push_back({u, i, std::min<int64_t>(ROWS, op[u + 1] - i)});
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t i = op[g]; i < op[g + 1]; i += ROWS)
+      work.push_back({ip[g], i, std::min<int64_t>(ROWS, op[g + 1] - i)});
   at::parallel_for(0, static_cast<int64_t>(work.size()), 1, [&](int64_t w0, int64_t w1) {
     std::vector<float> h(ROWS * rank);
     for (int64_t i = w0; i < w1; ++i) {
@@ -151,15 +155,25 @@ void run(torch::Tensor& y, const torch::Tensor& x, const torch::Tensor& rows, co
   });
 }
 
-void grouped_lora_add_(torch::Tensor y, torch::Tensor x, torch::Tensor rows, torch::Tensor offsets, torch::Tensor a,
-                       std::vector<torch::Tensor> bs, torch::Tensor scales, std::vector<int64_t> caps,
-                       std::vector<int64_t> outs) {
+void grouped_lora_add_(torch::Tensor y, torch::Tensor x, torch::Tensor rows, torch::Tensor offsets,
+                       torch::Tensor index, torch::Tensor a, std::vector<torch::Tensor> bs, torch::Tensor scales,
+                       std::vector<int64_t> caps, std::vector<int64_t> outs) {
   TORCH_CHECK(y.scalar_type() == at::kFloat && x.scalar_type() == at::kFloat, "x and y must be float32");
   TORCH_CHECK(y.is_contiguous() && x.is_contiguous() && a.is_contiguous(), "x, y and A must be contiguous");
-  TORCH_CHECK(rows.scalar_type() == at::kLong && offsets.scalar_type() == at::kLong, "rows/offsets must be int64");
+  TORCH_CHECK(rows.scalar_type() == at::kLong && offsets.scalar_type() == at::kLong && index.scalar_type() == at::kLong,
+              "rows/offsets/index must be int64");
+  TORCH_CHECK(offsets.is_contiguous() && index.is_contiguous() && rows.is_contiguous() &&
+                  index.size(0) >= offsets.size(0) - 1, "one operand position per group");
+  {  // every group with rows must name an operand position the operands hold
+    const int64_t* op = offsets.data_ptr<int64_t>();
+    const int64_t* ip = index.data_ptr<int64_t>();
+    for (int64_t g = 0; g + 1 < offsets.size(0); ++g)
+      TORCH_CHECK(op[g + 1] == op[g] || (ip[g] >= 0 && ip[g] < a.size(0) && ip[g] < scales.size(0)),
+                  "group ", g, " has rows but no operand position (", ip[g], ")");
+  }
   TORCH_CHECK(bs.size() == caps.size() && caps.size() == outs.size(), "one cap and one out size per part");
   TORCH_CHECK(scales.scalar_type() == at::kFloat && scales.is_contiguous() && scales.dim() == 2 &&
-                  scales.size(0) >= offsets.size(0) - 1 && scales.size(1) == static_cast<int64_t>(bs.size()),
+                  scales.size(1) == static_cast<int64_t>(bs.size()),
               "scales must be float32 [positions, parts]");
   int64_t r_total = 0, o_total = 0;
   for (size_t p = 0; p < bs.size(); ++p) {
@@ -168,15 +182,15 @@ void grouped_lora_add_(torch::Tensor y, torch::Tensor x, torch::Tensor rows, tor
     if (caps[p]) {
       TORCH_CHECK(bs[p].scalar_type() == a.scalar_type() && bs[p].is_contiguous(), "B parts: A's dtype, contiguous");
       TORCH_CHECK(bs[p].size(1) == caps[p] && bs[p].size(2) == outs[p], "B part shape does not match its cap/out");
-      TORCH_CHECK(bs[p].size(0) >= offsets.size(0) - 1, "B part has fewer positions than offsets");
+      TORCH_CHECK(bs[p].size(0) == a.size(0), "B parts have A's positions");
     }
   }
-  TORCH_CHECK(a.size(2) == r_total && a.size(0) >= offsets.size(0) - 1, "A's rank or positions do not match");
+  TORCH_CHECK(a.size(2) == r_total, "A's rank does not match the parts' caps");
   TORCH_CHECK(y.size(1) == o_total && x.size(1) == a.size(1), "x/y widths do not match A and the parts");
   if (a.scalar_type() == at::kFloat)
-    run<float>(y, x, rows, offsets, a, bs, scales, caps, outs);
+    run<float>(y, x, rows, offsets, index, a, bs, scales, caps, outs);
   else if (a.scalar_type() == at::kBFloat16)
-    run<c10::BFloat16>(y, x, rows, offsets, a, bs, scales, caps, outs);
+    run<c10::BFloat16>(y, x, rows, offsets, index, a, bs, scales, caps, outs);
   else
     TORCH_CHECK(false, "operands must be float32 or bfloat16");
 }
