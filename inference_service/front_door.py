@@ -128,6 +128,11 @@ class Generation:
         """``name@version`` that serves the request ("" for the bare base model)."""
         return self.route.ref
 
+    def stopped_by_deadline(self, ev: GenerationEvent) -> bool:
+        """``ev`` ends the request because its deadline passed (the engine stops it at the deadline)."""
+        deadline = self.request.deadline
+        return ev.finish_reason == FinishReason.CANCELLED and deadline is not None and time.monotonic() >= deadline
+
     async def events(self) -> AsyncIterator[GenerationEvent]:
         async for ev in self.handle.events_async():
             if self._tally is not None:

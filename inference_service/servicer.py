@@ -25,7 +25,7 @@ from inference_service.rollouts import RolloutTable
 from inference_service.routing import ROUTE_KEY_HEADER, parse_route_key
 from inference_service.runtime import Runtime
 from lorafleet.config import Settings
-from lorafleet.errors import InvalidArgument, NotFound, ResourceExhausted
+from lorafleet.errors import DeadlineExceeded, InvalidArgument, NotFound, ResourceExhausted
 from lorafleet.registry.store import Registry
 from lorafleet.server.errors import grpc_errors
 from lorafleet.v1 import common_pb2, inference_pb2, inference_pb2_grpc
@@ -40,6 +40,14 @@ _FINISH = {
 }
 _QUANT = {"none": common_pb2.QUANTIZATION_NONE, "nf4": common_pb2.QUANTIZATION_NF4,
           "int8": common_pb2.QUANTIZATION_INT8, "int4": common_pb2.QUANTIZATION_INT4}
+
+
+def _deadline_exceeded(tokens: int | None) -> DeadlineExceeded:
+    """The status of a generation its deadline stopped: DEADLINE_EXCEEDED, not a reply cut short. The engine
+    stops the request at the deadline, so its last event and the client's own timer race; either way the client
+    sees the same code."""
+    done = "" if tokens is None else f" after {tokens} generated tokens"
+    return DeadlineExceeded(f"the call's deadline passed{done}; the generation was stopped")
 
 
 def usage_to_proto(u: Usage) -> inference_pb2.Usage:
@@ -107,6 +115,8 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
                     raise ev.error
                 tokens.extend(ev.token_ids)
                 text.append(ev.delta)
+                if generation.stopped_by_deadline(ev):
+                    raise _deadline_exceeded(len(tokens))
                 if ev.finish_reason is not None:
                     return inference_pb2.GenerateResponse(
                         text="".join(text), finish_reason=_FINISH[ev.finish_reason], usage=usage_to_proto(ev.usage),
@@ -122,6 +132,8 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
             async for ev in generation.events():
                 if ev.error is not None:
                     raise ev.error
+                if generation.stopped_by_deadline(ev):
+                    raise _deadline_exceeded(ev.usage.completion_tokens if ev.usage else None)
                 chunk = inference_pb2.GenerateStreamResponse(
                     delta=ev.delta, token_ids=ev.token_ids, index=index, resolved_adapter=generation.resolved_ref,
                     request_id=generation.request_id)

@@ -164,6 +164,42 @@ def test_queue_full_is_resource_exhausted(tiny_runtime_factory, registry):
     asyncio.run(main())
 
 
+def test_a_generation_its_deadline_stopped_ends_deadline_exceeded_not_as_a_short_reply(tiny_runtime_factory, registry,
+                                                                                      monkeypatch):
+    """The engine stops a request at its deadline and the client's own timer fires at the same moment; whichever
+    wins, the call ends DEADLINE_EXCEEDED. Here the server's deadline is moved 0.3 s ahead of the client's, so the
+    server's side of the race always wins: a reply cut short (finish_reason CANCELLED, status OK) was what came back
+    when it did before (a flaky test under load)."""
+    settings = tiny_settings(max_new_tokens_limit=64)
+    rt = tiny_runtime_factory(max_new_tokens_limit=64)
+    slow_down(rt)
+    original = InferenceServicer._start
+
+    async def sooner(self, request, context):
+        generation = await original(self, request, context)
+        generation.request = dataclasses.replace(generation.request, deadline=time.monotonic() + 0.3)
+        generation.handle.request.deadline = generation.request.deadline
+        return generation
+
+    monkeypatch.setattr(InferenceServicer, "_start", sooner)
+
+    async def main():
+        async with serve(rt, registry, settings) as stub:
+            with pytest.raises(grpc.aio.AioRpcError) as exc:
+                await stub.Generate(gen("attn-r4", max_tokens=64, ignore_eos=True), timeout=30)
+            assert exc.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert "deadline passed after" in exc.value.details()
+            chunks = []
+            with pytest.raises(grpc.aio.AioRpcError) as exc:
+                call = stub.GenerateStream(stream_req("mlp-r8", max_tokens=64, ignore_eos=True), timeout=30)
+                async for chunk in call:
+                    chunks.append(chunk)
+            assert exc.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert 0 < len(chunks) < 64 and all(not c.finish_reason for c in chunks)
+
+    asyncio.run(main())
+
+
 def test_deadline_and_client_cancel_free_the_slot(tiny_runtime_factory, registry):
     settings = tiny_settings(max_new_tokens_limit=64)
     rt = tiny_runtime_factory(max_new_tokens_limit=64, adapter_slots=1)

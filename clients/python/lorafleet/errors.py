@@ -75,9 +75,15 @@ class Cancelled(LoraFleetError):
     code = grpc.StatusCode.CANCELLED
 
 
+class DeadlineExceeded(LoraFleetError):
+    """The call's deadline passed before the work ended (a generation stopped part-way)."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 _BY_CODE: dict[grpc.StatusCode, type[LoraFleetError]] = {
     cls.code: cls for cls in (InvalidArgument, NotFound, AlreadyExists, FailedPrecondition, ResourceExhausted,
-                              Aborted, Unavailable, Cancelled)
+                              Aborted, Unavailable, Cancelled, DeadlineExceeded)
 }
 
 
