@@ -4,9 +4,9 @@
 
 Runs ``many_adapters.py``'s one-adapter and Zipf cases (first ``--slots`` value only) with timers
 wrapped around ``FastLlama.decode`` / ``prefill`` and the LoRA calls inside them
-(``FusedLoRA.decode``, ``._sync``, the resident-operand copies ``._write``, ``.segments``,
-``_stacked_operands``, and ``_Grouped.build``, which built the decode operands before they stayed
-resident), and prints seconds and call counts per case. To profile a tree from before a change, run
+(``FusedLoRA.decode``, ``._sync`` / ``._hold`` (the kernel's per-slot operands), the resident-operand copies
+``._write``, ``.segments``, ``_stacked_operands``, and ``_Grouped.build``, which built the decode operands
+before they stayed resident), the slot loads (``LoRABankLinear.set_slot``), and prints seconds and call counts per case. To profile a tree from before a change, run
 this file with ``PYTHONPATH`` at that tree (``git worktree add``). The timers add a little
 per-call overhead, so the totals are for where the time goes, not for the throughput bar.
 """
@@ -46,7 +46,8 @@ def install_timers() -> None:
     """Timers on what exists (a tree from before the resident operands has no ``_sync`` / ``_write``, and
     built its decode operands with ``_Grouped.build``)."""
     for owner, names in ((fast_llama.FastLlama, ("decode", "prefill")),
-                         (fused_lora.FusedLoRA, ("decode", "_sync", "_write", "segments")),
+                         (fused_lora.FusedLoRA, ("decode", "_sync", "_hold", "_write", "segments")),
+                         (lora_bank.LoRABankLinear, ("set_slot",)),
                          (lora_bank._Grouped, ("build",))):
         for name in names:
             if hasattr(owner, name):  # a classmethod is wrapped bound, so it is still called on the class
