@@ -72,13 +72,16 @@ class InferenceServiceServicer:
     """
 
     def Generate(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A call whose gRPC deadline passes ends DEADLINE_EXCEEDED (a stream after the chunks already sent), never
+        with a reply cut short.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GenerateStream(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Chunks as tokens come; a passed deadline ends the stream DEADLINE_EXCEEDED, as for Generate.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
