@@ -48,7 +48,8 @@ def decode_operands(choice: str, device: torch.device) -> tuple[ModuleType | Non
     bf16 is the default, as vLLM serves adapters in the model's dtype: the runtime then reads every adapter
     rounded to bf16 (each weight within 2^-9 of its value), so the kernel's bf16 operands hold it exactly and a
     row's answer does not depend on its batch. Half the bytes per step: 16 requests on 16 distinct adapters went
-    from 0.80x to 0.95x the one-adapter throughput in one process (``benchmarks/engine_speed.py``). It changes
+    from 0.77-0.86x to 0.91-0.95x the one-adapter throughput per round in one process (``benchmarks/engine_speed.py``,
+    ``engine_speed_bf16_default.json``). It changes
     answers in the last bits: the demo's v1 on the full suites (459 cases, nf4, ``recipe_quality.py --adapter``,
     ``benchmarks/results/recipe_v1_bf16_default.json``) changed one verdict against fp32, a general question now
     right. fp32 serves the adapter's exact weights."""
