@@ -128,10 +128,13 @@ class Generation:
         """``name@version`` that serves the request ("" for the bare base model)."""
         return self.route.ref
 
+    def deadline_passed(self) -> bool:
+        deadline = self.request.deadline
+        return deadline is not None and time.monotonic() >= deadline
+
     def stopped_by_deadline(self, ev: GenerationEvent) -> bool:
         """``ev`` ends the request because its deadline passed (the engine stops it at the deadline)."""
-        deadline = self.request.deadline
-        return ev.finish_reason == FinishReason.CANCELLED and deadline is not None and time.monotonic() >= deadline
+        return ev.finish_reason == FinishReason.CANCELLED and self.deadline_passed()
 
     async def events(self) -> AsyncIterator[GenerationEvent]:
         async for ev in self.handle.events_async():
@@ -147,8 +150,7 @@ class Generation:
         self._reported = True
         tally = self._tally
         if not tally.error and tally.finish in (None, FinishReason.CANCELLED):  # stopped before its end
-            deadline = self.request.deadline
-            tally.error = "DEADLINE_EXCEEDED" if deadline is not None and time.monotonic() >= deadline else "CANCELLED"
+            tally.error = "DEADLINE_EXCEEDED" if self.deadline_passed() else "CANCELLED"
         self._sink.report(tally.observation(request_id=self.request_id, route=self.route, arm=self.route.arm,
                                             rollout_id=self.route.rollout_id, prompt=self.request.prompt))
 
