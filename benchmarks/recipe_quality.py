@@ -90,6 +90,13 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
                                             answer_start_weight=5.0, answer_start_tokens=3))],
            "the demo's v1 (lorafleet.demo.runner.V1_PLAN): the demo's mix plus 120 anchor records, opening-weighted "
            "at lr 2e-3"),
+    *[Recipe(f"sft-demo-anchored-r{r}", [Stage("SFT", "task_safety_mix_anchored_demo_train.jsonl",
+                                               "support_tickets_validation.jsonl",
+                                               dict(method="sft", epochs=1, batch_size=8, learning_rate=2e-3,
+                                                    answer_start_weight=5.0, answer_start_tokens=3, r=r,
+                                                    alpha=2.0 * r))],
+             f"sft-demo-anchored at rank {r} (alpha {2 * r}: the same alpha/r scale): a lower rank forgets less "
+             "(LoRA learns less and forgets less, Biderman et al., 2024)") for r in (8, 4)],
     Recipe("dpo", [Stage("DPO+RPO", "preference_train.jsonl", "preference_validation.jsonl",
                          dict(method="dpo", epochs=1, batch_size=8, learning_rate=1e-3, beta=0.1, sft_weight=1.0))],
            "one stage: DPO with the RPO term (the chosen answers' NLL) from the base model"),

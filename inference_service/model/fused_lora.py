@@ -71,8 +71,19 @@ class FusedLoRA:
 
     # -- decode -------------------------------------------------------------------------------
     def _write(self, pos: int, slot: int) -> None:
-        """Copy ``slot``'s parts into position ``pos``."""
+        """Copy ``slot``'s parts into position ``pos``. With the kernel, one call of its own does it
+        (``write_operands_``: every part's transposes, 16 entries gathered at a time, and the scales), with the
+        same values as the per-part torch copies below, which ran the transposes element by element and
+        dispatched a few ops per part (``benchmarks/many_adapters_profile.py`` times both)."""
         assert self._a_t is not None
+        if self._scales is not None and self.kernel is not None:
+            none = self._a_t.new_empty(0, 0, 0)
+            self.kernel.write_operands_(
+                self._a_t, [none if b is None else b for b in self._b_t], self._scales, pos,
+                [none if layer.A is None else layer.A for layer in self.layers],
+                [none if layer.B is None else layer.B for layer in self.layers],
+                [layer.scale for layer in self.layers], slot, list(self._caps))
+            return
         r0 = 0
         for p, (layer, cap, b_t) in enumerate(zip(self.layers, self._caps, self._b_t)):
             if cap:

@@ -153,8 +153,9 @@ class LoRABankLinear(nn.Module):
             raise ValueError(f"rank {r} exceeds the bank's max rank {self.max_rank}")
         self._ensure_capacity(r)
         assert self.A is not None and self.B is not None
-        self.A[slot].zero_()
-        self.B[slot].zero_()
+        if r < self.rank_capacity:  # only the padding needs zeros; the copies below write the rest
+            self.A[slot, r:].zero_()
+            self.B[slot, :, r:].zero_()
         self.A[slot, :r].copy_(a, non_blocking=True)
         self.B[slot, :, :r].copy_(b, non_blocking=True)
         self.scale[slot] = scale

@@ -128,3 +128,51 @@ def test_groups_read_the_operand_position_their_index_names(kernel_or_skip):
         with pytest.raises(RuntimeError, match="group 1 has rows but no operand position"):
             grouped_lora_add_(kernel, y0.clone(), x, rows, offsets, a, bs, scales, caps, outs,
                               index=torch.tensor(bad))
+
+
+@pytest.mark.parametrize("operands", [torch.float32, torch.bfloat16])
+def test_operand_writes_equal_torch_copies(kernel_or_skip, operands):
+    """``FusedLoRA._write`` with the kernel (``write_operands_``, one call for all parts) lays a slot's parts
+    out exactly as torch's copies would: ``A`` transposed into its rank columns, each ``B`` transposed, the
+    scales beside them, bf16 rounded as torch rounds (the bank's values are fp32 and not bf16-exact here); a
+    part no adapter targets has no columns, and an adapter of a rank below its layer's capacity keeps zeros
+    in the padding."""
+    from torch import nn
+
+    from inference_service.model.fused_lora import FusedLoRA
+    from inference_service.model.lora_bank import BankBatch, LoRABankLinear
+
+    g = torch.Generator().manual_seed(13)
+    batch = BankBatch()
+    layers = [LoRABankLinear(nn.Linear(40, o, bias=False), num_slots=3, max_rank=32, batch=batch,
+                             dtype=torch.float32, device="cpu") for o in (24, 16, 8)]
+
+    def put(layer, slot, r, scale):
+        layer.set_slot(slot, torch.randn(r, 40, generator=g), torch.randn(layer.out_features, r, generator=g), scale)
+
+    put(layers[0], 1, 16, 2.0)
+    put(layers[0], 2, 8, 0.5)     # rank 8 in a 16-wide layer: padded with zeros
+    put(layers[2], 2, 20, 1.5)    # layers[1]: no adapter, no columns
+    put(layers[2], 3, 4, 3.0)
+    fused = FusedLoRA(layers, batch, kernel=grouped_lora_kernel(), operand_dtype=operands)
+    caps = tuple(layer.rank_capacity for layer in layers)
+    assert caps == (16, 0, 20)
+    fused._allocate_held(caps, 3)
+    for pos, slot in ((0, 2), (2, 1), (1, 3)):
+        fused._a_t[pos].fill_(7.0)  # stale values: every entry must be overwritten
+        for b in fused._b_t:
+            if b is not None:
+                b[pos].fill_(7.0)
+        fused._write(pos, slot)
+        r0 = 0
+        for p, (layer, cap) in enumerate(zip(layers, caps)):
+            if not cap:
+                assert fused._b_t[p] is None
+                continue
+            assert torch.equal(fused._a_t[pos, :, r0:r0 + cap], layer.A[slot].t().to(operands)), (slot, p)
+            assert torch.equal(fused._b_t[p][pos], layer.B[slot].t().to(operands)), (slot, p)
+            assert fused._scales[pos, p] == layer.scale[slot], (slot, p)
+            r0 += cap
+    assert torch.equal(fused._a_t[0, :, 8:16], torch.zeros(40, 8, dtype=operands))  # slot 2's padding in part 0
+    with pytest.raises(RuntimeError, match="pos inside"):
+        fused._write(5, 1)

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #if !(defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__))
@@ -195,10 +196,117 @@ void grouped_lora_add_(torch::Tensor y, torch::Tensor x, torch::Tensor rows, tor
     TORCH_CHECK(false, "operands must be float32 or bfloat16");
 }
 
+// 16 fp32 lanes to bf16 as torch rounds them (c10::BFloat16: round to nearest even, NaN to 0x7FC0)
+inline __m256i to_bf16(__m512 v) {
+  const __m512i bits = _mm512_castps_si512(v);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF))), 16);
+  r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
+  return _mm512_cvtepi32_epi16(r);
+}
+inline void store16(float* p, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(p, m, v); }
+inline void store16(c10::BFloat16* p, __m512 v, __mmask16 m) { _mm256_mask_storeu_epi16(p, m, to_bf16(v)); }
+
+// dst[i * dst_stride + c] = src[c * src_stride + i] for c < cols, i < n: 16 source columns gathered at a time
+// (one gather per 16 destination entries; the transposes of small ranks are otherwise scalar)
+template <typename D>
+inline void transpose_from_f32(D* dst, int64_t dst_stride, const float* src, int64_t src_stride, int64_t n,
+                               int64_t cols) {
+  for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+    const __mmask16 m = lanes(cols - c0);
+    const __m512i idx = _mm512_mullo_epi32(_mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(c0)),
+                                                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                                                              12, 13, 14, 15)),
+                                           _mm512_set1_epi32(static_cast<int>(src_stride)));
+    for (int64_t i = 0; i < n; ++i)
+      store16(dst + i * dst_stride + c0, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, src + i, 4), m);
+  }
+}
+
+// One slot's parts into position `pos`: A[pos, k, r0 + j] = A_p[j, k] and B_p[pos, j, o] = B_p[o, j]
+template <typename D, typename S>
+void write_parts(torch::Tensor& a, std::vector<torch::Tensor>& bs, int64_t pos, const std::vector<torch::Tensor>& as_src,
+                 const std::vector<torch::Tensor>& bs_src, int64_t slot, const std::vector<int64_t>& caps) {
+  const int64_t fan_in = a.size(1), rank = a.size(2);
+  D* ad = reinterpret_cast<D*>(a.data_ptr()) + pos * fan_in * rank;
+  int64_t r0 = 0;
+  for (size_t p = 0; p < caps.size(); ++p) {
+    const int64_t cap = caps[p];
+    if (!cap) continue;
+    const int64_t out = bs[p].size(2);
+    D* bd = reinterpret_cast<D*>(bs[p].data_ptr()) + pos * cap * out;
+    const S* as = reinterpret_cast<const S*>(as_src[p].data_ptr()) + slot * cap * fan_in;
+    const S* bsrc = reinterpret_cast<const S*>(bs_src[p].data_ptr()) + slot * out * cap;
+    if constexpr (std::is_same_v<S, float>) {
+      transpose_from_f32(ad + r0, rank, as, fan_in, fan_in, cap);  // row k of A: cap entries from column k
+      transpose_from_f32(bd, out, bsrc, cap, cap, out);            // row j of B: out entries from column j
+    } else {
+      for (int64_t k = 0; k < fan_in; ++k)
+        for (int64_t j = 0; j < cap; ++j) ad[k * rank + r0 + j] = D(static_cast<float>(as[j * fan_in + k]));
+      for (int64_t o = 0; o < out; ++o)
+        for (int64_t j = 0; j < cap; ++j) bd[j * out + o] = D(static_cast<float>(bsrc[o * cap + j]));
+    }
+    r0 += cap;
+  }
+}
+
+// One slot's adapter written into operand position `pos` (fused_lora.FusedLoRA._write): for each part p with a rank
+// capacity, A[pos, :, r0 + j] = A_p[j, :] (the bank's A_p[slot] [cap_p, in], transposed), B_p[pos, j, :] = B_p[:, j]
+// (the bank's B_p[slot] [out_p, cap_p], transposed) and s[pos, p] = scale_p[slot]. One call for all parts, the transposes
+// gathered 16 entries at a time, where torch's strided copies ran element by element. Values
+// convert as torch's copy_ converts them (bf16: round to nearest even), so the operands equal the torch path's.
+void write_operands_(torch::Tensor a, std::vector<torch::Tensor> bs, torch::Tensor scales, int64_t pos,
+                     std::vector<torch::Tensor> as_src, std::vector<torch::Tensor> bs_src,
+                     std::vector<torch::Tensor> scale_src, int64_t slot, std::vector<int64_t> caps) {
+  const size_t parts = caps.size();
+  TORCH_CHECK(bs.size() == parts && as_src.size() == parts && bs_src.size() == parts && scale_src.size() == parts,
+              "one B, source A, source B and scale vector per part");
+  TORCH_CHECK(a.is_contiguous() && a.dim() == 3 && pos >= 0 && pos < a.size(0), "A [positions, in, R], pos inside");
+  TORCH_CHECK(scales.scalar_type() == at::kFloat && scales.is_contiguous() && scales.dim() == 2 &&
+                  scales.size(0) == a.size(0) && scales.size(1) == static_cast<int64_t>(parts),
+              "scales must be float32 [positions, parts]");
+  const auto src_type = [&]() {
+    for (size_t p = 0; p < parts; ++p)
+      if (caps[p]) return as_src[p].scalar_type();
+    return a.scalar_type();
+  }();
+  int64_t r_total = 0;
+  float* sd = scales.data_ptr<float>() + pos * static_cast<int64_t>(parts);
+  for (size_t p = 0; p < parts; ++p) {
+    if (!caps[p]) continue;
+    r_total += caps[p];
+    TORCH_CHECK(bs[p].scalar_type() == a.scalar_type() && bs[p].is_contiguous() && bs[p].dim() == 3 &&
+                    bs[p].size(0) == a.size(0) && bs[p].size(1) == caps[p],
+                "B part: A's dtype and positions, its cap, contiguous");
+    TORCH_CHECK(as_src[p].scalar_type() == src_type && bs_src[p].scalar_type() == src_type &&
+                    as_src[p].is_contiguous() && bs_src[p].is_contiguous(),
+                "source A and B: one dtype, contiguous");
+    TORCH_CHECK(as_src[p].dim() == 3 && as_src[p].size(1) == caps[p] && as_src[p].size(2) == a.size(1),
+                "source A part must be the bank's [slots, cap, in]");
+    TORCH_CHECK(bs_src[p].dim() == 3 && bs_src[p].size(1) == bs[p].size(2) && bs_src[p].size(2) == caps[p] &&
+                    bs_src[p].size(0) == as_src[p].size(0),
+                "source B part must be the bank's [slots, out, cap]");
+    TORCH_CHECK(scale_src[p].scalar_type() == at::kFloat && scale_src[p].is_contiguous() &&
+                    scale_src[p].numel() == as_src[p].size(0) && slot >= 0 && slot < as_src[p].size(0),
+                "scale vector: float32, one per slot; slot inside");
+    sd[p] = scale_src[p].data_ptr<float>()[slot];
+  }
+  TORCH_CHECK(r_total == a.size(2), "A's rank does not match the parts' caps");
+  const bool to_bf16 = a.scalar_type() == at::kBFloat16, from_bf16 = src_type == at::kBFloat16;
+  TORCH_CHECK((to_bf16 || a.scalar_type() == at::kFloat) && (from_bf16 || src_type == at::kFloat),
+              "operands and sources must be float32 or bfloat16");
+  if (to_bf16 && from_bf16) write_parts<c10::BFloat16, c10::BFloat16>(a, bs, pos, as_src, bs_src, slot, caps);
+  else if (to_bf16) write_parts<c10::BFloat16, float>(a, bs, pos, as_src, bs_src, slot, caps);
+  else if (from_bf16) write_parts<float, c10::BFloat16>(a, bs, pos, as_src, bs_src, slot, caps);
+  else write_parts<float, float>(a, bs, pos, as_src, bs_src, slot, caps);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   // without the GIL, like torch's own ops: the server's gRPC threads keep running while a step computes
   m.def("grouped_lora_add_", &grouped_lora_add_, "y += grouped LoRA delta, rows grouped by position (in place)",
+        py::call_guard<py::gil_scoped_release>());
+  m.def("write_operands_", &write_operands_, "one slot's parts written, transposed, into an operand position",
         py::call_guard<py::gil_scoped_release>());
 }
