@@ -176,3 +176,27 @@ def test_operand_writes_equal_torch_copies(kernel_or_skip, operands):
     assert torch.equal(fused._a_t[0, :, 8:16], torch.zeros(40, 8, dtype=operands))  # slot 2's padding in part 0
     with pytest.raises(RuntimeError, match="pos inside"):
         fused._write(5, 1)
+
+
+def test_a_refused_operand_write_changes_nothing(kernel_or_skip):
+    """``write_operands_`` checks every part before it writes anything: a call refused for its last part (a
+    source of the wrong shape) leaves the scales and operands of the position as they were."""
+    kernel = grouped_lora_kernel()
+    g = torch.Generator().manual_seed(17)
+    caps, fan_in, outs = [8, 4], 12, [6, 10]
+    a = torch.randn(2, fan_in, sum(caps), generator=g)
+    bs = [torch.randn(2, c, o, generator=g) for c, o in zip(caps, outs)]
+    scales = torch.rand(2, 2, generator=g)
+    srcs_a = [torch.randn(3, c, fan_in, generator=g) for c in caps]
+    srcs_b = [torch.randn(3, o, c, generator=g) for c, o in zip(caps, outs)]
+    slot_scales = [torch.rand(3, generator=g) for _ in caps]
+    before = (a.clone(), [b.clone() for b in bs], scales.clone())
+    bad_b = [srcs_b[0], torch.randn(3, outs[1] + 1, caps[1], generator=g)]
+    with pytest.raises(RuntimeError, match="source B part"):
+        kernel.write_operands_(a, bs, scales, 1, srcs_a, bad_b, slot_scales, 2, caps)
+    assert torch.equal(a, before[0]) and all(torch.equal(b, o) for b, o in zip(bs, before[1]))
+    assert torch.equal(scales, before[2])
+    kernel.write_operands_(a, bs, scales, 1, srcs_a, srcs_b, slot_scales, 2, caps)  # the same call, well formed
+    assert torch.equal(a[1, :, :8], srcs_a[0][2].t()) and torch.equal(bs[1][1], srcs_b[1][2].t())
+    assert scales[1].tolist() == [slot_scales[0][2].item(), slot_scales[1][2].item()]
+    assert torch.equal(a[0], before[0][0])  # the other position untouched

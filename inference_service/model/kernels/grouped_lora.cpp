@@ -271,7 +271,6 @@ void write_operands_(torch::Tensor a, std::vector<torch::Tensor> bs, torch::Tens
     return a.scalar_type();
   }();
   int64_t r_total = 0;
-  float* sd = scales.data_ptr<float>() + pos * static_cast<int64_t>(parts);
   for (size_t p = 0; p < parts; ++p) {
     if (!caps[p]) continue;
     r_total += caps[p];
@@ -289,12 +288,15 @@ void write_operands_(torch::Tensor a, std::vector<torch::Tensor> bs, torch::Tens
     TORCH_CHECK(scale_src[p].scalar_type() == at::kFloat && scale_src[p].is_contiguous() &&
                     scale_src[p].numel() == as_src[p].size(0) && slot >= 0 && slot < as_src[p].size(0),
                 "scale vector: float32, one per slot; slot inside");
-    sd[p] = scale_src[p].data_ptr<float>()[slot];
   }
   TORCH_CHECK(r_total == a.size(2), "A's rank does not match the parts' caps");
   const bool to_bf16 = a.scalar_type() == at::kBFloat16, from_bf16 = src_type == at::kBFloat16;
   TORCH_CHECK((to_bf16 || a.scalar_type() == at::kFloat) && (from_bf16 || src_type == at::kFloat),
               "operands and sources must be float32 or bfloat16");
+  // every check passed: nothing is written for a refused call
+  float* sd = scales.data_ptr<float>() + pos * static_cast<int64_t>(parts);
+  for (size_t p = 0; p < parts; ++p)
+    if (caps[p]) sd[p] = scale_src[p].data_ptr<float>()[slot];
   if (to_bf16 && from_bf16) write_parts<c10::BFloat16, c10::BFloat16>(a, bs, pos, as_src, bs_src, slot, caps);
   else if (to_bf16) write_parts<c10::BFloat16, float>(a, bs, pos, as_src, bs_src, slot, caps);
   else if (from_bf16) write_parts<float, c10::BFloat16>(a, bs, pos, as_src, bs_src, slot, caps);
