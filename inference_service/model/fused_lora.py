@@ -71,12 +71,13 @@ class FusedLoRA:
 
     # -- decode -------------------------------------------------------------------------------
     def _write(self, pos: int, slot: int) -> None:
-        """Copy ``slot``'s parts into position ``pos``. With the kernel, one call of its own does it
-        (``write_operands_``: every part's transposes, 16 entries gathered at a time, and the scales), with the
-        same values as the per-part torch copies below, which ran the transposes element by element and
-        dispatched a few ops per part (``benchmarks/many_adapters_profile.py`` times both)."""
+        """Copy ``slot``'s parts into position ``pos``. With the kernel (the only path that keeps ``_scales``), one
+        call of its own (``write_operands_``): every part's transposes, 16 entries gathered at a time, and the scales
+        beside unscaled ``B`` (bf16 operands then hold bf16-exact adapters exactly). The ``bmm`` path copies each part
+        with torch, ``B`` scaled (``benchmarks/many_adapters_profile.py`` times the copies)."""
         assert self._a_t is not None
-        if self._scales is not None and self.kernel is not None:
+        if self.kernel is not None:
+            assert self._scales is not None
             none = self._a_t.new_empty(0, 0, 0)
             self.kernel.write_operands_(
                 self._a_t, [none if b is None else b for b in self._b_t], self._scales, pos,
@@ -85,15 +86,11 @@ class FusedLoRA:
                 [layer.scale for layer in self.layers], slot, list(self._caps))
             return
         r0 = 0
-        for p, (layer, cap, b_t) in enumerate(zip(self.layers, self._caps, self._b_t)):
+        for layer, cap, b_t in zip(self.layers, self._caps, self._b_t):
             if cap:
                 assert layer.A is not None and layer.B is not None and b_t is not None
                 self._a_t[pos, :, r0:r0 + cap].copy_(layer.A[slot].t())
-                if self._scales is None:
-                    b_t[pos].copy_(layer.B[slot].t() * layer.scale[slot])
-                else:  # the bank's values as they are: bf16 operands hold bf16-exact adapters exactly
-                    b_t[pos].copy_(layer.B[slot].t())
-                    self._scales[pos, p] = layer.scale[slot]
+                b_t[pos].copy_(layer.B[slot].t() * layer.scale[slot])
                 r0 += cap
 
     def _sync(self, plan: DecodePlan) -> bool:

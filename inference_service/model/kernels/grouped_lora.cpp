@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 #include <vector>
 
 #if !(defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__))
@@ -224,7 +223,7 @@ inline void transpose_from_f32(D* dst, int64_t dst_stride, const float* src, int
 }
 
 // One slot's parts into position `pos`: A[pos, k, r0 + j] = A_p[j, k] and B_p[pos, j, o] = B_p[o, j]
-template <typename D, typename S>
+template <typename D>
 void write_parts(torch::Tensor& a, std::vector<torch::Tensor>& bs, int64_t pos, const std::vector<torch::Tensor>& as_src,
                  const std::vector<torch::Tensor>& bs_src, int64_t slot, const std::vector<int64_t>& caps) {
   const int64_t fan_in = a.size(1), rank = a.size(2);
@@ -235,24 +234,16 @@ void write_parts(torch::Tensor& a, std::vector<torch::Tensor>& bs, int64_t pos, 
     if (!cap) continue;
     const int64_t out = bs[p].size(2);
     D* bd = reinterpret_cast<D*>(bs[p].data_ptr()) + pos * cap * out;
-    const S* as = reinterpret_cast<const S*>(as_src[p].data_ptr()) + slot * cap * fan_in;
-    const S* bsrc = reinterpret_cast<const S*>(bs_src[p].data_ptr()) + slot * out * cap;
-    if constexpr (std::is_same_v<S, float>) {
-      transpose_from_f32(ad + r0, rank, as, fan_in, fan_in, cap);  // row k of A: cap entries from column k
-      transpose_from_f32(bd, out, bsrc, cap, cap, out);            // row j of B: out entries from column j
-    } else {
-      for (int64_t k = 0; k < fan_in; ++k)
-        for (int64_t j = 0; j < cap; ++j) ad[k * rank + r0 + j] = D(static_cast<float>(as[j * fan_in + k]));
-      for (int64_t o = 0; o < out; ++o)
-        for (int64_t j = 0; j < cap; ++j) bd[j * out + o] = D(static_cast<float>(bsrc[o * cap + j]));
-    }
+    transpose_from_f32(ad + r0, rank, as_src[p].data_ptr<float>() + slot * cap * fan_in, fan_in, fan_in, cap);
+    transpose_from_f32(bd, out, bs_src[p].data_ptr<float>() + slot * out * cap, cap, cap, out);
     r0 += cap;
   }
 }
 
 // One slot's adapter written into operand position `pos` (fused_lora.FusedLoRA._write): for each part p with a rank
 // capacity, A[pos, :, r0 + j] = A_p[j, :] (the bank's A_p[slot] [cap_p, in], transposed), B_p[pos, j, :] = B_p[:, j]
-// (the bank's B_p[slot] [out_p, cap_p], transposed) and s[pos, p] = scale_p[slot]. One call for all parts, the transposes
+// (the bank's B_p[slot] [out_p, cap_p], transposed) and s[pos, p] = scale_p[slot]; the bank is float32 (its
+// dtype on a CPU, the only device of this kernel). One call for all parts, the transposes
 // gathered 16 entries at a time, where torch's strided copies ran element by element. Values
 // convert as torch's copy_ converts them (bf16: round to nearest even), so the operands equal the torch path's.
 void write_operands_(torch::Tensor a, std::vector<torch::Tensor> bs, torch::Tensor scales, int64_t pos,
@@ -265,11 +256,6 @@ void write_operands_(torch::Tensor a, std::vector<torch::Tensor> bs, torch::Tens
   TORCH_CHECK(scales.scalar_type() == at::kFloat && scales.is_contiguous() && scales.dim() == 2 &&
                   scales.size(0) == a.size(0) && scales.size(1) == static_cast<int64_t>(parts),
               "scales must be float32 [positions, parts]");
-  const auto src_type = [&]() {
-    for (size_t p = 0; p < parts; ++p)
-      if (caps[p]) return as_src[p].scalar_type();
-    return a.scalar_type();
-  }();
   int64_t r_total = 0;
   for (size_t p = 0; p < parts; ++p) {
     if (!caps[p]) continue;
@@ -277,9 +263,9 @@ void write_operands_(torch::Tensor a, std::vector<torch::Tensor> bs, torch::Tens
     TORCH_CHECK(bs[p].scalar_type() == a.scalar_type() && bs[p].is_contiguous() && bs[p].dim() == 3 &&
                     bs[p].size(0) == a.size(0) && bs[p].size(1) == caps[p],
                 "B part: A's dtype and positions, its cap, contiguous");
-    TORCH_CHECK(as_src[p].scalar_type() == src_type && bs_src[p].scalar_type() == src_type &&
+    TORCH_CHECK(as_src[p].scalar_type() == at::kFloat && bs_src[p].scalar_type() == at::kFloat &&
                     as_src[p].is_contiguous() && bs_src[p].is_contiguous(),
-                "source A and B: one dtype, contiguous");
+                "source A and B: the bank's float32, contiguous");
     TORCH_CHECK(as_src[p].dim() == 3 && as_src[p].size(1) == caps[p] && as_src[p].size(2) == a.size(1),
                 "source A part must be the bank's [slots, cap, in]");
     TORCH_CHECK(bs_src[p].dim() == 3 && bs_src[p].size(1) == bs[p].size(2) && bs_src[p].size(2) == caps[p] &&
@@ -290,17 +276,14 @@ void write_operands_(torch::Tensor a, std::vector<torch::Tensor> bs, torch::Tens
                 "scale vector: float32, one per slot; slot inside");
   }
   TORCH_CHECK(r_total == a.size(2), "A's rank does not match the parts' caps");
-  const bool to_bf16 = a.scalar_type() == at::kBFloat16, from_bf16 = src_type == at::kBFloat16;
-  TORCH_CHECK((to_bf16 || a.scalar_type() == at::kFloat) && (from_bf16 || src_type == at::kFloat),
-              "operands and sources must be float32 or bfloat16");
+  const bool to_bf16 = a.scalar_type() == at::kBFloat16;
+  TORCH_CHECK(to_bf16 || a.scalar_type() == at::kFloat, "operands must be float32 or bfloat16");
   // every check passed: nothing is written for a refused call
   float* sd = scales.data_ptr<float>() + pos * static_cast<int64_t>(parts);
   for (size_t p = 0; p < parts; ++p)
     if (caps[p]) sd[p] = scale_src[p].data_ptr<float>()[slot];
-  if (to_bf16 && from_bf16) write_parts<c10::BFloat16, c10::BFloat16>(a, bs, pos, as_src, bs_src, slot, caps);
-  else if (to_bf16) write_parts<c10::BFloat16, float>(a, bs, pos, as_src, bs_src, slot, caps);
-  else if (from_bf16) write_parts<float, c10::BFloat16>(a, bs, pos, as_src, bs_src, slot, caps);
-  else write_parts<float, float>(a, bs, pos, as_src, bs_src, slot, caps);
+  if (to_bf16) write_parts<c10::BFloat16>(a, bs, pos, as_src, bs_src, slot, caps);
+  else write_parts<float>(a, bs, pos, as_src, bs_src, slot, caps);
 }
 
 }  // namespace
