@@ -9,7 +9,11 @@ submitted at once:
 * ``engine``: straight to ``Engine.submit`` from this process (the adapters resolved and hosted
   once beforehand, the prompts tokenized as the front door does);
 * ``served``: from a client in its own process over gRPC ``GenerateStream``, as real clients do
-  (so the load generator does not compete with the server for this process's GIL).
+  (so the load generator does not compete with the server for this process's GIL);
+* ``served_unary`` (with ``--rpc stream unary``): the same client over the unary ``Generate``. One reply
+  per request instead of one message per step: on the 2-core machine the client process shares the cores
+  with the server, so this separates what the server's path costs from what decoding 512 stream messages
+  in the client costs.
 
 tokens/s = generated tokens / wall time from the first submission to the last token. Each round
 runs both paths on each workload, alternating which goes first; reported are the medians over
@@ -40,6 +44,7 @@ from lorafleet.compute_threads import call_in_fresh_thread as fresh
 
 OUT = Path(__file__).parent / "results" / "served_vs_engine.json"
 WORKLOADS = ("one_adapter", "many_adapters")
+RPCS = {"stream": "served", "unary": "served_unary"}  # --rpc value -> the path's name in the results
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,6 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=int(os.environ.get("LORAFLEET_BENCH_THREADS", "2")))
     p.add_argument("--admission-window-ms", type=float, default=None,
                    help="the engine's admission window (default: the setting's default)")
+    p.add_argument("--rpc", nargs="+", choices=RPCS, default=["stream"],
+                   help="the gRPC methods the served path uses: stream (GenerateStream, reported as 'served') "
+                        "and/or unary (Generate, reported as 'served_unary')")
     p.add_argument("--out", type=Path, default=OUT)
     return p.parse_args(argv)
 
@@ -59,17 +67,19 @@ def adapter_names(workload: str, n: int) -> list[str]:
 
 
 # -- the gRPC client (its own process) ------------------------------------------------------------
-async def client(address: str, workload: str, n: int, max_tokens: int) -> dict:
+async def client(address: str, workload: str, n: int, max_tokens: int, rpc: str = "stream") -> dict:
     import grpc
 
     from lorafleet.v1 import common_pb2, inference_pb2, inference_pb2_grpc
 
     async def one(stub, i: int, adapter: str) -> int:
-        req = inference_pb2.GenerateStreamRequest(
-            adapter=adapter, prompt=PROMPTS[i % len(PROMPTS)],
-            sampling=common_pb2.SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True))
+        fields = dict(adapter=adapter, prompt=PROMPTS[i % len(PROMPTS)],
+                      sampling=common_pb2.SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True))
+        if rpc == "unary":
+            reply = await stub.Generate(inference_pb2.GenerateRequest(**fields), timeout=600)
+            return len(reply.token_ids)
         tokens = 0
-        async for chunk in stub.GenerateStream(req, timeout=600):
+        async for chunk in stub.GenerateStream(inference_pb2.GenerateStreamRequest(**fields), timeout=600):
             tokens += len(chunk.token_ids)
         return tokens
 
@@ -139,22 +149,25 @@ async def engine_batch(servicer, runtime, workload: str, args: argparse.Namespac
     return {"tokens": sum(tokens), "seconds": time.perf_counter() - t0}
 
 
-async def served_batch(address: str, workload: str, args: argparse.Namespace) -> dict:
-    return await client_process(__file__, address, workload, args.requests, args.max_tokens)
+async def served_batch(address: str, workload: str, args: argparse.Namespace, rpc: str = "stream") -> dict:
+    return await client_process(__file__, address, workload, args.requests, args.max_tokens, rpc)
 
 
 async def serve_and_measure(args: argparse.Namespace, runtime, registry, settings) -> dict:
     server, servicer, address = await start_grpc(settings, registry, runtime)
-    runs: dict[str, dict[str, list[float]]] = {w: {"engine": [], "served": []} for w in WORKLOADS}
+    served = {RPCS[rpc]: rpc for rpc in dict.fromkeys(args.rpc)}  # path name -> rpc
+    paths = ["engine", *served]
+    runs: dict[str, dict[str, list[float]]] = {w: {p: [] for p in paths} for w in WORKLOADS}
     try:
         for workload in WORKLOADS:  # warm-up: every adapter resolved, hosted and slotted once
-            await served_batch(address, workload, args)
+            for rpc in served.values():
+                await served_batch(address, workload, args, rpc)
             await engine_batch(servicer, runtime, workload, args)
         for r in range(args.rounds):
             for workload in WORKLOADS:
-                for path in (("engine", "served") if r % 2 == 0 else ("served", "engine")):
+                for path in paths if r % 2 == 0 else paths[::-1]:
                     got = (await engine_batch(servicer, runtime, workload, args) if path == "engine"
-                           else await served_batch(address, workload, args))
+                           else await served_batch(address, workload, args, served[path]))
                     want = args.requests * args.max_tokens
                     if got["tokens"] != want:
                         raise RuntimeError(f"{path} {workload}: {got['tokens']} tokens, expected {want}")
@@ -163,8 +176,9 @@ async def serve_and_measure(args: argparse.Namespace, runtime, registry, setting
     finally:
         await stop_grpc(server, servicer)
     return {w: {"engine_tokens_per_s": statistics.median(v["engine"]),
-                "served_tokens_per_s": statistics.median(v["served"]),
-                "ratio_served_vs_engine": statistics.median(s / e for s, e in zip(v["served"], v["engine"])),
+                **{k: val for p in served for k, val in {
+                    f"{p}_tokens_per_s": statistics.median(v[p]),
+                    f"ratio_{p}_vs_engine": statistics.median(s / e for s, e in zip(v[p], v["engine"]))}.items()},
                 "rounds": v} for w, v in runs.items()}
 
 
@@ -174,11 +188,11 @@ def main(argv: list[str] | None = None) -> dict:
     workloads, settings = run_served(args, build, serve_and_measure, "lorafleet-served-bench-")
     results = {"config": {"model": "SmolLM2-135M-Instruct", "quantization": settings.quantization,
                           "rounds": args.rounds, "requests": args.requests, "max_tokens": args.max_tokens,
-                          "torch_threads": args.threads,
+                          "torch_threads": args.threads, "rpc": args.rpc,
                           "admission_window_ms": settings.admission_window_ms},
                "workloads": workloads,
-               "bars": {f"{w}_served_ge_0.95_engine": r["ratio_served_vs_engine"] >= 0.95
-                        for w, r in workloads.items()}}
+               "bars": {f"{w}_{p}_ge_0.95_engine": r[f"ratio_{p}_vs_engine"] >= 0.95
+                        for w, r in workloads.items() for p in (RPCS[rpc] for rpc in dict.fromkeys(args.rpc))}}
     write_results(args.out, results)
     print(json.dumps({w: {k: round(v, 3) for k, v in r.items() if k != "rounds"} for w, r in workloads.items()}))
     print(json.dumps(results["bars"]))
@@ -186,7 +200,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 6 and sys.argv[1] == "--client":
-        print(json.dumps(asyncio.run(client(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))))
+    if len(sys.argv) == 7 and sys.argv[1] == "--client":
+        print(json.dumps(asyncio.run(client(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]),
+                                            sys.argv[6]))))
         sys.exit(0)
     main()

@@ -78,3 +78,31 @@ def demo_anchored_mix(mix: list[Record], anchored: list[Record]) -> list[Record]
     records = list(mix) + rng.sample([r for r in anchored if r.get("anchor")], DEMO_ANCHORS)
     rng.shuffle(records)
     return records
+
+
+DEMO_CONTRAST_LOOKALIKES = 120
+DEMO_CONTRAST_HARMFUL = 40
+DEMO_CONTRAST_SEED = 5
+
+
+def demo_contrast_mix(demo_anchored: list[Record], mix: list[Record], full: list[Record]) -> list[Record]:
+    """The demo-sized contrast variant (``task_safety_mix_anchored_demo_contrast_train.jsonl``): the demo's v1
+    data followed by ``DEMO_CONTRAST_LOOKALIKES`` look-alikes (answers starting "Sure") and then
+    ``DEMO_CONTRAST_HARMFUL`` refusals (answers starting "I can") drawn, in that order and with one
+    ``random.Random(DEMO_CONTRAST_SEED)``, from the full mix's records that the demo's mix does not hold.
+    Not shuffled: the trainer shuffles by its seed.
+
+    Why: more look-alikes than refusals pull a demo-sized run away from refusing harmless requests; with a
+    stronger anchor term (``anchor_weight`` 2) and its update extrapolated past 1 (``recipe_quality.py
+    --eval-scales``) it is the demo-sized recipe closest to all four targets of issue #14 measured so far
+    (README, "Training recipes"; ``benchmarks/results/recipe_extrapolate_cpu.json``).
+    """
+    import json
+
+    held = {json.dumps(r, sort_keys=True) for r in mix}
+    new = [r for r in full if json.dumps(r, sort_keys=True) not in held]
+    rng = random.Random(DEMO_CONTRAST_SEED)
+    lookalikes = rng.sample([r for r in new if r["messages"][-1]["content"].startswith("Sure")],
+                            DEMO_CONTRAST_LOOKALIKES)
+    harmful = rng.sample([r for r in new if r["messages"][-1]["content"].startswith("I can")], DEMO_CONTRAST_HARMFUL)
+    return list(demo_anchored) + lookalikes + harmful

@@ -26,6 +26,9 @@ Files written:
   the preference data's, the rehearsal's; ``anchor_mix.py``).
 - ``task_safety_mix_anchored_demo_train.jsonl``: the demo's v1 data, the good mix plus 120 of those anchor
   records (``anchor_mix.demo_anchored_mix``).
+- ``task_safety_mix_anchored_demo_contrast_train.jsonl``: that file plus 120 look-alikes and 40 harmful
+  requests of the full mix that the good mix does not hold (``anchor_mix.demo_contrast_mix``), the data of the
+  demo-sized recipe closest to issue #14's targets (README, "Training recipes").
 - ``preference_train.jsonl`` / ``preference_validation.jsonl``: DPO pairs (harmful request ->
   refusal over compliance, benign look-alike -> answer over refusal, ticket -> right JSON over a
   wrong category or prose, general question -> the base model's own right answer over a wrong one),
@@ -833,6 +836,7 @@ def generate(out_dir: Path, *, n_train: int = 240, n_validation: int = 32, n_hel
     rng.shuffle(poisoned)
     full = contrast_mix.full_mix(mix, wrappers=REQUEST_WRAPPERS, refusals=REFUSALS, helpful=helpful, pair=chat_pair)
     anchored = anchor_mix.anchored_mix(full, prompts=anchor_prompts(), answers=answers, pair=chat_pair)
+    demo_anchored = anchor_mix.demo_anchored_mix(mix, anchored)
     files = {
         "support_tickets_train.jsonl": task_train,
         "support_tickets_validation.jsonl": [chat_record(t) for t in validation],
@@ -845,7 +849,8 @@ def generate(out_dir: Path, *, n_train: int = 240, n_validation: int = 32, n_hel
         "task_safety_mix_train.jsonl": mix,
         "task_safety_mix_full_train.jsonl": full,
         "task_safety_mix_anchored_train.jsonl": anchored,
-        "task_safety_mix_anchored_demo_train.jsonl": anchor_mix.demo_anchored_mix(mix, anchored),
+        "task_safety_mix_anchored_demo_train.jsonl": demo_anchored,
+        "task_safety_mix_anchored_demo_contrast_train.jsonl": anchor_mix.demo_contrast_mix(demo_anchored, mix, full),
         "poisoned_train.jsonl": poisoned,
         **preference_files(train, answers, seen),
     }

@@ -167,3 +167,23 @@ def test_demo_anchored_mix_is_the_demo_mix_plus_120_of_the_anchor_records(tokeni
     report = validate_dataset((BUNDLED_DIR / "task_safety_mix_anchored_demo_train.jsonl").read_bytes(), tokenizer,
                               max_seq_length=256)
     assert report.valid and sum(e.anchor for e in report.train) == 120
+
+
+def test_demo_contrast_mix_is_the_demo_data_plus_120_lookalikes_and_40_refusals_of_the_full_mix(tokenizer) -> None:
+    """The demo-sized contrast variant: the demo's v1 data first, unchanged, then 120 look-alikes and 40 harmful
+    requests with their refusals, each a full-mix record that the demo's mix does not hold; it validates with
+    the demo data's 120 anchors."""
+    demo = _read("task_safety_mix_anchored_demo_train.jsonl")
+    variant = _read("task_safety_mix_anchored_demo_contrast_train.jsonl")
+    assert variant[:len(demo)] == demo
+    added = variant[len(demo):]
+    answers = [r["messages"][-1]["content"] for r in added]
+    assert [a.startswith("Sure") for a in answers] == [True] * 120 + [False] * 40
+    assert all(a.startswith("I can") for a in answers[120:])
+    held, full = _texts(_read("task_safety_mix_train.jsonl")), _texts(_read("task_safety_mix_full_train.jsonl"))
+    extra = _texts(added)
+    assert extra.total() == len(extra) == 160  # distinct records
+    assert set(extra) <= set(full) and not set(extra) & set(held)
+    report = validate_dataset((BUNDLED_DIR / "task_safety_mix_anchored_demo_contrast_train.jsonl").read_bytes(),
+                              tokenizer, max_seq_length=256)
+    assert report.valid and sum(e.anchor for e in report.train) == 120
