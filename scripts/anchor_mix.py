@@ -92,9 +92,10 @@ def demo_contrast_mix(demo_anchored: list[Record], mix: list[Record], full: list
     ``random.Random(DEMO_CONTRAST_SEED)``, from the full mix's records that the demo's mix does not hold.
     Not shuffled: the trainer shuffles by its seed.
 
-    Why: more look-alikes than refusals pull a demo-sized run away from refusing harmless requests; with a
-    stronger anchor term (``anchor_weight`` 2) and its update extrapolated past 1 (``recipe_quality.py
-    --eval-scales``) it is the demo-sized recipe closest to all four targets of issue #14 measured so far
+    Why: more look-alikes than refusals pull a demo-sized run away from refusing harmless requests (look-alikes
+    refused 0.009 against the demo data's 0.160 at rank 8, with harmful refused 0.832 against 0.928). With a
+    stronger anchor term (``anchor_weight`` 2) and its update extrapolated ×1.4 (``recipe_quality.py
+    --eval-scales``) one run came closest to issue #14's four targets so far and another seed far from them
     (README, "Training recipes"; ``benchmarks/results/recipe_extrapolate_cpu.json``).
     """
     import json
