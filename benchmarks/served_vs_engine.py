@@ -62,6 +62,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def served_paths(rpcs: list[str]) -> dict[str, str]:
+    """The served paths asked for, in order: their name in the results -> the gRPC method (``--rpc``)."""
+    return {RPCS[rpc]: rpc for rpc in rpcs}
+
+
 def adapter_names(workload: str, n: int) -> list[str]:
     return ["support-bot"] * n if workload == "one_adapter" else [f"bot-{i:02d}" for i in range(n)]
 
@@ -155,7 +160,7 @@ async def served_batch(address: str, workload: str, args: argparse.Namespace, rp
 
 async def serve_and_measure(args: argparse.Namespace, runtime, registry, settings) -> dict:
     server, servicer, address = await start_grpc(settings, registry, runtime)
-    served = {RPCS[rpc]: rpc for rpc in dict.fromkeys(args.rpc)}  # path name -> rpc
+    served = served_paths(args.rpc)
     paths = ["engine", *served]
     runs: dict[str, dict[str, list[float]]] = {w: {p: [] for p in paths} for w in WORKLOADS}
     try:
@@ -175,11 +180,17 @@ async def serve_and_measure(args: argparse.Namespace, runtime, registry, setting
                 print(f"round {r} {workload}", {p: round(v[-1], 1) for p, v in runs[workload].items()}, flush=True)
     finally:
         await stop_grpc(server, servicer)
-    return {w: {"engine_tokens_per_s": statistics.median(v["engine"]),
-                **{k: val for p in served for k, val in {
-                    f"{p}_tokens_per_s": statistics.median(v[p]),
-                    f"ratio_{p}_vs_engine": statistics.median(s / e for s, e in zip(v[p], v["engine"]))}.items()},
-                "rounds": v} for w, v in runs.items()}
+    return {w: summary(v, served) for w, v in runs.items()}
+
+
+def summary(rounds: dict[str, list[float]], served: dict[str, str]) -> dict:
+    """Medians over rounds of each path's tokens/s, and of each served path's per-round ratio to the engine."""
+    out: dict = {"engine_tokens_per_s": statistics.median(rounds["engine"])}
+    for p in served:
+        out[f"{p}_tokens_per_s"] = statistics.median(rounds[p])
+        out[f"ratio_{p}_vs_engine"] = statistics.median(s / e for s, e in zip(rounds[p], rounds["engine"]))
+    out["rounds"] = rounds
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -192,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
                           "admission_window_ms": settings.admission_window_ms},
                "workloads": workloads,
                "bars": {f"{w}_{p}_ge_0.95_engine": r[f"ratio_{p}_vs_engine"] >= 0.95
-                        for w, r in workloads.items() for p in (RPCS[rpc] for rpc in dict.fromkeys(args.rpc))}}
+                        for w, r in workloads.items() for p in served_paths(args.rpc)}}
     write_results(args.out, results)
     print(json.dumps({w: {k: round(v, 3) for k, v in r.items() if k != "rounds"} for w, r in workloads.items()}))
     print(json.dumps(results["bars"]))

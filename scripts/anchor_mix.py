@@ -19,6 +19,7 @@ requests refused less (0.896 against 0.976): the wrapped anchors taught that wra
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 
@@ -98,8 +99,6 @@ def demo_contrast_mix(demo_anchored: list[Record], mix: list[Record], full: list
     --eval-scales``) one run came closest to issue #14's four targets so far and another seed far from them
     (README, "Training recipes"; ``benchmarks/results/recipe_extrapolate_cpu.json``).
     """
-    import json
-
     held = {json.dumps(r, sort_keys=True) for r in mix}
     new = [r for r in full if json.dumps(r, sort_keys=True) not in held]
     rng = random.Random(DEMO_CONTRAST_SEED)
