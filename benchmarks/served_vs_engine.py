@@ -9,7 +9,9 @@ submitted at once:
 * ``engine``: straight to ``Engine.submit`` from this process (the adapters resolved and hosted
   once beforehand, the prompts tokenized as the front door does);
 * ``served``: from a client in its own process over gRPC ``GenerateStream``, as real clients do
-  (so the load generator does not compete with the server for this process's GIL);
+  (so the load generator does not compete with the server for this process's GIL), with the server's
+  ``stream_interval`` setting (tokens per message after the first); ``--stream-interval 1 2 4`` times
+  each value in the same rounds (``served_i1`` ..);
 * ``served_unary`` (with ``--rpc stream unary``): the same client over the unary ``Generate``. One reply
   per request instead of one message per step: on the 2-core machine the client process shares the cores
   with the server, so this separates what the server's path costs from what decoding 512 stream messages
@@ -58,13 +60,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rpc", nargs="+", choices=RPCS, default=["stream"],
                    help="the gRPC methods the served path uses: stream (GenerateStream, reported as 'served') "
                         "and/or unary (Generate, reported as 'served_unary')")
+    p.add_argument("--stream-interval", type=int, nargs="+", default=None,
+                   help="the server's stream_interval (tokens per stream message after the first) for the "
+                        "GenerateStream path; several values time each in the same rounds, as 'served_i<N>' "
+                        "(default: the setting's default, as 'served')")
     p.add_argument("--out", type=Path, default=OUT)
     return p.parse_args(argv)
 
 
-def served_paths(rpcs: list[str]) -> dict[str, str]:
-    """The served paths asked for, in order: their name in the results -> the gRPC method (``--rpc``)."""
-    return {RPCS[rpc]: rpc for rpc in rpcs}
+def served_paths(rpcs: list[str], intervals: list[int] | None = None) -> dict[str, tuple[str, int | None]]:
+    """The served paths asked for, in order: their name in the results -> (gRPC method, stream_interval).
+
+    ``None`` as the interval keeps the server's setting. Several ``intervals`` name the streaming
+    paths ``served_i<N>``; the unary path ignores the interval (one reply per request).
+    """
+    out: dict[str, tuple[str, int | None]] = {}
+    for rpc in rpcs:
+        if rpc == "stream" and intervals and len(intervals) > 1:
+            out.update({f"served_i{n}": (rpc, n) for n in intervals})
+        else:
+            out[RPCS[rpc]] = (rpc, intervals[0] if rpc == "stream" and intervals else None)
+    return out
 
 
 def adapter_names(workload: str, n: int) -> list[str]:
@@ -160,19 +176,24 @@ async def served_batch(address: str, workload: str, args: argparse.Namespace, rp
 
 async def serve_and_measure(args: argparse.Namespace, runtime, registry, settings) -> dict:
     server, servicer, address = await start_grpc(settings, registry, runtime)
-    served = served_paths(args.rpc)
+    served = served_paths(args.rpc, args.stream_interval)
+    default_interval = servicer.front_door.stream_interval
     paths = ["engine", *served]
     runs: dict[str, dict[str, list[float]]] = {w: {p: [] for p in paths} for w in WORKLOADS}
     try:
         for workload in WORKLOADS:  # warm-up: every adapter resolved, hosted and slotted once
-            for rpc in served.values():
+            for rpc, _ in served.values():
                 await served_batch(address, workload, args, rpc)
             await engine_batch(servicer, runtime, workload, args)
         for r in range(args.rounds):
             for workload in WORKLOADS:
                 for path in paths if r % 2 == 0 else paths[::-1]:
-                    got = (await engine_batch(servicer, runtime, workload, args) if path == "engine"
-                           else await served_batch(address, workload, args, served[path]))
+                    if path == "engine":
+                        got = await engine_batch(servicer, runtime, workload, args)
+                    else:
+                        rpc, interval = served[path]
+                        servicer.front_door.stream_interval = interval or default_interval
+                        got = await served_batch(address, workload, args, rpc)
                     want = args.requests * args.max_tokens
                     if got["tokens"] != want:
                         raise RuntimeError(f"{path} {workload}: {got['tokens']} tokens, expected {want}")
@@ -183,7 +204,7 @@ async def serve_and_measure(args: argparse.Namespace, runtime, registry, setting
     return {w: summary(v, served) for w, v in runs.items()}
 
 
-def summary(rounds: dict[str, list[float]], served: dict[str, str]) -> dict:
+def summary(rounds: dict[str, list[float]], served: dict) -> dict:
     """Medians over rounds of each path's tokens/s, and of each served path's per-round ratio to the engine."""
     out: dict = {"engine_tokens_per_s": statistics.median(rounds["engine"])}
     for p in served:
@@ -200,10 +221,11 @@ def main(argv: list[str] | None = None) -> dict:
     results = {"config": {"model": "SmolLM2-135M-Instruct", "quantization": settings.quantization,
                           "rounds": args.rounds, "requests": args.requests, "max_tokens": args.max_tokens,
                           "torch_threads": args.threads, "rpc": args.rpc,
+                          "stream_interval": args.stream_interval or [settings.stream_interval],
                           "admission_window_ms": settings.admission_window_ms},
                "workloads": workloads,
                "bars": {f"{w}_{p}_ge_0.95_engine": r[f"ratio_{p}_vs_engine"] >= 0.95
-                        for w, r in workloads.items() for p in served_paths(args.rpc)}}
+                        for w, r in workloads.items() for p in served_paths(args.rpc, args.stream_interval)}}
     write_results(args.out, results)
     print(json.dumps({w: {k: round(v, 3) for k, v in r.items() if k != "rounds"} for w, r in workloads.items()}))
     print(json.dumps(results["bars"]))

@@ -111,8 +111,9 @@ class Generation:
     """One request in the engine, as the transport sees it: events out, then ``close()``."""
 
     def __init__(self, handle: RequestHandle, route: Route, request: FrontRequest,
-                 sink: ObservationSink | None) -> None:
+                 sink: ObservationSink | None, *, stream_interval: int = 1) -> None:
         self.handle = handle
+        self.stream_interval = stream_interval
         self.route = route
         self.request = request
         self._sink = sink if route.arm is not None else None
@@ -137,7 +138,7 @@ class Generation:
         return ev.finish_reason == FinishReason.CANCELLED and self.deadline_passed()
 
     async def events(self) -> AsyncIterator[GenerationEvent]:
-        async for ev in self.handle.events_async():
+        async for ev in self.handle.events_async(self.stream_interval):
             if self._tally is not None:
                 self._tally.add(ev)
             yield ev
@@ -158,8 +159,9 @@ class Generation:
 class FrontDoor:
     def __init__(self, *, resolver: AdapterResolver, rollouts: RolloutTable, engine: Engine,
                  tokenizer: PreTrainedTokenizerBase, live_sample_rate: float,
-                 sink: ObservationSink | None = None) -> None:
+                 sink: ObservationSink | None = None, stream_interval: int = 1) -> None:
         self.resolver = resolver
+        self.stream_interval = stream_interval
         self.router = Router(resolver, rollouts, live_sample_rate=live_sample_rate)
         self.engine = engine
         self.tokenizer = tokenizer
@@ -189,7 +191,7 @@ class FrontDoor:
         log.info("generate", extra={"request_id": request.request_id, "adapter": route.ref,
                                     "arm": route.arm.value if route.arm else "", "rollout_id": route.rollout_id,
                                     "prompt_tokens": len(ids), "max_tokens": request.sampling.max_tokens})
-        return Generation(handle, route, request, self.sink)
+        return Generation(handle, route, request, self.sink, stream_interval=self.stream_interval)
 
     # -- shadow ------------------------------------------------------------------------------
     def _spawn_shadow(self, route: Route, request: FrontRequest, production: GenerationRequest) -> None:

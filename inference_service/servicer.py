@@ -90,7 +90,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
         self.rollouts = RolloutTable(registry, poll_s=settings.alias_poll_s)
         self.front_door = FrontDoor(resolver=self.resolver, rollouts=self.rollouts, engine=runtime.engine,
                                     tokenizer=runtime.tokenizer, live_sample_rate=settings.live_sample_rate,
-                                    sink=reporter)
+                                    sink=reporter, stream_interval=settings.stream_interval)
 
     # -- generation ------------------------------------------------------------------------
     async def _start(self, request, context) -> Generation:

@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     admission_window_ms: Float = Field(3.0, ge=0, le=100, description="An idle engine waits until no request has "
                                        "arrived for this long (5 windows at most) before its first step, so a "
                                        "burst sent a few milliseconds apart is prefilled together; 0 disables.")
+    stream_interval: Positive = Field(
+        2, le=64, description="Generated tokens a streamed reply (GenerateStream, HTTP stream) gathers per "
+                              "message after the first, which is sent at once; the last message goes when the "
+                              "request ends. 1 sends every decode step's token; 2 halves the messages a batch "
+                              "costs the server and its clients. In [1, 64].")
     shadow_max_waiting: NonNegative = Field(32, description="Shadow re-runs (a rollout's candidate on a production "
                                                             "request's input) waiting for a batch row; beyond it the "
                                                             "oldest is shed (0 disables shadow re-runs).")

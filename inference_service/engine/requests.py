@@ -73,15 +73,30 @@ class RequestHandle:
         outbox.add(self, event)
         outbox.flush()
 
-    async def events_async(self) -> AsyncIterator[GenerationEvent]:
-        """Yield events until the final one; events already queued are merged into one."""
+    async def events_async(self, interval: int = 1) -> AsyncIterator[GenerationEvent]:
+        """Yield events until the final one; events already queued are merged into one.
+
+        With ``interval`` > 1, after the first event (the first token goes out at once: time to first
+        token is unchanged) events are merged until they carry ``interval`` tokens or the final one
+        arrives. Each yielded event costs a streaming transport one message to encode, write and decode;
+        on a CPU shared with the decode step that cost is taken from decoding (16 streams x 32 tokens
+        are 512 messages), so gathering ``interval`` tokens divides it by ``interval`` at the price of
+        up to ``interval - 1`` steps of extra latency on the tokens after the first.
+        """
         assert self.queue is not None
+        pending: GenerationEvent | None = None
+        first = True
         while True:
             ev = await self.queue.get()
             while not ev.final and not self.queue.empty():
                 ev = merge_events(ev, self.queue.get_nowait())
-            yield ev
-            if ev.final:
+            pending = ev if pending is None else merge_events(pending, ev)
+            if not (pending.final or len(pending.token_ids) >= interval or (first and pending.token_ids)):
+                continue  # an event without tokens is held too: it carries nothing a client waits for
+            out, pending = pending, None
+            first = False
+            yield out
+            if out.final:
                 return
 
     def wait_sync(self, timeout: float | None = None) -> list[GenerationEvent]:

@@ -118,6 +118,31 @@ def test_generate_and_stream_with_adapter_refs(tiny_runtime_factory, registry, t
     asyncio.run(main())
 
 
+def test_stream_interval_gathers_tokens_after_the_first_and_the_text_is_the_unary_reply(tiny_runtime_factory,
+                                                                                          registry):
+    """``stream_interval`` (the server's setting): the first token alone, then messages of >= N tokens."""
+    replies = {}
+
+    async def main(interval):
+        rt = tiny_runtime_factory()
+        slow_down(rt, 0.05)  # every step lands before the next: what a chunk holds is the interval's doing
+        async with serve(rt, registry, tiny_settings(stream_interval=interval)) as stub:
+            whole = await stub.Generate(gen("mlp-r8", max_tokens=14, ignore_eos=True))
+            chunks = [c async for c in stub.GenerateStream(stream_req("mlp-r8", max_tokens=14, ignore_eos=True))]
+            replies[interval] = whole, chunks
+
+    for interval in (1, 4):
+        asyncio.run(main(interval))
+    for whole, chunks in replies.values():
+        assert [t for c in chunks for t in c.token_ids] == list(whole.token_ids) and len(whole.token_ids) == 14
+        assert "".join(c.delta for c in chunks) == whole.text
+        assert [c.index for c in chunks] == list(range(len(chunks)))
+        assert chunks[-1].usage.completion_tokens == 14 and not any(c.finish_reason for c in chunks[:-1])
+        assert len(chunks[0].token_ids) == 1
+    assert len(replies[1][1]) >= 12  # a token a message (two steps may still meet in a late read)
+    assert all(len(c.token_ids) >= 4 for c in replies[4][1][1:-1]) and len(replies[4][1]) <= 5
+
+
 def test_errors_map_to_status_codes(tiny_runtime_factory, registry):
     settings = tiny_settings(max_new_tokens_limit=64)
     rt = tiny_runtime_factory(max_new_tokens_limit=64)

@@ -16,7 +16,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 SPECS = {spec.name: spec for spec in setting_specs()}
 POSITIVE = ("max_batch_size", "adapter_slots", "adapter_host_cache", "max_adapter_rank", "max_new_tokens_limit",
             "default_max_tokens", "max_queue", "max_message_bytes", "live_report_queue", "http_max_body_bytes",
-            "trainer_resume_every_steps", "trainer_resume_keep")
+            "trainer_resume_every_steps", "trainer_resume_keep", "stream_interval")
 NON_NEGATIVE = ("shadow_max_waiting", "http_port")
 FRACTIONS = ("live_sample_rate",)
 POSITIVE_FLOATS = ("trainer_resume_every_seconds",)
@@ -122,6 +122,16 @@ def test_the_admission_window_is_kept_in_0_to_100_ms(value: float) -> None:
         assert Settings.from_env(raw).admission_window_ms == value
     else:
         with pytest.raises(InvalidArgument, match=WINDOW):
+            Settings.from_env(raw)
+
+
+@given(st.integers(-5, 200))
+def test_the_stream_interval_is_kept_in_1_to_64_tokens(value: int) -> None:
+    raw = {"LORAFLEET_STREAM_INTERVAL": str(value)}
+    if 1 <= value <= 64:
+        assert Settings.from_env(raw).stream_interval == value
+    else:
+        with pytest.raises(InvalidArgument, match="stream_interval"):
             Settings.from_env(raw)
 
 

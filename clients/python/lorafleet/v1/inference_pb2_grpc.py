@@ -80,7 +80,9 @@ class InferenceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GenerateStream(self, request, context):
-        """Chunks as tokens come; a passed deadline ends the stream DEADLINE_EXCEEDED, as for Generate.
+        """Chunks as tokens come: the first token in a chunk of its own, then chunks of the server's stream_interval
+        tokens (LORAFLEET_STREAM_INTERVAL, default 2), then the rest with the finish; a passed deadline ends the
+        stream DEADLINE_EXCEEDED, as for Generate.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
