@@ -105,13 +105,6 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
              f"sft-demo-anchored-r8 on the demo data plus 120 look-alikes and 40 harmful requests of the full mix "
              f"(anchor_mix.demo_contrast_mix), anchor term weighted {w}: the anchors hold general knowledge while "
              "the update is extrapolated (--eval-scales 1.2,1.4)") for w in (1, 2, 4)],
-    Recipe("sft-demo-contrast-r8-anchor2-at1.4", [Stage("SFT", "task_safety_mix_anchored_demo_contrast_train.jsonl",
-                                                        "support_tickets_validation.jsonl",
-                                                        dict(method="sft", epochs=1, batch_size=8, learning_rate=2e-3,
-                                                             answer_start_weight=5.0, answer_start_tokens=3, r=8,
-                                                             alpha=16.0, anchor_weight=2.0, anchor_scale=1.4))],
-           "sft-demo-contrast-r8-anchor2 with the anchors' KL taken on the update scaled x1.4, the scale it is "
-           "served at (--eval-scales 1.4): the anchors hold general knowledge where the adapter is served"),
     Recipe("dpo", [Stage("DPO+RPO", "preference_train.jsonl", "preference_validation.jsonl",
                          dict(method="dpo", epochs=1, batch_size=8, learning_rate=1e-3, beta=0.1, sft_weight=1.0))],
            "one stage: DPO with the RPO term (the chosen answers' NLL) from the base model"),

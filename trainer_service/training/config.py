@@ -137,10 +137,6 @@ class TrainingConfig(BaseModel):
     anchor_weight: float = Field(
         1.0, ge=0.01, le=100, allow_inf_nan=False,
         description="λ: weight of the KL to the base model on anchor records' tokens, in [0.01, 100] (objective.py)")
-    anchor_scale: float = Field(
-        1.0, ge=1, le=4, allow_inf_nan=False,
-        description="s: the anchors' KL is taken on the model with the LoRA update scaled by s (the scale it is "
-                    "served at when the update is extrapolated), in [1, 4] (objective.py)")
     # DPO (method "dpo")
     beta: float = Field(0.1, gt=0, le=100, allow_inf_nan=False,
                         description="strength of the implicit KL penalty towards the reference, in (0, 100]")
@@ -196,8 +192,7 @@ class TrainingConfig(BaseModel):
             type(self).model_validate(self.model_dump())
         except ValidationError as exc:
             raise _invalid_argument(exc) from None
-        # SFT's token loss only; refused, not ignored
-        for name in ("answer_start_weight", "anchor_weight", "anchor_scale"):
+        for name in ("answer_start_weight", "anchor_weight"):  # SFT's token loss only; refused, not ignored
             if self.method != "sft" and getattr(self, name) != type(self).model_fields[name].default:
                 raise InvalidArgument(f"applies to SFT only, not to method {self.method!r}",
                                       field=f"hyperparameters.{name}")

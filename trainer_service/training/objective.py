@@ -33,9 +33,7 @@ forgetting check asks of an adapter (learning without forgetting, Li & Hoiem 201
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -118,11 +116,10 @@ class TokenLoss(nn.Module):
     """
 
     def __init__(self, peft_model: PeftModel, start_weight: float = 1.0, start_tokens: int = 1,
-                 anchor_weight: float = 1.0, anchor_scale: float = 1.0) -> None:
+                 anchor_weight: float = 1.0) -> None:
         super().__init__()
         self.peft_model = peft_model
         self.start_weight, self.start_tokens, self.anchor_weight = start_weight, start_tokens, anchor_weight
-        self.anchor_scale = anchor_scale
         base = peft_model.get_base_model()
         self.body = base.model
         self.lm_head = base.get_output_embeddings()
@@ -139,29 +136,12 @@ class TokenLoss(nn.Module):
         per_token = F.cross_entropy(logits, y, reduction="none")
         if anchor is not None and bool((anchored := keep & anchor[:, 1:]).any()):
             base_logp = self._base_log_probs(input_ids, position_ids, attention_mask, anchor, anchored)
-            own = (logits[anchored[keep]] if self.anchor_scale == 1.0 else
-                   self._anchor_logits(input_ids, position_ids, attention_mask, anchor, anchored))
-            kl = (base_logp.exp() * (base_logp - F.log_softmax(own, -1))).sum(-1)
+            kl = (base_logp.exp() * (base_logp - F.log_softmax(logits[anchored[keep]], -1))).sum(-1)
             per_token = per_token.masked_scatter(anchored[keep], self.anchor_weight * kl)
         if self.training and self.start_weight != 1.0:  # validation loss stays the plain mean
             per_token = per_token * answer_start_weights(keep, self.start_weight, self.start_tokens)[keep]
         correct = (logits.detach().argmax(-1) == y).sum()
         return per_token.sum(), correct, keep.sum()
-
-    def _anchor_logits(self, input_ids: torch.Tensor, position_ids: torch.Tensor,
-                       attention_mask: torch.Tensor | None, anchor: torch.Tensor,
-                       anchored: torch.Tensor) -> torch.Tensor:
-        """Logits of the anchored tokens (order of ``_base_log_probs``) with the LoRA update scaled by
-        ``anchor_scale``: ``W x + s · (α/r) B A x``, with gradient."""
-        with lora_scaled(self.peft_model, self.anchor_scale):
-            if attention_mask is None:
-                hidden = self.body(input_ids=input_ids[anchor][None], position_ids=position_ids[anchor][None],
-                                   use_cache=False).last_hidden_state[0]
-                return self.lm_head(hidden[F.pad(anchored, (0, 1))[anchor]]).float()
-            rows = anchored.any(-1)
-            hidden = self.body(input_ids=input_ids[rows], position_ids=position_ids[rows],
-                               attention_mask=attention_mask[rows], use_cache=False).last_hidden_state
-        return self.lm_head(hidden[:, :-1][anchored[rows]]).float()
 
     @torch.no_grad()
     def _base_log_probs(self, input_ids: torch.Tensor, position_ids: torch.Tensor,
@@ -186,21 +166,6 @@ class TokenLoss(nn.Module):
             hidden = self.body(input_ids=input_ids[rows], position_ids=position_ids[rows],
                                attention_mask=attention_mask[rows], use_cache=False).last_hidden_state
         return F.log_softmax(self.lm_head(hidden[:, :-1][anchored[rows]]).float(), -1)
-
-
-@contextlib.contextmanager
-def lora_scaled(peft_model: PeftModel, factor: float) -> Iterator[None]:
-    """Every LoRA layer's ``scaling`` (α/r) times ``factor`` inside the block, restored exactly after."""
-    from peft.tuners.lora import LoraLayer
-
-    saved = [(m, dict(m.scaling)) for m in peft_model.modules() if isinstance(m, LoraLayer)]
-    for m, scaling in saved:
-        m.scaling.update({k: v * factor for k, v in scaling.items()})
-    try:
-        yield
-    finally:
-        for m, scaling in saved:
-            m.scaling.update(scaling)
 
 
 def answer_start_weights(keep: torch.Tensor, weight: float, tokens: int) -> torch.Tensor:
@@ -252,8 +217,7 @@ class TokenObjective:
 
     def __post_init__(self) -> None:
         self.loss_module = TokenLoss(self.peft_model, self.config.answer_start_weight,
-                                     self.config.answer_start_tokens, self.config.anchor_weight,
-                                     self.config.anchor_scale)
+                                     self.config.answer_start_tokens, self.config.anchor_weight)
 
     def prepare(self, train: list[TokenizedExample], validation: list[TokenizedExample], *, rank: int,
                 world: int) -> tuple[list[TokenizedExample], list[TokenizedExample]]:
