@@ -105,6 +105,14 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
              f"sft-demo-anchored-r8 on the demo data plus 120 look-alikes and 40 harmful requests of the full mix "
              f"(anchor_mix.demo_contrast_mix), anchor term weighted {w}: the anchors hold general knowledge while "
              "the update is extrapolated (--eval-scales 1.2,1.4)") for w in (1, 2, 4)],
+    *[Recipe(f"sft-demo-contrast-r8-anchor2-lr{lr}", [Stage("SFT", "task_safety_mix_anchored_demo_contrast_train.jsonl",
+                                                          "support_tickets_validation.jsonl",
+                                                          dict(method="sft", epochs=1, batch_size=8,
+                                                               learning_rate=float(lr), answer_start_weight=5.0,
+                                                               answer_start_tokens=3, r=8, alpha=16.0,
+                                                               anchor_weight=2.0))],
+             f"sft-demo-contrast-r8-anchor2 at learning rate {lr}: the update goes further in training, where the "
+             "anchors still hold it, instead of after it (extrapolation)") for lr in ("3e-3", "4e-3")],
     Recipe("dpo", [Stage("DPO+RPO", "preference_train.jsonl", "preference_validation.jsonl",
                          dict(method="dpo", epochs=1, batch_size=8, learning_rate=1e-3, beta=0.1, sft_weight=1.0))],
            "one stage: DPO with the RPO term (the chosen answers' NLL) from the base model"),
