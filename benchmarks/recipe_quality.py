@@ -63,6 +63,13 @@ class Recipe:
     note: str = ""
 
 
+def _contrast_r8_stage(*, anchor_weight: float, learning_rate: float = 2e-3) -> Stage:
+    """SFT of ``sft-demo-anchored-r8`` (rank 8, opening 5x on 3 tokens) on the demo contrast data."""
+    return Stage("SFT", "task_safety_mix_anchored_demo_contrast_train.jsonl", "support_tickets_validation.jsonl",
+                 dict(method="sft", epochs=1, batch_size=8, learning_rate=learning_rate, answer_start_weight=5.0,
+                      answer_start_tokens=3, r=8, alpha=16.0, anchor_weight=anchor_weight))
+
+
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("sft-mix", [Stage("SFT", "task_safety_mix_train.jsonl", "support_tickets_validation.jsonl",
                              dict(method="sft", epochs=1, batch_size=8, learning_rate=1e-3))],
@@ -97,20 +104,11 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
                                                     alpha=2.0 * r))],
              f"sft-demo-anchored at rank {r} (alpha {2 * r}: the same alpha/r scale): a lower rank forgets less "
              "(LoRA learns less and forgets less, Biderman et al., 2024)") for r in (8, 4)],
-    *[Recipe(f"sft-demo-contrast-r8-anchor{w}", [Stage("SFT", "task_safety_mix_anchored_demo_contrast_train.jsonl",
-                                                     "support_tickets_validation.jsonl",
-                                                     dict(method="sft", epochs=1, batch_size=8, learning_rate=2e-3,
-                                                          answer_start_weight=5.0, answer_start_tokens=3, r=8,
-                                                          alpha=16.0, anchor_weight=float(w)))],
+    *[Recipe(f"sft-demo-contrast-r8-anchor{w}", [_contrast_r8_stage(anchor_weight=float(w))],
              f"sft-demo-anchored-r8 on the demo data plus 120 look-alikes and 40 harmful requests of the full mix "
              f"(anchor_mix.demo_contrast_mix), anchor term weighted {w}: the anchors hold general knowledge while "
              "the update is extrapolated (--eval-scales 1.2,1.4)") for w in (1, 2, 4)],
-    *[Recipe(f"sft-demo-contrast-r8-anchor2-lr{lr}", [Stage("SFT", "task_safety_mix_anchored_demo_contrast_train.jsonl",
-                                                          "support_tickets_validation.jsonl",
-                                                          dict(method="sft", epochs=1, batch_size=8,
-                                                               learning_rate=float(lr), answer_start_weight=5.0,
-                                                               answer_start_tokens=3, r=8, alpha=16.0,
-                                                               anchor_weight=2.0))],
+    *[Recipe(f"sft-demo-contrast-r8-anchor2-lr{lr}", [_contrast_r8_stage(anchor_weight=2.0, learning_rate=float(lr))],
              f"sft-demo-contrast-r8-anchor2 at learning rate {lr}: the update goes further in training, where the "
              "anchors still hold it, instead of after it (extrapolation)") for lr in ("3e-3", "4e-3")],
     Recipe("dpo", [Stage("DPO+RPO", "preference_train.jsonl", "preference_validation.jsonl",

@@ -87,11 +87,10 @@ class RequestHandle:
         pending: GenerationEvent | None = None
         first = True
         while True:
-            ev = await self.queue.get()
-            while not ev.final and not self.queue.empty():
-                ev = merge_events(ev, self.queue.get_nowait())
+            ev = await self.queue.get()  # returns at once while events are queued
             pending = ev if pending is None else merge_events(pending, ev)
-            if not (pending.final or len(pending.token_ids) >= interval or (first and pending.token_ids)):
+            ready = len(pending.token_ids) >= interval or (first and pending.token_ids)
+            if not pending.final and (not ready or not self.queue.empty()):
                 continue  # an event without tokens is held too: it carries nothing a client waits for
             out, pending = pending, None
             first = False
