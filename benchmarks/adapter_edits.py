@@ -19,6 +19,11 @@ adapter is answered by the inference engine on all four suites and scored with t
   times the factor): which half of the update carries the refusals, and which the forgetting.
 * ``layers:S-E,F`` — the update of every decoder layer outside ``S..E`` (inclusive) scaled by ``F``: the same
   question along depth.
+* ``soup:S`` — the uniform average of ``--adapter`` and every ``--with`` adapter (the same recipe trained with
+  other seeds), times ``S``: ``ΔW = S·(1/n)·Σ_i (α/r)·B_i·A_i``, one LoRA of rank ``n·r`` (``A`` stacked,
+  ``B`` side by side over ``n``, ``α`` times ``n`` so that ``α/r`` holds). Why: a model soup (Wortsman et al.,
+  2022) keeps what the seeds share (the refusals) and averages away what each learned by chance, so the
+  forgetting that differs between seeds should shrink faster than the signal.
 
 The activation statistics take a few CPU minutes and are cached in ``--stats``.
 """
@@ -41,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench_model import embedded_model_dir  # noqa: E402
 from served_eval import ServedAnswers  # noqa: E402
 
-from lorafleet.adapters.peft_dir import WEIGHTS_FILE  # noqa: E402
+from lorafleet.adapters.peft_dir import CONFIG_FILE, WEIGHTS_FILE  # noqa: E402
 from lorafleet.compute_threads import call_in_fresh_thread  # noqa: E402
 from lorafleet.datasets import bundled_path  # noqa: E402
 
@@ -96,10 +101,36 @@ def layer_of(key: str) -> int:
     return int(key.split(".layers.", 1)[1].split(".", 1)[0])
 
 
-def edited(adapter: Path, edit: str, stats: dict | None, target: Path) -> tuple[Path, dict]:
+def soup(adapters: list[Path], scale: float, target: Path) -> Path:
+    """The uniform soup of ``adapters`` (same rank, alpha and modules) times ``scale``, written to ``target``."""
+    from safetensors.torch import load_file, save_file
+
+    configs = [json.loads((a / CONFIG_FILE).read_text()) for a in adapters]
+    shape = {(c["r"], c["lora_alpha"], bool(c.get("use_rslora")), json.dumps(c.get("rank_pattern") or {}),
+              json.dumps(c.get("alpha_pattern") or {})) for c in configs}
+    if len(shape) != 1 or configs[0].get("use_rslora") or configs[0].get("rank_pattern") \
+            or configs[0].get("alpha_pattern"):
+        raise ValueError(f"soup: the adapters must share r and lora_alpha, without rsLoRA or patterns: {shape}")
+    members = [load_file(str(a / WEIGHTS_FILE)) for a in adapters]
+    if len({frozenset(m) for m in members}) != 1:
+        raise ValueError("soup: the adapters must hold the same LoRA tensors")
+    n = len(adapters)
+    tensors = {key: torch.cat([m[key] for m in members], 0) if "lora_A" in key
+               else torch.cat([m[key] for m in members], 1) * (scale / n) for key in members[0]}
+    shutil.copytree(adapters[0], target, dirs_exist_ok=True)
+    (target / CONFIG_FILE).write_text(json.dumps({**configs[0], "r": configs[0]["r"] * n,
+                                                  "lora_alpha": configs[0]["lora_alpha"] * n}, indent=2))
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(target / WEIGHTS_FILE))
+    return target
+
+
+def edited(adapter: Path, edit: str, stats: dict | None, target: Path,
+           with_adapters: tuple[Path, ...] = ()) -> tuple[Path, dict]:
     """``adapter`` with ``edit`` applied, written to ``target``; and how much of ``A`` (or ``B``) it removed."""
     from safetensors.torch import load_file, save_file
 
+    if edit.startswith("soup:"):
+        return soup([adapter, *with_adapters], float(edit.split(":")[1]), target), {"members": 1 + len(with_adapters)}
     shutil.copytree(adapter, target, dirs_exist_ok=True)
     tensors = load_file(str(adapter / WEIGHTS_FILE))
     removed = []
@@ -129,14 +160,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--adapter", type=Path, required=True)
     ap.add_argument("--edit", action="append", required=True,
-                    help="energy:F | gen:K | parts:M,A | layers:S-E,F (repeatable)")
+                    help="energy:F | gen:K | parts:M,A | layers:S-E,F | soup:S (repeatable)")
+    ap.add_argument("--with", dest="with_adapters", type=Path, action="append", default=[],
+                    help="another adapter of the soup (soup:S; repeatable)")
     ap.add_argument("--stats", type=Path, default=Path(tempfile.gettempdir()) / "lorafleet-adapter-edits-stats.pt")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "adapter_edits.json")
     args = ap.parse_args()
     for e in args.edit:
         kind, _, value = e.partition(":")
-        if kind not in ("energy", "gen", "parts", "layers") or not value:
-            ap.error(f"--edit {e!r}: expected energy:F, gen:K, parts:M,A or layers:S-E,F")
+        if kind not in ("energy", "gen", "parts", "layers", "soup") or not value:
+            ap.error(f"--edit {e!r}: expected energy:F, gen:K, parts:M,A, layers:S-E,F or soup:S")
+        if kind == "soup" and not args.with_adapters:
+            ap.error(f"--edit {e!r}: a soup needs at least one --with adapter")
     model_dir = embedded_model_dir()
     stats = None
     if any(e.split(":")[0] in ("energy", "gen") for e in args.edit):
@@ -155,14 +190,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for edit in ["none", *args.edit]:
                 adapter, info = ((args.adapter, {}) if edit == "none"
-                                 else edited(args.adapter, edit, stats, Path(tmp) / edit.replace(":", "_")))
+                                 else edited(args.adapter, edit, stats, Path(tmp) / edit.replace(":", "_"),
+                                             tuple(args.with_adapters)))
                 figures = asdict(served.figures(adapter))
                 figures.pop("failing", None)
                 rows.append({"edit": edit, **info, **figures})
                 print(json.dumps({k: rows[-1][k] for k in ("edit", "task", "harmful_refused", "benign_refused",
                                                             "general", "verdicts")}), flush=True)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(json.dumps({"adapter": str(args.adapter), "served": served.identity,
+                args.out.write_text(json.dumps({"adapter": str(args.adapter),
+                                                "with": [str(a) for a in args.with_adapters], "served": served.identity,
                                                 "edits": rows}, indent=2) + "\n")
     finally:
         served.close()

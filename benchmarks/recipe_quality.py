@@ -230,8 +230,8 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="keep the adapters under this directory")
     ap.add_argument("--adapter", type=Path, action="append", default=[],
                     help="score this trained adapter directory instead of training (repeatable)")
-    ap.add_argument("--eval-scales", default="", help="also evaluate the final adapter with its update scaled, "
-                    "e.g. 0.8,0.9 (scaled_copy)")
+    ap.add_argument("--eval-scales", default="", help="also evaluate the final (or --adapter) adapter with its "
+                    "update scaled, e.g. 0.8,0.9 (scaled_copy)")
     ap.add_argument("--lora-decode-operands", default="bf16", choices=LORA_DECODE_OPERANDS,
                     help="the engine's lora_decode_operands setting for the candidates' answers")
     args = ap.parse_args()
@@ -244,16 +244,21 @@ def main() -> None:
     served = call_in_fresh_thread(ServedAnswers, model_dir,
                                   cache_dir=Path(tempfile.gettempdir()) / "lorafleet-bench-cache",
                                   lora_decode_operands=args.lora_decode_operands)
+    scales = tuple(float(x) for x in args.eval_scales.split(",") if x)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     try:
         for adapter in args.adapter:
-            rows.append({"recipe": f"adapter:{adapter}", **asdict(served.figures(adapter))})
-            print(json.dumps(rows[-1]), flush=True)
-            args.out.write_text(json.dumps({"served": served.identity, "recipes": rows}, indent=2) + "\n")
+            for scale in (1.0, *scales):  # --eval-scales applies to a trained adapter too
+                with tempfile.TemporaryDirectory() as tmp:
+                    scored = adapter if scale == 1.0 else scaled_copy(adapter, scale, Path(tmp) / "scaled")
+                    rows.append({"recipe": f"adapter:{adapter}" + ("" if scale == 1.0 else f"@x{scale}"),
+                                 "update_scale": scale, **asdict(served.figures(scored))})
+                print(json.dumps(rows[-1]), flush=True)
+                args.out.write_text(json.dumps({"served": served.identity, "recipes": rows}, indent=2) + "\n")
         for name in [] if args.adapter else (args.recipe or list(recipes)):  # --adapter: score, train nothing
             rows += run_recipe(recipes[name], model_dir, tok, served, each_stage=args.each_stage, keep=args.keep,
-                               scales=tuple(float(x) for x in args.eval_scales.split(",") if x))
+                               scales=scales)
             # after every recipe: a sweep cut off by its time limit keeps what it finished
             args.out.write_text(json.dumps({"served": served.identity, "recipes": rows}, indent=2) + "\n")
     finally:
