@@ -23,7 +23,8 @@ adapter is answered by the inference engine on all four suites and scored with t
   other seeds), times ``S``: ``ΔW = S·(1/n)·Σ_i (α/r)·B_i·A_i``, one LoRA of rank ``n·r`` (``A`` stacked,
   ``B`` side by side over ``n``, ``α`` times ``n`` so that ``α/r`` holds). Why: a model soup (Wortsman et al.,
   2022) keeps what the seeds share (the refusals) and averages away what each learned by chance, so the
-  forgetting that differs between seeds should shrink faster than the signal.
+  forgetting that differs between seeds should shrink faster than the signal. Measured (README, "Training
+  recipes"): it reproduces the best seed's point at a larger scale, but the general cases every seed fails stay.
 
 The activation statistics take a few CPU minutes and are cached in ``--stats``.
 """
