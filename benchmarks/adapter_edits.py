@@ -194,7 +194,8 @@ def main() -> None:
                                  else edited(args.adapter, edit, stats, Path(tmp) / edit.replace(":", "_"),
                                              tuple(args.with_adapters)))
                 figures = asdict(served.figures(adapter))
-                figures.pop("failing", None)
+                failing = figures.pop("failing", {})
+                figures["general_failing"] = [case for case, _answer in failing.get("general", [])]
                 rows.append({"edit": edit, **info, **figures})
                 print(json.dumps({k: rows[-1][k] for k in ("edit", "task", "harmful_refused", "benign_refused",
                                                             "general", "verdicts")}), flush=True)
