@@ -107,10 +107,8 @@ def soup(adapters: list[Path], scale: float, target: Path) -> Path:
     from safetensors.torch import load_file, save_file
 
     configs = [json.loads((a / CONFIG_FILE).read_text()) for a in adapters]
-    shape = {(c["r"], c["lora_alpha"], bool(c.get("use_rslora")), json.dumps(c.get("rank_pattern") or {}),
-              json.dumps(c.get("alpha_pattern") or {})) for c in configs}
-    if len(shape) != 1 or configs[0].get("use_rslora") or configs[0].get("rank_pattern") \
-            or configs[0].get("alpha_pattern"):
+    shape = {(c["r"], c["lora_alpha"]) for c in configs}
+    if len(shape) != 1 or any(c.get("use_rslora") or c.get("rank_pattern") or c.get("alpha_pattern") for c in configs):
         raise ValueError(f"soup: the adapters must share r and lora_alpha, without rsLoRA or patterns: {shape}")
     members = [load_file(str(a / WEIGHTS_FILE)) for a in adapters]
     if len({frozenset(m) for m in members}) != 1:
