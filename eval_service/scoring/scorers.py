@@ -9,7 +9,10 @@ regex or schema is reported with its file and line instead of failing mid-evalua
   ``params.strip_punctuation`` is false, trailing sentence punctuation.
 - ``contains``: the normalised output contains the expected string on word boundaries ("4" does
   not match "14"); a list means any of them (``params.mode: all`` for all of them; then the score
-  is the fraction found).
+  is the fraction found). ``params.reject`` lists wrong answers (TruthfulQA's "incorrect answers"):
+  an output that contains one of them, on the same terms, fails even when it also holds an expected
+  string, because a self-contradicting answer ("A hexagon has eight sides … six straight lines") or
+  an echo of the question ("The capital of Singapore is Jakarta") shows no knowledge.
 - ``regex``: ``re.search`` of the expected pattern on the Unicode/quote/whitespace-normalised
   output; case-insensitive unless ``params.ignore_case`` is false.
 - ``json_valid``: the output holds a JSON value (see ``extract_json``).
@@ -107,21 +110,34 @@ class ContainsScorer:
     name = "contains"
 
     def validate(self, expected: Any, params: dict[str, Any]) -> None:
-        _string_list(expected, self.name)
-        _check_params(params, {"mode", "word_boundary"}, self.name)
+        wanted = _string_list(expected, self.name)
+        _check_params(params, {"mode", "word_boundary", "reject"}, self.name)
         if params.get("mode", "any") not in ("any", "all"):
             raise ValueError("contains: params.mode must be 'any' or 'all'")
+        if "reject" in params:
+            rejected = _string_list(params["reject"], "contains: params.reject")
+            both = {normalize_text(w) for w in wanted} & {normalize_text(r) for r in rejected}
+            if both:
+                raise ValueError(f"contains: {sorted(both)!r} is both expected and rejected")
+
+    @staticmethod
+    def _found(text: str, values: list[str], bounded: bool) -> list[str]:
+        found = []
+        for value in values:
+            needle = re.escape(normalize_text(value))
+            if re.search(rf"(?<!\w){needle}(?!\w)" if bounded else needle, text):
+                found.append(value)
+        return found
 
     def score(self, output: str, expected: Any, params: dict[str, Any]) -> ScoreResult:
         text = normalize_text(output)
         wanted = _string_list(expected, self.name)
         bounded = params.get("word_boundary", True)
-        found = []
-        for want in wanted:
-            needle = re.escape(normalize_text(want))
-            pattern = rf"(?<!\w){needle}(?!\w)" if bounded else needle
-            if re.search(pattern, text):
-                found.append(want)
+        found = self._found(text, wanted, bounded)
+        if "reject" in params:
+            wrong = self._found(text, _string_list(params["reject"], "contains: params.reject"), bounded)
+            if wrong:
+                return _fail(f"contains the wrong answer {wrong[0]!r}")
         if params.get("mode", "any") == "all":
             frac = len(found) / len(wanted)
             missing = [w for w in wanted if w not in found]

@@ -8,9 +8,11 @@ candidate "regresses" on cases the baseline never passed. Every candidate in
 service's default system prompt, ``--max-tokens`` new tokens) with each listed quantization, and
 scored with its own scorer; a case is kept only if it passes under all of them (the inference
 service serves nf4 by default, the trainer sees full precision). Dropped cases are printed with the
-model's answer so the pool can be reviewed. Per-candidate verdicts are kept in
-``sources/general_verdicts.json`` (provenance, and so that a re-run only generates candidates
-added since: ``--rerun-all`` to redo everything).
+model's answer so the pool can be reviewed. Per-candidate answers and verdicts are kept in
+``sources/general_verdicts.json``: provenance, and so that a re-run only generates answers it does
+not have yet (candidates added since) and re-scores every stored answer with the candidate's
+current scorer, so that a scorer change (a ``reject`` list of wrong answers, say) reaches the suite
+without regenerating. ``--rerun-all`` regenerates everything.
 """
 
 from __future__ import annotations
@@ -83,15 +85,18 @@ def main(argv: list[str] | None = None) -> None:
     if args.verdicts.is_file() and not args.rerun_all:
         verdicts = json.loads(args.verdicts.read_text(encoding="utf-8"))
     key = f"max_tokens={args.max_tokens}"
-    todo = [c for c in suite.cases if not all(q in verdicts.get(c.id, {}).get(key, {}) for q in args.quantization)]
-    prompts = [[{"role": m.role, "content": m.content} for m in c.messages] for c in todo]
     for q in args.quantization:
+        todo = [c for c in suite.cases if verdicts.get(c.id, {}).get(key, {}).get(q, {}).get("output") is None]
+        prompts = [[{"role": m.role, "content": m.content} for m in c.messages] for c in todo]
         outs = generate(model_dir, q, prompts, args.max_tokens) if todo else []
         for case, out in zip(todo, outs):
-            r = score_output(case.scorer, out, case.expected, case.params)
-            verdicts.setdefault(case.id, {}).setdefault(key, {})[q] = {"passed": r.passed, "output": out}
+            verdicts.setdefault(case.id, {}).setdefault(key, {})[q] = {"output": out}
+        for case in suite.cases:
+            verdict = verdicts[case.id][key][q]
+            r = score_output(case.scorer, verdict["output"], case.expected, case.params)
+            verdict["passed"] = r.passed
             if not r.passed:
-                print(f"DROP [{q}] {case.id}: {out[:100]!r} ({r.reason})", file=sys.stderr)
+                print(f"DROP [{q}] {case.id}: {verdict['output'][:100]!r} ({r.reason})", file=sys.stderr)
     passed = {c.id: all(verdicts[c.id][key][q]["passed"] for q in args.quantization) for c in suite.cases}
     tmpv = args.verdicts.with_suffix(".tmp")
     tmpv.write_text(json.dumps(verdicts, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")

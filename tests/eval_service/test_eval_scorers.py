@@ -22,6 +22,13 @@ from eval_service.scoring.scorers import SCORERS, extract_json, get_scorer, scor
     ("contains", "ＨＥＬＬＯ there", ["hello"], {}, True, 1.0),  # full-width folded by NFKC
     ("contains", "red and blue", ["red", "blue", "green"], {"mode": "all"}, False, 2 / 3),
     ("contains", "red, blue and green", ["red", "blue", "green"], {"mode": "all"}, True, 1.0),
+    # a wrong answer fails the case even when an expected string is also there (self-contradiction, echo)
+    ("contains", "A hexagon has eight sides; each has six lines.", ["6", "six"], {"reject": ["has eight sides"]},
+     False, 0.0),
+    ("contains", "A hexagon has six sides.", ["6", "six"], {"reject": ["has eight sides"]}, True, 1.0),
+    ("contains", "The capital of Singapore is known as Jakarta.", ["Singapore"], {"reject": ["Jakarta"]}, False, 0.0),
+    ("contains", "Call me Jakartan", ["Jakartan"], {"reject": ["Jakarta"]}, True, 1.0),  # word boundaries too
+    ("contains", "17 IS LARGER than 71", ["71"], {"reject": "17 is larger"}, False, 0.0),
     ("regex", "Count: 1, 2, 3", r"1\D+2\D+3", {}, True, 1.0),
     ("regex", "ocean", "OCEAN", {"ignore_case": False}, False, 0.0),
     ("regex", "OCEAN", "OCEAN", {"ignore_case": False}, True, 1.0),
@@ -60,6 +67,8 @@ def test_scorer_values(scorer, output, expected, params, passed, score):
     ("regex", "", {}, "non-empty"),
     ("contains", [], {}, "non-empty"),
     ("contains", ["x"], {"mode": "most"}, "mode"),
+    ("contains", ["x"], {"reject": []}, "params.reject"),
+    ("contains", ["Six"], {"reject": ["six", "eight"]}, "both expected and rejected"),
     ("exact", ["x"], {"typo": 1}, "unknown params"),
     ("json_schema", {"type": "nonsense"}, {}, "invalid schema"),
     ("json_schema", "not a schema", {}, "JSON Schema object"),
@@ -121,3 +130,18 @@ def test_contains_is_case_and_space_insensitive(word, filler):
     out = f"{filler}The answer is {word.upper()}{filler}"
     assert score_output("contains", out, [word]).passed
     assert not score_output("contains", out, [word + "zz"]).passed
+
+
+@settings(max_examples=100, deadline=None)
+@given(right=st.from_regex(r"[a-z]{3,8}", fullmatch=True), wrong=st.from_regex(r"[a-z]{3,8}", fullmatch=True),
+       order=st.booleans())
+def test_a_rejected_answer_fails_whatever_else_the_output_holds(right, wrong, order):
+    if right == wrong:
+        return
+    params = {"reject": [wrong]}
+    both = f"It is {wrong}, or {right}." if order else f"It is {right}, or {wrong}."
+    result = score_output("contains", both, [right], params)
+    assert not result.passed and result.score == 0.0 and wrong in result.reason
+    assert score_output("contains", f"It is {right}.", [right], params).passed
+    glued = score_output("contains", f"It is {right}{wrong}.", [right], params)  # neither on a word boundary
+    assert not glued.passed and glued.reason.startswith("contains none")

@@ -1,0 +1,70 @@
+"""build_general: which candidates become the general suite, and when answers are (re)generated.
+
+The model is replaced by a table of canned answers, so these tests check the builder's bookkeeping: stored
+answers are re-scored with each candidate's current scorer (a new reject list drops a case without
+regenerating), only answers it lacks are generated, and the shipped suite holds no case whose stored
+base answer its own scorer fails.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from eval_service.scoring.scorers import score_output
+from eval_service.suites import build_general
+from eval_service.suites.loader import load_suite
+
+POOL = """\
+name: general
+kind: general
+description: test pool
+cases:
+  - {id: hexagon, prompt: "How many sides does a hexagon have?", scorer: contains, expected: ["6", six]%s}
+  - {id: paris, prompt: "What city is the capital of France?", scorer: contains, expected: [Paris]}
+"""
+ANSWERS = {"How many sides does a hexagon have?": "A hexagon has eight sides, each with six lines.",
+           "What city is the capital of France?": "The capital of France is Paris."}
+
+
+def _build(tmp_path: Path, reject: str, calls: list[list[str]]) -> list[str]:
+    source = tmp_path / "candidates.yaml"
+    source.write_text(POOL % reject, encoding="utf-8")
+
+    def fake_generate(model_dir, quantization, prompts, max_tokens, batch=16):
+        calls.append([p[-1]["content"] for p in prompts])
+        return [ANSWERS[p[-1]["content"]] for p in prompts]
+
+    original = build_general.generate
+    build_general.generate = fake_generate
+    try:
+        build_general.main(["--model-dir", str(tmp_path), "--quantization", "nf4", "--source", str(source),
+                            "--out", str(tmp_path / "general.yaml"), "--verdicts", str(tmp_path / "v.json")])
+    finally:
+        build_general.generate = original
+    return [c["id"] for c in yaml.safe_load((tmp_path / "general.yaml").read_text(encoding="utf-8"))["cases"]]
+
+
+def test_a_reject_list_added_later_drops_the_case_without_regenerating(tmp_path):
+    calls: list[list[str]] = []
+    assert _build(tmp_path, "", calls) == ["hexagon", "paris"]  # "six" credits the contradiction
+    assert len(calls) == 1 and len(calls[0]) == 2
+    kept = _build(tmp_path, ", params: {reject: [has eight sides]}", calls)
+    assert kept == ["paris"]
+    assert len(calls) == 1  # re-scored from the stored answers
+    verdicts = json.loads((tmp_path / "v.json").read_text(encoding="utf-8"))
+    assert verdicts["hexagon"]["max_tokens=48"]["nf4"] == {"output": ANSWERS["How many sides does a hexagon have?"],
+                                                           "passed": False}
+
+
+def test_the_shipped_general_suite_holds_no_case_its_own_stored_answers_fail():
+    here = Path(build_general.__file__).parent
+    suite = load_suite(here / "data" / "general.yaml")
+    verdicts = json.loads((here / "sources" / "general_verdicts.json").read_text(encoding="utf-8"))
+    assert len(suite.cases) >= 100
+    for case in suite.cases:
+        for quantization, verdict in verdicts[case.id]["max_tokens=48"].items():
+            result = score_output(case.scorer, verdict["output"], case.expected, case.params)
+            assert result.passed, (case.id, quantization, result.reason)
