@@ -9,10 +9,11 @@ service's default system prompt, ``--max-tokens`` new tokens) with each listed q
 scored with its own scorer; a case is kept only if it passes under all of them (the inference
 service serves nf4 by default, the trainer sees full precision). Dropped cases are printed with the
 model's answer so the pool can be reviewed. Per-candidate answers and verdicts are kept in
-``sources/general_verdicts.json``: provenance, and so that a re-run only generates answers it does
-not have yet (candidates added since) and re-scores every stored answer with the candidate's
-current scorer, so that a scorer change (a ``reject`` list of wrong answers, say) reaches the suite
-without regenerating. ``--rerun-all`` regenerates everything.
+``sources/general_verdicts.json``: provenance, and so that a re-run only generates candidates added
+since and re-scores every stored answer with the candidate's current scorer (a ``reject`` list of wrong
+answers, say) without regenerating. Verdicts of builds before 2026-11-28 kept no passing answer; those
+stay as they are, because greedy answers differ from CPU to CPU and regenerating them elsewhere moves
+the suite with the machine. ``--rerun-all`` regenerates everything.
 """
 
 from __future__ import annotations
@@ -86,13 +87,15 @@ def main(argv: list[str] | None = None) -> None:
         verdicts = json.loads(args.verdicts.read_text(encoding="utf-8"))
     key = f"max_tokens={args.max_tokens}"
     for q in args.quantization:
-        todo = [c for c in suite.cases if verdicts.get(c.id, {}).get(key, {}).get(q, {}).get("output") is None]
+        todo = [c for c in suite.cases if q not in verdicts.get(c.id, {}).get(key, {})]
         prompts = [[{"role": m.role, "content": m.content} for m in c.messages] for c in todo]
         outs = generate(model_dir, q, prompts, args.max_tokens) if todo else []
         for case, out in zip(todo, outs):
             verdicts.setdefault(case.id, {}).setdefault(key, {})[q] = {"output": out}
         for case in suite.cases:
             verdict = verdicts[case.id][key][q]
+            if verdict.get("output") is None:
+                continue  # an earlier build's verdict, whose answer was not kept: regenerate with --rerun-all
             r = score_output(case.scorer, verdict["output"], case.expected, case.params)
             verdict["passed"] = r.passed
             if not r.passed:
