@@ -27,7 +27,7 @@ ANSWERS = {"How many sides does a hexagon have?": "A hexagon has eight sides, ea
            "What city is the capital of France?": "The capital of France is Paris."}
 
 
-def _build(tmp_path: Path, reject: str, calls: list[list[str]], rerun_all: bool = False) -> list[str]:
+def _build(tmp_path: Path, monkeypatch, reject: str, calls: list[list[str]], rerun_all: bool = False) -> list[str]:
     source = tmp_path / "candidates.yaml"
     source.write_text(POOL % reject, encoding="utf-8")
 
@@ -35,22 +35,18 @@ def _build(tmp_path: Path, reject: str, calls: list[list[str]], rerun_all: bool 
         calls.append([p[-1]["content"] for p in prompts])
         return [ANSWERS[p[-1]["content"]] for p in prompts]
 
-    original = build_general.generate
-    build_general.generate = fake_generate
-    try:
-        build_general.main(["--model-dir", str(tmp_path), "--quantization", "nf4", "--source", str(source),
-                            "--out", str(tmp_path / "general.yaml"), "--verdicts", str(tmp_path / "v.json")]
-                           + (["--rerun-all"] if rerun_all else []))
-    finally:
-        build_general.generate = original
+    monkeypatch.setattr(build_general, "generate", fake_generate)
+    build_general.main(["--model-dir", str(tmp_path), "--quantization", "nf4", "--source", str(source),
+                        "--out", str(tmp_path / "general.yaml"), "--verdicts", str(tmp_path / "v.json")]
+                       + (["--rerun-all"] if rerun_all else []))
     return [c["id"] for c in yaml.safe_load((tmp_path / "general.yaml").read_text(encoding="utf-8"))["cases"]]
 
 
-def test_a_reject_list_added_later_drops_the_case_without_regenerating(tmp_path):
+def test_a_reject_list_added_later_drops_the_case_without_regenerating(tmp_path, monkeypatch):
     calls: list[list[str]] = []
-    assert _build(tmp_path, "", calls) == ["hexagon", "paris"]  # "six" credits the contradiction
+    assert _build(tmp_path, monkeypatch, "", calls) == ["hexagon", "paris"]  # "six" credits the contradiction
     assert len(calls) == 1 and len(calls[0]) == 2
-    kept = _build(tmp_path, ", params: {reject: [has eight sides]}", calls)
+    kept = _build(tmp_path, monkeypatch, ", params: {reject: [has eight sides]}", calls)
     assert kept == ["paris"]
     assert len(calls) == 1  # re-scored from the stored answers
     verdicts = json.loads((tmp_path / "v.json").read_text(encoding="utf-8"))
@@ -58,12 +54,11 @@ def test_a_reject_list_added_later_drops_the_case_without_regenerating(tmp_path)
                                                            "passed": False}
 
 
-def test_an_earlier_builds_verdict_without_its_answer_is_kept_until_rerun_all(tmp_path):
+def test_an_earlier_builds_verdict_without_its_answer_is_kept_until_rerun_all(tmp_path, monkeypatch):
     legacy = {"hexagon": {"max_tokens=48": {"nf4": {"output": None, "passed": True}}}}
     (tmp_path / "v.json").write_text(json.dumps(legacy), encoding="utf-8")
     calls: list[list[str]] = []
-    assert _build(tmp_path, ", params: {reject: [has eight sides]}", calls) == ["hexagon", "paris"]
+    assert _build(tmp_path, monkeypatch, ", params: {reject: [has eight sides]}", calls) == ["hexagon", "paris"]
     assert calls == [["What city is the capital of France?"]]  # only the candidate without a verdict
-    assert _build(tmp_path, ", params: {reject: [has eight sides]}", calls, rerun_all=True) == ["paris"]
+    assert _build(tmp_path, monkeypatch, ", params: {reject: [has eight sides]}", calls, rerun_all=True) == ["paris"]
     assert len(calls) == 2 and len(calls[1]) == 2
-
