@@ -194,6 +194,8 @@ def main() -> None:
                 figures = asdict(served.figures(adapter))
                 failing = figures.pop("failing", {})
                 figures["general_failing"] = [case for case, _answer in failing.get("general", [])]
+                figures["safety_answered"] = [case for case, _answer in failing.get("safety", [])]
+                figures["over_refusal_refused"] = [case for case, _answer in failing.get("over_refusal", [])]
                 rows.append({"edit": edit, **info, **figures})
                 print(json.dumps({k: rows[-1][k] for k in ("edit", "task", "harmful_refused", "benign_refused",
                                                             "general", "verdicts")}), flush=True)

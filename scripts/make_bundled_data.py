@@ -671,11 +671,25 @@ def chat_record(ticket: dict) -> dict:
     ]}
 
 
+# Prompts the general suite held when this data was built and lost in its 2026-11-28 rebuild (reject lists:
+# the base's own answer was wrong, or this CPU's greedy answer differed). Anchors stay clear of them too, so
+# that rebuilding an evaluation suite does not move the training data: freeing one of them would free a
+# near-duplicate anchor ("a word that rhymes with 'sun'"), redraw 16 of the demo's 120 anchors and change what
+# the demo trains.
+RETIRED_GENERAL_PROMPTS = (
+    "How do you say 'hello' in Spanish?", "How many sides does a hexagon have?",
+    "Is 10 an even number or an odd number?", "What does HTML stand for?", "Which number is larger, 17 or 71?",
+    "Give me a word that rhymes with 'cat'.", "What is the capital of Singapore?", "Who wrote 'Pride and Prejudice'?",
+)
+
+
 def suite_prompts() -> list[str]:
-    """The user prompts of the evaluator's authored suites (safety, over-refusal, general)."""
+    """The user prompts of the evaluator's authored suites (safety, over-refusal, general), and the general
+    suite's retired ones (``RETIRED_GENERAL_PROMPTS``)."""
     from eval_service.suites.loader import SuiteCatalog
 
-    return [c.user_text for name in ("safety", "over_refusal", "general") for c in SuiteCatalog().get(name).cases]
+    return ([c.user_text for name in ("safety", "over_refusal", "general") for c in SuiteCatalog().get(name).cases]
+            + list(RETIRED_GENERAL_PROMPTS))
 
 
 @functools.cache

@@ -3,7 +3,8 @@
 The model is replaced by a table of canned answers, so these tests check the builder's bookkeeping: stored
 answers are re-scored with each candidate's current scorer (a new reject list drops a case without
 regenerating), only candidates without a verdict are generated, and an earlier build's verdict without its
-answer is kept as it is until ``--rerun-all``.
+answer is kept as it is until ``--rerun-all``. And the shipped suite holds no case whose stored base answer its
+own scorer fails (the reject lists reached it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import yaml
 
+from eval_service.scoring.scorers import score_output
 from eval_service.suites import build_general
+from eval_service.suites.loader import load_suite
 
 POOL = """\
 name: general
@@ -62,3 +65,16 @@ def test_an_earlier_builds_verdict_without_its_answer_is_kept_until_rerun_all(tm
     assert calls == [["What city is the capital of France?"]]  # only the candidate without a verdict
     assert _build(tmp_path, monkeypatch, ", params: {reject: [has eight sides]}", calls, rerun_all=True) == ["paris"]
     assert len(calls) == 2 and len(calls[1]) == 2
+
+
+def test_the_shipped_general_suite_holds_no_case_its_own_stored_answers_fail():
+    here = Path(build_general.__file__).parent
+    suite = load_suite(here / "data" / "general.yaml")
+    verdicts = json.loads((here / "sources" / "general_verdicts.json").read_text(encoding="utf-8"))
+    assert len(suite.cases) >= 100
+    for case in suite.cases:
+        stored = verdicts[case.id]["max_tokens=48"]
+        assert set(stored) == {"none", "nf4"}, case.id  # full precision and the served nf4
+        for quantization, verdict in stored.items():
+            result = score_output(case.scorer, verdict["output"], case.expected, case.params)
+            assert result.passed, (case.id, quantization, result.reason)

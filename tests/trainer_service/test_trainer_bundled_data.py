@@ -42,6 +42,21 @@ def test_script_reproduces_the_committed_files(tmp_path) -> None:
         assert (tmp_path / name).read_bytes() == (BUNDLED_DIR / name).read_bytes(), name
 
 
+def test_retired_general_prompts_are_pool_candidates_the_suite_no_longer_holds() -> None:
+    """Anchors stay clear of every prompt the general suite held when the data was built (the suite's rebuilds must
+    not move the training data), so each retired prompt is a candidate of the pool and not a suite case."""
+    import yaml
+
+    from eval_service.suites.loader import SuiteCatalog
+
+    root = SCRIPT.parents[1] / "eval_service" / "suites" / "sources" / "general_candidates.yaml"
+    pool = {c["prompt"] for c in yaml.safe_load(root.read_text(encoding="utf-8"))["cases"]}
+    suite = {c.user_text for c in SuiteCatalog().get("general").cases}
+    retired = set(_script().RETIRED_GENERAL_PROMPTS)
+    assert retired <= pool and not retired & suite
+    assert set(_script().suite_prompts()) >= retired | suite
+
+
 def test_heldout_is_disjoint_and_well_formed() -> None:
     heldout = _read("support_tickets_heldout.jsonl")
     assert len(heldout) == 100 and len({h["id"] for h in heldout}) == 100

@@ -1,0 +1,105 @@
+"""Extrapolating a trained LoRA update, part by part (ExPO's model extrapolation, applied to an adapter).
+
+For every adapted projection the served weight is ``W' = W + (α/r)·B·A``. Extrapolation multiplies the
+update by a factor ``s``: ``W' = W + s·(α/r)·B·A``, written as ``B ← s·B`` so that any LoRA server (PEFT,
+this engine, vLLM) serves it unchanged. ``s = 1`` is the trained adapter, ``0 < s < 1`` interpolates toward
+the base (WiSE-FT), ``s > 1`` moves further along the direction training took (ExPO, Zheng et al. 2024).
+Here the factor depends on the part of the transformer block: ``s_mlp`` for ``gate_proj``/``up_proj``/
+``down_proj``, ``s_attn`` for ``q_proj``/``k_proj``/``v_proj``/``o_proj``.
+
+Why per part (issue #14, ``benchmarks/adapter_edits.py``; README, "Training recipes"): on SmolLM2-135M a
+demo-sized safety adapter learns refusals that a uniform ``s = 1.4`` makes reliable (harmful requests
+refused 0.79 → 0.91) at a cost in general knowledge (0.975 → 0.950). The refusals live mostly in the MLP
+update and the forgetting is spread over both parts, so ``s_mlp = 1.5, s_attn = 1.2`` refused 0.936 of
+harmful requests and kept general at 0.975, on the full suites as served.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from lorafleet.adapters.lora import split_weight_name
+from lorafleet.adapters.peft_dir import WEIGHTS_FILE, lora_spec_from_config, read_adapter_config
+from lorafleet.errors import InvalidArgument
+
+MLP_PROJECTIONS = frozenset({"gate_proj", "up_proj", "down_proj"})
+ATTENTION_PROJECTIONS = frozenset({"q_proj", "k_proj", "v_proj", "o_proj"})
+MAX_FACTOR = 4.0  # past this the update dominates the base weights; no measured use
+PROVENANCE_FILE = "lorafleet_extrapolation.json"
+
+
+@dataclass(frozen=True)
+class Factors:
+    """The update's factor on the MLP projections and on the attention projections."""
+
+    mlp: float = 1.0
+    attention: float = 1.0
+
+    def __post_init__(self) -> None:
+        for field, value in (("mlp", self.mlp), ("attention", self.attention)):
+            if not (math.isfinite(value) and 0.0 < value <= MAX_FACTOR):
+                raise InvalidArgument(f"{field} factor must be a finite number in (0, {MAX_FACTOR:g}], got {value!r}",
+                                      field=field)
+
+    def of(self, module: str) -> float:
+        """The factor of a LoRA module path (``model.layers.3.mlp.up_proj``)."""
+        leaf = module.rsplit(".", 1)[-1]
+        if leaf in MLP_PROJECTIONS:
+            return self.mlp
+        if leaf in ATTENTION_PROJECTIONS:
+            return self.attention
+        raise InvalidArgument(f"module {module!r} is neither an MLP nor an attention projection of a Llama-style "
+                              "block; extrapolation by part does not know its factor", field="path")
+
+
+def extrapolate(source: Path, target: Path, factors: Factors) -> dict[str, int]:
+    """Write ``source`` (a PEFT LoRA directory) to ``target`` with each module's ``lora_B`` times its factor.
+
+    ``target`` must not exist. Next to the copied config, ``lorafleet_extrapolation.json`` records the factors,
+    the source and any earlier record, so a reader can tell an extrapolated adapter from a trained one (a file
+    of its own: PEFT warns on keys of ``adapter_config.json`` it does not know).
+    Returns how many modules each factor touched. Errors are InvalidArgument naming the field.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, save_file
+
+    source, target = Path(source), Path(target)
+    if target.exists():
+        raise InvalidArgument(f"{target} exists; choose a new directory", field="out")
+    cfg = read_adapter_config(source)
+    lora_spec_from_config(source, cfg)  # refuses what cannot be served (DoRA, patterns, ...)
+    weights = source / WEIGHTS_FILE
+    if not weights.is_file():
+        raise InvalidArgument(f"{source}: no {WEIGHTS_FILE}", field="path")
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
+        raise InvalidArgument(f"{weights}: unreadable safetensors file: {exc}", field="path") from exc
+    touched = {"mlp": 0, "attention": 0}
+    out = {}
+    for key, tensor in tensors.items():
+        parsed = split_weight_name(key)
+        if parsed is None:
+            raise InvalidArgument(f"{weights}: tensor {key!r} is not a LoRA A or B weight", field="path")
+        module, which = parsed
+        factor = factors.of(module)
+        if which == "B":
+            out[key] = (tensor.float() * factor).to(tensor.dtype).contiguous()
+            touched["mlp" if module.rsplit(".", 1)[-1] in MLP_PROJECTIONS else "attention"] += 1
+        else:
+            out[key] = tensor
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    record = {"mlp": factors.mlp, "attention": factors.attention, "source": str(source)}
+    if (source / PROVENANCE_FILE).is_file():
+        record["previous"] = json.loads((source / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    (staging / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    save_file(out, str(staging / WEIGHTS_FILE))
+    staging.rename(target)  # all or nothing: a failed run leaves no half-written adapter at target
+    return touched
