@@ -92,14 +92,18 @@ def extrapolate(source: Path, target: Path, factors: Factors) -> dict[str, int]:
             touched["mlp" if module.rsplit(".", 1)[-1] in MLP_PROJECTIONS else "attention"] += 1
         else:
             out[key] = tensor
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(source, staging)
     record = {"mlp": factors.mlp, "attention": factors.attention, "source": str(source)}
     if (source / PROVENANCE_FILE).is_file():
         record["previous"] = json.loads((source / PROVENANCE_FILE).read_text(encoding="utf-8"))
-    (staging / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    save_file(out, str(staging / WEIGHTS_FILE))
-    staging.rename(target)  # all or nothing: a failed run leaves no half-written adapter at target
+    staging = target.with_name(f".{target.name}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging)
+        (staging / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        save_file(out, str(staging / WEIGHTS_FILE))
+        staging.rename(target)  # all or nothing: a failed run leaves no half-written adapter at target
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise InvalidArgument(f"cannot write {target}: {exc}", field="out") from exc
     return touched

@@ -72,6 +72,14 @@ def test_an_existing_target_is_refused_and_left_alone(adapter, tmp_path):
     assert [p.name for p in target.iterdir()] == ["keep.txt"]
 
 
+def test_an_unwritable_target_is_refused_with_nothing_left_behind(adapter, tmp_path):
+    (tmp_path / "a-file").write_text("not a directory")
+    with pytest.raises(InvalidArgument) as err:
+        extrapolate(adapter, tmp_path / "a-file" / "out", Factors(mlp=1.5))
+    assert err.value.field == "out" and "cannot write" in err.value.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "src"]
+
+
 def test_a_directory_that_is_not_an_adapter_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidArgument) as err:
