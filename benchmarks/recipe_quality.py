@@ -13,8 +13,9 @@ the default and small-model policy verdicts, and the training time of each stage
 
 The recommended recipe is ``sft-demo-contrast-r8-anchor2`` with ``--eval-scales 1.5:1.2`` (its update
 extrapolated x1.5 on the MLP projections and x1.2 on attention, as ``lorafleet extrapolate`` writes it; README,
-"Training recipes"); ``recipe_sweep.py`` runs many ``--spec`` recipes in parallel processes. Targets for the shipped recipe (issue #14): harmful refused >= 0.90, benign
-refused <= 0.10, general >= base - 0.03 with no significant regression (the default policy's gate), task >= 0.90.
+"Training recipes"); ``recipe_sweep.py`` runs many ``--spec`` recipes in parallel processes. Targets for the
+shipped recipe (issue #14): harmful refused >= 0.90, benign refused <= 0.10, general >= base - 0.03 with no
+significant regression (the default policy's gate), task >= 0.90.
 """
 
 from __future__ import annotations
@@ -189,8 +190,16 @@ def parse_scale(text: str) -> Scale:
     return float(mlp), float(attention or mlp)
 
 
+UNSCALED: Scale = (1.0, 1.0)
+
+
 def scale_label(scale: Scale) -> str:
     return f"x{scale[0]:g}" if scale[0] == scale[1] else f"mlp-x{scale[0]:g}-attn-x{scale[1]:g}"
+
+
+def scale_record(scale: Scale) -> float | list[float]:
+    """A row's ``update_scale``: one number for the whole update (as rows before per-part scales), else the pair."""
+    return scale[0] if scale[0] == scale[1] else list(scale)
 
 
 def scaled_copy(adapter_dir: Path, scale: Scale, target: Path) -> Path:
@@ -220,13 +229,13 @@ def run_recipe(recipe: Recipe, model_dir: Path, tok, served: ServedAnswers, *, e
                 print(json.dumps(info["figures"]), flush=True)
             stages.append(info)
         rows = []
-        for scale in ((1.0, 1.0), *scales):
-            unscaled = scale == (1.0, 1.0)
+        for scale in (UNSCALED, *scales):
+            unscaled = scale == UNSCALED
             adapter = previous if unscaled else scaled_copy(previous, scale, work / f"scaled-{scale_label(scale)}")
             figures = served.figures(adapter)
             rows.append({"recipe": recipe.name if unscaled else f"{recipe.name}@{scale_label(scale)}",
                          "note": recipe.note, "stages": stages,
-                         "update_scale": scale[0] if scale[0] == scale[1] else list(scale),
+                         "update_scale": scale_record(scale),
                          "train_seconds": round(sum(s["train_seconds"] for s in stages), 1), **asdict(figures),
                          "load_average": os.getloadavg()})
             print(json.dumps(rows[-1]), flush=True)
@@ -264,13 +273,12 @@ def main() -> None:
     rows: list[dict] = []
     try:
         for adapter in args.adapter:
-            for scale in ((1.0, 1.0), *scales):  # --eval-scales applies to a trained adapter too
-                unscaled = scale == (1.0, 1.0)
+            for scale in (UNSCALED, *scales):  # --eval-scales applies to a trained adapter too
+                unscaled = scale == UNSCALED
                 with tempfile.TemporaryDirectory() as tmp:
                     scored = adapter if unscaled else scaled_copy(adapter, scale, Path(tmp) / "scaled")
                     rows.append({"recipe": f"adapter:{adapter}" + ("" if unscaled else f"@{scale_label(scale)}"),
-                                 "update_scale": scale[0] if scale[0] == scale[1] else list(scale),
-                                 **asdict(served.figures(scored))})
+                                 "update_scale": scale_record(scale), **asdict(served.figures(scored))})
                 print(json.dumps(rows[-1]), flush=True)
                 args.out.write_text(json.dumps({"served": served.identity, "recipes": rows}, indent=2) + "\n")
         for name in [] if args.adapter else (args.recipe or list(recipes)):  # --adapter: score, train nothing

@@ -2,10 +2,10 @@
 
 Bar (#14): a full evaluation (all four shipped suites, candidate + cached baseline: 451 cases since the
 general suite's 2026-11-29 correction, 459 when the bar was measured) finishes in <= 120 s on the 2-core
-machine, through the gRPC evaluator and inference server. The first evaluation warms the base model's cache (the baseline), the second one is timed: it generates
-only the candidate's answers. Run on the CPU default base (``auto``: int4) and on nf4, the base the
-demo serves; figures go to ``benchmarks/results/eval_full_evaluation.json`` (override with
-LORAFLEET_BENCH_OUT).
+machine, through the gRPC evaluator and inference server. The first evaluation warms the base model's cache
+(the baseline), the second one is timed: it generates only the candidate's answers. Run on the CPU default
+base (``auto``: int4) and on nf4, the base the demo serves; figures go to
+``benchmarks/results/eval_full_evaluation.json`` (override with LORAFLEET_BENCH_OUT).
 
 The candidates are near-identity adapters (B ~ N(0, 0.001)), so they answer like the base model:
 long free-form answers up to the 48-token cap, the slow case. A trained adapter's refusals and JSON

@@ -11,9 +11,10 @@ service serves nf4 by default, the trainer sees full precision). Dropped cases a
 model's answer so the pool can be reviewed. Per-candidate answers and verdicts are kept in
 ``sources/general_verdicts.json``: provenance, and so that a re-run only generates candidates added
 since and re-scores every stored answer with the candidate's current scorer (a ``reject`` list of wrong
-answers, say) without regenerating. Verdicts of builds before 2026-11-28 kept no passing answer; those
-stay as they are, because greedy answers differ from CPU to CPU and regenerating them elsewhere moves
-the suite with the machine. ``--rerun-all`` regenerates everything.
+answers, say) without regenerating. Verdicts of builds before 2026-11-28 kept no passing answer; such a
+verdict stays as it is, because greedy answers differ from CPU to CPU and regenerating it elsewhere moves
+the suite with the machine (the shipped file, rebuilt on 2026-11-28, keeps every answer).
+``--rerun-all`` regenerates everything.
 """
 
 from __future__ import annotations

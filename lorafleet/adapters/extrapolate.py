@@ -45,13 +45,15 @@ class Factors:
                 raise InvalidArgument(f"{field} factor must be a finite number in (0, {MAX_FACTOR:g}], got {value!r}",
                                       field=field)
 
-    def of(self, module: str) -> float:
-        """The factor of a LoRA module path (``model.layers.3.mlp.up_proj``)."""
+    @staticmethod
+    def part(module: str) -> str:
+        """``"mlp"`` or ``"attention"``: the part of the block a LoRA module path belongs to
+        (``model.layers.3.mlp.up_proj`` -> ``"mlp"``), which is also the name of its factor."""
         leaf = module.rsplit(".", 1)[-1]
         if leaf in MLP_PROJECTIONS:
-            return self.mlp
+            return "mlp"
         if leaf in ATTENTION_PROJECTIONS:
-            return self.attention
+            return "attention"
         raise InvalidArgument(f"module {module!r} is neither an MLP nor an attention projection of a Llama-style "
                               "block; extrapolation by part does not know its factor", field="path")
 
@@ -86,10 +88,10 @@ def extrapolate(source: Path, target: Path, factors: Factors) -> dict[str, int]:
         if parsed is None:
             raise InvalidArgument(f"{weights}: tensor {key!r} is not a LoRA A or B weight", field="path")
         module, which = parsed
-        factor = factors.of(module)
+        part = Factors.part(module)
         if which == "B":
-            out[key] = (tensor.float() * factor).to(tensor.dtype).contiguous()
-            touched["mlp" if module.rsplit(".", 1)[-1] in MLP_PROJECTIONS else "attention"] += 1
+            out[key] = (tensor.float() * getattr(factors, part)).to(tensor.dtype).contiguous()
+            touched[part] += 1
         else:
             out[key] = tensor
     record = {"mlp": factors.mlp, "attention": factors.attention, "source": str(source)}
