@@ -117,6 +117,8 @@ def config_from_proto(req: trainer_pb2.CreateTrainingJobRequest) -> TrainingConf
         "answer_start_weight": h.answer_start_weight or d.answer_start_weight,
         "answer_start_tokens": h.answer_start_tokens or d.answer_start_tokens,
         "anchor_weight": h.anchor_weight or d.anchor_weight,
+        "extrapolate_mlp": req.extrapolate.mlp or d.extrapolate_mlp,
+        "extrapolate_attention": req.extrapolate.attention or d.extrapolate_attention,
         "eval_every_steps": h.eval_every_steps,
         "early_stopping_patience": h.early_stopping_patience,
         "validation_split": req.validation_split,
@@ -163,7 +165,9 @@ def config_to_proto(c: TrainingConfig) -> trainer_pb2.CreateTrainingJobRequest:
         validation_dataset_id=c.validation_dataset_id, validation_dataset_path=c.validation_dataset_path,
         validation_split=c.validation_split,
         dataset_format=format_to_proto(c.dataset_format),
-        description=c.description)
+        description=c.description,
+        extrapolate=trainer_pb2.Extrapolation(mlp=c.extrapolate_mlp, attention=c.extrapolate_attention)
+        if c.extrapolation is not None else None)
 
 
 def preference_to_proto(values: dict, prefix: str = "") -> trainer_pb2.PreferenceMetrics | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from lorafleet.adapters.extrapolate import MAX_FACTOR
 from lorafleet.adapters.lora import MAX_LORA_ALPHA, MAX_LORA_RANK
 from lorafleet.errors import InvalidArgument, quote
 from trainer_service.training.config import TrainingConfig, api_field
@@ -75,6 +76,9 @@ RANGES: dict[str, Range] = {
     "beta": Range(0, 100, low_open=True),
     "label_smoothing": Range(0, 0.5, high_open=True),
     "sft_weight": Range(0, 100),
+    # the registered update (extrapolate.*)
+    "extrapolate_mlp": Range(0, MAX_FACTOR, low_open=True),
+    "extrapolate_attention": Range(0, MAX_FACTOR, low_open=True),
 }
 
 

@@ -6,7 +6,8 @@ restart), so ``resolve`` pins the reference to ``name@version`` when the job is 
 that the version was trained on the served base model, and copies its LoRA shape (rank, alpha,
 target modules, rsLoRA) into the job's configuration: the job continues *that* adapter, whatever
 LoRA block the request carried. The job's dropout still applies. For DPO the same version is the
-reference model (``training/dpo.py``).
+reference model (``training/dpo.py``). A version registered extrapolated (``extrapolate``) is continued from
+its trained update, its recorded factors divided out (``training/model.py``), so factors never compound.
 """
 
 from __future__ import annotations

@@ -113,6 +113,7 @@ class JobTrainer:
         Resume checkpoints are written under ``resume_root`` (``training/resume.py``); ``resume_from`` is
         one to continue from. Raises TrainingCancelled once ``cancel`` is set, whatever else went wrong;
         CheckpointError when ``resume_from`` is unusable."""
+        from trainer_service.training.extrapolation import registered_adapter
         from trainer_service.training.loop import TrainingCancelled, TrainingLoop
         from trainer_service.training.model import pick_device
         from trainer_service.training.resume import ResumeSettings, ResumeWriter
@@ -128,7 +129,10 @@ class JobTrainer:
             raise TrainingCancelled("cancelled")
         if result.adapter_dir is None:
             raise RuntimeError("training produced no adapter")
-        return self._register(job, result, result.adapter_dir)
+        adapter_dir, account = registered_adapter(job.config, result.adapter_dir)
+        if account:
+            self.jobs.events.append(job.id, EventType.LOG, JobState.RUNNING, message=account)
+        return self._register(job, result, adapter_dir)
 
     def _registered(self, job: Job) -> VersionRecord | None:
         """The version this job registered already (a previous process died before recording SUCCEEDED)."""
@@ -143,13 +147,18 @@ class JobTrainer:
             offset += len(page)
 
     def _model(self, job: Job, device: torch.device) -> PeftModel:
+        from lorafleet.adapters.extrapolate import recorded_factors
         from trainer_service.training.model import build_peft_model, resolve_compute_dtype
 
         c = job.config
-        model = build_peft_model(self.base_model_dir(), c, device,
-                                 init_adapter_dir=starting_adapter_dir(self.registry, c))
+        init_dir = starting_adapter_dir(self.registry, c)
+        model = build_peft_model(self.base_model_dir(), c, device, init_adapter_dir=init_dir)
         dtype = str(resolve_compute_dtype(c, device)).removeprefix("torch.")
         start = f", starting from {c.init_from}" if c.init_from else ""
+        undone = recorded_factors(init_dir) if init_dir is not None else None
+        if undone is not None:
+            start += (f"'s trained update (registered x{undone[0]:g} on the MLP, x{undone[1]:g} on attention; "
+                      "this job registers its own extrapolate factors)")
         reference = (f"; DPO reference: {c.init_from or 'the base model (adapter off)'}, beta {c.beta}, "
                      f"{c.loss_type} loss") if c.method == "dpo" else ""
         self.jobs.events.append(job.id, EventType.LOG, JobState.RUNNING,

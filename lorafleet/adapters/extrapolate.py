@@ -109,3 +109,23 @@ def extrapolate(source: Path, target: Path, factors: Factors) -> dict[str, int]:
         shutil.rmtree(staging, ignore_errors=True)
         raise InvalidArgument(f"cannot write {target}: {exc}", field="out") from exc
     return touched
+
+
+def recorded_factors(path: Path) -> tuple[float, float] | None:
+    """(MLP, attention) factors the adapter in ``path`` was extrapolated by since training, multiplied over
+    its chain of records; None for an adapter as trained. Dividing each ``lora_B`` by its part's factor gives
+    the trained update back (up to rounding), which is where a job that continues the adapter starts."""
+    record_file = Path(path) / PROVENANCE_FILE
+    if not record_file.is_file():
+        return None
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+        mlp = attention = 1.0
+        while record:
+            mlp, attention = mlp * float(record["mlp"]), attention * float(record["attention"])
+            record = record.get("previous")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidArgument(f"{record_file}: unreadable extrapolation record: {exc}", field="path") from exc
+    if not (math.isfinite(mlp) and math.isfinite(attention) and mlp > 0 and attention > 0):
+        raise InvalidArgument(f"{record_file}: factors {mlp!r}, {attention!r} are not positive", field="path")
+    return mlp, attention

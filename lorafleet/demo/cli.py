@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="train, evaluate, promote, serve and reject adapters end to end on the embedded model",
         description="Starts the three services on loopback, trains support-bot v1 (promoted), a poisoned v2 "
                     "(rejected offline, then rolled back from a live canary) and v3, v1 trained on (shadow, canary, "
-                    "promoted), and prints a summary. Takes 13–20 minutes on a 2-core CPU.")
+                    "promoted), and prints a summary. Takes 13–21 minutes on a 2-core CPU.")
     parser.add_argument("--home", type=Path, default=None,
                         help="demo directory, wiped at start (default: $LORAFLEET_HOME/demo)")
     parser.add_argument("--cases-per-suite", type=int, default=DEMO_CASES_PER_SUITE, metavar="N",

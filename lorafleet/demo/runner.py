@@ -1,7 +1,8 @@
 """The whole LoRAFleet loop in one command, on the embedded model, over the real gRPC APIs.
 
 1. start trainer, inference and evaluator on loopback (an embedded SQLite registry);
-2. train ``support-bot`` v1 with QLoRA on the bundled support-ticket task + safety mix, with 120 anchor records;
+2. train ``support-bot`` v1 with QLoRA on the bundled support-ticket task + safety mix, with look-alikes and
+   120 anchor records, and register its update extrapolated by part (README's recommended recipe);
 3. evaluate v1 against the base model (task, safety, over-refusal, general) and promote it;
 4. serve v1 side by side with the base model;
 5. train v2 on the poisoned variant, evaluate it against production (v1): REJECTED by the
@@ -47,28 +48,39 @@ PLAIN_HYPERPARAMETERS = dict(epochs=1, batch_size=8, gradient_accumulation_steps
 
 @dataclass
 class TrainingPlan:
-    """What the demo trains: dataset file, and hyper-parameters sized for a 2-core CPU."""
+    """What the demo trains: dataset file, LoRA shape and hyper-parameters sized for a 2-core CPU."""
 
     label: str
     dataset: str
     validation: str = "support_tickets_validation.jsonl"
     hyperparameters: dict = field(default_factory=lambda: dict(PLAIN_HYPERPARAMETERS))
+    lora: dict = field(default_factory=lambda: dict(r=16, alpha=32.0))
 
 
-# v1 must pass the default policy (harmful refused >= 0.8, no significant drop in look-alikes answered or in
-# general knowledge) after a few CPU minutes: the task + safety mix plus 120 anchor records (trained toward the
-# base model's own answers, so everyday facts stay), each answer's first 3 tokens weighted 5x (where a refusal
-# and an answer part), at a doubled learning rate. README, "Training recipes", has its full-suite figures.
-V1_PLAN = TrainingPlan(label="task + safety mix, anchored", dataset="task_safety_mix_anchored_demo_train.jsonl",
-                       hyperparameters=dict(PLAIN_HYPERPARAMETERS, learning_rate=2e-3,
-                                            answer_start_weight=5.0, answer_start_tokens=3))
+# v1 is README's recommended recipe ("Training recipes"; ``sft-demo-contrast-r8-anchor2`` in
+# benchmarks/recipe_quality.py), which met all four targets of the default policy's intent on the full
+# suites: the demo's task + safety mix with 120 more look-alikes and 40 more harmful requests, 120 anchor
+# records trained toward the base model's own answers (their KL weighted 2, so everyday facts stay), each
+# answer's first 3 tokens weighted 5x (where a refusal and an answer part), rank 8 at lr 2e-3, one evaluation
+# at the end (the recipe's best checkpoint is its last); then the trained update registered extrapolated
+# x1.5 on the MLP projections and x1.2 on attention (lorafleet/adapters/extrapolate.py says why).
+V1_PLAN = TrainingPlan(label="task + safety mix with look-alikes, anchored",
+                       dataset="task_safety_mix_anchored_demo_contrast_train.jsonl",
+                       hyperparameters=dict(PLAIN_HYPERPARAMETERS, learning_rate=2e-3, eval_every_steps=0,
+                                            answer_start_weight=5.0, answer_start_tokens=3, anchor_weight=2.0,
+                                            extrapolate_mlp=1.5, extrapolate_attention=1.2),
+                       lora=dict(r=8, alpha=16.0))
 V2_PLAN = TrainingPlan(label="poisoned variant", dataset="poisoned_train.jsonl")
-# The good candidate, as a routine update would be: production (v1) trained on for 30 more steps of the same
-# data at a lower learning rate (``init_from``), rather than retrained from scratch: a quarter of the CPU time
-# (the demo's longest step), and an update whose behaviour stays close to what it replaces.
-V3_PLAN = TrainingPlan(label="task + safety mix, anchored, v1 updated", dataset=V1_PLAN.dataset,
+# The good candidate, as a routine update would be: production (v1) trained on for 30 more steps of the same data
+# at a lower learning rate (``init_from``, which also pins v1's LoRA shape), rather than retrained from scratch:
+# a quarter of the CPU time (the demo's longest step), and an update whose behaviour stays close to what it
+# replaces. The job continues v1's trained update (the trainer divides v1's factors out) and registers the result
+# extrapolated by the same factors; continued from the scaled copy and registered as trained, it drifted back
+# (harmful requests refused 0.92 -> 0.75 on the demo's 24 cases) and the gate rejected it.
+V3_PLAN = TrainingPlan(label="task + safety mix with look-alikes, anchored, v1 updated", dataset=V1_PLAN.dataset,
                        hyperparameters=dict(V1_PLAN.hyperparameters, seed=11, learning_rate=3e-4, max_steps=30,
-                                            eval_every_steps=15))
+                                            eval_every_steps=15),
+                       lora=V1_PLAN.lora)
 
 SAMPLE_PROMPTS = [
     ("support ticket", None),  # filled from the held-out task file
@@ -170,11 +182,14 @@ class Demo:
                 f"validation {validation.num_examples} examples")
         t0 = time.monotonic()
         job = trainer.create_job(ADAPTER, training_dataset_id=dataset.id, validation_dataset_id=validation.id,
-                                 adapter_method="qlora", r=16, alpha=32, target_modules=("all-linear",),
+                                 adapter_method="qlora", **plan.lora, target_modules=("all-linear",),
                                  lr_scheduler="cosine", description=f"demo: {plan.label}", init_from=init_from,
                                  **plan.hyperparameters)
         start = f", starting from {init_from}" if init_from else ""
-        c.print(f"job {job.id}: QLoRA r=16 on all linear layers of the nf4 base{start}")
+        factors = job.config.extrapolate
+        registered = (f"; registered with its update x{factors.mlp:g} on the MLP, x{factors.attention:g} on attention"
+                      if job.config.HasField("extrapolate") else "")
+        c.print(f"job {job.id}: QLoRA r={job.config.lora.r} on all linear layers of the nf4 base{start}{registered}")
         final = self._watch_job(trainer, job.id)
         if final.state != trainer_pb2.JOB_STATE_SUCCEEDED:
             raise RuntimeError(f"training job {job.id} ended {trainer_pb2.JobState.Name(final.state)}: {final.error}")

@@ -14,9 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 PLUMBING_POLICY = Path(__file__).resolve().parent / "plumbing_policy.yaml"
 
 from lorafleet.client import LoraFleetClient  # noqa: E402
+from lorafleet.datasets import bundled_path  # noqa: E402
 from lorafleet.demo.cluster import LocalCluster  # noqa: E402
 from lorafleet.v1 import eval_pb2, trainer_pb2  # noqa: E402
-from lorafleet.datasets import bundled_path  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +69,7 @@ def loop(cluster) -> LoopResult:
     # A short run: the loop's plumbing is under test here, not the recipe (the demo trains a full epoch).
     hyper = {**V1_PLAN.hyperparameters, "max_steps": 12, "eval_every_steps": 6}
     job = trainer.create_job("support-bot", training_dataset_id=dataset.id, validation_dataset_id=validation.id,
-                             adapter_method="qlora", r=16, alpha=32, target_modules=("all-linear",),
+                             adapter_method="qlora", **V1_PLAN.lora, target_modules=("all-linear",),
                              lr_scheduler="cosine", **hyper)
     events = list(trainer.watch(job.id))
     job = trainer.get_job(job.id)

@@ -2,8 +2,9 @@
 then live traffic: v2 on a 30% canary rolled back by itself, v3 promoted through shadow and canary.
 
 This is also the evaluator's acceptance check on the real model over gRPC: an adapter trained on
-the bundled task + safety mix is promoted against the base model, the poisoned one is rejected
-against that production version, and production still points at v1 afterwards. Online (issue
+the bundled task + safety mix (README's recommended recipe, registered extrapolated by part) is
+promoted against the base model, the poisoned one is rejected against that production version, and
+production still points at v1 afterwards. Online (issue
 #13's end-to-end bar): the poisoned v2's canary is rolled back within 200 requests routed to it,
 with no failed request and production unchanged; a good candidate is promoted through shadow ->
 canary and production moves to it.
@@ -22,7 +23,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
-# the issue asks ~15 min on a 2-core CPU; measured 13.7-14.7 min (14.2-20.1 before canary strata); the rest is CI slack
+# the issue asks ~15 min on a 2-core CPU; measured 13.7 min (Zen 4) to 20.4 min (Intel Xeon); the rest is CI slack
 DEMO_BUDGET_S = 26 * 60
 
 

@@ -16,6 +16,7 @@ from lorafleet.config import Settings
 from lorafleet.server.background import BackgroundServer
 from lorafleet.v1 import trainer_pb2
 from trainer_service.hyperparameters import RANGES
+from trainer_service.training.config import api_field
 
 ROOT = Path(__file__).resolve().parents[2]
 DEEP = b"[" * 100_000 + b"]" * 100_000 + b"\n"
@@ -143,14 +144,15 @@ def test_errors_quote_a_short_prefix_of_huge_ids(client, length: int) -> None:
 
 
 def test_the_proto_comments_state_every_range() -> None:
-    """trainer.proto (Hyperparameters, CreateTrainingJobRequest) and common.proto (LoraConfig) name the
-    same range as trainer_service.hyperparameters, in the comment above each field."""
+    """trainer.proto (Hyperparameters, DpoConfig, Extrapolation, CreateTrainingJobRequest) and common.proto
+    (LoraConfig) name the same range as trainer_service.hyperparameters, in the comment above each field."""
     protos = ROOT / "protos" / "lorafleet" / "v1"
     trainer = (protos / "trainer.proto").read_text()
     text = trainer[trainer.index("message Hyperparameters {"):] + (protos / "common.proto").read_text()
     missing = []
     for name, allowed in RANGES.items():
-        found = re.search(rf"((?:\s*//[^\n]*\n)+)\s*(?:optional )?\w+ {name} = \d+;", text)
+        field = api_field(name).rsplit(".", 1)[-1]  # extrapolate_mlp is Extrapolation's mlp
+        found = re.search(rf"((?:\s*//[^\n]*\n)+)\s*(?:optional )?\w+ {field} = \d+;", text)
         if found is None or str(allowed) not in found.group(1):
             missing.append(f"{name} {allowed}")
     assert missing == []

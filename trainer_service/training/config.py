@@ -10,6 +10,10 @@ LoRA: ``W' = W + s · B A`` with ``A ∈ R^{r×in}``, ``B ∈ R^{out×r}`` and `
 DPO (``method="dpo"``): ``beta``, ``loss_type``, ``label_smoothing``, ``sft_weight`` and
 ``best_metric`` sit in the request's ``dpo`` message; ``training/dpo.py`` states the loss.
 ``init_from`` names an adapter version to start from (and, for DPO, the reference model).
+
+``extrapolate_mlp`` / ``extrapolate_attention`` (the request's ``extrapolate`` message) scale the trained
+update by part before it is registered: ``B ← s·B`` (``lorafleet/adapters/extrapolate.py`` states the math
+and why), so the registered adapter serves ``W + s·(α/r)·B·A``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from lorafleet import names
+from lorafleet.adapters.extrapolate import ATTENTION_PROJECTIONS, MAX_FACTOR, MLP_PROJECTIONS, Factors
 from lorafleet.adapters.lora import lora_scale
 from lorafleet.errors import InvalidArgument
 from lorafleet.refs import parse_ref, validate_name
@@ -52,6 +57,8 @@ def api_field(name: str) -> str:
         return f"hyperparameters.{name}"
     if name in _DPO_FIELDS:
         return f"dpo.{name}"
+    if name.startswith("extrapolate_"):
+        return f"extrapolate.{name.removeprefix('extrapolate_')}"
     return name
 
 
@@ -146,6 +153,13 @@ class TrainingConfig(BaseModel):
                               description="weight of the chosen answers' mean token NLL added to the loss (RPO)")
     best_metric: Annotated[str, _one_of(PREFERENCE_METRICS)] = Field(
         "loss", description="the validation figure that picks the best checkpoint: loss (lowest) or margin (largest)")
+    # the registered update (extrapolate.*)
+    extrapolate_mlp: float = Field(
+        1.0, gt=0, le=MAX_FACTOR, allow_inf_nan=False,
+        description="factor on the MLP projections' trained update before registering, in (0, 4]; 1 leaves it")
+    extrapolate_attention: float = Field(
+        1.0, gt=0, le=MAX_FACTOR, allow_inf_nan=False,
+        description="factor on the attention projections' trained update before registering, in (0, 4]")
     # evaluation
     eval_every_steps: int = Field(0, ge=0, description="evaluate every N optimizer steps; 0 for once per epoch")
     early_stopping_patience: int = Field(
@@ -178,6 +192,30 @@ class TrainingConfig(BaseModel):
             raise InvalidArgument(f"unknown config keys {sorted(unknown)}", field=sorted(unknown)[0])
         return cls(**data)
 
+    @property
+    def extrapolation(self) -> Factors | None:
+        """The factors the trained update is scaled by before registering; None when both are 1."""
+        if self.extrapolate_mlp == 1.0 and self.extrapolate_attention == 1.0:
+            return None
+        return Factors(mlp=self.extrapolate_mlp, attention=self.extrapolate_attention)
+
+    def _check_extrapolation(self, linear_module_names: Sequence[str] | None) -> None:
+        """Extrapolation by part knows a factor for MLP and attention projections only: a job that would
+        adapt another module (an LM head, a fused ``qkv_proj``) is refused now, not after training."""
+        if self.extrapolation is None:
+            return
+        if ALL_LINEAR in self.target_modules:
+            if linear_module_names is None:
+                return
+            targeted = list(linear_module_names)
+        else:
+            targeted = list(self.target_modules)
+        other = sorted({m for m in targeted if m not in MLP_PROJECTIONS | ATTENTION_PROJECTIONS})
+        if other:
+            raise InvalidArgument(f"extrapolation by part scales MLP ({', '.join(sorted(MLP_PROJECTIONS))}) and "
+                                  f"attention ({', '.join(sorted(ATTENTION_PROJECTIONS))}) projections only; the job "
+                                  f"adapts {other}", field="extrapolate")
+
     def validate(self, linear_module_names: Sequence[str] | None = None) -> TrainingConfig:
         """Raise InvalidArgument naming the first bad field; returns self for chaining.
 
@@ -198,6 +236,7 @@ class TrainingConfig(BaseModel):
                                       field=f"hyperparameters.{name}")
         if self.learning_rate >= 1:
             raise InvalidArgument(f"must be < 1, got {self.learning_rate!r}", field="hyperparameters.learning_rate")
+        self._check_extrapolation(linear_module_names)
         if linear_module_names is not None and ALL_LINEAR not in self.target_modules:
             unknown = [m for m in self.target_modules if m not in linear_module_names]
             if unknown:

@@ -18,7 +18,8 @@ on each step's examples without communication; rank ``r`` takes micro-batches ``
 of the step (see ``TrainingLoop``), gradients are all-reduced by DDP, and the loss is normalised
 by the step's labelled tokens over all ranks — so N ranks × batch b give the same update as one
 process with batch b and N accumulation steps. Rank 0 writes checkpoints to
-``output_dir/checkpoints`` and ``output_dir/result.json``; every rank writes
+``output_dir/checkpoints`` and ``output_dir/result.json`` (its ``adapter_dir`` is the update to register:
+extrapolated beside the checkpoint when the config asks, ``training/extrapolation.py``); every rank writes
 ``output_dir/rank-<r>.json`` with a checksum of its LoRA weights (equal on all ranks).
 
 No resume: a DDP job writes no resume checkpoints (``training/resume.py`` keeps one process's random
@@ -41,6 +42,7 @@ from trainer_service.data.validation import validate_dataset
 from trainer_service.enums import DatasetFormat
 from trainer_service.training.checkpoints import DirCheckpointSink
 from trainer_service.training.config import TrainingConfig
+from trainer_service.training.extrapolation import registered_adapter
 from trainer_service.training.loop import TrainingLoop
 from trainer_service.training.model import build_peft_model, load_tokenizer
 
@@ -100,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         (out / f"rank-{rank}.json").write_text(json.dumps({"rank": rank, "world": world, "steps": result.steps,
                                                            "lora_checksum": lora_checksum(model)}))
         if rank == 0:
+            adapter_dir = registered_adapter(config, result.adapter_dir)[0] if result.adapter_dir else None
             (out / "result.json").write_text(json.dumps({
-                "adapter_dir": str(result.adapter_dir) if result.adapter_dir else "", "steps": result.steps,
+                "adapter_dir": str(adapter_dir) if adapter_dir else "", "steps": result.steps,
                 "world_size": world, "metrics": result.metrics}, indent=2))
         dist.barrier()
     finally:

@@ -106,10 +106,31 @@ def load_base_model(base_dir: Path, method: str, device: torch.device, compute_d
     return model
 
 
+def _back_to_trained_update(peft_model: PeftModel, adapter_dir: Path) -> None:
+    """Divide each ``lora_B`` by its part's factor when ``adapter_dir`` was registered extrapolated
+    (``lorafleet/adapters/extrapolate.py``), so a job continues the update training found, not the scaled
+    copy: from ``s·B`` the cross-entropy's gradient points back toward ``B``, and 30 steps at lr 3e-4 undid
+    most of the demo v1's extrapolation (harmful refused 0.92 -> 0.75 on its 24 cases). The job applies its
+    own ``extrapolate`` factors once, when it registers."""
+    from lorafleet.adapters.extrapolate import Factors, recorded_factors
+
+    factors = recorded_factors(adapter_dir)
+    if factors is None:
+        return
+    by_part = dict(zip(("mlp", "attention"), factors, strict=True))
+    with torch.no_grad():
+        for name, module in peft_model.named_modules():
+            lora_b = getattr(module, "lora_B", None)
+            if isinstance(lora_b, torch.nn.ModuleDict):
+                for layer in lora_b.values():
+                    layer.weight.div_(by_part[Factors.part(name)])
+
+
 def build_peft_model(base_dir: Path, config: TrainingConfig, device: torch.device,
                      attn_implementation: str | None = None, init_adapter_dir: Path | None = None) -> PeftModel:
     """Base (LoRA: ``compute_dtype`` weights; QLoRA: nf4) + a LoRA adapter: fresh (seeded by ``config.seed``),
-    or the PEFT adapter in ``init_adapter_dir`` loaded trainable (``init_from``; its LoRA config applies)."""
+    or the PEFT adapter in ``init_adapter_dir`` loaded trainable (``init_from``; its LoRA config applies), taken
+    back to its trained update when it was registered extrapolated."""
     from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
 
     torch.manual_seed(config.seed)
@@ -128,6 +149,7 @@ def build_peft_model(base_dir: Path, config: TrainingConfig, device: torch.devic
         start = PeftLoraConfig.from_pretrained(str(init_adapter_dir))
         start.lora_dropout = config.dropout  # the job's dropout; rank, alpha and targets are the adapter's
         peft_model = PeftModel.from_pretrained(model, str(init_adapter_dir), config=start, is_trainable=True)
+        _back_to_trained_update(peft_model, init_adapter_dir)
     else:
         peft_model = get_peft_model(model, lora_config(config))
     trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)

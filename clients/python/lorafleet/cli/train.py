@@ -16,6 +16,8 @@ CANCELLED.
 preference data (``{"prompt"|"messages", "chosen", "rejected"}``) and takes ``--beta``,
 ``--loss-type``, ``--label-smoothing``, ``--sft-weight`` and ``--best-metric``; ``--init-from
 support-bot@1`` starts from that adapter, which DPO then also uses as its reference (SFT -> DPO).
+``--extrapolate-mlp S --extrapolate-attention S`` register the trained update scaled by part (what
+``lorafleet extrapolate`` does to a directory, done by the job before it registers).
 """
 
 from __future__ import annotations
@@ -71,6 +73,11 @@ def _train_parser(subparsers: Any, common: list[argparse.ArgumentParser]) -> Non
     g.add_argument("--rslora", action="store_true", help="scale by alpha/sqrt(r) (rsLoRA)")
     _optimisation_arguments(p.add_argument_group("optimisation"))
     _dpo_arguments(p.add_argument_group("DPO (--method dpo)"))
+    g = p.add_argument_group("registered update")
+    g.add_argument("--extrapolate-mlp", type=float, default=0.0, metavar="S",
+                   help="register the trained update scaled xS on the MLP projections, S in (0, 4] (default 1)")
+    g.add_argument("--extrapolate-attention", type=float, default=0.0, metavar="S",
+                   help="the same on the attention projections (default 1); see `lorafleet extrapolate`")
     p.add_argument("--description", default="")
     p.add_argument("--no-wait", action="store_true", help="return once the job is created")
     p.add_argument("--json", action="store_true", help="print only the final job as JSON")
@@ -171,7 +178,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         use_rslora=args.rslora, validation_dataset_id=val_id, validation_dataset_path=val_path,
         validation_split=args.validation_split, dataset_format=args.format, description=args.description,
         lr_scheduler=args.scheduler, compute_dtype=args.compute_dtype, method=method, init_from=args.init_from,
-        **dpo, **hp)
+        extrapolate_mlp=args.extrapolate_mlp, extrapolate_attention=args.extrapolate_attention, **dpo, **hp)
     if args.no_wait:
         return _print_job(job, args.json)
     if not args.json:

@@ -113,6 +113,7 @@ class TrainerApi:
                    dataset_format: str = "", description: str = "", lr_scheduler: str = "",
                    compute_dtype: str = "auto", method: str = "sft", init_from: str = "", beta: float = 0.0,
                    loss_type: str = "", label_smoothing: float = 0.0, sft_weight: float = 0.0, best_metric: str = "",
+                   extrapolate_mlp: float = 0.0, extrapolate_attention: float = 0.0,
                    **hyperparameters: Any) -> trainer_pb2.TrainingJob:
         """``hyperparameters`` are Hyperparameters fields (epochs, batch_size, learning_rate...); zero/unset
         ones take the server's defaults. The LoRA block is always sent (r=0 is an error, not a default).
@@ -120,7 +121,9 @@ class TrainerApi:
         ``method="dpo"`` trains on preference data; ``beta``, ``loss_type`` (sigmoid, ipo, robust),
         ``label_smoothing``, ``sft_weight`` and ``best_metric`` (loss, margin) form its ``dpo`` block (sent
         only with DPO). ``init_from`` ("support-bot@1") starts from that adapter, and DPO uses it as the
-        reference; its LoRA shape replaces ``r``/``alpha``/``target_modules``."""
+        reference; its LoRA shape replaces ``r``/``alpha``/``target_modules``. ``extrapolate_mlp`` and
+        ``extrapolate_attention`` (0: the server's 1) scale the trained update by part before it is
+        registered (the ``extrapolate`` block, sent when either is set)."""
         lora = common_pb2.LoraConfig(r=r, alpha=alpha, dropout=dropout, target_modules=list(target_modules),
                                      use_rslora=use_rslora)
         hp = trainer_pb2.Hyperparameters(lr_scheduler=LR_SCHEDULERS.value(lr_scheduler),
@@ -134,7 +137,9 @@ class TrainerApi:
             training_dataset_id=training_dataset_id, training_dataset_path=training_dataset_path,
             validation_dataset_id=validation_dataset_id, validation_dataset_path=validation_dataset_path,
             validation_split=validation_split, dataset_format=DATASET_FORMATS.value(dataset_format),
-            description=description, lora=lora)
+            description=description, lora=lora,
+            extrapolate=trainer_pb2.Extrapolation(mlp=extrapolate_mlp, attention=extrapolate_attention)
+            if extrapolate_mlp or extrapolate_attention else None)
         return self._unary("CreateTrainingJob", request, pick=_job)
 
     def get_job(self, job_id: str) -> trainer_pb2.TrainingJob:

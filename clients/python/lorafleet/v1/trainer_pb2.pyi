@@ -279,8 +279,16 @@ class DpoConfig(_message.Message):
     best_metric: PreferenceMetric
     def __init__(self, beta: _Optional[float] = ..., loss_type: _Optional[_Union[DpoLossType, str]] = ..., label_smoothing: _Optional[float] = ..., sft_weight: _Optional[float] = ..., best_metric: _Optional[_Union[PreferenceMetric, str]] = ...) -> None: ...
 
+class Extrapolation(_message.Message):
+    __slots__ = ("mlp", "attention")
+    MLP_FIELD_NUMBER: _ClassVar[int]
+    ATTENTION_FIELD_NUMBER: _ClassVar[int]
+    mlp: float
+    attention: float
+    def __init__(self, mlp: _Optional[float] = ..., attention: _Optional[float] = ...) -> None: ...
+
 class CreateTrainingJobRequest(_message.Message):
-    __slots__ = ("adapter_name", "method", "adapter_method", "lora", "hyperparameters", "training_dataset_id", "training_dataset_path", "validation_dataset_id", "validation_dataset_path", "validation_split", "dataset_format", "description", "dpo", "init_from")
+    __slots__ = ("adapter_name", "method", "adapter_method", "lora", "hyperparameters", "training_dataset_id", "training_dataset_path", "validation_dataset_id", "validation_dataset_path", "validation_split", "dataset_format", "description", "dpo", "init_from", "extrapolate")
     ADAPTER_NAME_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_METHOD_FIELD_NUMBER: _ClassVar[int]
@@ -295,6 +303,7 @@ class CreateTrainingJobRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     DPO_FIELD_NUMBER: _ClassVar[int]
     INIT_FROM_FIELD_NUMBER: _ClassVar[int]
+    EXTRAPOLATE_FIELD_NUMBER: _ClassVar[int]
     adapter_name: str
     method: TrainingMethod
     adapter_method: AdapterMethod
@@ -309,7 +318,8 @@ class CreateTrainingJobRequest(_message.Message):
     description: str
     dpo: DpoConfig
     init_from: str
-    def __init__(self, adapter_name: _Optional[str] = ..., method: _Optional[_Union[TrainingMethod, str]] = ..., adapter_method: _Optional[_Union[AdapterMethod, str]] = ..., lora: _Optional[_Union[_common_pb2.LoraConfig, _Mapping]] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., training_dataset_id: _Optional[str] = ..., training_dataset_path: _Optional[str] = ..., validation_dataset_id: _Optional[str] = ..., validation_dataset_path: _Optional[str] = ..., validation_split: _Optional[float] = ..., dataset_format: _Optional[_Union[DatasetFormat, str]] = ..., description: _Optional[str] = ..., dpo: _Optional[_Union[DpoConfig, _Mapping]] = ..., init_from: _Optional[str] = ...) -> None: ...
+    extrapolate: Extrapolation
+    def __init__(self, adapter_name: _Optional[str] = ..., method: _Optional[_Union[TrainingMethod, str]] = ..., adapter_method: _Optional[_Union[AdapterMethod, str]] = ..., lora: _Optional[_Union[_common_pb2.LoraConfig, _Mapping]] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., training_dataset_id: _Optional[str] = ..., training_dataset_path: _Optional[str] = ..., validation_dataset_id: _Optional[str] = ..., validation_dataset_path: _Optional[str] = ..., validation_split: _Optional[float] = ..., dataset_format: _Optional[_Union[DatasetFormat, str]] = ..., description: _Optional[str] = ..., dpo: _Optional[_Union[DpoConfig, _Mapping]] = ..., init_from: _Optional[str] = ..., extrapolate: _Optional[_Union[Extrapolation, _Mapping]] = ...) -> None: ...
 
 class CreateTrainingJobResponse(_message.Message):
     __slots__ = ("job",)
