@@ -202,6 +202,7 @@ class JobRunner:
         """Validate config and data, persist the job, queue it. Blocking: call from a thread."""
         config.validate(self.linear_module_names())
         config = resolve_starting_point(self.registry, config, self._base_spec())
+        config.check_extrapolation(self.linear_module_names())  # init_from's modules replaced the request's
         data = self.datasets.read_pair(config, CONFIG_FIELDS)
         job_id = "job-" + uuid.uuid4().hex[:16]
         self.jobs.create(job_id, config, data)

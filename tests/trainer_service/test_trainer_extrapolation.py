@@ -124,6 +124,11 @@ def test_all_linear_is_checked_against_the_base_models_modules() -> None:
     with pytest.raises(InvalidArgument) as err:
         config.validate(["qkv_proj", "o_proj", "gate_up_proj", "down_proj"])  # a fused-projection model
     assert err.value.field == "extrapolate" and "qkv_proj" in err.value.message
+    paths = config.model_copy(update={"target_modules": ("model.layers.0.mlp.up_proj", "model.layers.0.lm_head")})
+    with pytest.raises(InvalidArgument) as err:  # an init_from version lists its modules as paths
+        paths.check_extrapolation(None)
+    assert err.value.field == "extrapolate" and "model.layers.0.lm_head" in err.value.message
+    config.model_copy(update={"target_modules": ("model.layers.0.mlp.up_proj",)}).check_extrapolation(None)
     assert TrainingConfig(adapter_name="bot", training_dataset_id="ds-0").extrapolation is None
 
 

@@ -199,9 +199,10 @@ class TrainingConfig(BaseModel):
             return None
         return Factors(mlp=self.extrapolate_mlp, attention=self.extrapolate_attention)
 
-    def _check_extrapolation(self, linear_module_names: Sequence[str] | None) -> None:
+    def check_extrapolation(self, linear_module_names: Sequence[str] | None) -> None:
         """Extrapolation by part knows a factor for MLP and attention projections only: a job that would
-        adapt another module (an LM head, a fused ``qkv_proj``) is refused now, not after training."""
+        adapt another module (an LM head, a fused ``qkv_proj``) is refused now, not after training. Module
+        names may be paths (``model.layers.0.mlp.up_proj``, as an ``init_from`` version lists them)."""
         if self.extrapolation is None:
             return
         if ALL_LINEAR in self.target_modules:
@@ -210,7 +211,7 @@ class TrainingConfig(BaseModel):
             targeted = list(linear_module_names)
         else:
             targeted = list(self.target_modules)
-        other = sorted({m for m in targeted if m not in MLP_PROJECTIONS | ATTENTION_PROJECTIONS})
+        other = sorted({m for m in targeted if m.rsplit(".", 1)[-1] not in MLP_PROJECTIONS | ATTENTION_PROJECTIONS})
         if other:
             raise InvalidArgument(f"extrapolation by part scales MLP ({', '.join(sorted(MLP_PROJECTIONS))}) and "
                                   f"attention ({', '.join(sorted(ATTENTION_PROJECTIONS))}) projections only; the job "
@@ -236,7 +237,7 @@ class TrainingConfig(BaseModel):
                                       field=f"hyperparameters.{name}")
         if self.learning_rate >= 1:
             raise InvalidArgument(f"must be < 1, got {self.learning_rate!r}", field="hyperparameters.learning_rate")
-        self._check_extrapolation(linear_module_names)
+        self.check_extrapolation(linear_module_names)
         if linear_module_names is not None and ALL_LINEAR not in self.target_modules:
             unknown = [m for m in self.target_modules if m not in linear_module_names]
             if unknown:
