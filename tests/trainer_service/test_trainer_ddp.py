@@ -98,3 +98,30 @@ def test_dpo_on_two_gloo_ranks_matches_single_process_accumulation(tiny_model_di
     for name, w in load_file(str(single.adapter_dir / "adapter_model.safetensors")).items():
         torch.testing.assert_close(ddp_weights[name], w, atol=2e-5, rtol=1e-4)
     assert abs(result["metrics"]["train_loss"] - single.metrics["train_loss"]) < 1e-4
+
+
+def test_ddp_result_names_the_update_extrapolated_beside_the_trained_checkpoint(tiny_model_dir, toy_records,
+                                                                                tmp_path) -> None:
+    """Rank 0 scales the best checkpoint by part (``training/extrapolation.py``) and ``result.json`` names that copy,
+    the one the trainer registers; the checkpoint stays as trained."""
+    train_path = tmp_path / "train.jsonl"
+    train_path.write_bytes(jsonl(toy_records[:16]))
+    config = TrainingConfig(adapter_name="ddp-bot", adapter_method="lora", r=4, alpha=8, epochs=1, batch_size=4,
+                            learning_rate=5e-3, training_dataset_path=str(train_path), max_seq_length=128, seed=7,
+                            compute_dtype="float32", extrapolate_mlp=2.0, extrapolate_attention=0.5)
+    job = write_job_file(tmp_path / "job.json", config, base_model_dir=tiny_model_dir, train_path=train_path,
+                         output_dir=tmp_path / "ddp")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(torchrun_command(job, nproc_per_node=2), env=env, capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    registered = Path(json.loads((tmp_path / "ddp" / "result.json").read_text())["adapter_dir"])
+    (trained,) = (tmp_path / "ddp" / "checkpoints").glob("step-*")
+    assert registered == trained.parent / "extrapolated"
+    before = load_file(str(trained / "adapter_model.safetensors"))
+    after = load_file(str(registered / "adapter_model.safetensors"))
+    assert before.keys() == after.keys()
+    for name, w in before.items():
+        factor = 1.0 if "lora_A" in name else (2.0 if ".mlp." in name else 0.5)
+        torch.testing.assert_close(after[name], w * factor, rtol=1e-6, atol=0)
+    assert any("lora_B" in n and w.abs().sum() > 0 for n, w in before.items())
