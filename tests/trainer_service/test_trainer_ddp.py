@@ -21,6 +21,16 @@ from trainer_service.training.loop import TrainingLoop
 from trainer_service.training.model import build_peft_model, resolve_compute_dtype
 
 
+def _torchrun_two_ranks(config: TrainingConfig, base_model_dir: Path, train_path: Path, tmp_path: Path) -> None:
+    """Train ``config`` under torchrun with 2 gloo ranks (one thread each) into ``tmp_path / "ddp"``."""
+    job = write_job_file(tmp_path / "job.json", config, base_model_dir=base_model_dir, train_path=train_path,
+                         output_dir=tmp_path / "ddp")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(torchrun_command(job, nproc_per_node=2), env=env, capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+
 # With anchors (every fourth record), the KL to the base runs inside the DDP-wrapped forward too. QLoRA with
 # anchors is compared in float32 compute: at B = 0 the KL between two bf16 forwards is rounding noise that
 # differs with the thread count (torchrun's ranks run one thread), and Adam turns a noise gradient into a
@@ -36,12 +46,7 @@ def test_two_gloo_ranks_match_single_process_accumulation(method, anchors, compu
                   learning_rate=5e-3, lr_scheduler="constant", warmup_ratio=0.0, training_dataset_path=str(train_path),
                   max_seq_length=128, seed=7, compute_dtype=compute_dtype)
     ddp_cfg = TrainingConfig(batch_size=4, gradient_accumulation_steps=1, **common)
-    job = write_job_file(tmp_path / "job.json", ddp_cfg, base_model_dir=tiny_model_dir, train_path=train_path,
-                         output_dir=tmp_path / "ddp")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(torchrun_command(job, nproc_per_node=2), env=env, capture_output=True, text=True, timeout=600,
-                          cwd=Path(__file__).resolve().parents[2])
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    _torchrun_two_ranks(ddp_cfg, tiny_model_dir, train_path, tmp_path)
     ranks = [json.loads((tmp_path / "ddp" / f"rank-{r}.json").read_text()) for r in (0, 1)]
     assert [r["world"] for r in ranks] == [2, 2] and ranks[0]["steps"] == ranks[1]["steps"] == 4  # 32 / (4 * 2)
     assert ranks[0]["lora_checksum"] == ranks[1]["lora_checksum"]  # DDP kept the replicas identical
@@ -80,12 +85,7 @@ def test_dpo_on_two_gloo_ranks_matches_single_process_accumulation(tiny_model_di
                   learning_rate=5e-3, lr_scheduler="constant", warmup_ratio=0.0,
                   training_dataset_path=str(train_path), max_seq_length=128, seed=7, beta=0.5)
     ddp_cfg = TrainingConfig(batch_size=2, gradient_accumulation_steps=1, **common)
-    job = write_job_file(tmp_path / "job.json", ddp_cfg, base_model_dir=tiny_model_dir, train_path=train_path,
-                         output_dir=tmp_path / "ddp")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(torchrun_command(job, nproc_per_node=2), env=env, capture_output=True, text=True, timeout=600,
-                          cwd=Path(__file__).resolve().parents[2])
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    _torchrun_two_ranks(ddp_cfg, tiny_model_dir, train_path, tmp_path)
     result = json.loads((tmp_path / "ddp" / "result.json").read_text())
     ddp_weights = load_file(str(Path(result["adapter_dir"]) / "adapter_model.safetensors"))
 
@@ -109,12 +109,7 @@ def test_ddp_result_names_the_update_extrapolated_beside_the_trained_checkpoint(
     config = TrainingConfig(adapter_name="ddp-bot", adapter_method="lora", r=4, alpha=8, epochs=1, batch_size=4,
                             learning_rate=5e-3, training_dataset_path=str(train_path), max_seq_length=128, seed=7,
                             compute_dtype="float32", extrapolate_mlp=2.0, extrapolate_attention=0.5)
-    job = write_job_file(tmp_path / "job.json", config, base_model_dir=tiny_model_dir, train_path=train_path,
-                         output_dir=tmp_path / "ddp")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(torchrun_command(job, nproc_per_node=2), env=env, capture_output=True, text=True, timeout=600,
-                          cwd=Path(__file__).resolve().parents[2])
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    _torchrun_two_ranks(config, tiny_model_dir, train_path, tmp_path)
     registered = Path(json.loads((tmp_path / "ddp" / "result.json").read_text())["adapter_dir"])
     (trained,) = (tmp_path / "ddp" / "checkpoints").glob("step-*")
     assert registered == trained.parent / "extrapolated"
