@@ -200,9 +200,10 @@ class JobRunner:
 
     def create(self, config: TrainingConfig) -> Job:
         """Validate config and data, persist the job, queue it. Blocking: call from a thread."""
-        config.validate(self.linear_module_names())
+        linear_modules = self.linear_module_names()
+        config.validate(linear_modules)
         config = resolve_starting_point(self.registry, config, self._base_spec())
-        config.check_extrapolation(self.linear_module_names())  # init_from's modules replaced the request's
+        config.check_extrapolation(linear_modules)  # init_from's modules replaced the request's
         data = self.datasets.read_pair(config, CONFIG_FIELDS)
         job_id = "job-" + uuid.uuid4().hex[:16]
         self.jobs.create(job_id, config, data)

@@ -46,14 +46,19 @@ class Factors:
                                       field=field)
 
     @staticmethod
-    def part(module: str) -> str:
-        """``"mlp"`` or ``"attention"``: the part of the block a LoRA module path belongs to
-        (``model.layers.3.mlp.up_proj`` -> ``"mlp"``), which is also the name of its factor."""
+    def part_or_none(module: str) -> str | None:
+        """``"mlp"`` or ``"attention"``: the part of the block a module name or path belongs to, judged by its
+        last name (``model.layers.3.mlp.up_proj`` -> ``"mlp"``), which is also the name of its factor; None
+        for any other module (an LM head, a fused ``qkv_proj``)."""
         leaf = module.rsplit(".", 1)[-1]
-        if leaf in MLP_PROJECTIONS:
-            return "mlp"
-        if leaf in ATTENTION_PROJECTIONS:
-            return "attention"
+        return "mlp" if leaf in MLP_PROJECTIONS else "attention" if leaf in ATTENTION_PROJECTIONS else None
+
+    @staticmethod
+    def part(module: str) -> str:
+        """``part_or_none``, refusing a module that is neither part."""
+        part = Factors.part_or_none(module)
+        if part is not None:
+            return part
         raise InvalidArgument(f"module {module!r} is neither an MLP nor an attention projection of a Llama-style "
                               "block; extrapolation by part does not know its factor", field="path")
 

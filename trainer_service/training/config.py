@@ -211,7 +211,7 @@ class TrainingConfig(BaseModel):
             targeted = list(linear_module_names)
         else:
             targeted = list(self.target_modules)
-        other = sorted({m for m in targeted if m.rsplit(".", 1)[-1] not in MLP_PROJECTIONS | ATTENTION_PROJECTIONS})
+        other = sorted({m for m in targeted if Factors.part_or_none(m) is None})
         if other:
             raise InvalidArgument(f"extrapolation by part scales MLP ({', '.join(sorted(MLP_PROJECTIONS))}) and "
                                   f"attention ({', '.join(sorted(ATTENTION_PROJECTIONS))}) projections only; the job "
