@@ -12,7 +12,8 @@ traffic; a single copy would stay in cache and hide the memory cost), summed ove
 * ``int4``: torch's CPU weight-only kernel on group-32 int4 (``model.quant.Int4Weight(kernel=False)``'s kernel
   path, called directly so the dense fallback for many rows does not hide it; bf16 in, bf16 out);
 * ``int4_kernel``: the project's kernel on the same grid (``kernels/int4_matmul.cpp``, fp32 in and out, so
-  the engine's casts around torch's kernel are gone too), where it builds.
+  the engine's casts around torch's kernel are gone too), where it builds: on AMX tiles where the CPU has
+  them, and then also ``int4_kernel_loop``, its vdpbf16ps loop on the same CPU (what other CPUs run).
 
 It backs the figures in ``inference_service/model/quant.py`` and ``lm_head.py``.
 """
@@ -40,6 +41,15 @@ HEAD = (49152, 576)
 ROWS = (1, 4, 16, 32, 64, 512)
 
 
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo), so a result file says which machine it timed."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return "unknown"
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown")
+
+
 def _median_ms(fn, reps: int = 20) -> float:
     fn()
     times = []
@@ -62,6 +72,9 @@ def _formats(shape: tuple[int, int], copies: int) -> dict:
     ours = [Int4Weight(w, device=torch.device("cpu")) for w in ws]
     if all(q.kernel is not None for q in ours):
         out["int4_kernel"] = (torch.float32, [lambda x, q=q: q.kernel.mm(x, q.packed, q.kernel_scales) for q in ours])
+        if ours[0].kernel.amx():  # mm runs on AMX tiles here; the vdpbf16ps loop beside it
+            out["int4_kernel_loop"] = (torch.float32,
+                                       [lambda x, q=q: q.kernel.mm_loop(x, q.packed, q.kernel_scales) for q in ours])
     return out
 
 
@@ -84,6 +97,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
     result = {"threads": args.threads, "unit": "ms per call, summed over the model's matmuls",
+              "cpu": cpu_name(), "amx": bool(torch.cpu._is_amx_tile_supported()),
               "layers_x30": measure(LAYER, LAYERS), "lm_head": measure([HEAD], 1)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

@@ -34,6 +34,17 @@ of the bf16-rounded input is ~1e-5 of torch's). Measured on the 2-core test mach
 512 rows (280 against 431 ms): hence ``KERNEL_DENSE_ROWS``. In the engine (``benchmarks/engine_speed.py``)
 one stream went from 86 to 117 tokens/s with this kernel alone.
 
+On a CPU with AMX (Intel Xeon from Sapphire Rapids on) the same kernel runs the same sums on tiles: a group's
+16 input pairs x 16 columns, nibble by nibble, are the rows of a TDPBF16PS B tile, and the rows' bf16 inputs
+of that group are an A tile read in place, so one tile multiply replaces 16 vdpbf16ps per row. The loop is
+far slower there than on the Zen 4 (vdpbf16ps issues at a fraction of the rate): on the 2-core Xeon test
+machine, same run (``decode_formats.py --threads 2``, ``decode_formats_int4_amx_cpu_intel.json``), 30 layers
+at 1 / 4 / 16 / 32 / 64 rows took 4.64 / 5.42 / 8.82 / 16.9 / 33.1 ms on tiles against 4.32 / 7.99 / 28.8 /
+57.7 / 116 ms in the loop; in the engine 16 x 32 tokens went from 285 to 503 tokens/s on one adapter, 262 to
+386 on 16 adapters and 345 to 602 on the bare base (``engine_speed.py --baseline-ref`` the tree before, medians
+of 3 rounds). The two paths differ in the last fp32 bit (summation order), so a process runs one of them for
+every row count, and a row's result still does not depend on the rows that share its call.
+
 ``DenseWeight`` is a plain matrix in the compute dtype (``quantization=none``; float32 keeps the
 reference's numerics). ``ModuleWeight`` calls a bitsandbytes module (``nf4``/``int8``: the CUDA default
 and the memory-lean choice). A fused weight (q|k|v, gate|up) is one matrix when its parts share a
@@ -53,6 +64,8 @@ one-row step (``benchmarks/decode_profile.py --quantization nf4``).
 
 from __future__ import annotations
 
+import functools
+import logging
 from types import ModuleType
 
 import torch
@@ -60,6 +73,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from inference_service.model.cpu_kernels import INT4_MATMUL
+
+log = logging.getLogger(__name__)
 
 GROUP = 32
 DENSE_ROWS = 32  # from this many rows on, the dense bf16 copy runs the matmul (see above)
@@ -70,9 +85,17 @@ def _cpu_int4_kernel(x: torch.Tensor, packed: torch.Tensor, scales_zeros: torch.
     return torch.ops.aten._weight_int4pack_mm_for_cpu(x, packed, GROUP, scales_zeros)
 
 
+@functools.cache
+def _loaded_kernel() -> ModuleType | None:
+    module = INT4_MATMUL.load()
+    if module is not None:  # once per process: which of the kernel's two paths this CPU runs
+        log.info("int4 matmul path", extra={"path": "AMX tiles" if module.amx() else "AVX512-BF16 loop"})
+    return module
+
+
 def int4_kernel(device: torch.device) -> ModuleType | None:
     """The project's int4 matmul kernel (``kernels/int4_matmul.cpp``) where it serves ``device``, else None."""
-    return INT4_MATMUL.load() if device.type == "cpu" else None
+    return _loaded_kernel() if device.type == "cpu" else None
 
 
 def int4_input_dtype(device: torch.device) -> torch.dtype:

@@ -36,31 +36,61 @@ def _exact(x: torch.Tensor, q: torch.Tensor, scale: torch.Tensor, zero: torch.Te
     return x.to(torch.bfloat16).double() @ w.t()
 
 
+def _paths(kernel) -> list[str]:
+    """The kernel's entry points this CPU runs: ``mm`` (AMX tiles where the CPU has them), the vdpbf16ps loop,
+    and the tile path itself on an AMX CPU."""
+    return ["mm", "mm_loop"] + (["mm_amx"] if kernel.amx() else [])
+
+
 @settings(max_examples=40, deadline=None)
-@given(blocks=st.integers(1, 6), groups=st.integers(1, 6), rows=st.integers(1, 40), seed=st.integers(0, 2**16))
-def test_kernel_equals_the_exact_product_of_the_bf16_rounded_input(kernel, blocks, groups, rows, seed):
-    """Any shape it takes (16-column blocks, 32-input groups, 1..40 rows: one pass, several, uneven): the result
-    is the exact product of the bf16-rounded input with the int4 weight, up to fp32 summation."""
+@given(blocks=st.integers(1, 7), groups=st.integers(1, 6), rows=st.integers(1, 40), seed=st.integers(0, 2**16),
+       pick=st.integers(0, 2))
+def test_kernel_equals_the_exact_product_of_the_bf16_rounded_input(kernel, blocks, groups, rows, seed, pick):
+    """Any shape it takes (16-column blocks, 32-input groups, 1..40 rows: one pass, several, uneven; on AMX 1 to
+    3 blocks side by side and a remainder), on each path: the result is the exact product of the bf16-rounded
+    input with the int4 weight, up to fp32 summation."""
     n, k = 16 * blocks, GROUP * groups
     q, scale, zero = _grid(n, k, seed)
     packed, scales_zeros = kernel.pack(q, scale, zero)
     x = torch.randn(rows, k, generator=torch.Generator().manual_seed(seed + 1)) * 3
-    got = kernel.mm(x, packed, scales_zeros)
+    paths = _paths(kernel)
+    got = getattr(kernel, paths[pick % len(paths)])(x, packed, scales_zeros)
     exact = _exact(x, q, scale, zero)
     assert got.dtype == torch.float32 and got.shape == (rows, n)
     bound = 1e-5 * (x.abs().to(torch.bfloat16).double() @ (q.double() + 128).t().abs()).max() * scale.double().max()
     assert (got.double() - exact).abs().max() <= bound + 1e-6
 
 
-def test_a_rows_result_does_not_depend_on_its_batch(kernel):
-    """Each row runs the same sums in the same order whatever rows share its call: bit for bit."""
+@pytest.mark.parametrize("path", ["mm", "mm_loop", "mm_amx"])
+def test_a_rows_result_does_not_depend_on_its_batch(kernel, path):
+    """Each row runs the same sums in the same order whatever rows share its call: bit for bit, on each path."""
+    if path not in _paths(kernel):
+        pytest.skip("this CPU has no AMX tiles")
+    mm = getattr(kernel, path)
     q, scale, zero = _grid(64, 96, 3)
     packed, scales_zeros = kernel.pack(q, scale, zero)
     x = torch.randn(37, 96)
-    together = kernel.mm(x, packed, scales_zeros)
+    together = mm(x, packed, scales_zeros)
     for r in (0, 7, 16, 36):
-        assert torch.equal(kernel.mm(x[r:r + 1].contiguous(), packed, scales_zeros)[0], together[r])
-    assert torch.equal(kernel.mm(x[5:21].contiguous(), packed, scales_zeros), together[5:21])
+        assert torch.equal(mm(x[r:r + 1].contiguous(), packed, scales_zeros)[0], together[r])
+    assert torch.equal(mm(x[5:21].contiguous(), packed, scales_zeros), together[5:21])
+
+
+def test_mm_runs_on_amx_tiles_exactly_where_the_cpu_has_them(kernel):
+    """``mm`` is the tile path on a CPU with AMX-BF16 (the same numbers as ``mm_amx``, bit for bit) and the loop
+    elsewhere, where ``mm_amx`` is refused with the reason; the two paths agree to fp32 summation."""
+    q, scale, zero = _grid(80, 192, 5)
+    packed, scales_zeros = kernel.pack(q, scale, zero)
+    x = torch.randn(19, 192) * 3
+    assert kernel.amx() == torch.cpu._is_amx_tile_supported()
+    auto, loop = kernel.mm(x, packed, scales_zeros), kernel.mm_loop(x, packed, scales_zeros)
+    if kernel.amx():
+        assert torch.equal(auto, kernel.mm_amx(x, packed, scales_zeros))
+        assert (auto - loop).abs().max() <= 1e-6 * loop.abs().max()
+    else:
+        assert torch.equal(auto, loop)
+        with pytest.raises(RuntimeError, match="AMX"):
+            kernel.mm_amx(x, packed, scales_zeros)
 
 
 def test_int4_weight_takes_the_kernel_and_stays_within_bf16_of_torchs_kernel(kernel):
