@@ -33,12 +33,20 @@ inline __m512 bf16_to_fp32(const uint16_t* p) {  // 16 bf16 values, widened exac
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+// The low nibble q of each 16-bit word of src as the bf16 operand 128 + q (bits 0x4300 | q), both paths.
+inline __m512i nibble_operands(__m512i src) {
+  return _mm512_ternarylogic_epi32(src, _mm512_set1_epi16(0x000F), _mm512_set1_epi16(0x4300), 0xEA);  // (a & b) | c
+}
+
+// z - 136 s for a group's 16 columns: s, and the zeros stored BLOCK values after the scales at sp.
+inline __m512 zero_term(__m512 s, const uint16_t* sp) {
+  return _mm512_fnmadd_ps(_mm512_set1_ps(136.0f), s, bf16_to_fp32(sp + BLOCK));
+}
+
 template <int R>
 void column_block(const uint16_t* w, const uint16_t* sz, const uint32_t* xpairs, const float* xsum,
                   float* y, int64_t k, int64_t n, int64_t nb, int64_t rows_stride_pairs) {
   const int64_t groups = k / GROUP;
-  const __m512i low = _mm512_set1_epi16(0x000F);
-  const __m512i bias = _mm512_set1_epi16(0x4300);
   __m512 total[R];
   for (int r = 0; r < R; ++r) total[r] = _mm512_setzero_ps();
   const uint16_t* wp = w + nb * (k / 8) * 32;
@@ -51,7 +59,7 @@ void column_block(const uint16_t* w, const uint16_t* sz, const uint32_t* xpairs,
       const int64_t pair0 = g * 16 + o * 4;  // input pair index of nibble 0
 #define LF_NIBBLE(J, SRC)                                                                           \
       {                                                                                             \
-        __m512bh wb = (__m512bh)_mm512_ternarylogic_epi32(SRC, low, bias, 0xEA); /* (a & b) | c */  \
+        __m512bh wb = (__m512bh)nibble_operands(SRC);                                               \
         for (int r = 0; r < R; ++r) {                                                               \
           __m512bh xb = (__m512bh)_mm512_set1_epi32(xpairs[r * rows_stride_pairs + pair0 + J]);     \
           acc[r] = _mm512_dpbf16_ps(acc[r], wb, xb);                                                \
@@ -64,8 +72,7 @@ void column_block(const uint16_t* w, const uint16_t* sz, const uint32_t* xpairs,
 #undef LF_NIBBLE
     }
     const __m512 s = bf16_to_fp32(sp + g * 2 * BLOCK);
-    const __m512 z = bf16_to_fp32(sp + g * 2 * BLOCK + BLOCK);
-    const __m512 c = _mm512_fnmadd_ps(_mm512_set1_ps(136.0f), s, z);  // z - 136 s
+    const __m512 c = zero_term(s, sp + g * 2 * BLOCK);
     for (int r = 0; r < R; ++r) {
       total[r] = _mm512_fmadd_ps(acc[r], s, total[r]);
       total[r] = _mm512_fmadd_ps(c, _mm512_set1_ps(xsum[r * groups + g]), total[r]);
@@ -114,13 +121,10 @@ bool request_amx() {  // Linux asks each process to request the tile state befor
 
 // One group's B tile of column block nb: 16 input pairs x 16 columns x 2 bf16 operands (128 + q).
 LF_AMX inline void fill_b_tile(uint16_t* b_tile, const uint16_t* wp, int64_t g) {
-  const __m512i low = _mm512_set1_epi16(0x000F);
-  const __m512i bias = _mm512_set1_epi16(0x4300);
   for (int o = 0; o < GROUP / 8; ++o) {
     const __m512i raw = _mm512_loadu_si512(wp + (g * 4 + o) * 32);
     for (int j = 0; j < 4; ++j)  // nibble j of octet o: input pair 4o + j of the group
-      _mm512_store_si512(b_tile + (4 * o + j) * 32,
-                         _mm512_ternarylogic_epi32(_mm512_srli_epi16(raw, 4 * j), low, bias, 0xEA));
+      _mm512_store_si512(b_tile + (4 * o + j) * 32, nibble_operands(_mm512_srli_epi16(raw, 4 * j)));
   }
 }
 
@@ -128,7 +132,7 @@ LF_AMX inline void fill_b_tile(uint16_t* b_tile, const uint16_t* wp, int64_t g) 
 LF_AMX inline void scale_into(float* total, const float* c_tile, const uint16_t* sp, const float* xsum_g,
                               int64_t groups, int rows) {
   const __m512 s = bf16_to_fp32(sp);
-  const __m512 c = _mm512_fnmadd_ps(_mm512_set1_ps(136.0f), s, bf16_to_fp32(sp + BLOCK));  // z - 136 s
+  const __m512 c = zero_term(s, sp);
   for (int r = 0; r < rows; ++r) {
     __m512 t = _mm512_fmadd_ps(_mm512_load_ps(c_tile + r * 16), s, _mm512_load_ps(total + r * 16));
     _mm512_store_ps(total + r * 16, _mm512_fmadd_ps(c, _mm512_set1_ps(xsum_g[r * groups]), t));
