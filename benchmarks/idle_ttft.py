@@ -127,8 +127,8 @@ async def serve_and_measure(args: argparse.Namespace, runtime, registry, setting
             result = await client_process(__file__, address, n, args.gap_s, busy, args.seed)
             if name != "warm_up":
                 phases[name] = {**spread(result["ttft"]), "errors": result["errors"]}
-                print(name, {k: (round(v * 1000, 1) if k.endswith("_s") else v)
-                             for k, v in phases[name].items() if k != "errors"}, flush=True)
+                in_ms = {k[:-2] + "_ms": round(v * 1000, 1) for k, v in phases[name].items() if k.endswith("_s")}
+                print(name, {"n": phases[name]["n"], **in_ms}, flush=True)
     finally:
         await stop_grpc(server, servicer)
     return phases
