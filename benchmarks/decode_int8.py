@@ -23,6 +23,13 @@ token equals the reference's, the mean KL(reference || format) per position, and
 free-running greedy answers are identical. int4 (group-32, as ``quant.Int4Weight`` quantizes) is
 the control: the embedded model's weights come from a 4-bit GGUF, so group-32 int4 holds them
 exactly and its answers equal the reference's.
+
+Two more rows of the quality table keep the int4 weights and change only what each linear layer's input is
+rounded to before its product: ``int4_bf16_activations`` (bf16: what the engine's int4 kernel multiplies)
+and ``int4_q8_activations`` (8 bits per row and group of 32 inputs, ``x ≈ d·round(x/d)`` with
+``d = max|x|/127``: llama.cpp's Q4_1 x Q8_1, the numerics an integer ``vpdpbusd`` kernel needs; torch has no
+such CPU kernel, so only its answers are measured here). They say what 8-bit activations would cost the
+answers against the bf16 activations served today.
 """
 
 from __future__ import annotations
@@ -78,8 +85,20 @@ def speed() -> dict:
     return out
 
 
+def _q8_groups(torch, x):
+    """``x`` rounded to 8 bits per row and group of 32 inputs: ``d·round(x/d)``, ``d = max|x|/127`` (0 stays 0)."""
+    g = x.reshape(*x.shape[:-1], x.shape[-1] // 32, 32)
+    d = g.abs().amax(-1, keepdim=True) / 127
+    safe = torch.where(d > 0, d, torch.ones_like(d))
+    return (torch.round(g / safe) * d).reshape(x.shape)
+
+
+ACTIVATIONS = {"int4_bf16_activations": lambda torch, x: x.bfloat16().float(), "int4_q8_activations": _q8_groups}
+
+
 def _replace_linears(torch, model, fmt: str):
-    """``model`` with every linear layer but the head in ``fmt`` (int4 as group-32 quantize/dequantize)."""
+    """``model`` with every linear layer but the head in ``fmt`` (int4 as group-32 quantize/dequantize; the
+    ``ACTIVATIONS`` formats also round each layer's input)."""
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     from inference_service.model.quant import Int4Weight
@@ -90,13 +109,15 @@ def _replace_linears(torch, model, fmt: str):
     for n in names:
         lin = model.get_submodule(n)
         w = lin.weight.detach().float()
-        if fmt == "int4":
+        if fmt == "int4" or fmt in ACTIVATIONS:
             approx = Int4Weight(w, device=torch.device("cpu")).dense().float()
         else:
             scale = w.abs().amax(1, keepdim=True) / 127
             approx = (w / scale).round().clamp(-127, 127) * scale
         with torch.no_grad():
             lin.weight.copy_(approx)
+        if fmt in ACTIVATIONS:
+            lin.register_forward_pre_hook(lambda _, args, act=ACTIVATIONS[fmt]: (act(torch, args[0]),))
     return model
 
 
@@ -115,7 +136,7 @@ def quality() -> dict:
     with torch.inference_mode():
         seqs = [(n, full, ref(full).logits[0, n - 1:-1]) for n, full in answers]
     out = {}
-    for fmt in ("int4", "int8_weight_only", "w8a8_dynamic"):
+    for fmt in ("int4", "int8_weight_only", "w8a8_dynamic", *ACTIVATIONS):
         model = _replace_linears(torch, load(), fmt)
         agree = total = same = 0
         kl = 0.0
