@@ -22,8 +22,14 @@ E2E_LATENCY = Histogram("lorafleet_e2e_request_latency_seconds",
                         "From arrival to the end of a request.", buckets=_LATENCY)
 QUEUE_TIME = Histogram("lorafleet_request_queue_time_seconds",
                        "From arrival to admission into the batch.", buckets=_LATENCY)
-PROMPT_TOKENS = Counter("lorafleet_prompt_tokens_total", "Prompt tokens prefilled.")
+PROMPT_TOKENS = Counter("lorafleet_prompt_tokens_total",
+                        "Prompt tokens of the requests prefilled (those the prefix cache supplied included).")
 GENERATION_TOKENS = Counter("lorafleet_generation_tokens_total", "Tokens generated.")
+PREFIX_CACHE_QUERIES = Counter("lorafleet_prefix_cache_queries_total",
+                               "Prompt tokens of the prompts looked up in the prefix cache.")
+PREFIX_CACHE_HITS = Counter("lorafleet_prefix_cache_hits_total",
+                            "Prompt tokens whose keys and values came from the prefix cache instead of a prefill.")
+PREFIX_CACHE_BYTES = Gauge("lorafleet_prefix_cache_bytes", "Bytes of keys and values held by the prefix cache.")
 BATCH_SIZE = Histogram("lorafleet_batch_size", "Sequences per decode step.",
                        buckets=(1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128))
 REQUESTS_FINISHED = Counter("lorafleet_requests_finished_total", "Finished requests by reason.", ["finish_reason"])

@@ -91,7 +91,8 @@ def build_runtime(model_dir: Path, spec: BaseModelSpec, settings: Settings, *, q
     config = EngineConfig(max_batch_size=settings.max_batch_size, max_queue=settings.max_queue,
                           max_context=min(ctx, max_context or ctx), max_new_tokens_limit=settings.max_new_tokens_limit,
                           prefill_token_budget=prefill_token_budget, shadow_max_waiting=settings.shadow_max_waiting,
-                          num_threads=threads, admission_window_s=settings.admission_window_ms / 1000)
+                          num_threads=threads, admission_window_s=settings.admission_window_ms / 1000,
+                          prefix_cache_bytes=settings.prefix_cache_mb << 20)
     engine = Engine(model, base.tokenizer, bank, adapters, config, device=base.device,
                     eos_token_ids=eos_token_ids(base.model, base.tokenizer))
     return Runtime(base=base, spec=spec, bank=bank, layers=layers, adapters=adapters, engine=engine,

@@ -53,7 +53,8 @@ def _deadline_exceeded(tokens: int | None) -> DeadlineExceeded:
 def usage_to_proto(u: Usage) -> inference_pb2.Usage:
     return inference_pb2.Usage(prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens,
                                total_tokens=u.total_tokens, queue_seconds=u.queue_seconds,
-                               time_to_first_token_seconds=u.time_to_first_token_seconds, total_seconds=u.total_seconds)
+                               time_to_first_token_seconds=u.time_to_first_token_seconds, total_seconds=u.total_seconds,
+                               cached_prompt_tokens=u.cached_prompt_tokens)
 
 
 def adapter_info_to_proto(info: AdapterInfo) -> inference_pb2.LoadedAdapter:

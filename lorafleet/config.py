@@ -156,6 +156,10 @@ class Settings(BaseSettings):
                             "model's dtype; half the bytes per step, which bounds a step mixing many adapters) "
                             "or fp32 (the adapter's exact weights; answers can differ from bf16's in the last "
                             "bits).")
+    prefix_cache_mb: NonNegative = Field(
+        128, description="Host memory (MiB) for the keys and values of prompt prefixes, reused when a later prompt on "
+                         "the same adapter starts with the same tokens (whole blocks of 16: a shared system prompt, a "
+                         "retried request); least recently used blocks are evicted first. 0 disables.")
     num_threads: Int = Field(0, description="Intra-op CPU threads of the inference engine; 0 (or less) derives them "
                                             "from the cgroup CPU quota (cpu.max) and the affinity mask.")
     alias_poll_s: Float = Field(2.0, description="How often inference re-reads registry aliases and running "

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import torch
 
+from inference_service.engine.prefix_cache import PrefixCache
 from inference_service.engine.requests import Sequence
 from inference_service.model.fast_llama import FastLlama, Piece
 
 
 class Batch:
-    def __init__(self, model: FastLlama, rows: int) -> None:
+    def __init__(self, model: FastLlama, rows: int, prefixes: PrefixCache | None = None) -> None:
         self.model = model
         self.rows = rows
+        self.prefixes = PrefixCache(0) if prefixes is None else prefixes
         self.cache = model.new_cache(rows)
         self.running: list[Sequence] = []
         self.prefilling: list[Sequence] = []
@@ -36,6 +38,8 @@ class Batch:
         seq.row = next(r for r in range(self.rows - 1, len(self.running) - 1, -1) if r not in taken)
         seq.prefill_pos = seq.length = 0
         self.prefilling.append(seq)
+        seq.prefill_pos = seq.length = seq.cached_tokens = self.prefixes.lookup(
+            _identity(seq), seq.request.prompt_ids, self.cache, seq.row, self._lengths())
 
     def drop_prefilling(self, seq: Sequence) -> None:
         self.prefilling.remove(seq)
@@ -78,6 +82,7 @@ class Batch:
         for i, (seq, piece) in enumerate(zip(owners, pieces)):
             seq.prefill_pos += len(piece.tokens)
             seq.length = seq.prefill_pos
+            self.prefixes.store(_identity(seq), seq.request.prompt_ids, seq.prefill_pos, self.cache, seq.row)
             if seq.prefill_pos == len(seq.request.prompt_ids):
                 done.append(i)
         finished = [owners[i] for i in done]
@@ -126,3 +131,9 @@ class Batch:
         self.running, self.prefilling = [], []
         self.cache = self.model.new_cache(self.rows)
         return everyone
+
+
+def _identity(seq: Sequence) -> tuple[str, int, str] | None:
+    """What a prompt's keys and values depend on besides its tokens: the adapter version (None: the base)."""
+    adapter = seq.request.adapter
+    return None if adapter is None else (adapter.key.name, adapter.key.version, adapter.path)

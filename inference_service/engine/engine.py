@@ -30,6 +30,7 @@ import torch
 from inference_service import metrics
 from inference_service.engine.adapter_cache import AdapterCache
 from inference_service.engine.batch import Batch
+from inference_service.engine.prefix_cache import PrefixCache
 from inference_service.engine.requests import Outbox, RequestHandle, Sequence, validate_request
 from inference_service.engine.sampling import choose_tokens, make_generator
 from inference_service.engine.scheduler import plan_admission
@@ -63,6 +64,7 @@ class EngineConfig:
     shadow_max_waiting: int = 32
     shadow_quiet_steps: int = 2  # steps after a normal admission before a shadow prompt is prefilled
     num_threads: int = 1  # intra-op threads at most (``lorafleet.compute_threads.resolve_num_threads``)
+    prefix_cache_bytes: int = 0  # keys and values of prompt prefixes kept for reuse (``prefix_cache.py``); 0: off
 
 
 class Engine:
@@ -77,7 +79,7 @@ class Engine:
         self._shadow_waiting: deque[Sequence] = deque()
         self._controls: deque[tuple[Callable[[], Any], concurrent.futures.Future]] = deque()
         self._waiting: list[Sequence] = []
-        self.batch = Batch(model, config.max_batch_size)
+        self.batch = Batch(model, config.max_batch_size, PrefixCache(config.prefix_cache_bytes))
         self._draining = None  # adapter key whose slot is being freed for the blocked head
         self._outbox = Outbox()
         self._thread: threading.Thread | None = None

@@ -156,6 +156,7 @@ class Sequence:
     first_token_at: float = 0.0
     last_token_at: float = 0.0
     prefill_pos: int = 0     # prompt tokens already in the cache
+    cached_tokens: int = 0   # of them, those the prefix cache supplied (``batch.start_prefill``)
     holds_slot: bool = False
     held_tokens: list[int] = field(default_factory=list)  # a shadow's reply so far: it goes out whole,
     held_text: list[str] = field(default_factory=list)    # at its end (``hold``, ``release_held``)
@@ -214,4 +215,4 @@ class Sequence:
         ttft = (self.first_token_at - self.arrival) if self.first_token_at else 0.0
         return Usage(prompt_tokens=len(self.request.prompt_ids), completion_tokens=len(self.generated),
                      queue_seconds=(self.admitted_at or now) - self.arrival, time_to_first_token_seconds=ttft,
-                     total_seconds=now - self.arrival)
+                     total_seconds=now - self.arrival, cached_prompt_tokens=self.cached_tokens)

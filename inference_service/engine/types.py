@@ -63,6 +63,7 @@ class Usage:
     queue_seconds: float = 0.0
     time_to_first_token_seconds: float = 0.0
     total_seconds: float = 0.0
+    cached_prompt_tokens: int = 0  # of prompt_tokens, those the prefix cache supplied
 
     @property
     def total_tokens(self) -> int:

@@ -21,7 +21,7 @@ FINISH_REASONS = {FinishReason.LENGTH: "length", FinishReason.STOP: "stop", Fini
 
 def usage_dict(usage: Usage) -> dict:
     return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-            "total_tokens": usage.total_tokens}
+            "total_tokens": usage.total_tokens, "prompt_tokens_details": {"cached_tokens": usage.cached_prompt_tokens}}
 
 
 @dataclass

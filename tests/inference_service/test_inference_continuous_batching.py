@@ -39,7 +39,7 @@ def test_requests_joining_mid_generation_finish_correctly(tiny_runtime_factory, 
 
 
 def test_long_prompt_is_prefilled_in_chunks_without_stalling_decoders(tiny_runtime_factory, tiny_adapters):
-    rt = tiny_runtime_factory(prefill_token_budget=16)
+    rt = tiny_runtime_factory(prefill_token_budget=16, prefix_cache_mb=0)  # the repeat is prefilled again
     a = host(rt, "all-r16", tiny_adapters["all-r16"])
     rt.engine.start()
     long_prompt = " ".join(["word"] * 70)

@@ -70,6 +70,8 @@ def test_chat_completions_match_grpc_streamed_or_not(front):
                                               else "stop")
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.total_tokens) == (
         want.usage.prompt_tokens, want.usage.completion_tokens, want.usage.total_tokens)
+    # the same conversation just went through gRPC on the same adapter: its whole blocks came from the prefix cache
+    assert reply.usage.prompt_tokens_details.cached_tokens == (want.usage.prompt_tokens - 1) // 16 * 16 > 0
     chunks = list(client.chat.completions.create(model="mlp-r8", messages=CHAT, max_completion_tokens=12,
                                                  temperature=0, stream=True, stream_options={"include_usage": True}))
     assert chunks[0].choices[0].delta.role == "assistant"

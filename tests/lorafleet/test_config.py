@@ -17,7 +17,7 @@ SPECS = {spec.name: spec for spec in setting_specs()}
 POSITIVE = ("max_batch_size", "adapter_slots", "adapter_host_cache", "max_adapter_rank", "max_new_tokens_limit",
             "default_max_tokens", "max_queue", "max_message_bytes", "live_report_queue", "http_max_body_bytes",
             "trainer_resume_every_steps", "trainer_resume_keep", "stream_interval")
-NON_NEGATIVE = ("shadow_max_waiting", "http_port")
+NON_NEGATIVE = ("shadow_max_waiting", "http_port", "prefix_cache_mb")
 FRACTIONS = ("live_sample_rate",)
 POSITIVE_FLOATS = ("trainer_resume_every_seconds",)
 WINDOW = "admission_window_ms"  # in [0, 100]

@@ -75,7 +75,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.usage and last is not None:
         u = last.usage
         print(f"[{last.resolved_adapter or 'base model'}] finish={FINISH_NAMES.get(last.finish_reason, '?')} "
-              f"prompt={u.prompt_tokens} completion={u.completion_tokens} ttft={u.time_to_first_token_seconds:.3f}s "
+              f"prompt={u.prompt_tokens} (cached {u.cached_prompt_tokens}) completion={u.completion_tokens} "
+              f"ttft={u.time_to_first_token_seconds:.3f}s "
               f"total={u.total_seconds:.3f}s", file=sys.stderr)
     return 0
 
