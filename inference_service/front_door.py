@@ -60,6 +60,7 @@ class FrontRequest:
     sampling: SamplingSpec
     route_key: str | None = None
     deadline: float | None = None
+    cache_salt: str | None = None  # prompts share cached prefixes only with equal salts (``prefix_cache.py``)
 
 
 def error_code(exc: BaseException) -> str:
@@ -174,7 +175,7 @@ class FrontDoor:
         adapter = await self.resolver.host_adapter(route.resolved) if route.resolved else None
         ids = encode_prompt(self.tokenizer, request.prompt)
         engine_request = GenerationRequest(request_id=request.request_id, prompt_ids=ids, sampling=request.sampling,
-                                           adapter=adapter, deadline=request.deadline)
+                                           adapter=adapter, deadline=request.deadline, cache_salt=request.cache_salt)
         try:
             handle = self.engine.submit(engine_request, asyncio.get_running_loop())
         except LoraFleetError as exc:

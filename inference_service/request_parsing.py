@@ -21,6 +21,7 @@ MAX_TEMPERATURE = 10.0
 MAX_STOP_SEQUENCES = 8
 MAX_STOP_CHARS = 128
 MAX_REQUEST_ID_CHARS = 128
+MAX_CACHE_SALT_CHARS = 256
 CHAT_ROLES = ("system", "user", "assistant")
 
 
@@ -87,6 +88,17 @@ def parse_request_id(text: str) -> str:
         raise InvalidArgument(f"longer than {MAX_REQUEST_ID_CHARS} characters", field="request_id")
     if any(not c.isprintable() for c in text):
         raise InvalidArgument("must be printable text", field="request_id")
+    return text
+
+
+def parse_cache_salt(text: str | None) -> str | None:
+    """A request's ``cache_salt`` (``prefix_cache.py``): None when unset or empty."""
+    if not text:
+        return None
+    if len(text) > MAX_CACHE_SALT_CHARS:
+        raise InvalidArgument(f"longer than {MAX_CACHE_SALT_CHARS} characters", field="cache_salt")
+    if any(not c.isprintable() for c in text):
+        raise InvalidArgument("must be printable text", field="cache_salt")
     return text
 
 

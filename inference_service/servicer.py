@@ -20,7 +20,7 @@ from inference_service.adapter_resolver import AdapterResolver, ResolvedAdapter
 from inference_service.engine.adapter_cache import AdapterInfo
 from inference_service.engine.types import FinishReason, Usage
 from inference_service.front_door import FrontDoor, FrontRequest, Generation, ObservationSink
-from inference_service.request_parsing import parse_prompt, parse_request_id, parse_sampling
+from inference_service.request_parsing import parse_cache_salt, parse_prompt, parse_request_id, parse_sampling
 from inference_service.rollouts import RolloutTable
 from inference_service.routing import ROUTE_KEY_HEADER, parse_route_key
 from inference_service.runtime import Runtime
@@ -103,7 +103,8 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
         remaining = context.time_remaining()
         deadline = time.monotonic() + remaining if remaining is not None else None
         return await self.front_door.start(FrontRequest(request_id=request_id, adapter=request.adapter, prompt=prompt,
-                                                        sampling=sampling, route_key=route_key, deadline=deadline))
+                                                        sampling=sampling, route_key=route_key, deadline=deadline,
+                                                        cache_salt=parse_cache_salt(request.cache_salt)))
 
     @grpc_errors
     async def Generate(self, request, context):

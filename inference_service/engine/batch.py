@@ -133,7 +133,9 @@ class Batch:
         return everyone
 
 
-def _identity(seq: Sequence) -> tuple[str, int, str] | None:
-    """What a prompt's keys and values depend on besides its tokens: the adapter version (None: the base)."""
+def _identity(seq: Sequence) -> tuple[tuple[str, int, str] | None, str | None]:
+    """Whose cached prefixes a prompt may share: those of the same adapter version (None: the base), which its
+    keys and values depend on besides its tokens, and of the same ``cache_salt`` (None: no salt)."""
     adapter = seq.request.adapter
-    return None if adapter is None else (adapter.key.name, adapter.key.version, adapter.path)
+    version = None if adapter is None else (adapter.key.name, adapter.key.version, adapter.path)
+    return version, seq.request.cache_salt

@@ -7,13 +7,17 @@ SGLang's radix cache serve those tokens' keys and values from memory instead of 
 this is the same idea on the engine's row-per-sequence KV cache (``model/kv_cache.py``).
 
 A prompt is cut into blocks of ``BLOCK`` tokens. Block ``j`` is a node keyed by ``(parent, tokens)``:
-its parent node's id (the root's id names the adapter) and its own ``BLOCK`` token ids, so a node holds
-the keys and values of exactly one token sequence and one adapter. Keys are compared exactly (dict
+its parent node's id (for block 0, the root: the adapter and salt) and its own ``BLOCK`` token ids, so a
+node holds the keys and values of exactly one token sequence and one adapter. Keys are compared exactly (dict
 equality, not a hash), so two prompts never share a block unless their tokens up to its end are equal
 and one tenant cannot reach another prompt's entries by a crafted collision. The KV of a token depends
 on every token before it and on the adapter (LoRA on q/k/v and on every earlier layer), which the chain
 and the root capture; the base model never changes while the server runs, and an adapter version is
 immutable once registered (its root also names the path it was read from).
+
+The root also carries the request's ``cache_salt`` (vLLM's field): a hit is faster than a prefill, so a
+caller could tell by timing whether someone else sent a prompt that begins like theirs. Requests share
+blocks only with requests of the same salt (or, unsalted, with other unsalted ones on the same adapter).
 
 * ``lookup``: when a sequence starts its prefill, the longest chain of cached blocks of its prompt is
   copied into its row (two slice copies per block) and the prefill starts after it. At least one prompt
@@ -55,8 +59,7 @@ class _Block:
 class PrefixCache:
     def __init__(self, budget_bytes: int) -> None:
         self.budget_bytes = max(0, int(budget_bytes))
-        self._blocks: OrderedDict[tuple[int, tuple[int, ...]], _Block] = OrderedDict()
-        self._roots: dict[Hashable, int] = {}
+        self._blocks: OrderedDict[tuple[Hashable, tuple[int, ...]], _Block] = OrderedDict()
         self._ids = itertools.count(1)
         self.nbytes = 0
 
@@ -67,12 +70,6 @@ class PrefixCache:
     def __len__(self) -> int:
         return len(self._blocks)
 
-    def _root(self, adapter: Hashable) -> int:
-        root = self._roots.get(adapter)
-        if root is None:
-            root = self._roots[adapter] = next(self._ids)
-        return root
-
     def lookup(self, adapter: Hashable, prompt: list[int], cache: KVCache, row: int, keep: dict[int, int]) -> int:
         """Copy the longest cached prefix of ``prompt`` (whole blocks, leaving >= 1 token) into ``row``.
 
@@ -80,8 +77,8 @@ class PrefixCache:
         """
         if not self.enabled:
             return 0
-        found: list[tuple[tuple[int, tuple[int, ...]], _Block]] = []
-        parent = self._root(adapter)
+        found: list[tuple[tuple[Hashable, tuple[int, ...]], _Block]] = []
+        parent: Hashable = ("root", adapter)
         for j in range((len(prompt) - 1) // BLOCK):
             key = (parent, tuple(prompt[j * BLOCK:(j + 1) * BLOCK]))
             block = self._blocks.get(key)
@@ -105,7 +102,8 @@ class PrefixCache:
         """Keep the full blocks among the first ``computed`` tokens of ``prompt`` (in ``row``) not cached yet."""
         if not self.enabled:
             return
-        parent, chain = self._root(adapter), []
+        parent: Hashable = ("root", adapter)
+        chain: list[tuple[Hashable, tuple[int, ...]]] = []
         for j in range(min(computed, len(prompt)) // BLOCK):
             key = (parent, tuple(prompt[j * BLOCK:(j + 1) * BLOCK]))
             block = self._blocks.get(key)
@@ -122,7 +120,7 @@ class PrefixCache:
             self.nbytes -= 2 * old.k.numel() * old.k.element_size()
         metrics.PREFIX_CACHE_BYTES.set(self.nbytes)
 
-    def _touch(self, chain: list[tuple[int, tuple[int, ...]]]) -> None:
+    def _touch(self, chain: list[tuple[Hashable, tuple[int, ...]]]) -> None:
         """Mark a chain used, its first block last: eviction then takes a chain's tail before its head, so a
         shared head (a system prompt) outlives the prompts that continued it, and no block outlives its parent
         for long (an orphan is unreachable)."""

@@ -54,6 +54,7 @@ class GenerationRequest:
     adapter: HostAdapter | None = None
     deadline: float | None = None  # time.monotonic() after which generation stops
     shadow: bool = False
+    cache_salt: str | None = None  # cached prompt prefixes are shared only between equal salts (``prefix_cache.py``)
 
 
 @dataclass

@@ -63,6 +63,7 @@ class _Common(_Open):
     ignore_eos: bool | None = False
     min_tokens: int | None = 0
     repetition_penalty: float | None = None
+    cache_salt: str | None = None  # vLLM's: prompts share cached prefixes only with equal salts
     # accepted and without effect here
     metadata: dict[str, Any] | None = None
     store: bool | None = None

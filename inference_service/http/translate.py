@@ -35,7 +35,7 @@ from inference_service.http.openai_schema import (
     chat_messages,
     completion_prompt,
 )
-from inference_service.request_parsing import PromptInput, parse_prompt, parse_sampling
+from inference_service.request_parsing import PromptInput, parse_cache_salt, parse_prompt, parse_sampling
 from inference_service.routing import ROUTE_KEY_HEADER, parse_route_key
 from lorafleet.config import Settings
 from lorafleet.errors import InvalidArgument, LoraFleetError
@@ -160,4 +160,12 @@ def front_request(body: ChatCompletionRequest | CompletionRequest, *, request_id
     """The front door's request for ``body``; an ``OpenAIError`` (400) naming the bad field otherwise."""
     return FrontRequest(request_id=request_id, adapter=adapter_of(body.model, base_model),
                         prompt=prompt_of(body, names), sampling=sampling_of(body, settings, names),
-                        route_key=route_key_of(route_key_header, body.user), deadline=None)
+                        route_key=route_key_of(route_key_header, body.user), deadline=None,
+                        cache_salt=cache_salt_of(body.cache_salt))
+
+
+def cache_salt_of(salt: str | None) -> str | None:
+    try:
+        return parse_cache_salt(salt)
+    except InvalidArgument as exc:
+        raise invalid(exc.message, "cache_salt") from None

@@ -66,7 +66,16 @@ def test_generate_streams_to_stdout(live_server, monkeypatch, capsys):
     assert args.func(args) == 0
     out, err = capsys.readouterr()
     assert out == want.text + "\n"
-    assert "mlp-r8@1" in err and "completion=" in err
+    assert "mlp-r8@1" in err and "completion=" in err and "(cached " in err
+    # the prefix cache through the client: reuse within one cache_salt only
+    long = "Hello there, how are you today? " * 6
+    first = client.generate(long, adapter="mlp-r8", max_tokens=2, cache_salt="tenant-a")
+    again = client.generate(long, adapter="mlp-r8", max_tokens=2, cache_salt="tenant-a")
+    other = client.generate(long, adapter="mlp-r8", max_tokens=2, cache_salt="tenant-b")
+    streamed = list(client.generate_stream(long, adapter="mlp-r8", max_tokens=2, cache_salt="tenant-b"))
+    assert first.usage.cached_prompt_tokens == 0 == other.usage.cached_prompt_tokens
+    assert again.usage.cached_prompt_tokens == (again.usage.prompt_tokens - 1) // 16 * 16 > 0
+    assert streamed[-1].usage.cached_prompt_tokens == again.usage.cached_prompt_tokens
     chunks = list(client.generate_stream("Hello there", adapter="mlp-r8", max_tokens=6))
     assert "".join(c.delta for c in chunks) == want.text
     assert client.get_model_info().base_fingerprint == rt.spec.fingerprint

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 import torch
 from helpers_inference import host, request, tokens_of
 from hypothesis import given, settings
@@ -10,6 +13,8 @@ from hypothesis import strategies as st
 from inference_service import metrics
 from inference_service.engine.prefix_cache import BLOCK, PrefixCache
 from inference_service.model.kv_cache import KVCache
+from inference_service.request_parsing import MAX_CACHE_SALT_CHARS, parse_cache_salt
+from lorafleet.errors import InvalidArgument
 
 SYSTEM = ("You are a careful support agent for a shop that sells mugs, plates and teapots. Answer in one short "
           "sentence, be polite, and never invent order numbers or delivery dates. ")
@@ -77,6 +82,32 @@ def test_blocks_are_not_shared_across_adapters_or_with_the_base(tiny_runtime_fac
     starts = {rid: start for rid, start, _ in pieces}
     assert starts["a"] == starts["b"] == starts["base"] == starts["b2"] == 0
     assert starts["a-again"] > 0
+
+
+def test_prompts_share_cached_prefixes_only_with_an_equal_cache_salt(tiny_runtime_factory):
+    rt = tiny_runtime_factory()
+    rt.engine.start()
+    prompt = prompts_sharing_a_prefix(rt)[0]
+    pieces = spy_pieces(rt)
+    for rid, salt in [("a", "tenant-a"), ("b", "tenant-b"), ("none", None), ("a-again", "tenant-a"),
+                      ("none-again", None)]:
+        req = request(rt, prompt, max_tokens=2, rid=rid)
+        rt.engine.submit(dataclasses.replace(req, cache_salt=salt)).wait_sync(60)
+    starts = {rid: start for rid, start, _ in pieces}
+    assert starts["a"] == starts["b"] == starts["none"] == 0
+    assert starts["a-again"] == starts["none-again"] > 0
+
+
+@given(st.text(max_size=300))
+def test_cache_salt_is_printable_text_of_at_most_256_characters(text):
+    if not text:
+        assert parse_cache_salt(text) is None
+    elif len(text) <= MAX_CACHE_SALT_CHARS and text.isprintable():
+        assert parse_cache_salt(text) == text
+    else:
+        with pytest.raises(InvalidArgument) as err:
+            parse_cache_salt(text)
+        assert err.value.field == "cache_salt"
 
 
 def test_a_prompt_differing_inside_a_block_reuses_only_the_blocks_before_it(tiny_runtime_factory):

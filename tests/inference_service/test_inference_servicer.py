@@ -158,6 +158,10 @@ def test_errors_map_to_status_codes(tiny_runtime_factory, registry):
                 (gen(prompt=" ".join(["word"] * 300)), grpc.StatusCode.INVALID_ARGUMENT, "prompt"),
                 (gen(prompt=""), grpc.StatusCode.INVALID_ARGUMENT, "prompt"),
                 (gen(top_p=2.0), grpc.StatusCode.INVALID_ARGUMENT, "sampling.top_p"),
+                (inference_pb2.GenerateRequest(prompt=PROMPT, cache_salt="s" * 257), grpc.StatusCode.INVALID_ARGUMENT,
+                 "cache_salt"),
+                (inference_pb2.GenerateRequest(prompt=PROMPT, cache_salt="tenant\n7"),
+                 grpc.StatusCode.INVALID_ARGUMENT, "cache_salt"),
             ]
             for req, code, field in cases:
                 with pytest.raises(grpc.aio.AioRpcError) as exc:

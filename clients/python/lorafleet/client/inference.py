@@ -48,17 +48,20 @@ class InferenceApi:
     stub_class = inference_pb2_grpc.InferenceServiceStub
 
     def generate(self, prompt: str = "", *, adapter: str = "", messages: Sequence = (), request_id: str = "",
-                 timeout: float | None = None, route_key: str = "", **sampling: Any) -> inference_pb2.GenerateResponse:
+                 timeout: float | None = None, route_key: str = "", cache_salt: str = "",
+                 **sampling: Any) -> inference_pb2.GenerateResponse:
         req = inference_pb2.GenerateRequest(adapter=adapter, prompt=prompt, messages=chat_messages(messages),
-                                            sampling=sampling_params(**sampling), request_id=request_id)
+                                            sampling=sampling_params(**sampling), request_id=request_id,
+                                            cache_salt=cache_salt)
         return self._unary("Generate", req, **_call_options(timeout, route_key))
 
     def generate_stream(self, prompt: str = "", *, adapter: str = "", messages: Sequence = (), request_id: str = "",
-                        timeout: float | None = None, route_key: str = "",
+                        timeout: float | None = None, route_key: str = "", cache_salt: str = "",
                         **sampling: Any) -> Iterator[inference_pb2.GenerateStreamResponse]:
         """Chunks with token deltas; the last carries finish_reason and usage. ``.cancel()`` stops it."""
         req = inference_pb2.GenerateStreamRequest(adapter=adapter, prompt=prompt, messages=chat_messages(messages),
-                                                  sampling=sampling_params(**sampling), request_id=request_id)
+                                                  sampling=sampling_params(**sampling), request_id=request_id,
+                                                  cache_salt=cache_salt)
         return self._server_stream("GenerateStream", req, **_call_options(timeout, route_key))
 
     def load_adapter(self, ref: str) -> inference_pb2.LoadAdapterResponse:

@@ -26,45 +26,45 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from lorafleet.v1 import common_pb2 as lorafleet_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1clorafleet/v1/inference.proto\x12\x0clorafleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19lorafleet/v1/common.proto\"\xc0\x01\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\r\x12\x15\n\rqueue_seconds\x18\x04 \x01(\x01\x12#\n\x1btime_to_first_token_seconds\x18\x05 \x01(\x01\x12\x15\n\rtotal_seconds\x18\x06 \x01(\x01\x12\x1c\n\x14\x63\x61\x63hed_prompt_tokens\x18\x07 \x01(\r\"\xa3\x01\n\x0fGenerateRequest\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12+\n\x08messages\x18\x03 \x03(\x0b\x32\x19.lorafleet.v1.ChatMessage\x12.\n\x08sampling\x18\x04 \x01(\x0b\x32\x1c.lorafleet.v1.SamplingParams\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\xb8\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x31\n\rfinish_reason\x18\x02 \x01(\x0e\x32\x1a.lorafleet.v1.FinishReason\x12\"\n\x05usage\x18\x03 \x01(\x0b\x32\x13.lorafleet.v1.Usage\x12\x18\n\x10resolved_adapter\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x11\n\ttoken_ids\x18\x06 \x03(\r\"\xa9\x01\n\x15GenerateStreamRequest\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12+\n\x08messages\x18\x03 \x03(\x0b\x32\x19.lorafleet.v1.ChatMessage\x12.\n\x08sampling\x18\x04 \x01(\x0b\x32\x1c.lorafleet.v1.SamplingParams\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\xce\x01\n\x16GenerateStreamResponse\x12\r\n\x05\x64\x65lta\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12\r\n\x05index\x18\x03 \x01(\r\x12\x31\n\rfinish_reason\x18\x04 \x01(\x0e\x32\x1a.lorafleet.v1.FinishReason\x12\"\n\x05usage\x18\x05 \x01(\x0b\x32\x13.lorafleet.v1.Usage\x12\x18\n\x10resolved_adapter\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"%\n\x12LoadAdapterRequest\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\"Y\n\x13LoadAdapterResponse\x12,\n\x07\x61\x64\x61pter\x18\x01 \x01(\x0b\x32\x1b.lorafleet.v1.LoadedAdapter\x12\x14\n\x0cload_seconds\x18\x02 \x01(\x01\"\'\n\x14UnloadAdapterRequest\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\"E\n\x15UnloadAdapterResponse\x12,\n\x07\x61\x64\x61pter\x18\x01 \x01(\x0b\x32\x1b.lorafleet.v1.LoadedAdapter\"\x1b\n\x19ListLoadedAdaptersRequest\"\x9f\x01\n\x1aListLoadedAdaptersResponse\x12-\n\x08\x61\x64\x61pters\x18\x01 \x03(\x0b\x32\x1b.lorafleet.v1.LoadedAdapter\x12\x1a\n\x12\x64\x65vice_slots_total\x18\x02 \x01(\r\x12\x19\n\x11\x64\x65vice_slots_used\x18\x03 \x01(\r\x12\x1b\n\x13host_cache_capacity\x18\x04 \x01(\r\"\xf1\x01\n\rLoadedAdapter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\'\n\x04tier\x18\x03 \x01(\x0e\x32\x19.lorafleet.v1.AdapterTier\x12\x0c\n\x04slot\x18\x04 \x01(\r\x12\x0c\n\x04rank\x18\x05 \x01(\r\x12\x16\n\x0etarget_modules\x18\x06 \x03(\t\x12\x32\n\x0elast_used_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0frequests_served\x18\x08 \x01(\x04\x12\x17\n\x0f\x61\x63tive_requests\x18\t \x01(\r\"\x15\n\x13GetModelInfoRequest\"\xc9\x02\n\x14GetModelInfoResponse\x12\x12\n\nbase_model\x18\x01 \x01(\t\x12\x18\n\x10\x62\x61se_fingerprint\x18\x02 \x01(\t\x12\x30\n\x0cquantization\x18\x03 \x01(\x0e\x32\x1a.lorafleet.v1.Quantization\x12\x0e\n\x06\x64\x65vice\x18\x04 \x01(\t\x12\r\n\x05\x64type\x18\x05 \x01(\t\x12\x1a\n\x12max_context_tokens\x18\x06 \x01(\r\x12\x1c\n\x14max_new_tokens_limit\x18\x07 \x01(\r\x12\x16\n\x0emax_batch_size\x18\x08 \x01(\r\x12\x15\n\radapter_slots\x18\t \x01(\r\x12\x18\n\x10max_adapter_rank\x18\n \x01(\r\x12\x12\n\nvocab_size\x18\x0b \x01(\r\x12\x1b\n\x13lora_target_modules\x18\x0c \x03(\t*\x93\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x01\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x02\x12\x15\n\x11\x46INISH_REASON_EOS\x10\x03\x12\x1b\n\x17\x46INISH_REASON_CANCELLED\x10\x04*[\n\x0b\x41\x64\x61pterTier\x12\x1c\n\x18\x41\x44\x41PTER_TIER_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41\x44\x41PTER_TIER_HOST\x10\x01\x12\x17\n\x13\x41\x44\x41PTER_TIER_DEVICE\x10\x02\x32\xaa\x04\n\x10InferenceService\x12I\n\x08Generate\x12\x1d.lorafleet.v1.GenerateRequest\x1a\x1e.lorafleet.v1.GenerateResponse\x12]\n\x0eGenerateStream\x12#.lorafleet.v1.GenerateStreamRequest\x1a$.lorafleet.v1.GenerateStreamResponse0\x01\x12R\n\x0bLoadAdapter\x12 .lorafleet.v1.LoadAdapterRequest\x1a!.lorafleet.v1.LoadAdapterResponse\x12X\n\rUnloadAdapter\x12\".lorafleet.v1.UnloadAdapterRequest\x1a#.lorafleet.v1.UnloadAdapterResponse\x12g\n\x12ListLoadedAdapters\x12\'.lorafleet.v1.ListLoadedAdaptersRequest\x1a(.lorafleet.v1.ListLoadedAdaptersResponse\x12U\n\x0cGetModelInfo\x12!.lorafleet.v1.GetModelInfoRequest\x1a\".lorafleet.v1.GetModelInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1clorafleet/v1/inference.proto\x12\x0clorafleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19lorafleet/v1/common.proto\"\xc0\x01\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\r\x12\x15\n\rqueue_seconds\x18\x04 \x01(\x01\x12#\n\x1btime_to_first_token_seconds\x18\x05 \x01(\x01\x12\x15\n\rtotal_seconds\x18\x06 \x01(\x01\x12\x1c\n\x14\x63\x61\x63hed_prompt_tokens\x18\x07 \x01(\r\"\xb7\x01\n\x0fGenerateRequest\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12+\n\x08messages\x18\x03 \x03(\x0b\x32\x19.lorafleet.v1.ChatMessage\x12.\n\x08sampling\x18\x04 \x01(\x0b\x32\x1c.lorafleet.v1.SamplingParams\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x12\n\ncache_salt\x18\x06 \x01(\t\"\xb8\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x31\n\rfinish_reason\x18\x02 \x01(\x0e\x32\x1a.lorafleet.v1.FinishReason\x12\"\n\x05usage\x18\x03 \x01(\x0b\x32\x13.lorafleet.v1.Usage\x12\x18\n\x10resolved_adapter\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x11\n\ttoken_ids\x18\x06 \x03(\r\"\xbd\x01\n\x15GenerateStreamRequest\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12+\n\x08messages\x18\x03 \x03(\x0b\x32\x19.lorafleet.v1.ChatMessage\x12.\n\x08sampling\x18\x04 \x01(\x0b\x32\x1c.lorafleet.v1.SamplingParams\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x12\n\ncache_salt\x18\x06 \x01(\t\"\xce\x01\n\x16GenerateStreamResponse\x12\r\n\x05\x64\x65lta\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12\r\n\x05index\x18\x03 \x01(\r\x12\x31\n\rfinish_reason\x18\x04 \x01(\x0e\x32\x1a.lorafleet.v1.FinishReason\x12\"\n\x05usage\x18\x05 \x01(\x0b\x32\x13.lorafleet.v1.Usage\x12\x18\n\x10resolved_adapter\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"%\n\x12LoadAdapterRequest\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\"Y\n\x13LoadAdapterResponse\x12,\n\x07\x61\x64\x61pter\x18\x01 \x01(\x0b\x32\x1b.lorafleet.v1.LoadedAdapter\x12\x14\n\x0cload_seconds\x18\x02 \x01(\x01\"\'\n\x14UnloadAdapterRequest\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\"E\n\x15UnloadAdapterResponse\x12,\n\x07\x61\x64\x61pter\x18\x01 \x01(\x0b\x32\x1b.lorafleet.v1.LoadedAdapter\"\x1b\n\x19ListLoadedAdaptersRequest\"\x9f\x01\n\x1aListLoadedAdaptersResponse\x12-\n\x08\x61\x64\x61pters\x18\x01 \x03(\x0b\x32\x1b.lorafleet.v1.LoadedAdapter\x12\x1a\n\x12\x64\x65vice_slots_total\x18\x02 \x01(\r\x12\x19\n\x11\x64\x65vice_slots_used\x18\x03 \x01(\r\x12\x1b\n\x13host_cache_capacity\x18\x04 \x01(\r\"\xf1\x01\n\rLoadedAdapter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\'\n\x04tier\x18\x03 \x01(\x0e\x32\x19.lorafleet.v1.AdapterTier\x12\x0c\n\x04slot\x18\x04 \x01(\r\x12\x0c\n\x04rank\x18\x05 \x01(\r\x12\x16\n\x0etarget_modules\x18\x06 \x03(\t\x12\x32\n\x0elast_used_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0frequests_served\x18\x08 \x01(\x04\x12\x17\n\x0f\x61\x63tive_requests\x18\t \x01(\r\"\x15\n\x13GetModelInfoRequest\"\xc9\x02\n\x14GetModelInfoResponse\x12\x12\n\nbase_model\x18\x01 \x01(\t\x12\x18\n\x10\x62\x61se_fingerprint\x18\x02 \x01(\t\x12\x30\n\x0cquantization\x18\x03 \x01(\x0e\x32\x1a.lorafleet.v1.Quantization\x12\x0e\n\x06\x64\x65vice\x18\x04 \x01(\t\x12\r\n\x05\x64type\x18\x05 \x01(\t\x12\x1a\n\x12max_context_tokens\x18\x06 \x01(\r\x12\x1c\n\x14max_new_tokens_limit\x18\x07 \x01(\r\x12\x16\n\x0emax_batch_size\x18\x08 \x01(\r\x12\x15\n\radapter_slots\x18\t \x01(\r\x12\x18\n\x10max_adapter_rank\x18\n \x01(\r\x12\x12\n\nvocab_size\x18\x0b \x01(\r\x12\x1b\n\x13lora_target_modules\x18\x0c \x03(\t*\x93\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x01\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x02\x12\x15\n\x11\x46INISH_REASON_EOS\x10\x03\x12\x1b\n\x17\x46INISH_REASON_CANCELLED\x10\x04*[\n\x0b\x41\x64\x61pterTier\x12\x1c\n\x18\x41\x44\x41PTER_TIER_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41\x44\x41PTER_TIER_HOST\x10\x01\x12\x17\n\x13\x41\x44\x41PTER_TIER_DEVICE\x10\x02\x32\xaa\x04\n\x10InferenceService\x12I\n\x08Generate\x12\x1d.lorafleet.v1.GenerateRequest\x1a\x1e.lorafleet.v1.GenerateResponse\x12]\n\x0eGenerateStream\x12#.lorafleet.v1.GenerateStreamRequest\x1a$.lorafleet.v1.GenerateStreamResponse0\x01\x12R\n\x0bLoadAdapter\x12 .lorafleet.v1.LoadAdapterRequest\x1a!.lorafleet.v1.LoadAdapterResponse\x12X\n\rUnloadAdapter\x12\".lorafleet.v1.UnloadAdapterRequest\x1a#.lorafleet.v1.UnloadAdapterResponse\x12g\n\x12ListLoadedAdapters\x12\'.lorafleet.v1.ListLoadedAdaptersRequest\x1a(.lorafleet.v1.ListLoadedAdaptersResponse\x12U\n\x0cGetModelInfo\x12!.lorafleet.v1.GetModelInfoRequest\x1a\".lorafleet.v1.GetModelInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lorafleet.v1.inference_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FINISHREASON']._serialized_start=2068
-  _globals['_FINISHREASON']._serialized_end=2215
-  _globals['_ADAPTERTIER']._serialized_start=2217
-  _globals['_ADAPTERTIER']._serialized_end=2308
+  _globals['_FINISHREASON']._serialized_start=2108
+  _globals['_FINISHREASON']._serialized_end=2255
+  _globals['_ADAPTERTIER']._serialized_start=2257
+  _globals['_ADAPTERTIER']._serialized_end=2348
   _globals['_USAGE']._serialized_start=107
   _globals['_USAGE']._serialized_end=299
   _globals['_GENERATEREQUEST']._serialized_start=302
-  _globals['_GENERATEREQUEST']._serialized_end=465
-  _globals['_GENERATERESPONSE']._serialized_start=468
-  _globals['_GENERATERESPONSE']._serialized_end=652
-  _globals['_GENERATESTREAMREQUEST']._serialized_start=655
-  _globals['_GENERATESTREAMREQUEST']._serialized_end=824
-  _globals['_GENERATESTREAMRESPONSE']._serialized_start=827
-  _globals['_GENERATESTREAMRESPONSE']._serialized_end=1033
-  _globals['_LOADADAPTERREQUEST']._serialized_start=1035
-  _globals['_LOADADAPTERREQUEST']._serialized_end=1072
-  _globals['_LOADADAPTERRESPONSE']._serialized_start=1074
-  _globals['_LOADADAPTERRESPONSE']._serialized_end=1163
-  _globals['_UNLOADADAPTERREQUEST']._serialized_start=1165
-  _globals['_UNLOADADAPTERREQUEST']._serialized_end=1204
-  _globals['_UNLOADADAPTERRESPONSE']._serialized_start=1206
-  _globals['_UNLOADADAPTERRESPONSE']._serialized_end=1275
-  _globals['_LISTLOADEDADAPTERSREQUEST']._serialized_start=1277
-  _globals['_LISTLOADEDADAPTERSREQUEST']._serialized_end=1304
-  _globals['_LISTLOADEDADAPTERSRESPONSE']._serialized_start=1307
-  _globals['_LISTLOADEDADAPTERSRESPONSE']._serialized_end=1466
-  _globals['_LOADEDADAPTER']._serialized_start=1469
-  _globals['_LOADEDADAPTER']._serialized_end=1710
-  _globals['_GETMODELINFOREQUEST']._serialized_start=1712
-  _globals['_GETMODELINFOREQUEST']._serialized_end=1733
-  _globals['_GETMODELINFORESPONSE']._serialized_start=1736
-  _globals['_GETMODELINFORESPONSE']._serialized_end=2065
-  _globals['_INFERENCESERVICE']._serialized_start=2311
-  _globals['_INFERENCESERVICE']._serialized_end=2865
+  _globals['_GENERATEREQUEST']._serialized_end=485
+  _globals['_GENERATERESPONSE']._serialized_start=488
+  _globals['_GENERATERESPONSE']._serialized_end=672
+  _globals['_GENERATESTREAMREQUEST']._serialized_start=675
+  _globals['_GENERATESTREAMREQUEST']._serialized_end=864
+  _globals['_GENERATESTREAMRESPONSE']._serialized_start=867
+  _globals['_GENERATESTREAMRESPONSE']._serialized_end=1073
+  _globals['_LOADADAPTERREQUEST']._serialized_start=1075
+  _globals['_LOADADAPTERREQUEST']._serialized_end=1112
+  _globals['_LOADADAPTERRESPONSE']._serialized_start=1114
+  _globals['_LOADADAPTERRESPONSE']._serialized_end=1203
+  _globals['_UNLOADADAPTERREQUEST']._serialized_start=1205
+  _globals['_UNLOADADAPTERREQUEST']._serialized_end=1244
+  _globals['_UNLOADADAPTERRESPONSE']._serialized_start=1246
+  _globals['_UNLOADADAPTERRESPONSE']._serialized_end=1315
+  _globals['_LISTLOADEDADAPTERSREQUEST']._serialized_start=1317
+  _globals['_LISTLOADEDADAPTERSREQUEST']._serialized_end=1344
+  _globals['_LISTLOADEDADAPTERSRESPONSE']._serialized_start=1347
+  _globals['_LISTLOADEDADAPTERSRESPONSE']._serialized_end=1506
+  _globals['_LOADEDADAPTER']._serialized_start=1509
+  _globals['_LOADEDADAPTER']._serialized_end=1750
+  _globals['_GETMODELINFOREQUEST']._serialized_start=1752
+  _globals['_GETMODELINFOREQUEST']._serialized_end=1773
+  _globals['_GETMODELINFORESPONSE']._serialized_start=1776
+  _globals['_GETMODELINFORESPONSE']._serialized_end=2105
+  _globals['_INFERENCESERVICE']._serialized_start=2351
+  _globals['_INFERENCESERVICE']._serialized_end=2905
 # @@protoc_insertion_point(module_scope)
