@@ -4,7 +4,8 @@ Bar (#14): a full evaluation (all four shipped suites, candidate + cached baseli
 general suite's 2026-11-29 correction, 459 when the bar was measured) finishes in <= 120 s on the 2-core
 machine, through the gRPC evaluator and inference server. The first evaluation warms the base model's cache
 (the baseline), the second one is timed: it generates only the candidate's answers. Run on the CPU default
-base (``auto``: int4) and on nf4, the base the demo serves; figures go to
+base (``auto``: int4) and on nf4, the base the demo serves, each with the server's prompt-prefix cache (the
+default) and without it (``prefix_cache_mb=0``, rows named ``<quantization>_no_prefix_cache``); figures go to
 ``benchmarks/results/eval_full_evaluation.json`` (override with LORAFLEET_BENCH_OUT).
 
 The candidates are near-identity adapters (B ~ N(0, 0.001)), so they answer like the base model:
@@ -43,9 +44,10 @@ def _record(quantization: str, row: dict) -> None:
     RESULTS.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
 
 
+@pytest.mark.parametrize("prefix_cache_mb", [128, 0])
 @pytest.mark.parametrize("quantization", ["auto", "nf4"])
 def test_full_evaluation_with_cached_baseline_within_budget(real_base_model_dir: Path, tmp_path: Path,
-                                                            quantization: str) -> None:
+                                                            quantization: str, prefix_cache_mb: int) -> None:
     spec = read_base_model_spec(real_base_model_dir)
     registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path / "artifacts")
     refs = []
@@ -54,7 +56,7 @@ def test_full_evaluation_with_cached_baseline_within_budget(real_base_model_dir:
         refs.append(registry.register_version("perf-bot", d, base_spec=spec, lineage={"source": "imported"}).ref)
     settings = Settings.from_env(environ={}, home=tmp_path / "home", base_model=str(real_base_model_dir),
                                  log_format="text", log_level="WARNING",
-                                 quantization=quantization)
+                                 quantization=quantization, prefix_cache_mb=prefix_cache_mb)
     try:
         with BackgroundServer("inference", settings, port=0, metrics_port=0, registry=registry) as inference:
             eval_settings = settings.replace(inference_address=inference.address)
@@ -76,11 +78,11 @@ def test_full_evaluation_with_cached_baseline_within_budget(real_base_model_dir:
           f"second (candidate + cached baseline): {timed_s:.1f} s for {cases} cases")
     for s in timed.suite_results:
         print(f"  {s.suite:13s} n={s.num_cases:3d} candidate={s.candidate_score:.3f} base={s.baseline_score:.3f}")
-    _record(quantization, {
+    _record(quantization if prefix_cache_mb else f"{quantization}_no_prefix_cache", {
         "what": "full evaluation (four suites) over gRPC: evaluator + inference server in one process, "
                 "near-identity r=8 adapters, greedy, max_tokens 48",
         "cases": cases, "first_evaluation_s": round(warm_s, 1), "cached_baseline_s": round(timed_s, 1),
-        "budget_s": BUDGET_S, "cpus": os.cpu_count(),
+        "budget_s": BUDGET_S, "cpus": os.cpu_count(), "prefix_cache_mb": prefix_cache_mb,
         "suites": {s.suite: {"n": s.num_cases, "candidate": round(s.candidate_score, 3),
                              "baseline": round(s.baseline_score, 3)} for s in timed.suite_results},
     })
