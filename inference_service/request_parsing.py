@@ -83,23 +83,22 @@ def parse_prompt(request) -> PromptInput:
     return PromptInput(prompt=None, messages=tuple(msgs))
 
 
-def parse_request_id(text: str) -> str:
-    if len(text) > MAX_REQUEST_ID_CHARS:
-        raise InvalidArgument(f"longer than {MAX_REQUEST_ID_CHARS} characters", field="request_id")
+def _short_printable(text: str, *, limit: int, field: str) -> str:
+    """``text`` unchanged when it has at most ``limit`` characters, all printable; else InvalidArgument."""
+    if len(text) > limit:
+        raise InvalidArgument(f"longer than {limit} characters", field=field)
     if any(not c.isprintable() for c in text):
-        raise InvalidArgument("must be printable text", field="request_id")
+        raise InvalidArgument("must be printable text", field=field)
     return text
+
+
+def parse_request_id(text: str) -> str:
+    return _short_printable(text, limit=MAX_REQUEST_ID_CHARS, field="request_id")
 
 
 def parse_cache_salt(text: str | None) -> str | None:
     """A request's ``cache_salt`` (``prefix_cache.py``): None when unset or empty."""
-    if not text:
-        return None
-    if len(text) > MAX_CACHE_SALT_CHARS:
-        raise InvalidArgument(f"longer than {MAX_CACHE_SALT_CHARS} characters", field="cache_salt")
-    if any(not c.isprintable() for c in text):
-        raise InvalidArgument("must be printable text", field="cache_salt")
-    return text
+    return _short_printable(text, limit=MAX_CACHE_SALT_CHARS, field="cache_salt") if text else None
 
 
 def encode_prompt(tokenizer: PreTrainedTokenizerBase, prompt: PromptInput) -> list[int]:

@@ -55,6 +55,10 @@ class _Block:
     k: torch.Tensor  # [layers, kv_heads, BLOCK, head_dim]
     v: torch.Tensor
 
+    @property
+    def nbytes(self) -> int:
+        return 2 * self.k.numel() * self.k.element_size()
+
 
 class PrefixCache:
     def __init__(self, budget_bytes: int) -> None:
@@ -111,13 +115,13 @@ class PrefixCache:
                 s = slice(j * BLOCK, (j + 1) * BLOCK)
                 block = _Block(next(self._ids), cache.k[:, row, :, s].clone(), cache.v[:, row, :, s].clone())
                 self._blocks[key] = block
-                self.nbytes += 2 * block.k.numel() * block.k.element_size()
+                self.nbytes += block.nbytes
             chain.append(key)
             parent = block.id
         self._touch(chain)
         while self.nbytes > self.budget_bytes and self._blocks:
             _, old = self._blocks.popitem(last=False)
-            self.nbytes -= 2 * old.k.numel() * old.k.element_size()
+            self.nbytes -= old.nbytes
         metrics.PREFIX_CACHE_BYTES.set(self.nbytes)
 
     def _touch(self, chain: list[tuple[Hashable, tuple[int, ...]]]) -> None:

@@ -168,4 +168,4 @@ def cache_salt_of(salt: str | None) -> str | None:
     try:
         return parse_cache_salt(salt)
     except InvalidArgument as exc:
-        raise invalid(exc.message, "cache_salt") from None
+        raise from_lorafleet(exc) from None
