@@ -1,6 +1,6 @@
 """Where a 16 x 32 batch's time goes in the engine: prefill, decode steps and the head's choice, per workload.
 
-    python benchmarks/engine_phases.py [--lora-decode-operands bf16|fp32] [--reps 3] [--out FILE]
+    python benchmarks/engine_phases.py [--lora-decode-operands auto|int8|bf16|fp32] [--reps 3] [--out FILE]
 
 In one process on the real SmolLM2-135M (the CPU default quantization, int4), the engine runs
 ``engine_speed.py``'s batch workloads: 16 requests x 32 new tokens (EOS off) on one adapter

@@ -14,8 +14,9 @@ few (adapters U, rows per adapter G): the median of 30 steps after 3 warm-up ste
 * ``bf16``: operands and activations in bf16 (oneDNN's bf16 bmm);
 * ``bf16_upcast``: operands stored in bf16 (half the bytes read) and cast to fp32 per call before
   the fp32 bmm;
-* ``kernel_fp32`` / ``kernel_bf16``: the engine's grouped kernel (``inference_service/model/grouped_lora_kernel.py``)
-  on fp32 / bf16 operands (x, y and the accumulation fp32), one row per cell of the grid.
+* ``kernel_fp32`` / ``kernel_bf16`` / ``kernel_int8``: the engine's grouped kernel
+  (``inference_service/model/grouped_lora_kernel.py``) on fp32 / bf16 / int8 operands (x, y and the accumulation
+  fp32; int8 with a scale per rank column), one row per cell of the grid.
 
 bf16 through torch gains nothing: oneDNN's bf16 ``bmm`` is slower than fp32 at these shapes, and a cast
 per call writes what it saved. The kernel reads bf16 and widens it in registers.
@@ -46,12 +47,16 @@ def _step(mode: str, adapters: int, rows: int) -> tuple[float, int]:
     """(median ms of one step, bytes of the operands as stored) for ``mode`` (the module docstring's list)."""
     import torch
 
-    stored = torch.float32 if mode in ("fp32", "kernel_fp32") else torch.bfloat16
+    stored = {"fp32": torch.float32, "kernel_fp32": torch.float32, "kernel_int8": torch.int8}.get(mode, torch.bfloat16)
     compute = torch.bfloat16 if mode == "bf16" else torch.float32
     ops = []
     for fan_in, outs in PROJECTIONS * LAYERS:
-        a = torch.randn(adapters, fan_in, RANK * len(outs), dtype=stored) * 0.02
-        bs = [torch.randn(adapters, RANK, o, dtype=stored) * 0.02 for o in outs]
+        if stored == torch.int8:  # the values do not matter to the time, only the bytes
+            a = torch.randint(-127, 128, (adapters, fan_in, RANK * len(outs)), dtype=stored)
+            bs = [torch.randint(-127, 128, (adapters, RANK, o), dtype=stored) for o in outs]
+        else:
+            a = torch.randn(adapters, fan_in, RANK * len(outs), dtype=stored) * 0.02
+            bs = [torch.randn(adapters, RANK, o, dtype=stored) * 0.02 for o in outs]
         ops.append((torch.randn(adapters, rows, fan_in), a, bs))
 
     if mode.startswith("kernel"):
@@ -63,10 +68,12 @@ def _step(mode: str, adapters: int, rows: int) -> tuple[float, int]:
         flat = [(x.reshape(adapters * rows, -1).contiguous(), a, bs) for x, a, bs in ops]
         ys = [torch.zeros(adapters * rows, sum(b.shape[-1] for b in bs)) for _, _, bs in ops]
 
+        cols = [torch.full((adapters, a.shape[-1]), 1e-4) if a.dtype == torch.int8 else None for _, a, _ in flat]
+
         def step() -> None:
-            for (x, a, bs), y in zip(flat, ys):
+            for (x, a, bs), y, col in zip(flat, ys, cols):
                 grouped_lora_add_(kernel, y, x, row_ids, offsets, a, bs, torch.ones(adapters, len(bs)),
-                                  (RANK,) * len(bs), tuple(b.shape[-1] for b in bs))
+                                  (RANK,) * len(bs), tuple(b.shape[-1] for b in bs), col_scales=col)
     else:
         def step() -> None:
             for x, a, bs in ops:
@@ -74,7 +81,7 @@ def _step(mode: str, adapters: int, rows: int) -> tuple[float, int]:
                 for k, b in enumerate(bs):
                     torch.bmm(h[:, :, RANK * k:RANK * (k + 1)], b.to(compute))
 
-    nbytes = sum(a.nbytes + sum(b.nbytes for b in bs) for _, a, bs in ops)
+    nbytes = sum(a.nbytes + sum(b.nbytes for b in bs) for _, a, bs in ops)  # int8: without the column scales
     return median_ms(lambda _: step(), 33, 3), nbytes
 
 
@@ -92,7 +99,7 @@ def measure() -> dict:
     with torch.inference_mode():
         for u, g in CASES:
             row: dict = {"adapters": u, "rows_per_adapter": g}
-            for mode in ("fp32", "bf16", "bf16_upcast", "kernel_fp32", "kernel_bf16"):
+            for mode in ("fp32", "bf16", "bf16_upcast", "kernel_fp32", "kernel_bf16", "kernel_int8"):
                 row[f"{mode}_ms"], nbytes = _step(mode, u, g)
                 if mode in ("fp32", "kernel_fp32"):
                     row[f"{mode}_gb_s"] = round(nbytes / row[f"{mode}_ms"] / 1e6, 1)

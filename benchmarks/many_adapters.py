@@ -12,8 +12,8 @@ Reported per case: generated tokens per second, p50 / p95 time to first token, s
 evictions (the engine's Prometheus counters), distinct adapters used, and the ratio to the
 one-adapter case (bar: >= 0.8 with 64 slots). Cases run one after another in one process; the
 reference runs first and last, and the ratio uses the mean of the two. ``--lora-decode-operands``
-sets the engine's ``lora_decode_operands`` (bf16, the default: adapters served rounded to bf16, half the
-bytes a step that mixes adapters reads; or fp32, the exact weights).
+sets the engine's ``lora_decode_operands`` (auto, the default: int8 on this int4 base, a quarter of the fp32
+bytes a step that mixes adapters reads; bf16, half; or fp32, the exact weights).
 
     python benchmarks/many_adapters.py --adapters 256 --slots 16 64 --streams 32 --requests 512 \
         [--lora-decode-operands fp32]
@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--zipf-s", type=float, default=1.1)
     p.add_argument("--threads", type=int, default=int(os.environ.get("LORAFLEET_BENCH_THREADS", "2")))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lora-decode-operands", default="bf16", choices=LORA_DECODE_OPERANDS,
+    p.add_argument("--lora-decode-operands", default="auto", choices=LORA_DECODE_OPERANDS,
                    help="the engine's lora_decode_operands setting")
     p.add_argument("--out", type=Path, default=OUT)
     return p.parse_args(argv)

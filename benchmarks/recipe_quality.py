@@ -253,7 +253,7 @@ def main() -> None:
                     help="score this trained adapter directory instead of training (repeatable)")
     ap.add_argument("--eval-scales", default="", help="also evaluate the final (or --adapter) adapter with its "
                     "update scaled, e.g. 0.8,1.4 (the whole update) or 1.5:1.2 (MLP : attention) (scaled_copy)")
-    ap.add_argument("--lora-decode-operands", default="bf16", choices=LORA_DECODE_OPERANDS,
+    ap.add_argument("--lora-decode-operands", default="auto", choices=LORA_DECODE_OPERANDS,
                     help="the engine's lora_decode_operands setting for the candidates' answers")
     args = ap.parse_args()
     recipes = {r.name: r for r in load_spec(args.spec)} if args.spec else RECIPES

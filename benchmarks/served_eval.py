@@ -45,11 +45,11 @@ class ServedAnswers:
     """Greedy answers of the base model or an adapter through the inference engine (one runtime, reused)."""
 
     def __init__(self, model_dir: Path, *, batch_size: int = 32, cache_dir: Path | None = None,
-                 quantization: str = DEMO_QUANTIZATION, lora_decode_operands: str = "bf16") -> None:
+                 quantization: str = DEMO_QUANTIZATION, lora_decode_operands: str = "auto") -> None:
         """``quantization``: the base the adapters are served on; by default the demo's (nf4, the base its QLoRA
         adapters were trained on). The CPU's own default (``auto``: int4) answers differently with the same
         adapter: the demo's v1 refused 20 of the demo's 24 harmful cases on nf4 and 23 on int4.
-        ``lora_decode_operands``: the engine's setting (bf16, its default, serves adapters rounded to bf16)."""
+        ``lora_decode_operands``: the engine's setting (auto, its default: int8 on the 4-bit bases)."""
         from inference_service.runtime import build_runtime
         from lorafleet.base_model import read_base_model_spec
         from lorafleet.config import Settings

@@ -80,7 +80,7 @@ def build_runtime(model_dir: Path, spec: BaseModelSpec, settings: Settings, *, q
     base = load_base_model(model_dir, quantization=quantization or settings.quantization, device=settings.device)
     bank, layers = install_bank(base.model, spec.linear_modules, num_slots=settings.adapter_slots,
                                 max_rank=settings.max_adapter_rank, dtype=bank_dtype(base), device=base.device)
-    kernel, operands = decode_operands(settings.lora_decode_operands, base.device)
+    kernel, operands = decode_operands(settings.lora_decode_operands, base.device, base.quantization)
     model = FastLlama(base.model, layers, bank, fmt=base.weight_format, dtype=base.compute_dtype, device=base.device,
                       lora_kernel=kernel, lora_operand_dtype=operands)
     adapters = AdapterCache(layers, num_slots=settings.adapter_slots, host_capacity=settings.adapter_host_cache)
@@ -96,4 +96,6 @@ def build_runtime(model_dir: Path, spec: BaseModelSpec, settings: Settings, *, q
     engine = Engine(model, base.tokenizer, bank, adapters, config, device=base.device,
                     eos_token_ids=eos_token_ids(base.model, base.tokenizer))
     return Runtime(base=base, spec=spec, bank=bank, layers=layers, adapters=adapters, engine=engine,
-                   max_adapter_rank=settings.max_adapter_rank, model=model, adapter_dtype=operands)
+                   max_adapter_rank=settings.max_adapter_rank, model=model,
+                   # int8 operands quantize host copies read in bf16, as bf16 operands hold them
+                   adapter_dtype=torch.bfloat16 if operands == torch.int8 else operands)

@@ -24,7 +24,7 @@ from lorafleet.errors import InvalidArgument
 
 ENV_PREFIX = "LORAFLEET_"
 QUANTIZATIONS = ("auto", "int4", "nf4", "int8", "none")
-LORA_DECODE_OPERANDS = ("fp32", "bf16")
+LORA_DECODE_OPERANDS = ("auto", "fp32", "bf16", "int8")
 LOG_FORMATS = ("json", "text")
 _DEFAULT_HOME = Path("~/.lorafleet")
 
@@ -151,11 +151,13 @@ class Settings(BaseSettings):
     default_max_tokens: Positive = Field(256, description="max_tokens when a request does not set it.")
     max_queue: Positive = Field(256, description="Waiting requests beyond which Generate answers RESOURCE_EXHAUSTED.")
     lora_decode_operands: Annotated[str, _one_of(*LORA_DECODE_OPERANDS)] = Field(
-        "bf16", description="Precision of the adapters the CPU's grouped LoRA kernel reads (prefill and decode): "
-                            "bf16 (adapters are read and served rounded to bf16, as vLLM serves them in the "
-                            "model's dtype; half the bytes per step, which bounds a step mixing many adapters) "
-                            "or fp32 (the adapter's exact weights; answers can differ from bf16's in the last "
-                            "bits).")
+        "auto", description="Precision of the adapters the CPU's grouped LoRA kernel reads (prefill and decode): "
+                            "auto (int8 on a 4-bit base, int4 or nf4; bf16 on any other), int8 (each rank "
+                            "component of the bf16-read adapter on its own absmax scale: a quarter of fp32's "
+                            "bytes, which bound a step mixing many adapters; the delta within ~1% of bf16's), "
+                            "bf16 (adapters read and served rounded to bf16, as vLLM serves them in the model's "
+                            "dtype) or fp32 (the adapter's exact weights). Answers can differ between them in "
+                            "the last bits.")
     prefix_cache_mb: NonNegative = Field(
         128, description="Host memory (MiB) for the keys and values of prompt prefixes, reused when a later prompt on "
                          "the same adapter starts with the same tokens (whole blocks of 16: a shared system prompt, a "

@@ -14,8 +14,9 @@ all on one adapter (whether or not rows on the base share it) is one plain ``add
 exact rank and operands.
 
 On a CPU the products go through the grouped C++ kernel (``grouped_lora_kernel.py``) instead of torch's
-``bmm`` pair, on bf16 operands (``lora_decode_operands``, the default: half the bytes, and with many
-distinct adapters a step is bound by them) or fp32 ones. The kernel reads each group of rows' operands at a position it
+``bmm`` pair, on int8, bf16 or fp32 operands (``lora_decode_operands``; by default int8 on a 4-bit base: a
+quarter of fp32's bytes, and with many distinct adapters a step is bound by them; int8 operands carry a
+scale per rank column, ``_col_scales``). The kernel reads each group of rows' operands at a position it
 is told, so with it the operands are not laid out per plan: each projection keeps the operands of the slots
 it served recently at positions of their own (least recently used ones give way; a slot is copied again
 only when it was rewritten), rows are grouped by slot (``slot_rows.py``), and a batch that churns copies
@@ -57,6 +58,7 @@ class FusedLoRA:
         self._a_t: torch.Tensor | None = None        # [capacity, in, R]: resident operands at their positions
         self._b_t: list[torch.Tensor | None] = []    # per part [capacity, r_p, out_p] (None: no part rank)
         self._scales: torch.Tensor | None = None     # [capacity, parts] with the kernel, which scales h (B unscaled)
+        self._col_scales: torch.Tensor | None = None  # int8 operands: [capacity, R], each rank column's a_j * b_j
         self._caps: tuple[int, ...] = ()             # rank capacity of each part when laid out
         self._held: list[tuple[int, int]] = []       # bmm: (slot, its write stamp) copied at each plan position
         self._synced: tuple[int, int] = (0, -1)      # (plan or SlotRows id, batch.writes) the operands match
@@ -80,7 +82,7 @@ class FusedLoRA:
             assert self._scales is not None
             none = self._a_t.new_empty(0, 0, 0)
             self.kernel.write_operands_(
-                self._a_t, [none if b is None else b for b in self._b_t], self._scales, pos,
+                self._a_t, [none if b is None else b for b in self._b_t], self._scales, self._col_scale_arg(), pos,
                 [none if layer.A is None else layer.A for layer in self.layers],
                 [none if layer.B is None else layer.B for layer in self.layers],
                 [layer.scale for layer in self.layers], slot, list(self._caps))
@@ -187,7 +189,11 @@ class FusedLoRA:
         if not rows.slots or not self._hold(rows):
             return y
         return grouped_lora_add_(self.kernel, y.contiguous(), x.contiguous(), rows.rows, rows.offsets, self._a_t,
-                                 self._b_t, self._scales, self._caps, self._outs, self._index)
+                                 self._b_t, self._scales, self._caps, self._outs, self._index, self._col_scales)
+
+    def _col_scale_arg(self) -> torch.Tensor:
+        assert self._scales is not None
+        return self._scales.new_empty(0) if self._col_scales is None else self._col_scales
 
     def _hold(self, rows: SlotRows) -> bool:
         """Make a position hold each slot of ``rows`` as last written; False when none targets this projection."""
@@ -242,6 +248,7 @@ class FusedLoRA:
         b = [torch.zeros(capacity, cap, layer.out_features, **kw) if cap else None
              for layer, cap in zip(self.layers, caps)]
         scales = torch.zeros(capacity, len(caps), device=ref.device)
+        col_scales = torch.zeros(capacity, sum(caps), device=ref.device) if a.dtype == torch.int8 else None
         if old:
             assert self._a_t is not None and self._scales is not None
             a[:old].copy_(self._a_t)
@@ -249,12 +256,14 @@ class FusedLoRA:
                 if new is not None and held is not None:
                     new[:old].copy_(held)
             scales[:old].copy_(self._scales)
+            if col_scales is not None and self._col_scales is not None:
+                col_scales[:old].copy_(self._col_scales)
         else:
             self._at, self._used, self._where = [], [], {}
             self._index.fill_(-1)
         self._at += [None] * (capacity - len(self._at))
         self._used += [0] * (capacity - len(self._used))
-        self._a_t, self._b_t, self._caps, self._scales = a, b, caps, scales
+        self._a_t, self._b_t, self._caps, self._scales, self._col_scales = a, b, caps, scales, col_scales
 
     # -- one adapter, prefill ---------------------------------------------------------------
     def slot_operands(self, slot: int) -> tuple[torch.Tensor, torch.Tensor] | None:

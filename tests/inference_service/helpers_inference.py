@@ -78,6 +78,37 @@ def bf16_rounded_adapter(adapter_dir: Path, out: Path) -> Path:
     return out
 
 
+def int8_rounded_adapter(adapter_dir: Path, out: Path) -> Path:
+    """A copy of a PEFT adapter as the engine serves it with ``lora_decode_operands=int8`` (kept fp32): every
+    weight rounded to bf16 (how the runtime reads it), then each rank component quantized to int8 on its own
+    absmax, ``lora_A``'s row ``j`` and ``lora_B``'s column ``j`` (``kernels/grouped_lora.cpp``, ``write_parts``)."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    def q8(w: torch.Tensor, dim: int) -> torch.Tensor:
+        amax = w.abs().amax(dim=dim, keepdim=True)
+        inv = torch.where(amax > 0, 127.0 / amax, torch.zeros_like(amax))
+        return torch.round(w * inv).clamp(-127, 127) * (amax / 127.0)
+
+    shutil.copytree(adapter_dir, out)
+    weights = out / "adapter_model.safetensors"
+    tensors = {k: v.to(torch.bfloat16).float() for k, v in load_file(str(weights)).items()}
+    save_file({k: q8(v, 1) if "lora_A" in k else q8(v, 0) if "lora_B" in k else v for k, v in tensors.items()},
+              str(weights))
+    return out
+
+
+def served_adapter(adapter_dir: Path, operands: str, out: Path) -> Path:
+    """The adapter the engine serves with ``lora_decode_operands=operands``: exact (fp32), rounded to bf16, or
+    quantized to int8 after that."""
+    if operands == "bf16":
+        return bf16_rounded_adapter(adapter_dir, out)
+    if operands == "int8":
+        return int8_rounded_adapter(adapter_dir, out)
+    return adapter_dir
+
+
 def make_peft_adapter(model_dir: Path, out: Path, *, r: int, alpha: float, targets: list[str], rslora: bool,
                       seed: int) -> Path:
     """A PEFT LoRA adapter with random (non-zero) A and B, saved as safetensors."""

@@ -1,19 +1,21 @@
 """The bank computes what PEFT computes: same greedy tokens per adapter, alone and in mixed batches.
 
-With ``lora_decode_operands=bf16`` (the default) the engine serves each adapter rounded to bf16, exactly: its
-greedy tokens are PEFT's on the rounded adapter. (How far rounding moves a delta: within 2^-7 of the fp32 delta's
-largest entry, ``test_inference_decode_plan.py``.)"""
+With ``lora_decode_operands=bf16`` (the default on a base that is not 4-bit) the engine serves each adapter
+rounded to bf16, exactly: its greedy tokens are PEFT's on the rounded adapter. With ``int8`` each rank component
+of the rounded adapter is quantized to int8 on its own absmax, and the greedy tokens are PEFT's on that quantized
+adapter. (How far rounding moves a delta: within 2^-7 of the fp32 delta's largest entry,
+``test_inference_decode_plan.py``.)"""
 
 from __future__ import annotations
 
 import pytest
-from helpers_inference import bf16_rounded_adapter, host, peft_greedy, request, tokens_of
+from helpers_inference import host, peft_greedy, request, served_adapter, tokens_of
 
 PROMPTS = ["Hello there, how are", "The capital of France is a city that", "1 2 3 4",
            "Once upon a time in a land far away there lived a"]
 
 
-@pytest.mark.parametrize("operands", ["fp32", "bf16"])
+@pytest.mark.parametrize("operands", ["fp32", "bf16", "int8"])
 @pytest.mark.parametrize("name", ["attn-r4", "mlp-r8", "all-r16", "o-r2"])
 def test_greedy_tokens_equal_peft_for_each_adapter(tiny_runtime_factory, tiny_model_dir, tiny_adapters, name,
                                                    operands, tmp_path):
@@ -22,7 +24,7 @@ def test_greedy_tokens_equal_peft_for_each_adapter(tiny_runtime_factory, tiny_mo
     adapter = host(rt, name, tiny_adapters[name])
     req = request(rt, PROMPTS[1], adapter=adapter, max_tokens=12)
     got = tokens_of(rt.engine.submit(req).wait_sync(60))
-    served = tiny_adapters[name] if operands == "fp32" else bf16_rounded_adapter(tiny_adapters[name], tmp_path / name)
+    served = served_adapter(tiny_adapters[name], operands, tmp_path / name)
     want = peft_greedy(tiny_model_dir, served, req.prompt_ids, 12)
     assert got == want
     # the adapter matters: the base model alone decodes differently

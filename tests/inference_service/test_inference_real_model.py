@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from helpers_inference import (
-    bf16_rounded_adapter,
     host,
     make_peft_adapter,
     peft_greedy,
     request,
+    served_adapter,
     tiny_settings,
     tokens_of,
 )
@@ -26,9 +26,10 @@ def real_adapter(tmp_path_factory, real_base_model_dir):
                              rslora=False, seed=5)
 
 
-@pytest.mark.parametrize("operands", ["fp32", "bf16"])
+@pytest.mark.parametrize("operands", ["fp32", "bf16", "int8"])
 def test_bank_equals_peft_on_the_real_model_fp32(real_base_model_dir, real_adapter, operands, tmp_path):
-    """fp32 base; the adapter exact (fp32 operands) or rounded to bf16 (bf16 operands, PEFT on the rounded copy)."""
+    """fp32 base; the adapter exact (fp32 operands), rounded to bf16 (bf16 operands) or quantized to int8 after
+    that (int8 operands), PEFT on the same copy."""
     spec = read_base_model_spec(real_base_model_dir)
     rt = build_runtime(real_base_model_dir, spec, tiny_settings(max_new_tokens_limit=64, lora_decode_operands=operands))
     rt.engine.start()
@@ -36,7 +37,7 @@ def test_bank_equals_peft_on_the_real_model_fp32(real_base_model_dir, real_adapt
         a = host(rt, "real", real_adapter)
         req = request(rt, "The three primary colors are", adapter=a, max_tokens=16)
         got = tokens_of(rt.engine.submit(req).wait_sync(300))
-        served = real_adapter if operands == "fp32" else bf16_rounded_adapter(real_adapter, tmp_path / "rounded")
+        served = served_adapter(real_adapter, operands, tmp_path / "rounded")
         assert got == peft_greedy(real_base_model_dir, served, req.prompt_ids, 16)
     finally:
         rt.engine.stop()
