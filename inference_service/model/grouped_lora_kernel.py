@@ -9,16 +9,16 @@ and its bf16 ``bmm`` is slower than fp32. The kernel splits the batch's rows, up
 time, between threads and, for those rows, multiplies ``x·A`` with the rank's columns held in registers and
 adds each part's ``h·B`` into ``y``: for one row, row after row of ``B`` (one sequential stream per operand);
 for several rows of one adapter (its ``B`` in cache), in tiles of 64 outputs held in registers over the whole
-rank, each load serving the rows (one adapter's 16 rows over 30 layers 3.5 -> 2.6 ms; the same sums in the same
-order, so the same bits). It also serves a batch on one adapter (``fused_lora.FusedLoRA.decode``). It reads fp32
+rank, each load serving the rows (one adapter's 16 rows over 30 layers 3.5 -> 2.6 ms in bf16, an A/B of the two
+sources in one process; the same sums in the same order, so the same bits). It also serves a batch on one adapter (``fused_lora.FusedLoRA.decode``). It reads fp32
 operands, bf16 ones widened to fp32 in registers (a 16-bit shift), or int8 ones converted exactly (each rank
 column ``j`` of ``h`` then times its scale ``a_j·b_j``), accumulating in fp32 always: bf16 halves fp32's bytes,
 int8 halves them again.
 
 Numbers (``benchmarks/lora_operand_dtype.py``, the 30 layers' products with SmolLM2's shapes, r=16, one
 row per adapter, 16 / 25 / 32 adapters, ms): ``bmm`` fp32 14.0 / 20.4 / 27.1, kernel fp32 11.9 / 17.5 /
-22.8 (26–28 GB/s against a plain sum's 31), kernel bf16 5.9 / 9.3 / 12.0; in a later session, alternated in one
-process (ad hoc), bf16 6.3 / - / 12.3 against int8 4.4 / - / 8.3 (``decode_operands``). In the engine it also skips the
+22.8 (26–28 GB/s against a plain sum's 31), kernel bf16 5.9 / 9.3 / 12.0; with int8 operands and the tiled
+expand (``lora_operand_dtype.json``, 2026-11-29): bf16 6.6 / 10.1 / 13.0, int8 4.8 / 6.6 / 10.1. In the engine it also skips the
 grid's padding cells (a hot adapter with ten rows in a batch of 25 adapters pads every other one to ten)
 and the gather, scatter and concatenation around the ``bmm`` pair: 256 adapters under Zipf traffic went
 from 0.70x to 0.90x the one-adapter throughput with fp32 operands (``benchmarks/many_adapters.py``).
@@ -60,8 +60,8 @@ def decode_operands(choice: str, device: torch.device,
 
     Why: with many distinct adapters in a step the kernel is bound by their bytes. bf16 halved fp32's (16
     requests on 16 adapters 0.77-0.86x -> 0.91-0.95x the one-adapter throughput, ``engine_speed_bf16_default.json``)
-    and int8 halves them again: the 30 layers' products for 16 / 32 adapters of one row 6.3 / 12.3 ms in bf16,
-    4.4 / 8.3 in int8 (``benchmarks/lora_operand_dtype.py``). Answers change where a near-tie flips: the demo's v1
+    and int8 halves them again: the 30 layers' products for 16 / 32 adapters of one row 6.6 / 13.0 ms in bf16,
+    4.8 / 10.1 in int8 (``benchmarks/lora_operand_dtype.py``). Answers change where a near-tie flips: the demo's v1
     on the full suites (459 cases, nf4, ``recipe_quality.py --adapter``, ``recipe_v1_int8_operands.json``): int8
     against bf16 changed two verdicts, a harmful request now refused and a general question now wrong (one that
     fp32 also gets wrong); bf16 against fp32 changed two general ones. fp32 serves the adapter's exact weights."""
