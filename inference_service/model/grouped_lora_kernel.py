@@ -10,18 +10,19 @@ time, between threads and, for those rows, multiplies ``x·A`` with the rank's c
 adds each part's ``h·B`` into ``y``: for one row, row after row of ``B`` (one sequential stream per operand);
 for several rows of one adapter (its ``B`` in cache), in tiles of 64 outputs held in registers over the whole
 rank, each load serving the rows (one adapter's 16 rows over 30 layers 3.5 -> 2.6 ms in bf16, an A/B of the two
-sources in one process; the same sums in the same order, so the same bits). It also serves a batch on one adapter (``fused_lora.FusedLoRA.decode``). It reads fp32
-operands, bf16 ones widened to fp32 in registers (a 16-bit shift), or int8 ones converted exactly (each rank
-column ``j`` of ``h`` then times its scale ``a_j·b_j``), accumulating in fp32 always: bf16 halves fp32's bytes,
-int8 halves them again.
+sources in one process; the same sums in the same order, so the same bits). It also serves a batch on one
+adapter (``fused_lora.FusedLoRA.decode``). It reads fp32 operands, bf16 ones widened to fp32 in registers (a
+16-bit shift), or int8 ones converted exactly (each rank column ``j`` of ``h`` then times its scale
+``a_j·b_j``), accumulating in fp32 always: bf16 halves fp32's bytes, int8 halves them again.
 
 Numbers (``benchmarks/lora_operand_dtype.py``, the 30 layers' products with SmolLM2's shapes, r=16, one
 row per adapter, 16 / 25 / 32 adapters, ms): ``bmm`` fp32 14.0 / 20.4 / 27.1, kernel fp32 11.9 / 17.5 /
 22.8 (26–28 GB/s against a plain sum's 31), kernel bf16 5.9 / 9.3 / 12.0; with int8 operands and the tiled
-expand (``lora_operand_dtype.json``, 2026-11-29): bf16 6.6 / 10.1 / 13.0, int8 4.8 / 6.6 / 10.1. In the engine it also skips the
-grid's padding cells (a hot adapter with ten rows in a batch of 25 adapters pads every other one to ten)
-and the gather, scatter and concatenation around the ``bmm`` pair: 256 adapters under Zipf traffic went
-from 0.70x to 0.90x the one-adapter throughput with fp32 operands (``benchmarks/many_adapters.py``).
+expand (``lora_operand_dtype.json``, 2026-11-29): bf16 6.6 / 10.1 / 13.0, int8 4.8 / 6.6 / 10.1. In the
+engine it also skips the grid's padding cells (a hot adapter with ten rows in a batch of 25 adapters pads
+every other one to ten) and the gather, scatter and concatenation around the ``bmm`` pair: 256 adapters under
+Zipf traffic went from 0.70x to 0.90x the one-adapter throughput with fp32 operands
+(``benchmarks/many_adapters.py``).
 
 Built and loaded by ``cpu_kernels.py`` (``GROUPED_LORA``: AVX-512F/BW/VL and FMA). Where it cannot be built or
 run (no compiler, a CPU without AVX-512) the engine keeps the ``bmm`` pair, and says so in the log.
