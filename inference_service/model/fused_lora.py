@@ -58,7 +58,8 @@ class FusedLoRA:
         self._a_t: torch.Tensor | None = None        # [capacity, in, R]: resident operands at their positions
         self._b_t: list[torch.Tensor | None] = []    # per part [capacity, r_p, out_p] (None: no part rank)
         self._scales: torch.Tensor | None = None     # [capacity, parts] with the kernel, which scales h (B unscaled)
-        self._col_scales: torch.Tensor | None = None  # int8 operands: [capacity, R], each rank column's a_j * b_j
+        # with the kernel: [capacity, R], each rank column's a_j * b_j for int8 operands, [capacity, 0] (none) else
+        self._col_scales: torch.Tensor | None = None
         self._caps: tuple[int, ...] = ()             # rank capacity of each part when laid out
         self._held: list[tuple[int, int]] = []       # bmm: (slot, its write stamp) copied at each plan position
         self._synced: tuple[int, int] = (0, -1)      # (plan or SlotRows id, batch.writes) the operands match
@@ -79,10 +80,10 @@ class FusedLoRA:
         with torch, ``B`` scaled (``benchmarks/many_adapters_profile.py`` times the copies)."""
         assert self._a_t is not None
         if self.kernel is not None:
-            assert self._scales is not None
+            assert self._scales is not None and self._col_scales is not None
             none = self._a_t.new_empty(0, 0, 0)
             self.kernel.write_operands_(
-                self._a_t, [none if b is None else b for b in self._b_t], self._scales, self._col_scale_arg(), pos,
+                self._a_t, [none if b is None else b for b in self._b_t], self._scales, self._col_scales, pos,
                 [none if layer.A is None else layer.A for layer in self.layers],
                 [none if layer.B is None else layer.B for layer in self.layers],
                 [layer.scale for layer in self.layers], slot, list(self._caps))
@@ -191,10 +192,6 @@ class FusedLoRA:
         return grouped_lora_add_(self.kernel, y.contiguous(), x.contiguous(), rows.rows, rows.offsets, self._a_t,
                                  self._b_t, self._scales, self._caps, self._outs, self._index, self._col_scales)
 
-    def _col_scale_arg(self) -> torch.Tensor:
-        assert self._scales is not None
-        return self._scales.new_empty(0) if self._col_scales is None else self._col_scales
-
     def _hold(self, rows: SlotRows) -> bool:
         """Make a position hold each slot of ``rows`` as last written; False when none targets this projection."""
         if self._synced == (rows.id, self.batch.writes):
@@ -248,7 +245,7 @@ class FusedLoRA:
         b = [torch.zeros(capacity, cap, layer.out_features, **kw) if cap else None
              for layer, cap in zip(self.layers, caps)]
         scales = torch.zeros(capacity, len(caps), device=ref.device)
-        col_scales = torch.zeros(capacity, sum(caps), device=ref.device) if a.dtype == torch.int8 else None
+        col_scales = torch.zeros(capacity, sum(caps) if a.dtype == torch.int8 else 0, device=ref.device)
         if old:
             assert self._a_t is not None and self._scales is not None
             a[:old].copy_(self._a_t)
@@ -256,8 +253,8 @@ class FusedLoRA:
                 if new is not None and held is not None:
                     new[:old].copy_(held)
             scales[:old].copy_(self._scales)
-            if col_scales is not None and self._col_scales is not None:
-                col_scales[:old].copy_(self._col_scales)
+            assert self._col_scales is not None
+            col_scales[:old].copy_(self._col_scales)
         else:
             self._at, self._used, self._where = [], [], {}
             self._index.fill_(-1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -65,38 +66,47 @@ def peft_greedy(model_dir: Path, adapter_dir: Path | None, prompt_ids: list[int]
     return out[0, ids.shape[1]:].tolist()
 
 
-def bf16_rounded_adapter(adapter_dir: Path, out: Path) -> Path:
-    """A copy of a PEFT adapter with every weight rounded to bf16 (kept fp32): what the engine serves with
-    ``lora_decode_operands=bf16``, for a PEFT reference of it."""
+def _adapter_copy(adapter_dir: Path, out: Path, weight: Callable[[str, torch.Tensor], torch.Tensor]) -> Path:
+    """A copy of a PEFT adapter with each weight tensor ``name -> weight(name, tensor)``."""
     import shutil
 
     from safetensors.torch import load_file, save_file
 
     shutil.copytree(adapter_dir, out)
     weights = out / "adapter_model.safetensors"
-    save_file({k: v.to(torch.bfloat16).float() for k, v in load_file(str(weights)).items()}, str(weights))
+    save_file({k: weight(k, v) for k, v in load_file(str(weights)).items()}, str(weights))
     return out
+
+
+def bf16_rounded_adapter(adapter_dir: Path, out: Path) -> Path:
+    """A copy of a PEFT adapter with every weight rounded to bf16 (kept fp32): what the engine serves with
+    ``lora_decode_operands=bf16``, for a PEFT reference of it."""
+    return _adapter_copy(adapter_dir, out, lambda _, v: v.to(torch.bfloat16).float())
+
+
+def int8_quantized(w: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(q, scale)``, ``w ~ q * scale``: ``w`` rounded to int8 along ``dim`` on its absmax, as the grouped LoRA
+    kernel quantizes (``w * 127 / amax`` rounded half to even; scale ``amax / 127``, 0 where ``amax`` is 0), the
+    scale keeping ``dim`` as size 1."""
+    amax = w.abs().amax(dim=dim, keepdim=True)
+    inv = torch.where(amax > 0, 127.0 / amax, torch.zeros_like(amax))
+    return torch.round(w * inv).to(torch.int8), amax / 127.0
 
 
 def int8_rounded_adapter(adapter_dir: Path, out: Path) -> Path:
     """A copy of a PEFT adapter as the engine serves it with ``lora_decode_operands=int8`` (kept fp32): every
     weight rounded to bf16 (how the runtime reads it), then each rank component quantized to int8 on its own
     absmax, ``lora_A``'s row ``j`` and ``lora_B``'s column ``j`` (``kernels/grouped_lora.cpp``, ``write_parts``)."""
-    import shutil
 
-    from safetensors.torch import load_file, save_file
+    def weight(name: str, v: torch.Tensor) -> torch.Tensor:
+        v = v.to(torch.bfloat16).float()
+        dim = 1 if "lora_A" in name else 0 if "lora_B" in name else None
+        if dim is None:
+            return v
+        q, scale = int8_quantized(v, dim)
+        return q.float() * scale
 
-    def q8(w: torch.Tensor, dim: int) -> torch.Tensor:
-        amax = w.abs().amax(dim=dim, keepdim=True)
-        inv = torch.where(amax > 0, 127.0 / amax, torch.zeros_like(amax))
-        return torch.round(w * inv).clamp(-127, 127) * (amax / 127.0)
-
-    shutil.copytree(adapter_dir, out)
-    weights = out / "adapter_model.safetensors"
-    tensors = {k: v.to(torch.bfloat16).float() for k, v in load_file(str(weights)).items()}
-    save_file({k: q8(v, 1) if "lora_A" in k else q8(v, 0) if "lora_B" in k else v for k, v in tensors.items()},
-              str(weights))
-    return out
+    return _adapter_copy(adapter_dir, out, weight)
 
 
 def served_adapter(adapter_dir: Path, operands: str, out: Path) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers_inference import host, request
+from helpers_inference import host, int8_quantized, request
 
 from inference_service.model.grouped_lora_kernel import grouped_lora_kernel
 
@@ -194,13 +194,6 @@ def test_operand_writes_equal_torch_copies(kernel_or_skip, operands):
         fused._write(5, 1)
 
 
-def _q8(w: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(int8 values, fp32 scales) of ``w`` quantized along ``dim`` on its absmax, as the kernel quantizes."""
-    amax = w.abs().amax(dim=dim, keepdim=True)
-    inv = torch.where(amax > 0, 127.0 / amax, torch.zeros_like(amax))
-    return torch.round(w * inv).to(torch.int8), (amax / 127.0).flatten()
-
-
 def test_int8_operand_writes_quantize_each_rank_component_on_its_absmax(kernel_or_skip):
     """int8 operands: each rank component ``j`` of a part (``A``'s row and ``B``'s column) is rounded to int8 on
     its own absmax, bit for bit as torch rounds ``w * 127 / amax`` (half to even), and the position's column
@@ -228,10 +221,10 @@ def test_int8_operand_writes_quantize_each_rank_component_on_its_absmax(kernel_o
     fused._write(0, 1)
     r0 = 0
     for layer, cap, b_t in zip(layers, caps, fused._b_t):
-        qa, sa = _q8(layer.A[1], 1)
-        qb, sb = _q8(layer.B[1], 0)
+        qa, sa = int8_quantized(layer.A[1], 1)
+        qb, sb = int8_quantized(layer.B[1], 0)
         assert torch.equal(fused._a_t[0, :, r0:r0 + cap], qa.t()) and torch.equal(b_t[0], qb.t())
-        assert torch.equal(fused._col_scales[0, r0:r0 + cap], sa * sb)
+        assert torch.equal(fused._col_scales[0, r0:r0 + cap], sa.flatten() * sb.flatten())
         r0 += cap
     assert fused._col_scales[0, 16 + 3] == 0 and fused._col_scales[0, 16 + 8:].eq(0).all()  # zero row, padding
     x = torch.randn(3, 96, generator=g)
