@@ -76,6 +76,8 @@ def summary(reps: list[dict]) -> dict:
 
 
 def main() -> None:
+    from lorafleet.compute_threads import configure_openmp
+    configure_openmp()  # the inference server's OpenMP spin count, set before torch loads
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lora-decode-operands", default=None, help="the engine's setting (default: the tree's own)")
     ap.add_argument("--reps", type=int, default=3)

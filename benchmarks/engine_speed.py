@@ -13,7 +13,8 @@ the baseline's alone (5696eea knows only nf4, int8 and none); ``--setting`` sets
 this tree's engine (``lora_decode_operands=fp32``).
 
 Each round runs one child process per tree (the baseline is exported with ``git archive`` into a
-temporary directory), alternating which goes first. A child builds the runtime with its tree's
+temporary directory), alternating which goes first. A child sets its tree's OpenMP spin count as
+the inference server does (``configure_openmp``, where the tree has it), builds the runtime with its tree's
 defaults (the baseline: nf4 through transformers' forward; this tree: ``quantization=auto``), starts
 the engine, warms every workload up once, then times each ``--reps`` times (median):
 
@@ -42,8 +43,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 WORKLOADS = ("one_base", "one_adapter", "b16_one", "b16_many", "b16_base")
 
 CHILD = r'''
-import json, statistics, sys, time
+import importlib, importlib.util, json, statistics, sys, time
 from pathlib import Path
+if importlib.util.find_spec("lorafleet.compute_threads"):  # the tree's server OpenMP setting, before torch loads
+    threads = importlib.import_module("lorafleet.compute_threads")
+    if hasattr(threads, "configure_openmp"):  # older trees ran libgomp's default
+        threads.configure_openmp()
 import torch
 spec_in = json.loads(sys.argv[1])
 import inference_service, lorafleet.config

@@ -156,6 +156,8 @@ def agreement(a: list[int], b: list[int]) -> int:
 
 
 def main() -> None:
+    from lorafleet.compute_threads import configure_openmp
+    configure_openmp()  # the inference server's OpenMP spin count, set before torch loads
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--model-dir", type=Path)

@@ -290,6 +290,8 @@ async def serve_and_measure(args: argparse.Namespace, runtime, registry, setting
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from lorafleet.compute_threads import configure_openmp
+    configure_openmp()  # the inference server's OpenMP spin count, set before torch loads
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="lorafleet-http-bench-"))

@@ -142,6 +142,8 @@ def zipf_draws(args: argparse.Namespace) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from lorafleet.compute_threads import configure_openmp
+    configure_openmp()  # the inference server's OpenMP spin count, set before torch loads
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = parse_args(argv)
     paths = bench_adapter_dirs(args.adapters)

@@ -84,6 +84,8 @@ def _hits() -> float:
 
 
 def main() -> None:
+    from lorafleet.compute_threads import configure_openmp
+    configure_openmp()  # the inference server's OpenMP spin count, set before torch loads
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quantization", nargs="+", default=["auto", "nf4"])
     ap.add_argument("--requests", type=int, default=48)

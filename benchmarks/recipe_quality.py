@@ -243,6 +243,8 @@ def run_recipe(recipe: Recipe, model_dir: Path, tok, served: ServedAnswers, *, e
 
 
 def main() -> None:
+    from lorafleet.compute_threads import configure_openmp
+    configure_openmp()  # the inference server's OpenMP spin count, set before torch loads
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipe", action="append", help="a recipe's name (default: every recipe)")
     ap.add_argument("--spec", type=Path, default=None, help="JSON recipes (load_spec) instead of the built-in ones")

@@ -215,6 +215,8 @@ def summary(rounds: dict[str, list[float]], served: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from lorafleet.compute_threads import configure_openmp
+    configure_openmp()  # the inference server's OpenMP spin count, set before torch loads
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = parse_args(argv)
     workloads, settings = run_served(args, build, serve_and_measure, "lorafleet-served-bench-")

@@ -20,17 +20,27 @@ v1; a quota of 1.5 CPUs gives 1) and its affinity mask. torch's own default coun
 mask only: a pod limited to 2 CPUs on a 64-core node would run 64 threads, each parallel region
 then waiting on threads the quota has throttled. ``LORAFLEET_NUM_THREADS`` overrides it.
 
-How they wait (``configure_openmp``): libgomp's workers spin 300,000 rounds by default before they
-sleep. On a shared machine the spinning threads burn the CPU share other runnable threads need, and
-a parallel region waits for whichever of its threads the scheduler preempted: on the 2-core test
-machine with other jobs running, one decode step of 2 spinning threads took 0.75-1.2 s against 16 ms
-on one thread (measured during development with a one-off script, not kept).
-``GOMP_SPINCOUNT=1000`` (tens of microseconds: enough to stay awake between the ops of a step, not
-more) is set before torch loads libgomp, unless the environment already chose. ``benchmarks/engine_speed.py
---baseline-ref HEAD --env GOMP_SPINCOUNT=300000 [--busy 2]`` compares the two on the engine: the default
-spin count is at most 11% faster on a quiet machine (16-row batches; one stream the same) and up to 8%
-slower with one busy process per core, where 1000 keeps 0.44-0.57 of the quiet throughput. The engine also drops
-to one thread while the CPU is contended (``inference_service.engine.threads``).
+How they wait (``configure_openmp``): libgomp's workers spin a while (``GOMP_SPINCOUNT`` rounds of ``pause``,
+about 25 ns each on the 2-core Zen 4 test machine) after a parallel region before they sleep on a futex, and a
+region that finds a worker asleep waits for it to be woken (a futex call and, on a VM, an idle vCPU brought back).
+A decode step is a few hundred regions with Python between them: the shorter the spin, the more of them pay that. On a
+shared machine, though, spinning threads burn the CPU share other runnable threads need, and a region waits for
+whichever of its threads the scheduler preempted: with other jobs running, one decode step of 2 spinning threads
+took 0.75-1.2 s against 16 ms on one thread (measured during development with a one-off script, not kept).
+
+So the spin count follows what handles contention. Where the kernel reports CPU pressure (PSI, the
+``read_psi_some_us`` files) the engine's thread governor (``inference_service.engine.threads``) drops to one
+thread while other processes want the cores, and a one-thread engine has no workers to spin: the spin count is
+then libgomp's own default, 300,000 (~7.5 ms, longer than any gap of a busy engine). Without PSI nothing else
+protects a contended engine, and the spin count is 1,000 (~25 µs). ``configure_openmp`` sets it before torch
+loads libgomp, unless the environment already chose. ``benchmarks/engine_speed.py --baseline-ref HEAD --env
+GOMP_SPINCOUNT=300000 --baseline-env GOMP_SPINCOUNT=1000 [--busy 2]`` compares the two on the engine
+(``engine_speed_spin_count.json``, ``_run2.json``, ``_busy.json``; 2-core Zen 4 with PSI). Quiet, 300,000 was
+faster in every one of ten interleaved rounds on 16 x 32 on one adapter (medians 562 against 531 and 566 against
+503 tokens/s) and in nine of ten on the bare base (636 / 606, 650 / 612); one stream with an adapter 132 / 119 and
+138 / 126. With one busy process per core the two are the same within the rounds' spread (ratios 0.94-1.04): the
+governor runs one thread there. Until this choice the server set 1,000 whatever the machine, while the benchmarks
+that build the engine in-process ran at libgomp's default; they now call ``configure_openmp`` too.
 """
 
 from __future__ import annotations
@@ -97,19 +107,41 @@ async def in_fresh_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await future
 
 
-SPIN_COUNT = "1000"
+SPIN_WITH_PSI = "300000"    # libgomp's default: the governor handles contention
+SPIN_WITHOUT_PSI = "1000"   # nothing else does: sleep soon
+PSI_FILES = (Path("/sys/fs/cgroup/cpu.pressure"), Path("/proc/pressure/cpu"))
 CGROUP = Path("/sys/fs/cgroup")
 
 
-def configure_openmp(environ: dict[str, str] | None = None) -> bool:
-    """Set libgomp's spin count unless chosen already; True when it can still take effect (torch not loaded)."""
+def read_psi_some_us(paths: tuple[Path, ...] = PSI_FILES) -> int | None:
+    """Cumulative microseconds some task waited for a CPU (the ``some ... total=`` field), or None."""
+    for path in paths:
+        try:
+            line = path.read_text().splitlines()[0]
+        except (OSError, IndexError):
+            continue
+        for field in line.split():
+            if field.startswith("total="):
+                return int(field[6:])
+    return None
+
+
+def configure_openmp(environ: dict[str, str] | None = None, *, psi_paths: tuple[Path, ...] = PSI_FILES,
+                     torch_loaded: bool | None = None) -> bool:
+    """Set libgomp's spin count (module docstring) unless chosen already; True when it can still take effect
+    (torch not loaded yet; ``torch_loaded`` overrides that check for tests)."""
     env = os.environ if environ is None else environ
+    loaded = "torch" in sys.modules if torch_loaded is None else torch_loaded
     if "GOMP_SPINCOUNT" in env or "OMP_WAIT_POLICY" in env:
-        return "torch" not in sys.modules
-    if "torch" in sys.modules:
+        return not loaded
+    if loaded:
         log.debug("torch is loaded already: libgomp keeps its spin count")
         return False
-    env["GOMP_SPINCOUNT"] = SPIN_COUNT
+    psi = read_psi_some_us(psi_paths) is not None
+    env["GOMP_SPINCOUNT"] = SPIN_WITH_PSI if psi else SPIN_WITHOUT_PSI
+    log.info("OpenMP spin count", extra={"gomp_spincount": env["GOMP_SPINCOUNT"],
+                                         "why": "CPU pressure (PSI) readable: the engine's thread governor handles "
+                                                "contention" if psi else "no CPU pressure (PSI): no thread governor"})
     return True
 
 

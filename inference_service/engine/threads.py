@@ -11,7 +11,8 @@ The signal is the kernel's CPU pressure (PSI, ``cpu.pressure`` of the cgroup, el
 ``WINDOW_S`` while the engine works. Above ``HIGH`` the engine drops to one thread; at one thread it
 goes back to all of them once pressure stayed under ``LOW`` and a back-off has passed (2 s, doubled
 after each return that did not last ``STABLE_S``, up to 64 s), so a machine that is only busy
-because of our own second thread does not make it flap. Without PSI the thread count stays fixed.
+because of our own second thread does not make it flap. Without PSI the thread count stays fixed, and
+libgomp's workers sleep soon after each parallel region instead (``lorafleet.compute_threads.configure_openmp``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
+
+from lorafleet.compute_threads import read_psi_some_us
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +33,6 @@ WINDOW_S = 0.25
 # near 1.0 (some task always waits), so 0.5 keeps those apart.
 HIGH, LOW = 0.50, 0.05
 BACKOFF_S, MAX_BACKOFF_S, STABLE_S = 2.0, 64.0, 10.0
-PSI_FILES = (Path("/sys/fs/cgroup/cpu.pressure"), Path("/proc/pressure/cpu"))
-
-
-def read_psi_some_us(paths: tuple[Path, ...] = PSI_FILES) -> int | None:
-    """Cumulative microseconds some task waited for a CPU (the ``some ... total=`` field), or None."""
-    for path in paths:
-        try:
-            line = path.read_text().splitlines()[0]
-        except (OSError, IndexError):
-            continue
-        for field in line.split():
-            if field.startswith("total="):
-                return int(field[6:])
-    return None
 
 
 class ThreadGovernor:

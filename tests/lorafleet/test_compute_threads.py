@@ -1,14 +1,30 @@
-"""One-off work runs in a thread of its own that is gone when the call returns."""
+"""One-off work runs in a thread of its own that is gone when the call returns; the engine's thread count follows
+the cgroup CPU quota; libgomp's spin count follows whether the thread governor can see CPU pressure."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
-from lorafleet.compute_threads import call_in_fresh_thread, in_fresh_thread
+from lorafleet.compute_threads import (
+    SPIN_WITH_PSI,
+    SPIN_WITHOUT_PSI,
+    call_in_fresh_thread,
+    cgroup_cpu_limit,
+    configure_openmp,
+    default_num_threads,
+    in_fresh_thread,
+    read_psi_some_us,
+    resolve_num_threads,
+)
 
 
 def _whoami(x: torch.Tensor) -> tuple[int, float]:
@@ -69,3 +85,95 @@ def test_async_twin_raises_and_tolerates_cancellation() -> None:
         await asyncio.sleep(0.05)
 
     asyncio.run(main())
+
+
+# -- how many threads, and how they wait ------------------------------------------------------------------------
+def _psi(path, total: int) -> None:
+    path.write_text(f"some avg10=0.12 avg60=0.50 avg300=1.00 total={total}\nfull avg10=0.00 avg60=0.00 "
+                    "avg300=0.00 total=0\n")
+
+
+def test_psi_reader_takes_the_first_readable_file(tmp_path) -> None:
+    missing, cgroup, host = tmp_path / "missing", tmp_path / "cgroup", tmp_path / "host"
+    _psi(host, 777)
+    assert read_psi_some_us((missing, host)) == 777
+    _psi(cgroup, 42)
+    assert read_psi_some_us((missing, cgroup, host)) == 42
+    (tmp_path / "empty").write_text("")
+    assert read_psi_some_us((missing, tmp_path / "empty")) is None
+
+
+@given(total=st.integers(min_value=0, max_value=2**63 - 1))
+def test_psi_reader_parses_any_total(tmp_path_factory, total: int) -> None:
+    path = tmp_path_factory.mktemp("psi") / "cpu.pressure"
+    _psi(path, total)
+    assert read_psi_some_us((path,)) == total
+
+
+def test_spin_count_is_libgomps_default_where_the_thread_governor_sees_cpu_pressure(tmp_path) -> None:
+    psi = tmp_path / "cpu.pressure"
+    _psi(psi, 1)
+    env: dict[str, str] = {}
+    assert configure_openmp(env, psi_paths=(psi,), torch_loaded=False)
+    assert env == {"GOMP_SPINCOUNT": SPIN_WITH_PSI} and SPIN_WITH_PSI == "300000"
+
+
+def test_spin_count_is_short_without_cpu_pressure(tmp_path) -> None:
+    env: dict[str, str] = {}
+    assert configure_openmp(env, psi_paths=(tmp_path / "none",), torch_loaded=False)
+    assert env == {"GOMP_SPINCOUNT": SPIN_WITHOUT_PSI} and SPIN_WITHOUT_PSI == "1000"
+
+
+@pytest.mark.parametrize("chosen", [{"GOMP_SPINCOUNT": "5"}, {"OMP_WAIT_POLICY": "PASSIVE"}])
+def test_a_spin_setting_in_the_environment_is_kept(tmp_path, chosen: dict[str, str]) -> None:
+    psi = tmp_path / "cpu.pressure"
+    _psi(psi, 1)
+    env = dict(chosen)
+    assert configure_openmp(env, psi_paths=(psi,), torch_loaded=False)
+    assert env == chosen
+    assert not configure_openmp(env, psi_paths=(psi,), torch_loaded=True)  # too late to take effect
+
+
+def test_nothing_is_set_once_torch_has_loaded_libgomp(tmp_path) -> None:
+    env: dict[str, str] = {}
+    assert not configure_openmp(env, psi_paths=(tmp_path / "none",), torch_loaded=True)
+    assert env == {}
+
+
+def test_a_fresh_process_gets_the_spin_count_of_this_machine() -> None:
+    """The real defaults end to end: a new interpreter (torch not loaded) and this machine's PSI files."""
+    code = ("import os; from lorafleet.compute_threads import configure_openmp; "
+            "print(configure_openmp(), os.environ['GOMP_SPINCOUNT'])")
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    expected = SPIN_WITH_PSI if read_psi_some_us() is not None else SPIN_WITHOUT_PSI
+    assert out.split() == ["True", expected]
+
+
+@pytest.mark.parametrize(("files", "quota"), [
+    ({"cpu.max": "max 100000"}, None),
+    ({"cpu.max": "150000 100000"}, 1.5),
+    ({"cpu.max": "400000 200000"}, 2.0),
+    ({"cpu/cpu.cfs_quota_us": "250000", "cpu/cpu.cfs_period_us": "100000"}, 2.5),
+    ({"cpu,cpuacct/cpu.cfs_quota_us": "-1", "cpu,cpuacct/cpu.cfs_period_us": "100000"}, None),
+    ({}, None),
+])
+def test_cgroup_cpu_quota(tmp_path, files: dict[str, str], quota: float | None) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text + "\n")
+    assert cgroup_cpu_limit(tmp_path) == quota
+
+
+def test_threads_are_the_quota_rounded_down_within_the_affinity_mask(tmp_path) -> None:
+    affinity = len(os.sched_getaffinity(0))
+    assert default_num_threads(tmp_path)[0] == affinity  # no quota
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    threads, why = default_num_threads(tmp_path)
+    assert threads == 1 and "quota 1.5" in why
+    (tmp_path / "cpu.max").write_text(f"{100000 * (affinity + 3)} 100000\n")
+    assert default_num_threads(tmp_path)[0] == affinity
+    (tmp_path / "cpu.max").write_text("50000 100000\n")
+    assert default_num_threads(tmp_path)[0] == 1  # half a CPU still gets one thread
+    assert resolve_num_threads(3, root=tmp_path) == (3, "LORAFLEET_NUM_THREADS")
+    assert resolve_num_threads(0, root=tmp_path)[0] == 1
