@@ -82,3 +82,52 @@ def test_attention_refuses_a_position_outside_the_cache(ops):
         ops.attention(qkv, cos, sin, kc, vc, torch.tensor([8]), heads, kv)
     with pytest.raises(RuntimeError, match="qkv"):
         ops.attention(torch.randn(1, 5), cos, sin, kc, vc, torch.tensor([0]), heads, kv)
+
+
+def _reference_attention(qkv, cos, sin, kc, vc, pos, heads, kv):
+    """Rotary, cache write and grouped-query softmax attention with torch ops, row by row, in float64."""
+    b, d = cos.shape
+    group, half = heads // kv, d // 2
+    kc, vc, out = kc.clone(), vc.clone(), torch.empty(b, heads * d)
+
+    def rotate(x, r):
+        return x * cos[r] + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin[r]
+
+    for r in range(b):
+        p = int(pos[r])
+        row = qkv[r].view(heads + 2 * kv, d)
+        kc[r, :, p], vc[r, :, p] = rotate(row[heads:heads + kv], r), row[heads + kv:]
+        q = rotate(row[:heads], r).double()
+        keys, values = kc[r, :, :p + 1].double(), vc[r, :, :p + 1].double()
+        for h in range(heads):
+            weights = torch.softmax(keys[h // group] @ q[h] / d ** 0.5, dim=0)
+            out[r, h * d:(h + 1) * d] = (weights @ values[h // group]).float()
+    return out, kc, vc
+
+
+@pytest.mark.parametrize(("heads", "kv", "d"), [
+    (9, 3, 64),    # SmolLM2-135M: three heads per kv head, every row of V shared by them in registers
+    (6, 3, 128),   # d = 128: two heads at a time, then the odd one
+    (8, 2, 32),    # other multiples of 16: one head at a time
+    (4, 4, 16),
+    (4, 2, 8),     # not a multiple of 16: the scalar loop
+])
+def test_attention_equals_a_float64_reference_at_any_length(ops, heads, kv, d):
+    """Lengths around the 16-position blocks, a long cache, and a large logit range (softmax of ~ -60 .. 0)."""
+    torch.manual_seed(heads * 1000 + d)
+    lengths = [1, 2, 15, 16, 17, 33, 600]
+    b, width = len(lengths), 640
+    qkv = torch.randn(b, (heads + 2 * kv) * d) * 3
+    angle = torch.randn(b, d // 2)
+    cos = torch.cat((angle.cos(), angle.cos()), -1).contiguous()
+    sin = torch.cat((angle.sin(), angle.sin()), -1).contiguous()
+    kc, vc = torch.randn(b, kv, width, d) * 3, torch.randn(b, kv, width, d)
+    pos = torch.tensor([n - 1 for n in lengths])
+    want, want_k, want_v = _reference_attention(qkv, cos, sin, kc, vc, pos, heads, kv)
+    got = ops.attention(qkv, cos, sin, kc, vc, pos, heads, kv)
+    assert torch.allclose(kc, want_k, rtol=1e-6, atol=1e-6) and torch.allclose(vc, want_v, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=2e-5)
+    for r, n in enumerate(lengths):  # a row's output does not depend on the rows beside it
+        alone = ops.attention(qkv[r:r + 1].contiguous(), cos[r:r + 1].contiguous(), sin[r:r + 1].contiguous(),
+                              kc[r:r + 1].contiguous(), vc[r:r + 1].contiguous(), pos[r:r + 1], heads, kv)
+        assert torch.equal(alone[0], got[r]), (r, n)
