@@ -126,7 +126,8 @@ class RescoredHead:
         k = min(CANDIDATES, rough.shape[-1])
         ids = rough.topk(k, dim=-1).indices                               # [n, k]
         rows = self.exact.index_select(0, ids.reshape(-1)).view(*ids.shape, -1)  # [n, k, D]
-        exact = torch.bmm(rows, hidden.float().unsqueeze(-1)).squeeze(-1)       # [n, k]
+        # [n, 1, D] @ [n, D, k]: 0.04 ms at 16 rows, where [n, k, D] @ [n, D, 1] (a batched gemv) took 0.34
+        exact = torch.matmul(hidden.float().unsqueeze(1), rows.transpose(1, 2)).squeeze(1)  # [n, k]
         return rough, ids, exact
 
     def greedy(self, hidden: torch.Tensor) -> torch.Tensor:

@@ -102,3 +102,17 @@ def test_the_int8_ranking_is_the_default_on_a_cpu_and_smaller_than_int4():
     head = RescoredHead(_weight())
     assert isinstance(head.ranking, Int8Ranking)
     assert head.nbytes == VOCAB * DIM + 4 * VOCAB < Int4Ranking(_weight()).nbytes
+
+
+@needs_int8
+@settings(max_examples=25, deadline=None)
+@given(st.permutations(list(range(12))), st.integers(min_value=1, max_value=12))
+def test_rescored_head_gives_a_row_the_same_logits_and_token_alone_or_in_any_batch(order, size):
+    """Ranking and rescoring both: a request's greedy token and logits never depend on what it is batched with."""
+    head, states = RescoredHead(_weight()), _states()
+    with torch.inference_mode():
+        alone = torch.cat([head.logits(states[i:i + 1]) for i in range(len(states))])
+        tokens = torch.cat([head.greedy(states[i:i + 1]) for i in range(len(states))])
+        picked = order[:size]
+        assert torch.equal(head.logits(states[picked]), alone[picked])
+        assert torch.equal(head.greedy(states[picked]), tokens[picked])
