@@ -16,9 +16,10 @@ engine loop), on one fresh thread under ``torch.inference_mode`` as the engine w
   the same prefill with SDPA forced onto its math kernel, the path prefill took while it called SDPA
   with 3-D tensors (torch picks the fused CPU kernel only for 4-D ones).
 
-OpenMP's spin count is the server's (``configure_openmp``: ``GOMP_SPINCOUNT=1000`` unless the
-environment sets one); ``GOMP_SPINCOUNT=300000 python benchmarks/decode_profile.py`` measures libgomp's
-default. It backs the profile figures in the closing notes of the inference-speed and long-prompt work.
+OpenMP's spin count is the server's (``configure_openmp``: libgomp's default 300,000 where CPU pressure is
+readable, else ``GOMP_SPINCOUNT=1000``, unless the environment sets one); ``GOMP_SPINCOUNT=1000 python
+benchmarks/decode_profile.py`` measures the short spin. It backs the profile figures in the closing notes of the
+inference-speed and long-prompt work.
 """
 
 from __future__ import annotations
