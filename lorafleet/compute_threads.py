@@ -28,18 +28,21 @@ shared machine, though, spinning threads burn the CPU share other runnable threa
 whichever of its threads the scheduler preempted: with other jobs running, one decode step of 2 spinning threads
 took 0.75-1.2 s against 16 ms on one thread (measured during development with a one-off script, not kept).
 
-So the spin count follows what handles contention. Where the kernel reports CPU pressure (PSI, the
-``read_psi_some_us`` files) the engine's thread governor (``inference_service.engine.threads``) drops to one
+So the spin count follows what handles contention (``spin_count``). Where the kernel reports CPU pressure (PSI,
+the ``read_psi_some_us`` files) the engine's thread governor (``inference_service.engine.threads``) drops to one
 thread while other processes want the cores, and a one-thread engine has no workers to spin: the spin count is
 then libgomp's own default, 300,000 (~7.5 ms, longer than any gap of a busy engine). Without PSI nothing else
-protects a contended engine, and the spin count is 1,000 (~25 µs). ``configure_openmp`` sets it before torch
-loads libgomp, unless the environment already chose. ``benchmarks/engine_speed.py --baseline-ref HEAD --env
-GOMP_SPINCOUNT=300000 --baseline-env GOMP_SPINCOUNT=1000 [--busy 2]`` compares the two on the engine
-(``engine_speed_spin_count.json``, ``_run2.json``, ``_busy.json``; 2-core Zen 4 with PSI). Quiet, 300,000 was
+protects a contended engine, and under a cgroup CPU quota (a pod's CPU limit) the time spent spinning is charged to
+the quota while the server's gRPC and event-loop threads want it too, and throttling need not show as pressure:
+both get 1,000 (~25 µs), as every server did before (a deployment that measures otherwise sets ``GOMP_SPINCOUNT``).
+``configure_openmp`` sets it before torch loads libgomp, unless the environment already chose.
+``benchmarks/engine_speed.py --baseline-ref HEAD --env GOMP_SPINCOUNT=300000 --baseline-env GOMP_SPINCOUNT=1000
+[--busy 2]`` compares the two on the engine
+(``engine_speed_spin_count.json``, ``_run2.json``, ``_busy.json``; 2-core Zen 4, PSI, no quota). Quiet, 300,000 was
 faster in every one of ten interleaved rounds on 16 x 32 on one adapter (medians 562 against 531 and 566 against
 503 tokens/s) and in nine of ten on the bare base (636 / 606, 650 / 612); one stream with an adapter 132 / 119 and
 138 / 126. With one busy process per core the two are the same within the rounds' spread (ratios 0.94-1.04): the
-governor runs one thread there. Until this choice the server set 1,000 whatever the machine, while the benchmarks
+governor runs one thread there. Until this choice the server set 1,000 on every machine, while the benchmarks
 that build the engine in-process ran at libgomp's default; they now call ``configure_openmp`` too.
 """
 
@@ -126,9 +129,19 @@ def read_psi_some_us(paths: tuple[Path, ...] = PSI_FILES) -> int | None:
     return None
 
 
+def spin_count(psi_paths: tuple[Path, ...] = PSI_FILES, root: Path = CGROUP) -> tuple[str, str]:
+    """``(GOMP_SPINCOUNT, why)`` for this process (module docstring)."""
+    if read_psi_some_us(psi_paths) is None:
+        return SPIN_WITHOUT_PSI, "no CPU pressure (PSI) to read: no thread governor"
+    quota = cgroup_cpu_limit(root)
+    if quota is not None:  # time spent spinning is charged to the quota, and throttling need not show as pressure
+        return SPIN_WITHOUT_PSI, f"cgroup CPU quota {quota:g}: spinning would spend it"
+    return SPIN_WITH_PSI, "CPU pressure (PSI) readable and no CPU quota: the thread governor handles contention"
+
+
 def configure_openmp(environ: dict[str, str] | None = None, *, psi_paths: tuple[Path, ...] = PSI_FILES,
-                     torch_loaded: bool | None = None) -> bool:
-    """Set libgomp's spin count (module docstring) unless chosen already; True when it can still take effect
+                     root: Path = CGROUP, torch_loaded: bool | None = None) -> bool:
+    """Set libgomp's spin count (``spin_count``) unless chosen already; True when it can still take effect
     (torch not loaded yet; ``torch_loaded`` overrides that check for tests)."""
     env = os.environ if environ is None else environ
     loaded = "torch" in sys.modules if torch_loaded is None else torch_loaded
@@ -137,11 +150,8 @@ def configure_openmp(environ: dict[str, str] | None = None, *, psi_paths: tuple[
     if loaded:
         log.debug("torch is loaded already: libgomp keeps its spin count")
         return False
-    psi = read_psi_some_us(psi_paths) is not None
-    env["GOMP_SPINCOUNT"] = SPIN_WITH_PSI if psi else SPIN_WITHOUT_PSI
-    log.info("OpenMP spin count", extra={"gomp_spincount": env["GOMP_SPINCOUNT"],
-                                         "why": "CPU pressure (PSI) readable: the engine's thread governor handles "
-                                                "contention" if psi else "no CPU pressure (PSI): no thread governor"})
+    env["GOMP_SPINCOUNT"], why = spin_count(psi_paths, root)
+    log.info("OpenMP spin count", extra={"gomp_spincount": env["GOMP_SPINCOUNT"], "why": why})
     return True
 
 

@@ -24,6 +24,7 @@ from lorafleet.compute_threads import (
     in_fresh_thread,
     read_psi_some_us,
     resolve_num_threads,
+    spin_count,
 )
 
 
@@ -111,17 +112,31 @@ def test_psi_reader_parses_any_total(tmp_path_factory, total: int) -> None:
 
 
 def test_spin_count_is_libgomps_default_where_the_thread_governor_sees_cpu_pressure(tmp_path) -> None:
-    psi = tmp_path / "cpu.pressure"
+    psi, cgroup = tmp_path / "cpu.pressure", tmp_path / "cgroup"
     _psi(psi, 1)
+    cgroup.mkdir()
+    (cgroup / "cpu.max").write_text("max 100000\n")  # a cgroup without a quota
     env: dict[str, str] = {}
-    assert configure_openmp(env, psi_paths=(psi,), torch_loaded=False)
+    assert configure_openmp(env, psi_paths=(psi,), root=cgroup, torch_loaded=False)
     assert env == {"GOMP_SPINCOUNT": SPIN_WITH_PSI} and SPIN_WITH_PSI == "300000"
 
 
 def test_spin_count_is_short_without_cpu_pressure(tmp_path) -> None:
     env: dict[str, str] = {}
-    assert configure_openmp(env, psi_paths=(tmp_path / "none",), torch_loaded=False)
+    assert configure_openmp(env, psi_paths=(tmp_path / "none",), root=tmp_path, torch_loaded=False)
     assert env == {"GOMP_SPINCOUNT": SPIN_WITHOUT_PSI} and SPIN_WITHOUT_PSI == "1000"
+
+
+def test_spin_count_is_short_under_a_cpu_quota_even_with_cpu_pressure(tmp_path) -> None:
+    """A pod's CPU limit: spinning spends the quota the gRPC threads need, and throttling may not read as pressure."""
+    psi = tmp_path / "cpu.pressure"
+    _psi(psi, 1)
+    (tmp_path / "cpu.max").write_text("400000 100000\n")
+    count, why = spin_count((psi,), tmp_path)
+    assert count == SPIN_WITHOUT_PSI and "quota 4" in why
+    env: dict[str, str] = {}
+    assert configure_openmp(env, psi_paths=(psi,), root=tmp_path, torch_loaded=False)
+    assert env == {"GOMP_SPINCOUNT": SPIN_WITHOUT_PSI}
 
 
 @pytest.mark.parametrize("chosen", [{"GOMP_SPINCOUNT": "5"}, {"OMP_WAIT_POLICY": "PASSIVE"}])
@@ -129,14 +144,14 @@ def test_a_spin_setting_in_the_environment_is_kept(tmp_path, chosen: dict[str, s
     psi = tmp_path / "cpu.pressure"
     _psi(psi, 1)
     env = dict(chosen)
-    assert configure_openmp(env, psi_paths=(psi,), torch_loaded=False)
+    assert configure_openmp(env, psi_paths=(psi,), root=tmp_path, torch_loaded=False)
     assert env == chosen
-    assert not configure_openmp(env, psi_paths=(psi,), torch_loaded=True)  # too late to take effect
+    assert not configure_openmp(env, psi_paths=(psi,), root=tmp_path, torch_loaded=True)  # too late to take effect
 
 
 def test_nothing_is_set_once_torch_has_loaded_libgomp(tmp_path) -> None:
     env: dict[str, str] = {}
-    assert not configure_openmp(env, psi_paths=(tmp_path / "none",), torch_loaded=True)
+    assert not configure_openmp(env, psi_paths=(tmp_path / "none",), root=tmp_path, torch_loaded=True)
     assert env == {}
 
 
@@ -146,8 +161,7 @@ def test_a_fresh_process_gets_the_spin_count_of_this_machine() -> None:
             "print(configure_openmp(), os.environ['GOMP_SPINCOUNT'])")
     env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    expected = SPIN_WITH_PSI if read_psi_some_us() is not None else SPIN_WITHOUT_PSI
-    assert out.split() == ["True", expected]
+    assert out.split() == ["True", spin_count()[0]]
 
 
 @pytest.mark.parametrize(("files", "quota"), [
