@@ -1,4 +1,5 @@
-"""The rescored LM head's ranking, int8 against int4: is the fp32 argmax among the candidates, at what cost?
+"""The rescored LM head's ranking, int8 (the project's VNNI kernel, fbgemm) against int4: is the fp32 argmax among
+the candidates, at what cost?
 
     python benchmarks/lm_head_ranking.py [--out benchmarks/results/lm_head_ranking.json]
 
@@ -6,11 +7,12 @@
 ``CANDIDATES`` (64) best exactly in fp32; the greedy token is the fp32 head's only if its argmax is among
 them. Quality: the real model (fp32, transformers) answers 110 suite prompts (50 general, 30
 over-refusal, 30 safety; chat template) with 48 greedy tokens; at every teacher-forced position of
-those answers, the final hidden state is ranked by each ranking (``Int8Ranking``, ``Int4Ranking``) and
-the 0-based rank of the fp32 argmax is recorded (0: the ranking's own top token is the fp32 one).
-Also checked: a row's rough logits alone equal its rough logits in a batch of 16 (bit for bit).
-Speed: each ranking's ``rough`` at 1 / 4 / 16 / 32 rows, on one fresh thread with the server's
-OpenMP settings, the median of 25 calls after 5, in ms.
+those answers, the final hidden state is ranked by each ranking (``VnniRanking``, ``Int8Ranking``,
+``Int4Ranking``) and the 0-based rank of the fp32 argmax is recorded (0: the ranking's own top token is the fp32
+one). Also checked: a row's rough logits alone equal its rough logits in a batch of 16 (bit for bit).
+Speed: each ranking's ``top`` (rough logits and the ``CANDIDATES`` best ids, what the head calls) at
+1 / 4 / 16 / 32 rows, on one fresh thread with the server's OpenMP settings, the median of 25 calls after 5,
+in ms; the VNNI kernel selects inside its call, the others with ``torch.topk``.
 """
 
 from __future__ import annotations
@@ -47,22 +49,25 @@ def hidden_states():
 def measure() -> dict:
     import torch
 
-    from inference_service.model.lm_head import Int4Ranking, Int8Ranking
+    from inference_service.model.lm_head import CANDIDATES, Int4Ranking, Int8Ranking, VnniRanking
 
     hidden, weight, prompts = hidden_states()
     out: dict = {"threads": torch.get_num_threads(), "torch": torch.__version__, "prompts": prompts,
                  "positions": hidden.shape[0], "rankings": {}}
     with torch.inference_mode():
         top = (hidden @ weight.t()).argmax(dim=-1)
-        for name, cls in (("int8", Int8Ranking), ("int4", Int4Ranking)):
-            ranking = cls(weight)
+        kernel = VnniRanking.load(torch.device("cpu"))
+        makers = ((("int8_vnni", lambda w: VnniRanking(w, kernel)),) if kernel is not None else ()) + (
+            ("int8", Int8Ranking), ("int4", Int4Ranking))
+        for name, make in makers:
+            ranking = make(weight)
             rough = ranking.rough(hidden).float()
             rank = (rough > rough.gather(1, top[:, None])).sum(dim=1)
             alone = torch.cat([ranking.rough(hidden[i:i + 1]) for i in range(16)])
             speed = {}
             for rows in (1, 4, 16, 32):
                 x = hidden[:rows].clone()
-                speed[rows] = median_ms(lambda _, x=x, r=ranking: r.rough(x), 30, 5, digits=3)
+                speed[rows] = median_ms(lambda _, x=x, r=ranking: r.top(x, CANDIDATES), 30, 5, digits=3)
             out["rankings"][name] = {
                 "max_rank_of_fp32_argmax": int(rank.max()),
                 "share_ranked_first": round(float((rank == 0).float().mean()), 4),

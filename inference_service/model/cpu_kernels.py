@@ -44,6 +44,11 @@ def _has_avx512_bf16() -> bool:
     return _has_avx512() and probe is not None and bool(probe())
 
 
+def _has_avx512_vnni() -> bool:
+    probe = getattr(torch.cpu, "_is_vnni_supported", None)  # private in torch 2.x: absent means no
+    return _has_avx512() and probe is not None and bool(probe())
+
+
 @dataclass(frozen=True)
 class CpuKernel:
     """One C++ source under ``kernels/``, the ISA flags it is built with and the CPU check it needs."""
@@ -121,9 +126,11 @@ GROUPED_LORA = CpuKernel("grouped_lora", "grouped LoRA kernel", tuple(AVX512), _
                          "decoding many adapters with torch.bmm")
 INT4_MATMUL = CpuKernel("int4_matmul", "int4 matmul kernel", (*AVX512, "-mavx512bf16"), _has_avx512_bf16,
                         "AVX512-BF16", "int4 decode matmuls with torch's _weight_int4pack_mm_for_cpu")
+INT8_HEAD = CpuKernel("int8_head", "int8 head kernel", (*AVX512, "-mavx512vnni"), _has_avx512_vnni, "AVX512-VNNI",
+                      "ranking the LM head with fbgemm's int8 kernel")
 DECODE_OPS = CpuKernel("decode_ops", "fused decode ops", tuple(AVX512), _has_avx512, "AVX-512",
                        "decode steps with torch's ops")
-ALL = (GROUPED_LORA, INT4_MATMUL, DECODE_OPS)
+ALL = (GROUPED_LORA, INT4_MATMUL, INT8_HEAD, DECODE_OPS)
 
 
 if __name__ == "__main__":  # build ahead of time (make setup, the container image); silent when all are built

@@ -26,6 +26,15 @@ kernel de-quantizes in its inner loop, so its cost grows with rows, while the in
 its 28 MB once (the int4 ranking held 74 MB with its bf16 copy). Where torch has no fbgemm/x86 quantized engine,
 or its quantized tensors are gone, the ranking stays int4 (``Int4Ranking``).
 
+Where the CPU has AVX512-VNNI (Intel since Cascade Lake, AMD since Zen 4), the same numerics run on the project's
+own kernel (``VnniRanking``, ``kernels/int8_head.cpp``): the hidden state rounded to 8 bits on its own scale as above
+(symmetric, ``round(127·x/max|x|)``, where fbgemm's guard row gives steps of 2/255), products summed exactly in
+int32, 64 per ``vpdpbusd``. It also returns the maximum of each block of 16 vocabulary rows, and the ``k`` best
+rough logits of a row lie in its ``k`` best blocks (a block holding one of them has a maximum at least the
+``k``-th best value, and at most ``k`` blocks can), so the kernel selects the candidates among 3,072 block
+maxima and then the 1,024 logits of the best blocks instead of a ``topk`` over 49,152. It keeps
+the head off torch's quantized tensors, which torch 2.13 announces it will remove.
+
 It serves every quantized base on a CPU: int4, and nf4/int8, whose bitsandbytes modules leave the head
 (the tied embedding) in fp32. On nf4 (the demo's base) the fp32 head took 9.9 ms of a 30 ms one-row
 token (``benchmarks/decode_profile.py --quantization nf4``).
@@ -42,6 +51,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
+from inference_service.model.cpu_kernels import INT8_HEAD
 from inference_service.model.quant import Int4Weight
 
 CANDIDATES = 64
@@ -64,6 +74,11 @@ class DenseHead:
         return self.logits(hidden).argmax(dim=-1)
 
 
+def top_ids(rough: torch.Tensor, k: int) -> torch.Tensor:
+    """The ids of each row's ``k`` best rough logits, best first."""
+    return rough.topk(k, dim=-1).indices
+
+
 class Int4Ranking:
     """Rough logits from the group-32 int4 head (bf16 activations)."""
 
@@ -76,6 +91,10 @@ class Int4Ranking:
 
     def rough(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.weight.mm(hidden.to(torch.bfloat16))
+
+    def top(self, hidden: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rough = self.rough(hidden)
+        return rough, top_ids(rough, k)
 
 
 class Int8Ranking:
@@ -109,6 +128,51 @@ class Int8Ranking:
         y = torch.ops.quantized.linear_dynamic(torch.cat((x / peak, self.guard)), self.packed, True)
         return y[:-1].mul_(peak)
 
+    def top(self, hidden: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rough = self.rough(hidden)
+        return rough, top_ids(rough, k)
+
+
+class VnniRanking:
+    """``Int8Ranking``'s numerics on the project's AVX512-VNNI kernel, with the candidates found through block
+    maxima, in the same call (module docstring). The vocabulary is padded to a multiple of 16 rows and the hidden
+    size to one of 4 with zeros; padded rows read ``-inf`` and padded inputs add nothing. Ties rank the smaller id
+    first."""
+
+    BLOCK = 16
+
+    def __init__(self, weight: torch.Tensor, kernel) -> None:
+        w = weight.float()
+        self.vocab, dim = w.shape
+        self.kernel = kernel
+        scale = (w.abs().amax(dim=1) / 127).clamp_min(torch.finfo(torch.float32).tiny)
+        q = torch.round(w / scale[:, None]).clamp_(-127, 127).to(torch.int8)
+        self.pad_rows, self.pad_inputs = -self.vocab % self.BLOCK, -dim % 4
+        self.packed, self.corr = kernel.pack(F.pad(q, (0, self.pad_inputs, 0, self.pad_rows)))
+        self.scale = F.pad(scale, (0, self.pad_rows)).contiguous()
+
+    @staticmethod
+    def load(device: torch.device):
+        """The kernel module where it serves ``device`` (a CPU with AVX512-VNNI where it builds), else None."""
+        return INT8_HEAD.load() if device.type == "cpu" else None
+
+    @property
+    def nbytes(self) -> int:
+        return self.packed.numel() + 8 * self.scale.numel()
+
+    def _run(self, hidden: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = hidden.float()
+        if self.pad_inputs:
+            x = F.pad(x, (0, self.pad_inputs))
+        rough, ids = self.kernel.rough(x.contiguous(), self.packed, self.corr, self.scale, self.vocab, k)
+        return rough[:, :self.vocab], ids
+
+    def rough(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self._run(hidden, 0)[0]
+
+    def top(self, hidden: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._run(hidden, k)
+
 
 class RescoredHead:
     """Quantized ranking + exact fp32 scores of the ``CANDIDATES`` best tokens (see the module docstring)."""
@@ -122,9 +186,7 @@ class RescoredHead:
         return self.ranking.nbytes  # the exact rows are the embedding table, counted there
 
     def _candidates(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        rough = self.ranking.rough(hidden)
-        k = min(CANDIDATES, rough.shape[-1])
-        ids = rough.topk(k, dim=-1).indices                               # [n, k]
+        rough, ids = self.ranking.top(hidden, min(CANDIDATES, self.exact.shape[0]))  # ids [n, k]
         rows = self.exact.index_select(0, ids.reshape(-1)).view(*ids.shape, -1)  # [n, k, D]
         # [n, 1, D] @ [n, D, k]: 0.04 ms at 16 rows, where [n, k, D] @ [n, D, 1] (a batched gemv) took 0.34
         exact = torch.matmul(hidden.float().unsqueeze(1), rows.transpose(1, 2)).squeeze(1)  # [n, k]
@@ -139,8 +201,12 @@ class RescoredHead:
         return rough.float().scatter_(1, ids, exact)
 
 
-def _ranking(weight: torch.Tensor) -> Int8Ranking | Int4Ranking:
-    """int8 where torch's fbgemm kernels exist and work, else int4 (logged)."""
+def _ranking(weight: torch.Tensor) -> VnniRanking | Int8Ranking | Int4Ranking:
+    """int8 on the project's VNNI kernel, else on torch's fbgemm kernels where they exist and work, else int4
+    (logged)."""
+    kernel = VnniRanking.load(weight.device)
+    if kernel is not None:
+        return VnniRanking(weight, kernel)
     if Int8Ranking.available(weight.device):
         try:
             return Int8Ranking(weight)
