@@ -10,9 +10,11 @@ over-refusal, 30 safety; chat template) with 48 greedy tokens; at every teacher-
 those answers, the final hidden state is ranked by each ranking (``VnniRanking``, ``Int8Ranking``,
 ``Int4Ranking``) and the 0-based rank of the fp32 argmax is recorded (0: the ranking's own top token is the fp32
 one). Also checked: a row's rough logits alone equal its rough logits in a batch of 16 (bit for bit).
-Speed: each ranking's ``top`` (rough logits and the ``CANDIDATES`` best ids, what the head calls) at
-1 / 4 / 16 / 32 rows, on one fresh thread with the server's OpenMP settings, the median of 25 calls after 5,
-in ms; the VNNI kernel selects inside its call, the others with ``torch.topk``.
+Speed: each ranking's ``candidates`` (rough logits, the ``CANDIDATES`` best ids and their exact fp32 scores:
+all the head does for a greedy token) at 1 / 4 / 16 / 32 rows, on one fresh thread with the server's OpenMP
+settings, the median of 25 calls after 5, in ms; the VNNI kernel selects and scores inside its call, the others
+with ``torch.topk`` and a gathered matmul. The weights are warm in the cache here; in a decode step they come from
+memory.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def measure() -> dict:
             speed = {}
             for rows in (1, 4, 16, 32):
                 x = hidden[:rows].clone()
-                speed[rows] = median_ms(lambda _, x=x, r=ranking: r.top(x, CANDIDATES), 30, 5, digits=3)
+                speed[rows] = median_ms(lambda _, x=x, r=ranking: r.candidates(x, CANDIDATES, weight), 30, 5, digits=3)
             out["rankings"][name] = {
                 "max_rank_of_fp32_argmax": int(rank.max()),
                 "share_ranked_first": round(float((rank == 0).float().mean()), 4),

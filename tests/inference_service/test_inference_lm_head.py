@@ -145,7 +145,8 @@ def test_vnni_candidates_are_the_k_best_rough_logits_best_first(vocab, dim, rows
     weight = torch.randn(vocab, dim, generator=gen)
     states = torch.randn(rows, dim, generator=gen)
     ranking = VnniRanking(weight, VNNI)
-    rough, ids = ranking.top(states, k)
+    rough, ids, none = ranking.candidates(states, k)
+    assert none is None
     assert rough.shape == (rows, vocab) and ids.shape == (rows, k)
     assert torch.equal(rough, ranking.rough(states))
     # the same values as a full sort's k best (ties may order equal values differently), best first
@@ -158,13 +159,32 @@ def test_vnni_candidates_are_the_k_best_rough_logits_best_first(vocab, dim, rows
 
 
 @needs_vnni
+@pytest.mark.parametrize("dim", [DIM, 61])
+def test_vnni_exact_scores_are_float64_dot_products_rounded_once(dim):
+    """The candidates' exact scores (what the greedy token is chosen on) come from the fp32 table in the same call:
+    each within fp32 rounding of the float64 product, for a hidden size the kernel pads (61) or not."""
+    torch.manual_seed(3)
+    table = torch.randn(VOCAB, dim)
+    states = torch.randn(16, dim)
+    ranking = VnniRanking(table, VNNI)
+    rough, ids, exact = ranking.candidates(states, 64, table)
+    reference = (states.double() @ table.double().t()).gather(1, ids)
+    assert exact.dtype == torch.float32 and exact.shape == (16, 64)
+    assert ((exact.double() - reference).abs() <= reference.abs() * 2.0 ** -24 + 1e-30).all()
+    assert torch.equal(ids, ranking.candidates(states, 64)[1])
+    with pytest.raises(RuntimeError, match="table"):
+        VNNI.rough(torch.randn(2, ranking.packed.shape[1] * 4), ranking.packed, ranking.corr, ranking.scale, VOCAB, 8,
+                   table[:-1].contiguous())
+
+
+@needs_vnni
 def test_vnni_selection_survives_nan_and_infinite_states():
     """A NaN hidden state (a diverged model) ranks NaN logits last instead of breaking the sort; ids stay valid."""
     ranking = VnniRanking(_weight(), VNNI)
     states = _states()[:4].clone()
     states[1, 3] = float("nan")
     states[2, 0] = float("inf")
-    rough, ids = ranking.top(states, 64)
+    rough, ids, _ = ranking.candidates(states, 64)
     assert ids.shape == (4, 64) and int(ids.min()) >= 0 and int(ids.max()) < VOCAB
     assert all(len(set(row)) == 64 for row in ids.tolist())
     assert torch.equal(ids[3], top_ids(rough[3:4], 64)[0])  # the finite row is ranked as ever
@@ -174,15 +194,15 @@ def test_vnni_selection_survives_nan_and_infinite_states():
 @needs_vnni
 def test_vnni_kernel_refuses_operands_that_do_not_match():
     ranking = VnniRanking(_weight(), VNNI)
-    x = torch.randn(2, DIM)
+    x, none = torch.randn(2, DIM), torch.empty(0)
     with pytest.raises(RuntimeError, match="match the weight"):
-        VNNI.rough(torch.randn(2, DIM + 4), ranking.packed, ranking.corr, ranking.scale, VOCAB, 8)
+        VNNI.rough(torch.randn(2, DIM + 4), ranking.packed, ranking.corr, ranking.scale, VOCAB, 8, none)
     with pytest.raises(RuntimeError, match="top: 0..valid"):
-        VNNI.rough(x, ranking.packed, ranking.corr, ranking.scale, VOCAB, VOCAB + 1)
+        VNNI.rough(x, ranking.packed, ranking.corr, ranking.scale, VOCAB, VOCAB + 1, none)
     with pytest.raises(RuntimeError, match="valid"):
-        VNNI.rough(x, ranking.packed, ranking.corr, ranking.scale, VOCAB - 16, 8)
+        VNNI.rough(x, ranking.packed, ranking.corr, ranking.scale, VOCAB - 16, 8, none)
     with pytest.raises(RuntimeError, match="fp32"):
-        VNNI.rough(x.double(), ranking.packed, ranking.corr, ranking.scale, VOCAB, 8)
+        VNNI.rough(x.double(), ranking.packed, ranking.corr, ranking.scale, VOCAB, 8, none)
 
 
 @pytest.mark.parametrize("make", INT8_RANKINGS)

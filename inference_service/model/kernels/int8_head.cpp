@@ -24,6 +24,7 @@ namespace {
 
 constexpr int64_t BLOCK = 16;
 constexpr int MAX_ROWS = 16;  // hidden states per pass: one accumulator register each
+constexpr int64_t PREFETCH = 24;  // quads (64-byte lines) ahead of the one being multiplied
 
 // rows R of one pass against vocabulary block vb: xq [quads][R] (each 32-bit word 4 bytes of u), K/4 quads
 template <int R>
@@ -33,6 +34,7 @@ void block_rows(const int8_t* w, const int32_t* corr, const float* wscale, const
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_si512();
   const int8_t* wp = w + vb * quads * 64;
   for (int64_t c = 0; c < quads; ++c) {
+    _mm_prefetch(reinterpret_cast<const char*>(wp + (c + PREFETCH) * 64), _MM_HINT_T0);
     const __m512i wq = _mm512_loadu_si512(wp + c * 64);
     const uint32_t* xc = xq + c * R;
     for (int r = 0; r < R; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(static_cast<int>(xc[r])), wq);
@@ -86,6 +88,34 @@ void select_row(const float* rough, const float* bmax, int64_t blocks, int64_t k
   for (size_t i = 0; i < best.size(); ++i) out[i] = best[i].id;
 }
 
+// One row's exact scores: sum_d h[d] * table[id, d] for each id, accumulated in float64 and rounded once to fp32,
+// the next ids' table rows prefetched while one is summed (they are scattered over the table).
+void exact_scores(const float* h, const float* table, int64_t dim, const int64_t* ids, int64_t n, float* out) {
+  constexpr int64_t AHEAD = 2;
+  auto prefetch = [&](int64_t i) {
+    const char* row = reinterpret_cast<const char*>(table + ids[i] * dim);
+    for (int64_t b = 0; b < dim * 4; b += 64) _mm_prefetch(row + b, _MM_HINT_T0);
+  };
+  for (int64_t i = 0; i < std::min(n, AHEAD); ++i) prefetch(i);
+  for (int64_t i = 0; i < n; ++i) {
+    if (i + AHEAD < n) prefetch(i + AHEAD);
+    const float* row = table + ids[i] * dim;
+    __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
+    int64_t d = 0;
+    for (; d + 16 <= dim; d += 16) {
+      acc0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(h + d)), _mm512_cvtps_pd(_mm256_loadu_ps(row + d)), acc0);
+      acc1 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(h + d + 8)),
+                             _mm512_cvtps_pd(_mm256_loadu_ps(row + d + 8)), acc1);
+    }
+    for (; d < dim; d += 8) {
+      const __mmask8 m = dim - d >= 8 ? __mmask8(0xFF) : __mmask8((1u << (dim - d)) - 1);
+      acc0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, h + d)),
+                             _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, row + d)), acc0);
+    }
+    out[i] = static_cast<float>(_mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1)));
+  }
+}
+
 constexpr BlockFn BLOCKS[MAX_ROWS + 1] = {nullptr, block_rows<1>, block_rows<2>, block_rows<3>, block_rows<4>,
                                           block_rows<5>, block_rows<6>, block_rows<7>, block_rows<8>, block_rows<9>,
                                           block_rows<10>, block_rows<11>, block_rows<12>, block_rows<13>,
@@ -94,11 +124,13 @@ constexpr BlockFn BLOCKS[MAX_ROWS + 1] = {nullptr, block_rows<1>, block_rows<2>,
 }  // namespace
 
 // x [m, k] fp32; packed [V/16, k/4, 64] int8, corr [V] int32 (128 * row sums), wscale [V] fp32; the first `valid`
-// of the V (padded) rows are the vocabulary -> (rough [m, V] fp32, -inf past `valid`; ids [m, top] int64: each row's
-// `top` best, best first, found in its `top` best blocks of 16 by their maxima, which hold them all)
-std::tuple<torch::Tensor, torch::Tensor> rough(const torch::Tensor& x, const torch::Tensor& packed,
-                                               const torch::Tensor& corr, const torch::Tensor& wscale, int64_t valid,
-                                               int64_t top) {
+// of the V (padded) rows are the vocabulary; table: the exact fp32 head [valid, d] (d <= k; x's first d values are
+// the hidden state), or empty -> (rough [m, V] fp32, -inf past `valid`; ids [m, top] int64: each row's `top` best,
+// best first, found in its `top` best blocks of 16 by their maxima, which hold them all; their exact scores
+// [m, top] fp32 from the table, or [m, 0] without one)
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> rough(const torch::Tensor& x, const torch::Tensor& packed,
+                                                              const torch::Tensor& corr, const torch::Tensor& wscale,
+                                                              int64_t valid, int64_t top, const torch::Tensor& table) {
   TORCH_CHECK(x.dim() == 2 && x.scalar_type() == torch::kFloat32 && x.is_contiguous(), "x: contiguous fp32 [m, k]");
   TORCH_CHECK(packed.dim() == 3 && packed.scalar_type() == torch::kInt8 && packed.is_contiguous() &&
                   packed.size(2) == 64, "packed: contiguous int8 [V/16, k/4, 64]");
@@ -110,9 +142,14 @@ std::tuple<torch::Tensor, torch::Tensor> rough(const torch::Tensor& x, const tor
               "wscale: contiguous fp32 [V]");
   TORCH_CHECK(valid > vocab - BLOCK && valid <= vocab, "valid: the vocabulary size, padded to V by under 16 rows");
   TORCH_CHECK(top >= 0 && top <= valid, "top: 0..valid ids per row");
+  const bool scored = table.numel() > 0;
+  TORCH_CHECK(!scored || (table.dim() == 2 && table.scalar_type() == torch::kFloat32 && table.is_contiguous() &&
+                          table.size(0) == valid && table.size(1) <= k && table.size(1) > k - 4),
+              "table: contiguous fp32 [valid, d], x padded from d to k by under 4 zeros");
   auto y = torch::empty({m, vocab}, x.options());
   auto ids = torch::empty({m, top}, x.options().dtype(torch::kInt64));
-  if (m == 0) return {y, ids};
+  auto scores = torch::empty({m, scored ? top : 0}, x.options());
+  if (m == 0) return {y, ids, scores};
   std::vector<float> ymax(m * blocks);
   // each pass's rows quantized and transposed to [quads][rows]: the broadcasts read one line per quad
   const int64_t passes = (m + MAX_ROWS - 1) / MAX_ROWS, per_pass = (m + passes - 1) / passes;
@@ -143,6 +180,9 @@ std::tuple<torch::Tensor, torch::Tensor> rough(const torch::Tensor& x, const tor
   float* out = y.data_ptr<float>();
   float* out_max = ymax.data();
   int64_t* out_ids = ids.data_ptr<int64_t>();
+  float* out_scores = scores.data_ptr<float>();
+  const float* tp = scored ? table.data_ptr<float>() : nullptr;
+  const int64_t dim = scored ? table.size(1) : 0;
   {
     pybind11::gil_scoped_release release;
     at::parallel_for(0, blocks, 16, [&](int64_t begin, int64_t end) {
@@ -156,11 +196,13 @@ std::tuple<torch::Tensor, torch::Tensor> rough(const torch::Tensor& x, const tor
     });
     if (top > 0)
       at::parallel_for(0, m, 1, [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r)
+        for (int64_t r = begin; r < end; ++r) {
           select_row(out + r * vocab, out_max + r * blocks, blocks, top, out_ids + r * top);
+          if (scored) exact_scores(xp + r * k, tp, dim, out_ids + r * top, top, out_scores + r * top);
+        }
       });
   }
-  return {y, ids};
+  return {y, ids, scores};
 }
 
 // q [V, k] int8 (-127..127), V a multiple of 16 and k of 4 -> (packed [V/16, k/4, 64], corr [V] = 128 * row sums)
@@ -188,6 +230,7 @@ std::tuple<torch::Tensor, torch::Tensor> pack(const torch::Tensor& q) {
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("rough", &rough, "x [m, k] fp32 -> (rough logits [m, V], each row's `top` best ids, best first)");
+  m.def("rough", &rough, "x [m, k] fp32 -> (rough logits [m, V], each row's `top` best ids, best first, their exact "
+                        "scores from the table)");
   m.def("pack", &pack, "q [V, k] int8 -> (packed, corr) in the layout rough() reads");
 }
