@@ -6,8 +6,8 @@
 //   rough[m, v] = s[v] * (p[m] / 127) * sum_k x̂[m, k] q[v, k].
 // vpdpbusd multiplies unsigned by signed bytes, so the kernel feeds u = x̂ + 128 (0..255) and subtracts
 // 128 * sum_k q[v, k], kept per row of the weight: sum_k u q = sum_k x̂ q + 128 sum_k q. Every product and sum
-// is an integer below 2^31 (|x̂ q| <= 127 * 127 per term, K terms), so the int32 total is exact in any order
-// and a row's result does not depend on the rows batched with it.
+// is an integer below 2^31 (|u q| <= 255 * 127 per term, K terms: K < 66,000), so the int32 total is exact in any
+// order and a row's result does not depend on the rows batched with it.
 //
 // Packed layout (pack()): 16 vocabulary rows (a "block") by 4 inputs are 64 bytes, byte 4i + j holding row i's
 // input 4c + j: one 512-bit load is the signed operand of vpdpbusd for 16 rows and an input quad, and the
@@ -17,14 +17,13 @@
 #include <immintrin.h>
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 namespace {
 
 constexpr int64_t BLOCK = 16;
 constexpr int MAX_ROWS = 16;  // hidden states per pass: one accumulator register each
-constexpr int64_t PREFETCH = 24;  // quads (64-byte lines) ahead of the one being multiplied
+constexpr int64_t PREFETCH = 24;  // quads (64-byte lines) ahead of the one multiplied; past the end it never faults
 
 // rows R of one pass against vocabulary block vb: xq [quads][R] (each 32-bit word 4 bytes of u), K/4 quads
 template <int R>
