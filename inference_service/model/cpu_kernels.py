@@ -39,14 +39,18 @@ def _has_avx512() -> bool:
     return torch.backends.cpu.get_cpu_capability() == "AVX512"
 
 
-def _has_avx512_bf16() -> bool:
-    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # private in torch 2.x: absent means no
+def _has_avx512_and(probe_name: str) -> bool:
+    """AVX-512 and the extension ``torch.cpu.<probe_name>()`` reports (private in torch 2.x: absent means no)."""
+    probe = getattr(torch.cpu, probe_name, None)
     return _has_avx512() and probe is not None and bool(probe())
+
+
+def _has_avx512_bf16() -> bool:
+    return _has_avx512_and("_is_avx512_bf16_supported")
 
 
 def _has_avx512_vnni() -> bool:
-    probe = getattr(torch.cpu, "_is_vnni_supported", None)  # private in torch 2.x: absent means no
-    return _has_avx512() and probe is not None and bool(probe())
+    return _has_avx512_and("_is_vnni_supported")
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,11 @@ class DenseHead:
         return self.logits(hidden).argmax(dim=-1)
 
 
+def int8_row_scales(weight: torch.Tensor) -> torch.Tensor:
+    """One int8 scale per vocabulary row, ``max|w_v| / 127`` (never 0): both int8 rankings quantize with it."""
+    return (weight.abs().amax(dim=1) / 127).clamp_min(torch.finfo(torch.float32).tiny)
+
+
 def top_ids(rough: torch.Tensor, k: int) -> torch.Tensor:
     """The ids of each row's ``k`` best rough logits, best first."""
     return rough.topk(k, dim=-1).indices
@@ -120,7 +125,7 @@ class Int8Ranking(_TorchSelection):
 
     def __init__(self, weight: torch.Tensor) -> None:
         w = weight.float()
-        scale = (w.abs().amax(dim=1) / 127).clamp_min(torch.finfo(torch.float32).tiny)
+        scale = int8_row_scales(w)
         zeros = torch.zeros_like(scale, dtype=torch.long)
         with warnings.catch_warnings():
             # torch 2.13 announces the removal of quantized tensors in a future release (pytorch#184982); when
@@ -160,7 +165,7 @@ class VnniRanking:
         w = weight.float()
         self.vocab, dim = w.shape
         self.kernel = kernel
-        scale = (w.abs().amax(dim=1) / 127).clamp_min(torch.finfo(torch.float32).tiny)
+        scale = int8_row_scales(w)
         q = torch.round(w / scale[:, None]).clamp_(-127, 127).to(torch.int8)
         self.pad_rows, self.pad_inputs = -self.vocab % self.BLOCK, -dim % 4
         self.packed, self.corr = kernel.pack(F.pad(q, (0, self.pad_inputs, 0, self.pad_rows)))
